@@ -1,0 +1,339 @@
+//! Exact decimal numbers with DynamoDB's limits.
+//!
+//! The original adder used JavaScript doubles, so `[0.1, 0.2, 0.3]` did not sum
+//! to `1.2` and integers past 2^53 broke it. Here every value is an exact decimal
+//! ([`bigdecimal`]) and every input is checked against what DynamoDB's Number type
+//! holds (38 significant digits, magnitudes from 1E-130 to below 1E+126) before
+//! it is accepted, so nothing is rounded anywhere in the pipeline.
+
+use bigdecimal::{BigDecimal, Zero};
+use num_bigint::Sign;
+use std::fmt;
+use std::ops::{Add, AddAssign};
+use std::str::FromStr;
+
+/// Most significant digits DynamoDB keeps in a Number.
+pub const MAX_DIGITS: usize = 38;
+/// Largest power of ten of a Number's leading digit.
+pub const MAX_EXPONENT: i64 = 125;
+/// Smallest power of ten of a Number's leading digit.
+pub const MIN_EXPONENT: i64 = -130;
+
+/// Why a number was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumberError {
+    #[error("`{0}` is not a JSON number")]
+    NotANumber(String),
+    #[error("`{text}` has {digits} significant digits; DynamoDB keeps at most 38")]
+    TooPrecise { text: String, digits: usize },
+    #[error("`{0}` is outside DynamoDB's Number range (1E-130 to 9.99E+125 in magnitude)")]
+    OutOfRange(String),
+}
+
+/// An exact decimal number.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Number(BigDecimal);
+
+/// Checks that `text` is a JSON number literal that DynamoDB can store,
+/// without allocating: it runs once per element on the request path.
+pub fn check_number(text: &str) -> Result<(), NumberError> {
+    let bytes = text.as_bytes();
+    let bad = || NumberError::NotANumber(shorten(text));
+    let mut i = 0;
+    if bytes.first() == Some(&b'-') {
+        i += 1;
+    }
+    let int_start = i;
+    while i < bytes.len() && bytes[i].is_ascii_digit() {
+        i += 1;
+    }
+    let int_len = i - int_start;
+    if int_len == 0 || (int_len > 1 && bytes[int_start] == b'0') {
+        return Err(bad());
+    }
+    let mut frac_start = i;
+    let mut frac_len = 0;
+    if i < bytes.len() && bytes[i] == b'.' {
+        i += 1;
+        frac_start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        frac_len = i - frac_start;
+        if frac_len == 0 {
+            return Err(bad());
+        }
+    }
+    let mut exponent: i64 = 0;
+    if i < bytes.len() && (bytes[i] == b'e' || bytes[i] == b'E') {
+        i += 1;
+        let negative = match bytes.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let exp_start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            // Saturate: anything this large is out of range anyway.
+            exponent = exponent
+                .saturating_mul(10)
+                .saturating_add(i64::from(bytes[i] - b'0'));
+            i += 1;
+        }
+        if i == exp_start {
+            return Err(bad());
+        }
+        if negative {
+            exponent = -exponent;
+        }
+    }
+    if i != bytes.len() {
+        return Err(bad());
+    }
+    // Significant digits: the span from the first to the last non-zero digit
+    // across the integer and fraction parts.
+    let digit_at = |k: usize| {
+        if k < int_len {
+            bytes[int_start + k]
+        } else {
+            bytes[frac_start + k - int_len]
+        }
+    };
+    let total = int_len + frac_len;
+    let Some(first) = (0..total).find(|&k| digit_at(k) != b'0') else {
+        return Ok(()); // zero
+    };
+    let last = (0..total)
+        .rev()
+        .find(|&k| digit_at(k) != b'0')
+        .unwrap_or(first);
+    let digits = last - first + 1;
+    if digits > MAX_DIGITS {
+        return Err(NumberError::TooPrecise {
+            text: shorten(text),
+            digits,
+        });
+    }
+    let leading_power = (int_len as i64 - 1 - first as i64).saturating_add(exponent);
+    if !(MIN_EXPONENT..=MAX_EXPONENT).contains(&leading_power) {
+        return Err(NumberError::OutOfRange(shorten(text)));
+    }
+    Ok(())
+}
+
+fn shorten(text: &str) -> String {
+    const LIMIT: usize = 60;
+    if text.len() <= LIMIT {
+        text.to_string()
+    } else {
+        let cut = (0..=LIMIT)
+            .rev()
+            .find(|&k| text.is_char_boundary(k))
+            .unwrap_or(0);
+        format!("{}…", &text[..cut])
+    }
+}
+
+impl Number {
+    /// Parses a JSON number literal that DynamoDB can store.
+    pub fn parse(text: &str) -> Result<Number, NumberError> {
+        check_number(text)?;
+        Self::parse_unchecked(text)
+    }
+
+    /// Parses any exact decimal, however many digits (used for sums, which may
+    /// legitimately outgrow DynamoDB's Number and are then stored as strings).
+    pub fn parse_unchecked(text: &str) -> Result<Number, NumberError> {
+        BigDecimal::from_str(text)
+            .map(|d| Number(d.normalized()))
+            .map_err(|_| NumberError::NotANumber(shorten(text)))
+    }
+
+    pub fn zero() -> Number {
+        Number(BigDecimal::zero())
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.0.is_zero()
+    }
+
+    /// Twice this number: the "map" of the adder.
+    pub fn doubled(&self) -> Number {
+        Number((&self.0 + &self.0).normalized())
+    }
+
+    /// Whether DynamoDB's Number type holds this value exactly.
+    pub fn fits_dynamodb(&self) -> bool {
+        let (digits, scale) = self.0.as_bigint_and_exponent();
+        if digits.is_zero() {
+            return true;
+        }
+        let len = digits.magnitude().to_string().len();
+        let leading_power = len as i64 - 1 - scale;
+        len <= MAX_DIGITS && (MIN_EXPONENT..=MAX_EXPONENT).contains(&leading_power)
+    }
+}
+
+impl Add for Number {
+    type Output = Number;
+    fn add(self, rhs: Number) -> Number {
+        Number((self.0 + rhs.0).normalized())
+    }
+}
+
+impl AddAssign<&Number> for Number {
+    fn add_assign(&mut self, rhs: &Number) {
+        self.0 += &rhs.0;
+    }
+}
+
+impl std::iter::Sum for Number {
+    fn sum<I: Iterator<Item = Number>>(iter: I) -> Number {
+        let mut total = BigDecimal::zero();
+        for n in iter {
+            total += n.0;
+        }
+        Number(total.normalized())
+    }
+}
+
+impl FromStr for Number {
+    type Err = NumberError;
+    fn from_str(s: &str) -> Result<Number, NumberError> {
+        Number::parse_unchecked(s)
+    }
+}
+
+/// Formats as a valid JSON number: plain digits where that stays short,
+/// otherwise `<digits>e<exponent>`. Never rounds.
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let normalized = self.0.normalized();
+        let (digits, scale) = normalized.as_bigint_and_exponent();
+        if digits.is_zero() {
+            return f.write_str("0");
+        }
+        if digits.sign() == Sign::Minus {
+            f.write_str("-")?;
+        }
+        let s = digits.magnitude().to_string();
+        let len = s.len() as i64;
+        if scale <= 0 {
+            if -scale <= 20 {
+                write!(f, "{s}{}", "0".repeat((-scale) as usize))
+            } else {
+                write!(f, "{s}e{}", -scale)
+            }
+        } else if scale < len {
+            let point = (len - scale) as usize;
+            write!(f, "{}.{}", &s[..point], &s[point..])
+        } else if scale - len <= 20 {
+            write!(f, "0.{}{s}", "0".repeat((scale - len) as usize))
+        } else {
+            write!(f, "{s}e-{scale}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> Number {
+        Number::parse(s).expect("valid number")
+    }
+
+    #[test]
+    fn decimals_sum_exactly() {
+        let total: Number = ["0.1", "0.2", "0.3"].iter().map(|s| n(s).doubled()).sum();
+        assert_eq!(total.to_string(), "1.2");
+    }
+
+    #[test]
+    fn large_integers_stay_exact() {
+        assert_eq!(n("9007199254740993").doubled().to_string(), "18014398509481986");
+    }
+
+    #[test]
+    fn accepts_dynamodb_extremes() {
+        for ok in [
+            "0",
+            "-0",
+            "0.0",
+            "1E-130",
+            "-1e-130",
+            "9.9999999999999999999999999999999999999E+125",
+            "12345678901234567890123456789012345678",
+            "1.2345678901234567890123456789012345678",
+            "100000000000000000000000000000000000000000000",
+        ] {
+            assert_eq!(check_number(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_dynamodb_cannot_hold() {
+        assert!(matches!(
+            check_number("123456789012345678901234567890123456789"),
+            Err(NumberError::TooPrecise { digits: 39, .. })
+        ));
+        assert!(matches!(check_number("1E126"), Err(NumberError::OutOfRange(_))));
+        assert!(matches!(check_number("1E-131"), Err(NumberError::OutOfRange(_))));
+        assert!(matches!(check_number("1e99999999999999999999999"), Err(NumberError::OutOfRange(_))));
+        for bad in ["", "-", "01", "1.", ".5", "+1", "1e", "NaN", "Infinity", "1x", "\"1\"", "0x10"] {
+            assert!(matches!(check_number(bad), Err(NumberError::NotANumber(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn formats_as_json_numbers() {
+        for (input, shown) in [
+            ("1.50", "1.5"),
+            ("-0.000001", "-0.000001"),
+            ("1E+20", "100000000000000000000"),
+            ("1E+30", "1e30"),
+            ("1E-30", "1e-30"),
+            ("-12.5e-40", "-125e-41"),
+            ("-0", "0"),
+        ] {
+            let shown_now = n(input).to_string();
+            assert_eq!(shown_now, shown, "{input}");
+            assert!(serde_json::from_str::<serde_json::Value>(&shown_now).is_ok());
+            assert_eq!(Number::parse_unchecked(&shown_now).expect("reparse"), n(input));
+        }
+    }
+
+    #[test]
+    fn knows_when_a_sum_outgrows_dynamodb() {
+        assert!(n("9.9999999999999999999999999999999999999E+125").fits_dynamodb());
+        let big = n("9.9999999999999999999999999999999999999E+125").doubled();
+        assert!(!big.fits_dynamodb());
+        let wide = n("1E100") + n("1E-100");
+        assert!(!wide.fits_dynamodb());
+        assert_eq!(Number::parse_unchecked(&wide.to_string()).expect("reparse"), wide);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sum_is_order_independent(values in proptest::collection::vec(-1_000_000i64..1_000_000, 0..50), scale in 0u32..6) {
+            let nums: Vec<Number> = values.iter().map(|v| n(&format!("{}e-{scale}", v))).collect();
+            let forward: Number = nums.iter().cloned().sum();
+            let backward: Number = nums.iter().rev().cloned().sum();
+            proptest::prop_assert_eq!(forward, backward);
+        }
+
+        #[test]
+        fn check_agrees_with_parse(text in "-?[0-9]{1,45}(\\.[0-9]{1,45})?([eE][+-]?[0-9]{1,4})?") {
+            if check_number(&text).is_ok() {
+                let parsed = Number::parse(&text).expect("checked numbers parse");
+                proptest::prop_assert!(parsed.fits_dynamodb(), "{} -> {}", text, parsed);
+            }
+        }
+    }
+}
