@@ -79,30 +79,63 @@ mod tests {
     fn says_what_and_where() {
         assert_eq!(parse_array(""), Err(BodyError::Empty));
         assert_eq!(parse_array("  \n"), Err(BodyError::Empty));
-        assert!(matches!(parse_array("[1,2"), Err(BodyError::InvalidJson(_))));
-        assert!(matches!(parse_array("[1] x"), Err(BodyError::InvalidJson(_))));
-        assert!(matches!(parse_array("[NaN]"), Err(BodyError::InvalidJson(_))));
-        assert!(matches!(parse_array("\u{feff}[1]"), Err(BodyError::InvalidJson(_))));
-        assert!(matches!(parse_array("[1 /* c */]"), Err(BodyError::InvalidJson(_))));
-        assert_eq!(parse_array("{\"a\":1}"), Err(BodyError::NotAnArray("an object")));
-        assert_eq!(parse_array("\"[1]\""), Err(BodyError::NotAnArray("a string")));
+        assert!(matches!(
+            parse_array("[1,2"),
+            Err(BodyError::InvalidJson(_))
+        ));
+        assert!(matches!(
+            parse_array("[1] x"),
+            Err(BodyError::InvalidJson(_))
+        ));
+        assert!(matches!(
+            parse_array("[NaN]"),
+            Err(BodyError::InvalidJson(_))
+        ));
+        assert!(matches!(
+            parse_array("\u{feff}[1]"),
+            Err(BodyError::InvalidJson(_))
+        ));
+        assert!(matches!(
+            parse_array("[1 /* c */]"),
+            Err(BodyError::InvalidJson(_))
+        ));
+        assert_eq!(
+            parse_array("{\"a\":1}"),
+            Err(BodyError::NotAnArray("an object"))
+        );
+        assert_eq!(
+            parse_array("\"[1]\""),
+            Err(BodyError::NotAnArray("a string"))
+        );
         assert_eq!(parse_array("12"), Err(BodyError::NotAnArray("a number")));
         assert_eq!(parse_array("null"), Err(BodyError::NotAnArray("null")));
         assert_eq!(
             parse_array("[1,\"a\",3]"),
-            Err(BodyError::NotANumber { index: 1, found: "a string" })
+            Err(BodyError::NotANumber {
+                index: 1,
+                found: "a string"
+            })
         );
         assert_eq!(
             parse_array("[1,2,[3]]"),
-            Err(BodyError::NotANumber { index: 2, found: "an array" })
+            Err(BodyError::NotANumber {
+                index: 2,
+                found: "an array"
+            })
         );
         assert_eq!(
             parse_array("[true]"),
-            Err(BodyError::NotANumber { index: 0, found: "a boolean" })
+            Err(BodyError::NotANumber {
+                index: 0,
+                found: "a boolean"
+            })
         );
         assert_eq!(
             parse_array("[0, null]"),
-            Err(BodyError::NotANumber { index: 1, found: "null" })
+            Err(BodyError::NotANumber {
+                index: 1,
+                found: "null"
+            })
         );
         let err = parse_array("[0, 1, 1e200]").expect_err("out of range");
         assert!(matches!(err, BodyError::BadNumber { index: 2, .. }));

@@ -43,7 +43,9 @@ pub enum MessageError {
 fn check_array_id(array_id: &str) -> Result<(), MessageError> {
     match uuid::Uuid::try_parse(array_id) {
         Ok(_) if array_id.len() == 36 => Ok(()),
-        _ => Err(MessageError::BadArrayId(array_id.chars().take(40).collect())),
+        _ => Err(MessageError::BadArrayId(
+            array_id.chars().take(40).collect(),
+        )),
     }
 }
 
@@ -221,16 +223,25 @@ mod tests {
             Err(MessageError::WrongCount { .. })
         ));
         let outside = MapMessage::encode(ID, &tree, 2, &["1"]);
-        assert!(matches!(MapMessage::decode(&outside), Err(MessageError::Tree(_))));
+        assert!(matches!(
+            MapMessage::decode(&outside),
+            Err(MessageError::Tree(_))
+        ));
         let bad_id = MapMessage::encode("x/../y", &tree, 0, &["1", "2", "3"]);
-        assert!(matches!(MapMessage::decode(&bad_id), Err(MessageError::BadArrayId(_))));
+        assert!(matches!(
+            MapMessage::decode(&bad_id),
+            Err(MessageError::BadArrayId(_))
+        ));
         let bad_number = MapMessage::encode(ID, &tree, 1, &["1", "1e999"]);
         assert!(matches!(
             MapMessage::decode(&bad_number),
             Err(MessageError::BadNumber { index: 1, .. })
         ));
         let text = MapMessage::encode(ID, &tree, 1, &["1", "\"2\""]);
-        assert!(matches!(MapMessage::decode(&text), Err(MessageError::BadNumber { .. })));
+        assert!(matches!(
+            MapMessage::decode(&text),
+            Err(MessageError::BadNumber { .. })
+        ));
         for junk in ["", "not json", "{}", "[1,2]", r#"{"arrayId":1}"#] {
             assert!(MapMessage::decode(junk).is_err(), "{junk}");
         }
@@ -254,7 +265,10 @@ mod tests {
             targets: vec![],
             ..msg.clone()
         };
-        assert!(matches!(ReduceMessage::decode(&none.encode()), Err(MessageError::NoTargets)));
+        assert!(matches!(
+            ReduceMessage::decode(&none.encode()),
+            Err(MessageError::NoTargets)
+        ));
         assert!(ReduceMessage::decode("\"0f8fad5b-d9cb-469f-a165-70867728950e\"").is_err());
     }
 }

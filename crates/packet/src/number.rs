@@ -257,7 +257,10 @@ mod tests {
 
     #[test]
     fn large_integers_stay_exact() {
-        assert_eq!(n("9007199254740993").doubled().to_string(), "18014398509481986");
+        assert_eq!(
+            n("9007199254740993").doubled().to_string(),
+            "18014398509481986"
+        );
     }
 
     #[test]
@@ -283,11 +286,25 @@ mod tests {
             check_number("123456789012345678901234567890123456789"),
             Err(NumberError::TooPrecise { digits: 39, .. })
         ));
-        assert!(matches!(check_number("1E126"), Err(NumberError::OutOfRange(_))));
-        assert!(matches!(check_number("1E-131"), Err(NumberError::OutOfRange(_))));
-        assert!(matches!(check_number("1e99999999999999999999999"), Err(NumberError::OutOfRange(_))));
-        for bad in ["", "-", "01", "1.", ".5", "+1", "1e", "NaN", "Infinity", "1x", "\"1\"", "0x10"] {
-            assert!(matches!(check_number(bad), Err(NumberError::NotANumber(_))), "{bad}");
+        assert!(matches!(
+            check_number("1E126"),
+            Err(NumberError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            check_number("1E-131"),
+            Err(NumberError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            check_number("1e99999999999999999999999"),
+            Err(NumberError::OutOfRange(_))
+        ));
+        for bad in [
+            "", "-", "01", "1.", ".5", "+1", "1e", "NaN", "Infinity", "1x", "\"1\"", "0x10",
+        ] {
+            assert!(
+                matches!(check_number(bad), Err(NumberError::NotANumber(_))),
+                "{bad}"
+            );
         }
     }
 
@@ -305,7 +322,10 @@ mod tests {
             let shown_now = n(input).to_string();
             assert_eq!(shown_now, shown, "{input}");
             assert!(serde_json::from_str::<serde_json::Value>(&shown_now).is_ok());
-            assert_eq!(Number::parse_unchecked(&shown_now).expect("reparse"), n(input));
+            assert_eq!(
+                Number::parse_unchecked(&shown_now).expect("reparse"),
+                n(input)
+            );
         }
     }
 
@@ -316,7 +336,10 @@ mod tests {
         assert!(!big.fits_dynamodb());
         let wide = n("1E100") + n("1E-100");
         assert!(!wide.fits_dynamodb());
-        assert_eq!(Number::parse_unchecked(&wide.to_string()).expect("reparse"), wide);
+        assert_eq!(
+            Number::parse_unchecked(&wide.to_string()).expect("reparse"),
+            wide
+        );
     }
 
     proptest::proptest! {

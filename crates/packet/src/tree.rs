@@ -143,7 +143,8 @@ impl Tree {
     }
 
     pub fn parent(&self, node: NodeId) -> Option<NodeId> {
-        (node.level < self.root_level).then(|| NodeId::new(node.level + 1, node.index / self.fan_in))
+        (node.level < self.root_level)
+            .then(|| NodeId::new(node.level + 1, node.index / self.fan_in))
     }
 
     /// The nodes `node` merges (empty for a leaf).
@@ -214,7 +215,12 @@ mod tests {
 
     #[test]
     fn deep_trees_cover_every_element_once() {
-        for (n, c, f) in [(1, 1, 2), (10_000, 7, 3), (1_000_000, 1000, 100), (12345, 10, 16)] {
+        for (n, c, f) in [
+            (1, 1, 2),
+            (10_000, 7, 3),
+            (1_000_000, 1000, 100),
+            (12345, 10, 16),
+        ] {
             let tree = Tree::new(n, c, f).expect("valid");
             let root = tree.root();
             assert_eq!(tree.contains(root), n);

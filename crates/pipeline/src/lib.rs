@@ -1,1 +1,21 @@
+//! The distributed adder's pipeline steps, written against small ports.
+//!
+//! [`submit`] is what `sum_array` does, [`times_two`] the map, [`reduce`] the
+//! merge. They see AWS only through the [`Queue`], [`Scratchpad`] and [`Sums`]
+//! traits, implemented by the `aws-ports` crate for SQS and DynamoDB and by
+//! [`memory`] in-process, so the same code runs in Lambda, in the local runner
+//! and in the deterministic simulation.
 
+pub mod config;
+pub mod memory;
+pub mod ports;
+mod steps;
+
+pub use config::Config;
+pub use ports::{
+    Clock, Completion, PortError, Ports, Put, Queue, Received, RowKey, Scratchpad, ScratchpadRow,
+    Status, SumRecord, Sums, SystemClock,
+};
+pub use steps::{
+    get_sum, reduce, submit, times_two, ReduceOutcome, StepError, SubmitError, Submitted,
+};

@@ -1,0 +1,99 @@
+//! Tuning knobs shared by the three functions, read from the environment.
+
+use std::time::Duration;
+
+/// Settings of the pipeline. Each can be set with the environment variable
+/// named in its doc; `template.yaml` sets them for the deployed functions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `CHUNK_SIZE`: elements per TimesTwo packet.
+    pub chunk_size: u64,
+    /// `FAN_IN`: packets merged into one by a reduce step.
+    pub fan_in: u64,
+    /// `MAX_ELEMENTS`: the largest array `sum_array` accepts.
+    pub max_elements: u64,
+    /// `SCRATCHPAD_TTL_SECONDS`: how long a scratchpad row lives at most.
+    pub scratchpad_ttl: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            chunk_size: 1000,
+            fan_in: 100,
+            max_elements: 2_000_000,
+            // SQS keeps a message at most 14 days: a packet cannot come back later.
+            scratchpad_ttl: Duration::from_secs(14 * 24 * 3600),
+        }
+    }
+}
+
+/// A setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {name}={value:?} is not valid: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub value: String,
+    pub reason: &'static str,
+}
+
+impl Config {
+    /// Reads the settings from the environment, defaults for what is unset.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (testable without touching the process environment).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let d = Config::default();
+        let number = |name: &'static str, default: u64, min: u64| -> Result<u64, ConfigError> {
+            match lookup(name) {
+                None => Ok(default),
+                Some(value) => match value.trim().parse::<u64>() {
+                    Ok(n) if n >= min => Ok(n),
+                    Ok(_) => Err(ConfigError {
+                        name,
+                        value,
+                        reason: if min == 2 {
+                            "must be at least 2"
+                        } else {
+                            "must be at least 1"
+                        },
+                    }),
+                    Err(_) => Err(ConfigError {
+                        name,
+                        value,
+                        reason: "must be a whole number",
+                    }),
+                },
+            }
+        };
+        Ok(Config {
+            chunk_size: number("CHUNK_SIZE", d.chunk_size, 1)?,
+            fan_in: number("FAN_IN", d.fan_in, 2)?,
+            max_elements: number("MAX_ELEMENTS", d.max_elements, 1)?,
+            scratchpad_ttl: Duration::from_secs(number(
+                "SCRATCHPAD_TTL_SECONDS",
+                d.scratchpad_ttl.as_secs(),
+                1,
+            )?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_overrides_and_refuses_nonsense() {
+        let cfg = Config::from_lookup(|n| (n == "FAN_IN").then(|| "7".to_string())).expect("valid");
+        assert_eq!(cfg.fan_in, 7);
+        assert_eq!(cfg.chunk_size, Config::default().chunk_size);
+        let err = Config::from_lookup(|n| (n == "FAN_IN").then(|| "1".to_string()))
+            .expect_err("fan-in 1 is refused");
+        assert!(err.to_string().contains("FAN_IN"));
+        assert!(Config::from_lookup(|n| (n == "CHUNK_SIZE").then(|| "x".to_string())).is_err());
+        assert!(Config::from_lookup(|n| (n == "CHUNK_SIZE").then(|| "0".to_string())).is_err());
+    }
+}

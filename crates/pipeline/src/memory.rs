@@ -1,0 +1,373 @@
+//! In-process ports: the embedded backend of the local runner and the ground of
+//! the deterministic simulation.
+//!
+//! They keep the semantics the steps depend on: a queue hides a received
+//! message for its visibility timeout, counts receives and moves a message to
+//! its dead-letter queue once it has been received more than `max_receive_count`
+//! times; the scratchpad's conditional put is atomic per item and its `group`
+//! reads item by item, so a concurrent write or delete can be seen half-way, as
+//! with a DynamoDB Query.
+
+use crate::ports::{
+    Clock, Completion, PortError, Put, Queue, Received, RowKey, Scratchpad, ScratchpadRow, Status,
+    SumRecord, Sums,
+};
+use async_trait::async_trait;
+use packet::Number;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock cannot leave these maps half-updated
+    // (every update is a single insert or remove), so a poisoned lock is safe.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[derive(Debug, Clone)]
+struct Stored {
+    id: String,
+    body: String,
+    visible_at_ms: u64,
+    receive_count: u32,
+    receipt: Option<String>,
+}
+
+/// Where a queue sends what it failed to deliver.
+#[derive(Clone)]
+pub struct Redrive {
+    pub dead_letter: Arc<MemoryQueue>,
+    pub max_receive_count: u32,
+}
+
+/// An SQS standard queue in memory.
+pub struct MemoryQueue {
+    name: String,
+    clock: Arc<dyn Clock>,
+    redrive: Option<Redrive>,
+    messages: Mutex<BTreeMap<u64, Stored>>,
+    next: AtomicU64,
+    arrived: Notify,
+}
+
+impl MemoryQueue {
+    pub fn new(name: &str, clock: Arc<dyn Clock>, redrive: Option<Redrive>) -> MemoryQueue {
+        MemoryQueue {
+            name: name.to_string(),
+            clock,
+            redrive,
+            messages: Mutex::new(BTreeMap::new()),
+            next: AtomicU64::new(0),
+            arrived: Notify::new(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Messages in the queue, visible or in flight.
+    pub fn len(&self) -> usize {
+        lock(&self.messages).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bodies of every message, in arrival order (for inspection and tests).
+    pub fn bodies(&self) -> Vec<String> {
+        lock(&self.messages)
+            .values()
+            .map(|m| m.body.clone())
+            .collect()
+    }
+
+    /// Milliseconds until the next hidden message becomes visible, if any.
+    pub fn next_visible_in_ms(&self) -> Option<u64> {
+        let now = self.clock.now_ms();
+        lock(&self.messages)
+            .values()
+            .map(|m| m.visible_at_ms.saturating_sub(now))
+            .min()
+    }
+
+    fn push(&self, body: String) {
+        let seq = self.next.fetch_add(1, Ordering::Relaxed);
+        let stored = Stored {
+            id: format!("{}-{seq}", self.name),
+            body,
+            visible_at_ms: 0,
+            receive_count: 0,
+            receipt: None,
+        };
+        lock(&self.messages).insert(seq, stored);
+    }
+
+    fn take_visible(&self, max: usize, visibility: Duration) -> Vec<Received> {
+        let now = self.clock.now_ms();
+        let mut out = Vec::new();
+        let mut dead = Vec::new();
+        {
+            let mut messages = lock(&self.messages);
+            for (seq, m) in messages.iter_mut() {
+                if out.len() >= max {
+                    break;
+                }
+                if m.visible_at_ms > now {
+                    continue;
+                }
+                if let Some(r) = &self.redrive {
+                    if m.receive_count >= r.max_receive_count {
+                        dead.push(*seq);
+                        continue;
+                    }
+                }
+                m.receive_count += 1;
+                m.visible_at_ms = now + visibility.as_millis() as u64;
+                let receipt = format!("{}#{}", m.id, m.receive_count);
+                m.receipt = Some(receipt.clone());
+                out.push(Received {
+                    message_id: m.id.clone(),
+                    receipt,
+                    body: m.body.clone(),
+                    receive_count: m.receive_count,
+                });
+            }
+            if let Some(r) = &self.redrive {
+                for seq in dead {
+                    if let Some(m) = messages.remove(&seq) {
+                        r.dead_letter.push(m.body);
+                    }
+                }
+            }
+        }
+        if let Some(r) = &self.redrive {
+            r.dead_letter.arrived.notify_waiters();
+        }
+        out
+    }
+}
+
+#[async_trait]
+impl Queue for MemoryQueue {
+    async fn send(&self, bodies: Vec<String>) -> Result<(), PortError> {
+        for body in bodies {
+            self.push(body);
+        }
+        self.arrived.notify_waiters();
+        Ok(())
+    }
+
+    async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+        visibility: Duration,
+    ) -> Result<Vec<Received>, PortError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let arrived = self.arrived.notified();
+            let got = self.take_visible(max, visibility);
+            if !got.is_empty() || tokio::time::Instant::now() >= deadline {
+                return Ok(got);
+            }
+            // Hidden messages reappear without a notification, so look again soon.
+            let nap = deadline.min(tokio::time::Instant::now() + Duration::from_millis(50));
+            let _ = tokio::time::timeout_at(nap, arrived).await;
+        }
+    }
+
+    async fn delete(&self, receipts: Vec<String>) -> Result<(), PortError> {
+        let mut messages = lock(&self.messages);
+        messages.retain(|_, m| !m.receipt.as_ref().is_some_and(|r| receipts.contains(r)));
+        Ok(())
+    }
+}
+
+/// The scratchpad table in memory.
+#[derive(Default)]
+pub struct MemoryScratchpad {
+    rows: Mutex<BTreeMap<RowKey, ScratchpadRow>>,
+    interleave: AtomicBool,
+}
+
+impl MemoryScratchpad {
+    pub fn new() -> MemoryScratchpad {
+        MemoryScratchpad::default()
+    }
+
+    /// Makes `group` yield to other tasks between items, so concurrent steps
+    /// interleave with a read the way they can with a DynamoDB Query.
+    pub fn interleave_reads(&self, on: bool) {
+        self.interleave.store(on, Ordering::Relaxed);
+    }
+
+    /// Every row (for inspection and tests).
+    pub fn rows(&self) -> Vec<ScratchpadRow> {
+        lock(&self.rows).values().cloned().collect()
+    }
+}
+
+#[async_trait]
+impl Scratchpad for MemoryScratchpad {
+    async fn put_new(&self, row: &ScratchpadRow) -> Result<Put, PortError> {
+        let mut rows = lock(&self.rows);
+        if rows.contains_key(&row.key) {
+            return Ok(Put::AlreadyThere);
+        }
+        rows.insert(row.key.clone(), row.clone());
+        Ok(Put::Created)
+    }
+
+    async fn group(&self, array_id: &str) -> Result<Vec<ScratchpadRow>, PortError> {
+        let mut out = Vec::new();
+        let mut cursor = RowKey {
+            array_id: array_id.to_string(),
+            packet_id: String::new(),
+        };
+        let mut first = true;
+        loop {
+            let next = {
+                let rows = lock(&self.rows);
+                let mut range = rows.range(&cursor..);
+                let mut item = range.next();
+                if !first && item.is_some_and(|(k, _)| *k == cursor) {
+                    item = range.next();
+                }
+                item.filter(|(k, _)| k.array_id == array_id)
+                    .map(|(_, v)| v.clone())
+            };
+            first = false;
+            let Some(row) = next else { break };
+            cursor = row.key.clone();
+            out.push(row);
+            if self.interleave.load(Ordering::Relaxed) {
+                tokio::task::yield_now().await;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn retire(&self, retired: &[ScratchpadRow]) -> Result<(), PortError> {
+        let mut rows = lock(&self.rows);
+        for r in retired {
+            rows.insert(
+                r.key.clone(),
+                ScratchpadRow {
+                    consumed: true,
+                    ..r.clone()
+                },
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The sums table in memory.
+#[derive(Default)]
+pub struct MemorySums {
+    records: Mutex<HashMap<String, SumRecord>>,
+}
+
+impl MemorySums {
+    pub fn new() -> MemorySums {
+        MemorySums::default()
+    }
+
+    /// Every record (for inspection and tests).
+    pub fn records(&self) -> Vec<SumRecord> {
+        lock(&self.records).values().cloned().collect()
+    }
+}
+
+#[async_trait]
+impl Sums for MemorySums {
+    async fn insert(&self, record: &SumRecord) -> Result<(), PortError> {
+        let mut records = lock(&self.records);
+        if records.contains_key(&record.array_id) {
+            return Err(PortError::Rejected(format!(
+                "array {} already exists",
+                record.array_id
+            )));
+        }
+        records.insert(record.array_id.clone(), record.clone());
+        Ok(())
+    }
+
+    async fn get(&self, array_id: &str) -> Result<Option<SumRecord>, PortError> {
+        Ok(lock(&self.records).get(array_id).cloned())
+    }
+
+    async fn complete(
+        &self,
+        array_id: &str,
+        sum: &Number,
+        finished_at_ms: u64,
+    ) -> Result<Completion, PortError> {
+        let mut records = lock(&self.records);
+        match records.get_mut(array_id) {
+            None => Ok(Completion::Unknown),
+            Some(r) if r.status == Status::Done => Ok(Completion::AlreadyDone),
+            Some(r) => {
+                r.status = Status::Done;
+                r.sum = Some(sum.clone());
+                r.finished_at_ms = Some(finished_at_ms);
+                Ok(Completion::Completed)
+            }
+        }
+    }
+}
+
+/// A complete in-process backend: both queues with their dead-letter queues,
+/// both tables, one clock.
+#[derive(Clone)]
+pub struct MemoryBackend {
+    pub times_two_queue: Arc<MemoryQueue>,
+    pub times_two_dlq: Arc<MemoryQueue>,
+    pub reduce_queue: Arc<MemoryQueue>,
+    pub reduce_dlq: Arc<MemoryQueue>,
+    pub scratchpad: Arc<MemoryScratchpad>,
+    pub sums: Arc<MemorySums>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl MemoryBackend {
+    /// A backend whose queues redrive after `max_receive_count` receives.
+    pub fn new(clock: Arc<dyn Clock>, max_receive_count: u32) -> MemoryBackend {
+        let queue = |name: &str| {
+            let dlq = Arc::new(MemoryQueue::new(&format!("{name}DLQ"), clock.clone(), None));
+            let redrive = Redrive {
+                dead_letter: dlq.clone(),
+                max_receive_count,
+            };
+            (
+                Arc::new(MemoryQueue::new(name, clock.clone(), Some(redrive))),
+                dlq,
+            )
+        };
+        let (times_two_queue, times_two_dlq) = queue("TimesTwoQueue");
+        let (reduce_queue, reduce_dlq) = queue("ReduceQueue");
+        MemoryBackend {
+            times_two_queue,
+            times_two_dlq,
+            reduce_queue,
+            reduce_dlq,
+            scratchpad: Arc::new(MemoryScratchpad::new()),
+            sums: Arc::new(MemorySums::new()),
+            clock,
+        }
+    }
+
+    pub fn ports(&self) -> crate::ports::Ports {
+        crate::ports::Ports {
+            times_two_queue: self.times_two_queue.clone(),
+            reduce_queue: self.reduce_queue.clone(),
+            scratchpad: self.scratchpad.clone(),
+            sums: self.sums.clone(),
+            clock: self.clock.clone(),
+        }
+    }
+}

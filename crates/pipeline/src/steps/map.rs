@@ -1,0 +1,121 @@
+//! `times_two`: the map. Each TimesTwo message is one leaf of the merge tree;
+//! its doubled sum is written to the scratchpad only if absent, so a redelivered
+//! message writes nothing new, and the leaf's parent is handed to reduce.
+
+use super::StepError;
+use crate::config::Config;
+use crate::ports::{Ports, RowKey, ScratchpadRow, Status};
+use futures::future::join_all;
+use packet::{MapMessage, NodeId, ReduceMessage};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Maps a batch of TimesTwo message bodies; one result per body, in order.
+/// A failed body does not fail its neighbours.
+pub async fn times_two(
+    ports: &Ports,
+    config: &Config,
+    bodies: &[&str],
+) -> Vec<Result<(), StepError>> {
+    let mut results: Vec<Result<(), StepError>> = (0..bodies.len()).map(|_| Ok(())).collect();
+    let mut by_array: BTreeMap<&str, Vec<(usize, MapMessage<'_>)>> = BTreeMap::new();
+    for (i, body) in bodies.iter().enumerate() {
+        match MapMessage::decode(body) {
+            Ok(m) => by_array.entry(m.array_id).or_default().push((i, m)),
+            Err(e) => {
+                tracing::warn!(error = %e, "refusing TimesTwo message");
+                results[i] = Err(e.into());
+            }
+        }
+    }
+    let outcomes = join_all(
+        by_array
+            .into_iter()
+            .map(|(array_id, msgs)| map_array(ports, config, array_id, msgs)),
+    )
+    .await;
+    for (i, r) in outcomes.into_iter().flatten() {
+        results[i] = r;
+    }
+    results
+}
+
+async fn map_array(
+    ports: &Ports,
+    config: &Config,
+    array_id: &str,
+    msgs: Vec<(usize, MapMessage<'_>)>,
+) -> Vec<(usize, Result<(), StepError>)> {
+    let fail_all = |msgs: &[(usize, MapMessage<'_>)], e: &dyn Fn() -> StepError| {
+        msgs.iter().map(|(i, _)| (*i, Err(e()))).collect::<Vec<_>>()
+    };
+    let record = match ports.sums.get(array_id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            tracing::warn!(array_id, "TimesTwo message for an unknown array");
+            return fail_all(&msgs, &|| StepError::UnknownArray(array_id.to_string()));
+        }
+        Err(e) => return fail_all(&msgs, &|| e.clone().into()),
+    };
+    if record.status == Status::Done {
+        // A late duplicate: the array is finished, there is nothing to add.
+        return msgs.iter().map(|(i, _)| (*i, Ok(()))).collect();
+    }
+    let now_s = ports.clock.now_ms() / 1000;
+    let expires_at = now_s + config.scratchpad_ttl.as_secs();
+    let mut out = Vec::with_capacity(msgs.len());
+    let mut written = Vec::new();
+    let mut puts = Vec::new();
+    for (i, m) in &msgs {
+        let t = &m.tree;
+        if (t.array_length(), t.chunk_size(), t.fan_in())
+            != (record.array_length, record.chunk_size, record.fan_in)
+        {
+            out.push((
+                *i,
+                Err(StepError::Mismatch {
+                    array_id: array_id.to_string(),
+                    what: "arrayLength, chunkSize or fanIn differ".into(),
+                }),
+            ));
+            continue;
+        }
+        let row = ScratchpadRow {
+            key: RowKey {
+                array_id: t.group_key(array_id, m.leaf),
+                packet_id: m.leaf.to_string(),
+            },
+            packet_value: m.doubled_sum(),
+            array_length: t.array_length(),
+            packet_contains: m.elements.len() as u64,
+            expires_at,
+            consumed: false,
+        };
+        puts.push(async move { (*i, m, ports.scratchpad.put_new(&row).await) });
+    }
+    for (i, m, result) in join_all(puts).await {
+        match result {
+            Ok(_) => written.push((i, m)),
+            Err(e) => out.push((i, Err(e.into()))),
+        }
+    }
+    if written.is_empty() {
+        return out;
+    }
+    let tree = written[0].1.tree;
+    let targets: BTreeSet<NodeId> = written
+        .iter()
+        .filter_map(|(_, m)| tree.parent(m.leaf))
+        .collect();
+    let trigger = ReduceMessage {
+        array_id: array_id.to_string(),
+        tree,
+        targets: targets.into_iter().collect(),
+    };
+    // The leaves are stored; until reduce has been told, the messages are not done.
+    let sent = ports.reduce_queue.send(vec![trigger.encode()]).await;
+    for (i, _) in written {
+        out.push((i, sent.clone().map_err(StepError::from)));
+    }
+    tracing::debug!(array_id, "mapped packets");
+    out
+}

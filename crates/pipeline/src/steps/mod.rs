@@ -1,0 +1,42 @@
+//! The three steps of the adder, plus reading a result.
+
+mod map;
+mod reduce;
+mod submit;
+
+pub use map::times_two;
+pub use reduce::{reduce, ReduceOutcome};
+pub use submit::{get_sum, submit, SubmitError, Submitted};
+
+use crate::ports::PortError;
+use packet::{MessageError, NodeId};
+
+/// Why a step could not finish a message. The message is reported as a
+/// failed batch item, so SQS delivers it again and, after its retries, moves
+/// it to the dead-letter queue.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("malformed message: {0}")]
+    Message(#[from] MessageError),
+    #[error(transparent)]
+    Port(#[from] PortError),
+    #[error(
+        "array {0} is unknown to the sums table; the message does not belong to a submitted array"
+    )]
+    UnknownArray(String),
+    #[error("message for array {array_id} does not match the array's record: {what}")]
+    Mismatch { array_id: String, what: String },
+    #[error("scratchpad row {packet} of array {array_id} contradicts the merge tree: {what}")]
+    Corrupt {
+        array_id: String,
+        packet: NodeId,
+        what: String,
+    },
+}
+
+impl StepError {
+    /// Whether a retry may succeed (a port hiccup) or the message is bad for good.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StepError::Port(e) if e.is_transient())
+    }
+}

@@ -1,0 +1,208 @@
+//! `reduce`: merge children into their parent, level by level, up to the root.
+//!
+//! Why this is exactly right under duplicates, crashes and concurrency:
+//! - A node's value is fixed by the input (its children are fixed by the tree),
+//!   and it is written only if absent. Two reducers merging the same node write
+//!   the same row once; no element can be counted twice.
+//! - The root is written to the sums table only while the array is pending,
+//!   so a done array's sum never changes.
+//! - Children are marked consumed only after the whole walk up from them has
+//!   finished, so a walk that dies part-way is redone by its redelivered
+//!   message, finding the same rows; a walk that finds a node's children
+//!   consumed looks for the node among its siblings before giving up, and a node
+//!   consumed there has a written parent whose own walk carried the work on.
+//! - Consumed rows stay as tombstones (until their TTL), so a redelivered
+//!   TimesTwo message finds its leaf taken and cannot bring it back to life.
+//! - Every write is followed by a consistent read of the level above, so of two
+//!   reducers that write the last two siblings, at least one sees both.
+
+use super::StepError;
+use crate::config::Config;
+use crate::ports::{Completion, Ports, RowKey, ScratchpadRow, Status};
+use packet::{NodeId, Number, ReduceMessage, Tree};
+use std::collections::BTreeMap;
+
+/// What a reduce message achieved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReduceOutcome {
+    /// Packets written by merging.
+    pub merged: u64,
+    /// Whether this message wrote the array's sum.
+    pub completed: bool,
+}
+
+/// Handles one Reduce message body.
+pub async fn reduce(
+    ports: &Ports,
+    config: &Config,
+    body: &str,
+) -> Result<ReduceOutcome, StepError> {
+    let msg = ReduceMessage::decode(body)?;
+    let record = ports
+        .sums
+        .get(&msg.array_id)
+        .await?
+        .ok_or_else(|| StepError::UnknownArray(msg.array_id.clone()))?;
+    if (record.array_length, record.chunk_size, record.fan_in)
+        != (
+            msg.tree.array_length(),
+            msg.tree.chunk_size(),
+            msg.tree.fan_in(),
+        )
+    {
+        return Err(StepError::Mismatch {
+            array_id: msg.array_id.clone(),
+            what: "arrayLength, chunkSize or fanIn differ".into(),
+        });
+    }
+    let mut outcome = ReduceOutcome::default();
+    if record.status == Status::Done {
+        return Ok(outcome);
+    }
+    for target in &msg.targets {
+        walk(
+            ports,
+            config,
+            &msg.array_id,
+            &msg.tree,
+            *target,
+            &mut outcome,
+        )
+        .await?;
+    }
+    Ok(outcome)
+}
+
+/// Merges `start` if its children are all there, then its parent, and so on
+/// until a level is incomplete or the root is written.
+async fn walk(
+    ports: &Ports,
+    config: &Config,
+    array_id: &str,
+    tree: &Tree,
+    start: NodeId,
+    outcome: &mut ReduceOutcome,
+) -> Result<(), StepError> {
+    let mut target = start;
+    let mut known: Option<Vec<ScratchpadRow>> = None;
+    let mut consumed: Vec<ScratchpadRow> = Vec::new();
+    loop {
+        let rows = match known.take() {
+            Some(rows) => rows,
+            None => {
+                ports
+                    .scratchpad
+                    .group(&tree.children_key(array_id, target))
+                    .await?
+            }
+        };
+        let kids = match_children(array_id, tree, target, &rows)?;
+        if let Some((value, contains)) = total(&kids, tree, target) {
+            if tree.is_root(target) {
+                let now = ports.clock.now_ms();
+                match ports.sums.complete(array_id, &value, now).await? {
+                    Completion::Completed => {
+                        outcome.completed = true;
+                        tracing::info!(array_id, sum = %value, "array done");
+                    }
+                    Completion::AlreadyDone => {}
+                    Completion::Unknown => return Err(StepError::UnknownArray(array_id.into())),
+                }
+                consumed.extend(kids.values().map(|r| (*r).clone()));
+                break;
+            }
+            let row = ScratchpadRow {
+                key: RowKey {
+                    array_id: tree.group_key(array_id, target),
+                    packet_id: target.to_string(),
+                },
+                packet_value: value,
+                array_length: tree.array_length(),
+                packet_contains: contains,
+                expires_at: ports.clock.now_ms() / 1000 + config.scratchpad_ttl.as_secs(),
+                consumed: false,
+            };
+            ports.scratchpad.put_new(&row).await?;
+            outcome.merged += 1;
+            consumed.extend(kids.values().map(|r| (*r).clone()));
+            target = tree.parent(target).unwrap_or(target);
+            continue;
+        }
+        // Not all children are there: either some are still being mapped (their
+        // writer will walk up later), or this node was already merged and its
+        // children deleted. Only in the second case is it among its siblings.
+        let Some(parent) = tree.parent(target) else {
+            break;
+        };
+        let siblings = ports
+            .scratchpad
+            .group(&tree.children_key(array_id, parent))
+            .await?;
+        let name = target.to_string();
+        if siblings
+            .iter()
+            .any(|r| !r.consumed && r.key.packet_id == name)
+        {
+            target = parent;
+            known = Some(siblings);
+        } else {
+            break;
+        }
+    }
+    if !consumed.is_empty() {
+        ports.scratchpad.retire(&consumed).await?;
+    }
+    Ok(())
+}
+
+/// The rows among `rows` that are children of `target`, checked against the tree.
+fn match_children<'r>(
+    array_id: &str,
+    tree: &Tree,
+    target: NodeId,
+    rows: &'r [ScratchpadRow],
+) -> Result<BTreeMap<NodeId, &'r ScratchpadRow>, StepError> {
+    let mut kids = BTreeMap::new();
+    for row in rows.iter().filter(|r| !r.consumed) {
+        let Ok(node) = row.key.packet_id.parse::<NodeId>() else {
+            continue;
+        };
+        if tree.parent(node) != Some(target) {
+            continue;
+        }
+        if row.packet_contains != tree.contains(node) || row.array_length != tree.array_length() {
+            return Err(StepError::Corrupt {
+                array_id: array_id.to_string(),
+                packet: node,
+                what: format!(
+                    "packetContains {} / arrayLength {}, expected {} / {}",
+                    row.packet_contains,
+                    row.array_length,
+                    tree.contains(node),
+                    tree.array_length()
+                ),
+            });
+        }
+        kids.insert(node, row);
+    }
+    Ok(kids)
+}
+
+/// The merged value and element count, if every child of `target` is present.
+fn total(
+    kids: &BTreeMap<NodeId, &ScratchpadRow>,
+    tree: &Tree,
+    target: NodeId,
+) -> Option<(Number, u64)> {
+    let expected = tree.children(target);
+    if kids.len() != expected.len() || !expected.iter().all(|n| kids.contains_key(n)) {
+        return None;
+    }
+    let mut value = Number::zero();
+    let mut contains = 0;
+    for row in kids.values() {
+        value += &row.packet_value;
+        contains += row.packet_contains;
+    }
+    Some((value, contains))
+}

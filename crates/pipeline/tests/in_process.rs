@@ -1,0 +1,126 @@
+//! The three steps on the in-process ports, driven by a plain loop.
+
+use pipeline::memory::MemoryBackend;
+use pipeline::{reduce, submit, times_two, Config, Queue, Status, SystemClock};
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn drain(backend: &MemoryBackend, config: &Config, duplicate: bool) {
+    let ports = backend.ports();
+    let mut copied = std::collections::HashSet::new();
+    for _ in 0..10_000 {
+        let batch = backend
+            .times_two_queue
+            .receive(10, Duration::ZERO, Duration::from_secs(60))
+            .await
+            .expect("receive");
+        let bodies: Vec<&str> = batch.iter().map(|m| m.body.as_str()).collect();
+        let results = times_two(&ports, config, &bodies).await;
+        let mut done = Vec::new();
+        for (m, r) in batch.iter().zip(results) {
+            r.expect("map");
+            done.push(m.receipt.clone());
+            if duplicate && copied.insert(m.body.clone()) {
+                backend
+                    .times_two_queue
+                    .send(vec![m.body.clone()])
+                    .await
+                    .expect("dup");
+            }
+        }
+        backend.times_two_queue.delete(done).await.expect("delete");
+        let batch = backend
+            .reduce_queue
+            .receive(10, Duration::ZERO, Duration::from_secs(60))
+            .await
+            .expect("receive");
+        let mut done = Vec::new();
+        for m in &batch {
+            reduce(&ports, config, &m.body).await.expect("reduce");
+            done.push(m.receipt.clone());
+        }
+        backend.reduce_queue.delete(done).await.expect("delete");
+        if backend.times_two_queue.is_empty() && backend.reduce_queue.is_empty() {
+            return;
+        }
+    }
+    panic!("pipeline did not drain");
+}
+
+async fn run(body: &str, config: Config, duplicate: bool) -> (String, MemoryBackend) {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let ports = backend.ports();
+    let accepted = submit(&ports, &config, body).await.expect("accepted");
+    drain(&backend, &config, duplicate).await;
+    let record = ports
+        .sums
+        .get(&accepted.array_id)
+        .await
+        .expect("get")
+        .expect("record");
+    assert_eq!(record.status, Status::Done, "{body}");
+    (record.sum.expect("sum").to_string(), backend)
+}
+
+fn cfg(chunk_size: u64, fan_in: u64) -> Config {
+    Config {
+        chunk_size,
+        fan_in,
+        ..Config::default()
+    }
+}
+
+#[tokio::test]
+async fn sums_exactly_for_many_shapes() {
+    let nums: Vec<String> = (1..=1000)
+        .map(|i| format!("{}.{}", i - 500, i % 10))
+        .collect();
+    let body = format!("[{}]", nums.join(","));
+    let expected = {
+        let total: packet::Number = nums
+            .iter()
+            .map(|s| packet::Number::parse(s).expect("n").doubled())
+            .sum();
+        total.to_string()
+    };
+    for (c, f) in [(1, 2), (3, 2), (7, 3), (10, 10), (1000, 100), (64, 4)] {
+        for dup in [false, true] {
+            let (sum, backend) = run(&body, cfg(c, f), dup).await;
+            assert_eq!(sum, expected, "chunk {c} fan-in {f} dup {dup}");
+            let left: Vec<_> = backend
+                .scratchpad
+                .rows()
+                .iter()
+                .filter(|r| !r.consumed)
+                .map(|r| {
+                    format!(
+                        "{}/{}",
+                        r.key.array_id.split('/').nth(1).unwrap_or("-"),
+                        r.key.packet_id
+                    )
+                })
+                .collect();
+            assert!(
+                left.is_empty(),
+                "leftover rows, chunk {c} fan-in {f}: {left:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn small_cases() {
+    assert_eq!(run("[1,2,3,4,5]", cfg(2, 2), false).await.0, "30");
+    assert_eq!(run("[0.1,0.2,0.3]", cfg(1, 2), false).await.0, "1.2");
+    assert_eq!(
+        run("[9007199254740993]", cfg(1, 2), false).await.0,
+        "18014398509481986"
+    );
+    assert_eq!(run("[-1,-2.5]", Config::default(), false).await.0, "-7");
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let accepted = submit(&backend.ports(), &Config::default(), "[]")
+        .await
+        .expect("ok");
+    assert_eq!(accepted.status, Status::Done);
+    assert!(backend.times_two_queue.is_empty());
+}
