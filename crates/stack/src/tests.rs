@@ -1,0 +1,280 @@
+use super::*;
+
+fn real() -> Stack {
+    Stack::embedded().expect("template.yaml parses")
+}
+
+/// A minimal template around `resources` (indented as under `Resources:`).
+fn with_resources(resources: &str) -> String {
+    format!("Parameters:\n  Size:\n    Type: Number\n    Default: 7\nResources:\n{resources}")
+}
+
+fn error_of(template: &str) -> String {
+    match Stack::parse(template) {
+        Ok(stack) => panic!("expected an error, parsed {stack:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn reads_the_queues_of_the_real_template() {
+    let stack = real();
+    let q = stack.queue("TimesTwoQueue").expect("TimesTwoQueue");
+    assert_eq!(q.visibility_timeout, Duration::from_secs(180));
+    assert_eq!(q.retention, Duration::from_secs(1_209_600));
+    assert_eq!(
+        q.redrive,
+        Some(Redrive {
+            dead_letter: "TimesTwoDeadLetterQueue".into(),
+            max_receive_count: 5
+        })
+    );
+    let dlq = stack
+        .queue("TimesTwoDeadLetterQueue")
+        .expect("TimesTwoDeadLetterQueue");
+    assert_eq!(dlq.visibility_timeout, DEFAULT_VISIBILITY_TIMEOUT);
+    assert_eq!(dlq.redrive, None);
+    assert_eq!(
+        stack
+            .queues
+            .iter()
+            .map(|q| q.logical_id.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "TimesTwoQueue",
+            "TimesTwoDeadLetterQueue",
+            "ReduceQueue",
+            "ReduceDeadLetterQueue"
+        ]
+    );
+}
+
+#[test]
+fn dead_letter_queues_are_created_first() {
+    let stack = real();
+    let order: Vec<_> = stack
+        .queues_in_creation_order()
+        .iter()
+        .map(|q| q.logical_id.as_str())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "TimesTwoDeadLetterQueue",
+            "TimesTwoQueue",
+            "ReduceDeadLetterQueue",
+            "ReduceQueue"
+        ]
+    );
+}
+
+#[test]
+fn reads_the_tables_of_the_real_template() {
+    let stack = real();
+    let scratch = stack.table("ScratchpadTable").expect("ScratchpadTable");
+    assert_eq!(scratch.hash_key, "arrayId");
+    assert_eq!(scratch.range_key.as_deref(), Some("packetId"));
+    assert_eq!(scratch.ttl_attribute.as_deref(), Some("expiresAt"));
+    assert_eq!(scratch.attributes.get("packetId"), Some(&AttributeType::S));
+    let sums = stack.table("SumsTable").expect("SumsTable");
+    assert_eq!(sums.hash_key, "arrayId");
+    assert_eq!(sums.range_key, None);
+    assert_eq!(sums.ttl_attribute, None);
+}
+
+#[test]
+fn reads_the_functions_of_the_real_template() {
+    let stack = real();
+    let reduce = stack.function("ReduceFunction").expect("ReduceFunction");
+    assert_eq!(reduce.binary, "reduce");
+    assert_eq!(reduce.timeout, Duration::from_secs(30), "from Globals");
+    assert_eq!(
+        reduce.environment.get("REDUCE_QUEUE_URL"),
+        Some(&EnvValue::Resource("ReduceQueue".into()))
+    );
+    assert_eq!(
+        reduce.environment.get("CHUNK_SIZE"),
+        Some(&EnvValue::Parameter("ChunkSize".into()))
+    );
+    assert_eq!(reduce.environment.get("TIMES_TWO_QUEUE_URL"), None);
+    assert_eq!(
+        reduce.sqs_event,
+        Some(SqsEventSpec {
+            queue: "ReduceQueue".into(),
+            batch_size: 10,
+            batching_window: Duration::ZERO,
+            maximum_concurrency: Some(20),
+            report_batch_item_failures: true,
+        })
+    );
+
+    let submit = stack
+        .function("SumArrayFunction")
+        .expect("SumArrayFunction");
+    assert_eq!(submit.binary, "sum_array");
+    assert_eq!(
+        submit.timeout,
+        Duration::from_secs(29),
+        "its own Timeout wins"
+    );
+    assert_eq!(submit.sqs_event, None, "API events are not SQS events");
+
+    let times_two = stack
+        .function("TimesTwoFunction")
+        .expect("TimesTwoFunction");
+    assert_eq!(
+        times_two.sqs_event.as_ref().map(|e| e.queue.as_str()),
+        Some("TimesTwoQueue")
+    );
+}
+
+#[test]
+fn resolves_parameters_to_their_defaults() {
+    let stack = real();
+    assert_eq!(stack.parameter("ChunkSize"), Some("1000"));
+    assert_eq!(stack.parameter("LogLevel"), Some("info"));
+    let reduce = stack.function("ReduceFunction").expect("ReduceFunction");
+    let env = stack
+        .resolve_env(reduce, |id| Some(format!("made-{id}")))
+        .expect("resolves");
+    assert_eq!(env["CHUNK_SIZE"], "1000");
+    assert_eq!(env["FAN_IN"], "100");
+    assert_eq!(env["RUST_LOG"], "info");
+    assert_eq!(env["REDUCE_QUEUE_URL"], "made-ReduceQueue");
+    assert_eq!(env["SCRATCHPAD_TABLE"], "made-ScratchpadTable");
+
+    let err = stack
+        .resolve_env(reduce, |_| None)
+        .expect_err("resources not created")
+        .to_string();
+    assert!(err.contains("ReduceFunction"), "{err}");
+    assert!(err.contains("has not been created"), "{err}");
+}
+
+#[test]
+fn applies_sqs_defaults() {
+    let t = with_resources(
+        "  Q:\n    Type: AWS::SQS::Queue\n  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: f\n    Properties:\n      Timeout: \"12\"\n      Environment:\n        Variables:\n          N: 5\n          FLAG: true\n          S: {Ref: Size}\n      Events:\n        E:\n          Type: SQS\n          Properties:\n            Queue: {\"Fn::GetAtt\": [Q, Arn]}\n            MaximumBatchingWindowInSeconds: 2\n",
+    );
+    let stack = Stack::parse(&t).expect("parses");
+    let q = stack.queue("Q").expect("Q");
+    assert_eq!(q.visibility_timeout, Duration::from_secs(30));
+    assert_eq!(q.retention, DEFAULT_RETENTION);
+    let f = stack.function("F").expect("F");
+    assert_eq!(f.timeout, Duration::from_secs(12));
+    assert_eq!(f.environment["N"], EnvValue::Literal("5".into()));
+    assert_eq!(f.environment["FLAG"], EnvValue::Literal("true".into()));
+    assert_eq!(f.environment["S"], EnvValue::Parameter("Size".into()));
+    let e = f.sqs_event.as_ref().expect("sqs event");
+    assert_eq!(e.queue, "Q");
+    assert_eq!(e.batch_size, 10);
+    assert_eq!(e.batching_window, Duration::from_secs(2));
+    assert_eq!(e.maximum_concurrency, None);
+    assert!(!e.report_batch_item_failures);
+}
+
+#[test]
+fn names_the_resource_and_property_of_a_bad_value() {
+    let err = error_of(&with_resources(
+        "  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: soon\n",
+    ));
+    assert_eq!(
+        err,
+        "Q: Properties.VisibilityTimeout must be a non-negative integer"
+    );
+}
+
+#[test]
+fn refuses_a_redrive_to_something_that_is_not_a_queue() {
+    let err = error_of(&with_resources(
+        "  T:\n    Type: AWS::SNS::Topic\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt T.Arn\n        maxReceiveCount: 3\n",
+    ));
+    assert!(
+        err.starts_with("Q: Properties.RedrivePolicy.deadLetterTargetArn"),
+        "{err}"
+    );
+    assert!(err.contains("not a queue"), "{err}");
+
+    let err = error_of(&with_resources(
+        "  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt Nowhere.Arn\n        maxReceiveCount: 3\n",
+    ));
+    assert!(err.contains("Nowhere, which is not a resource"), "{err}");
+}
+
+#[test]
+fn refuses_a_missing_max_receive_count() {
+    let err = error_of(&with_resources(
+        "  D:\n    Type: AWS::SQS::Queue\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt D.Arn\n",
+    ));
+    assert_eq!(
+        err,
+        "Q: Properties.RedrivePolicy.maxReceiveCount is missing"
+    );
+}
+
+#[test]
+fn refuses_redrive_cycles() {
+    let err = error_of(&with_resources(
+        "  A:\n    Type: AWS::SQS::Queue\n    Properties:\n      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt B.Arn\n        maxReceiveCount: 1\n  B:\n    Type: AWS::SQS::Queue\n    Properties:\n      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt A.Arn\n        maxReceiveCount: 1\n",
+    ));
+    assert!(err.contains("cycle"), "{err}");
+}
+
+#[test]
+fn refuses_a_key_without_a_definition() {
+    let err = error_of(&with_resources(
+        "  T:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      AttributeDefinitions:\n        - AttributeName: id\n          AttributeType: S\n      KeySchema:\n        - AttributeName: other\n          KeyType: HASH\n",
+    ));
+    assert_eq!(
+        err,
+        "T: Properties.KeySchema[0].AttributeName is other, which AttributeDefinitions does not define"
+    );
+    let err = error_of(&with_resources(
+        "  T:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      AttributeDefinitions:\n        - AttributeName: id\n          AttributeType: S\n      KeySchema: []\n",
+    ));
+    assert_eq!(err, "T: Properties.KeySchema has no HASH key");
+}
+
+#[test]
+fn refuses_a_function_without_a_binary() {
+    let err = error_of(&with_resources(
+        "  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: .\n",
+    ));
+    assert_eq!(err, "F: Metadata.BuildProperties.Binary is missing");
+}
+
+#[test]
+fn refuses_unsupported_intrinsics_and_dangling_refs() {
+    let err = error_of(&with_resources(
+        "  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: f\n    Properties:\n      Environment:\n        Variables:\n          URL: !Sub \"https://${AWS::Region}\"\n",
+    ));
+    assert!(
+        err.starts_with("F: Properties.Environment.Variables.URL uses !Sub"),
+        "{err}"
+    );
+    let err = error_of(&with_resources(
+        "  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: f\n    Properties:\n      Environment:\n        Variables:\n          Q: !Ref Missing\n",
+    ));
+    assert!(err.contains("refers to Missing"), "{err}");
+}
+
+#[test]
+fn refuses_a_parameter_without_default_and_bad_yaml() {
+    let err = error_of("Parameters:\n  P:\n    Type: String\nResources: {}\n");
+    assert!(err.starts_with("Parameters.P: Default"), "{err}");
+    let err = error_of("Resources: [unclosed\n");
+    assert!(err.starts_with("the template is not valid YAML"), "{err}");
+    let err = error_of("Parameters: {}\n");
+    assert_eq!(err, "template: Resources is missing");
+}
+
+#[test]
+fn refuses_two_sqs_events() {
+    let err = error_of(&with_resources(
+        "  Q:\n    Type: AWS::SQS::Queue\n  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: f\n    Properties:\n      Events:\n        A:\n          Type: SQS\n          Properties:\n            Queue: !GetAtt Q.Arn\n        B:\n          Type: SQS\n          Properties:\n            Queue: !GetAtt Q.Arn\n",
+    ));
+    assert!(
+        err.starts_with("F: Properties.Events.B is a second SQS event"),
+        "{err}"
+    );
+}
