@@ -1,1 +1,26 @@
+//! The Lambda-facing layer: turns API Gateway and SQS events into step calls
+//! and step results into the responses Lambda expects.
+//!
+//! The Lambda binaries and the local runner both call these functions, so a
+//! request answered locally is answered the same way when deployed.
 
+pub mod api;
+pub mod sqs;
+
+pub use api::{handle_api, MAX_BODY_BYTES};
+pub use sqs::{handle_reduce, handle_times_two};
+
+/// Logs for Lambda: JSON lines (CloudWatch parses them), level from `RUST_LOG`
+/// or Lambda's `AWS_LAMBDA_LOG_LEVEL`, `info` by default.
+pub fn init_lambda_tracing() {
+    let level = std::env::var("RUST_LOG")
+        .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_lowercase()))
+        .unwrap_or_else(|_| "info".to_string());
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_current_span(false)
+        .without_time()
+        .with_target(false)
+        .try_init();
+}

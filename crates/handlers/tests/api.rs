@@ -1,0 +1,244 @@
+//! The API handler on the in-process ports: every route and error answer.
+
+use async_trait::async_trait;
+use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use base64::Engine;
+use handlers::{handle_api, handle_reduce, handle_times_two, MAX_BODY_BYTES};
+use http::Method;
+use packet::Number;
+use pipeline::memory::MemoryBackend;
+use pipeline::{
+    Completion, Config, PortError, Ports, Queue, Received, Status, SumRecord, Sums, SystemClock,
+};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn request(method: Method, path: &str, body: Option<&str>) -> ApiGatewayProxyRequest {
+    let mut r = ApiGatewayProxyRequest::default();
+    r.http_method = method;
+    r.path = Some(path.to_string());
+    r.body = body.map(str::to_string);
+    r
+}
+
+fn parse(response: &ApiGatewayProxyResponse) -> Value {
+    match &response.body {
+        Some(Body::Text(t)) => serde_json::from_str(t).expect("JSON body"),
+        other => panic!("unexpected body {other:?}"),
+    }
+}
+
+async fn call(ports: &Ports, method: Method, path: &str, body: Option<&str>) -> (i64, Value) {
+    let response = handle_api(ports, &Config::default(), &request(method, path, body)).await;
+    assert_eq!(
+        response.headers.get("content-type").map(|v| v.as_bytes()),
+        Some(&b"application/json"[..])
+    );
+    (response.status_code, parse(&response))
+}
+
+fn backend() -> MemoryBackend {
+    MemoryBackend::new(Arc::new(SystemClock), 5)
+}
+
+#[tokio::test]
+async fn bad_bodies_get_400_saying_what_and_where() {
+    let b = backend();
+    let ports = b.ports();
+    let cases = [
+        (None, "empty"),
+        (Some(""), "empty"),
+        (Some("[1,2"), "not valid JSON"),
+        (Some("{\"a\":1}"), "is an object"),
+        (Some("\"x\""), "is a string"),
+        (Some("null"), "is null"),
+        (Some("[1,\"2\",3]"), "element 1 is a string"),
+        (Some("[1,2,[3]]"), "element 2 is an array"),
+        (Some("[true]"), "element 0 is a boolean"),
+        (Some("[1,{}]"), "element 1 is an object"),
+        (Some("[NaN]"), "not valid JSON"),
+        (Some("[1, 1e400]"), "element 1"),
+        (Some("[123456789012345678901234567890123456789]"), "38"),
+    ];
+    for (body, says) in cases {
+        let (status, json) = call(&ports, Method::POST, "/sumArray", body).await;
+        assert_eq!(status, 400, "{body:?}");
+        assert_eq!(json["status"], "error");
+        let error = json["error"].as_str().expect("error text");
+        assert!(error.contains(says), "{body:?}: {error}");
+    }
+    assert!(
+        b.times_two_queue.is_empty(),
+        "a refused body must enqueue nothing"
+    );
+    assert!(
+        b.sums.records().is_empty(),
+        "a refused body must record nothing"
+    );
+}
+
+#[tokio::test]
+async fn accepted_arrays_are_recorded_and_readable() {
+    let b = backend();
+    let ports = b.ports();
+    let (status, json) = call(&ports, Method::POST, "/sumArray", Some("[1,2,3,4,5]")).await;
+    assert_eq!(status, 200);
+    assert_eq!(json["status"], "success");
+    assert_eq!(json["arrayLength"], 5);
+    let id = json["arrayId"].as_str().expect("id").to_string();
+    assert_eq!(b.times_two_queue.len(), 1);
+    let (status, json) = call(&ports, Method::GET, &format!("/sums/{id}"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(json["status"], "pending");
+    assert_eq!(json["sum"], Value::Null);
+
+    let (status, json) = call(&ports, Method::POST, "/sumArray", Some("[]")).await;
+    assert_eq!(status, 200);
+    let id = json["arrayId"].as_str().expect("id").to_string();
+    let (_, json) = call(&ports, Method::GET, &format!("/sums/{id}"), None).await;
+    assert_eq!(json["status"], "done");
+    assert_eq!(json["sum"], 0);
+}
+
+#[tokio::test]
+async fn base64_bodies_are_decoded() {
+    let b = backend();
+    let mut r = request(Method::POST, "/sumArray", None);
+    r.body = Some(base64::engine::general_purpose::STANDARD.encode("[0.1, 0.2]"));
+    r.is_base64_encoded = true;
+    let response = handle_api(&b.ports(), &Config::default(), &r).await;
+    assert_eq!(response.status_code, 200);
+    r.body = Some("***".into());
+    let response = handle_api(&b.ports(), &Config::default(), &r).await;
+    assert_eq!(response.status_code, 400);
+}
+
+#[tokio::test]
+async fn routes_methods_ids_and_limits() {
+    let b = backend();
+    let ports = b.ports();
+    assert_eq!(call(&ports, Method::GET, "/nope", None).await.0, 404);
+    assert_eq!(call(&ports, Method::GET, "/sumArray", None).await.0, 405);
+    assert_eq!(call(&ports, Method::DELETE, "/sums/x", None).await.0, 405);
+    assert_eq!(
+        call(&ports, Method::GET, "/sums/not-a-uuid", None).await.0,
+        400
+    );
+    let unknown = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    assert_eq!(
+        call(&ports, Method::GET, &format!("/sums/{unknown}"), None)
+            .await
+            .0,
+        404
+    );
+    let huge = format!("[{}1]", "1,".repeat(MAX_BODY_BYTES / 2));
+    let (status, json) = call(&ports, Method::POST, "/sumArray", Some(&huge)).await;
+    assert_eq!(status, 413);
+    assert!(json["error"].as_str().expect("text").contains("limit"));
+    let config = Config {
+        max_elements: 3,
+        ..Config::default()
+    };
+    let response = handle_api(
+        &ports,
+        &config,
+        &request(Method::POST, "/sumArray", Some("[1,2,3,4]")),
+    )
+    .await;
+    assert_eq!(response.status_code, 413);
+    assert!(b.times_two_queue.is_empty());
+}
+
+/// A sums table that is down.
+struct DownSums;
+
+#[async_trait]
+impl Sums for DownSums {
+    async fn insert(&self, _: &SumRecord) -> Result<(), PortError> {
+        Err(PortError::Unavailable("injected".into()))
+    }
+    async fn get(&self, _: &str) -> Result<Option<SumRecord>, PortError> {
+        Err(PortError::Throttled("injected".into()))
+    }
+    async fn complete(&self, _: &str, _: &Number, _: u64) -> Result<Completion, PortError> {
+        Err(PortError::Unavailable("injected".into()))
+    }
+}
+
+#[tokio::test]
+async fn aws_failures_are_503_not_500() {
+    let b = backend();
+    let ports = Ports {
+        sums: Arc::new(DownSums),
+        ..b.ports()
+    };
+    let (status, json) = call(&ports, Method::POST, "/sumArray", Some("[1]")).await;
+    assert_eq!(status, 503);
+    assert!(json["error"].as_str().expect("text").contains("retry"));
+    let id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    assert_eq!(
+        call(&ports, Method::GET, &format!("/sums/{id}"), None)
+            .await
+            .0,
+        503
+    );
+}
+
+fn sqs_event(bodies: &[(&str, &str)]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = bodies
+        .iter()
+        .map(|(id, body)| {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(id.to_string());
+            m.body = Some(body.to_string());
+            m
+        })
+        .collect();
+    event
+}
+
+#[tokio::test]
+async fn a_bad_message_fails_alone() {
+    let b = backend();
+    let ports = b.ports();
+    let config = Config::default();
+    let (_, json) = call(&ports, Method::POST, "/sumArray", Some("[1,2,3]")).await;
+    let id = json["arrayId"].as_str().expect("id").to_string();
+    let good = b.times_two_queue.bodies().remove(0);
+    let unknown = good.replace(&id, "0f8fad5b-d9cb-469f-a165-70867728950e");
+    let event = sqs_event(&[
+        ("a", "not json"),
+        ("b", &good),
+        ("c", &unknown),
+        ("d", "{}"),
+    ]);
+    let response = handle_times_two(&ports, &config, &event).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, vec!["a", "c", "d"]);
+    let trigger = b
+        .reduce_queue
+        .receive(10, Duration::ZERO, Duration::from_secs(30))
+        .await
+        .expect("receive");
+    assert_eq!(trigger.len(), 1);
+    let Received { body, .. } = &trigger[0];
+    let event = sqs_event(&[("x", body), ("y", "[]"), ("z", "\"an id\"")]);
+    let response = handle_reduce(&ports, &config, &event).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, vec!["y", "z"]);
+    let record = b.sums.records().remove(0);
+    assert_eq!(record.status, Status::Done);
+    assert_eq!(record.sum.expect("sum").to_string(), "12");
+}
