@@ -1,1 +1,42 @@
+//! The pipeline's ports over SQS and DynamoDB, and provisioning of the
+//! queues and tables `template.yaml` declares.
+//!
+//! The same code serves Lambda (names from the environment CloudFormation
+//! sets), the local runner and the contract tests (names from
+//! [`provision`], against moto or AWS).
 
+mod dynamodb;
+mod errors;
+mod names;
+mod provision;
+mod retry;
+mod sqs;
+mod unset;
+
+pub use dynamodb::{DynamoScratchpad, DynamoSums};
+pub use names::{ports, Names};
+pub use provision::{provision, ProvisionError, Provisioned};
+pub use sqs::{SqsQueue, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES};
+pub use unset::Unset;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// The SDK configuration from the environment: region, credentials (a
+/// Lambda's role, a profile or keys) and `AWS_ENDPOINT_URL` when set, which
+/// is how a function or the runner is pointed at moto.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// An SDK configuration for an emulator at `endpoint_url` (moto), with fixed
+/// fake keys and region, whatever the process environment says: tests and the
+/// local runner must never reach a real account by accident.
+pub async fn local_sdk_config(endpoint_url: &str) -> SdkConfig {
+    let keys = aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "local");
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint_url)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(keys)
+        .load()
+        .await
+}

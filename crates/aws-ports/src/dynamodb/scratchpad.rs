@@ -1,0 +1,186 @@
+//! [`Scratchpad`] on a DynamoDB table keyed by `arrayId` (hash) and
+//! `packetId` (range), with the original adder's attribute names.
+
+use super::{count_value, number_value, Item, Reader};
+use crate::errors::{from_build, from_sdk};
+use crate::retry::backoff;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use futures::stream::{self, StreamExt};
+use pipeline::{PortError, Put, RowKey, Scratchpad, ScratchpadRow};
+use std::collections::{BTreeMap, HashMap};
+
+const ARRAY_ID: &str = "arrayId";
+const PACKET_ID: &str = "packetId";
+const PACKET_VALUE: &str = "packetValue";
+const ARRAY_LENGTH: &str = "arrayLength";
+const PACKET_CONTAINS: &str = "packetContains";
+const EXPIRES_AT: &str = "expiresAt";
+const CONSUMED: &str = "consumed";
+
+/// Most writes DynamoDB takes in one BatchWriteItem call. moto takes more, so
+/// the limit is kept here rather than discovered in production.
+pub const MAX_BATCH_WRITE: usize = 25;
+/// BatchWriteItem calls in flight at once for one `retire`.
+const WRITES_IN_FLIGHT: usize = 4;
+/// Tries for the items a BatchWriteItem leaves unprocessed, the first included.
+const WRITE_ATTEMPTS: u32 = 8;
+
+/// The scratchpad table.
+#[derive(Clone, Debug)]
+pub struct DynamoScratchpad {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoScratchpad {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> DynamoScratchpad {
+        DynamoScratchpad {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn item(row: &ScratchpadRow) -> Item {
+        HashMap::from([
+            (ARRAY_ID.into(), AttributeValue::S(row.key.array_id.clone())),
+            (
+                PACKET_ID.into(),
+                AttributeValue::S(row.key.packet_id.clone()),
+            ),
+            (PACKET_VALUE.into(), number_value(&row.packet_value)),
+            (ARRAY_LENGTH.into(), count_value(row.array_length)),
+            (PACKET_CONTAINS.into(), count_value(row.packet_contains)),
+            (EXPIRES_AT.into(), count_value(row.expires_at)),
+            (CONSUMED.into(), AttributeValue::Bool(row.consumed)),
+        ])
+    }
+
+    fn row(&self, item: &Item) -> Result<ScratchpadRow, PortError> {
+        let r = Reader {
+            table: &self.table,
+            item,
+        };
+        Ok(ScratchpadRow {
+            key: RowKey {
+                array_id: r.string(ARRAY_ID)?,
+                packet_id: r.string(PACKET_ID)?,
+            },
+            packet_value: r.number(PACKET_VALUE)?,
+            array_length: r.count(ARRAY_LENGTH)?,
+            packet_contains: r.count(PACKET_CONTAINS)?,
+            expires_at: r.count(EXPIRES_AT)?,
+            consumed: r.boolean(CONSUMED)?,
+        })
+    }
+
+    /// Writes one batch of at most [`MAX_BATCH_WRITE`] rows, retrying what
+    /// DynamoDB leaves unprocessed (it does so under throttling).
+    async fn write_batch(&self, mut writes: Vec<WriteRequest>) -> Result<(), PortError> {
+        for attempt in 1..=WRITE_ATTEMPTS {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, writes)
+                .send()
+                .await
+                .map_err(|e| from_sdk(&format!("BatchWriteItem on {}", self.table), e))?;
+            writes = out
+                .unprocessed_items()
+                .and_then(|u| u.get(&self.table))
+                .cloned()
+                .unwrap_or_default();
+            if writes.is_empty() {
+                return Ok(());
+            }
+            if attempt < WRITE_ATTEMPTS {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+        }
+        Err(PortError::Throttled(format!(
+            "BatchWriteItem on {}: {} items still unprocessed after {WRITE_ATTEMPTS} tries",
+            self.table,
+            writes.len()
+        )))
+    }
+}
+
+#[async_trait]
+impl Scratchpad for DynamoScratchpad {
+    async fn put_new(&self, row: &ScratchpadRow) -> Result<Put, PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(row)))
+            .condition_expression("attribute_not_exists(packetId)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Put::Created),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(Put::AlreadyThere),
+                _ => Err(from_sdk(&format!("PutItem on {}", self.table), e)),
+            },
+        }
+    }
+
+    async fn group(&self, array_id: &str) -> Result<Vec<ScratchpadRow>, PortError> {
+        let mut rows = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#a = :a")
+                .expression_attribute_names("#a", ARRAY_ID)
+                .expression_attribute_values(":a", AttributeValue::S(array_id.to_string()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| from_sdk(&format!("Query on {}", self.table), e))?;
+            for item in out.items() {
+                rows.push(self.row(item)?);
+            }
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(rows);
+            }
+        }
+    }
+
+    async fn retire(&self, retired: &[ScratchpadRow]) -> Result<(), PortError> {
+        // One BatchWriteItem may not name a key twice; the last write wins, as
+        // it would if the rows were written one after the other.
+        let unique: BTreeMap<&RowKey, &ScratchpadRow> =
+            retired.iter().map(|r| (&r.key, r)).collect();
+        let mut writes = Vec::with_capacity(unique.len());
+        for row in unique.values() {
+            let put = PutRequest::builder()
+                .set_item(Some(Self::item(&ScratchpadRow {
+                    consumed: true,
+                    ..(*row).clone()
+                })))
+                .build()
+                .map_err(|e| from_build("BatchWriteItem PutRequest", e))?;
+            writes.push(WriteRequest::builder().put_request(put).build());
+        }
+        let batches: Vec<Vec<WriteRequest>> = writes
+            .chunks(MAX_BATCH_WRITE)
+            .map(<[WriteRequest]>::to_vec)
+            .collect();
+        let results: Vec<Result<(), PortError>> = stream::iter(batches)
+            .map(|batch| self.write_batch(batch))
+            .buffer_unordered(WRITES_IN_FLIGHT)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+}

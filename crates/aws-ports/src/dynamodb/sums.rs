@@ -1,0 +1,178 @@
+//! [`Sums`] on a DynamoDB table keyed by `arrayId`.
+
+use super::{count_value, number_value, Item, Reader};
+use crate::errors::from_sdk;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use packet::Number;
+use pipeline::{Completion, PortError, Status, SumRecord, Sums};
+use std::collections::HashMap;
+
+const ARRAY_ID: &str = "arrayId";
+const STATUS: &str = "status";
+const ARRAY_LENGTH: &str = "arrayLength";
+const CHUNK_SIZE: &str = "chunkSize";
+const FAN_IN: &str = "fanIn";
+const SUM: &str = "sum";
+const SUBMITTED_AT: &str = "submittedAt";
+const FINISHED_AT: &str = "finishedAt";
+
+/// The sums table.
+#[derive(Clone, Debug)]
+pub struct DynamoSums {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoSums {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> DynamoSums {
+        DynamoSums {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn item(record: &SumRecord) -> Item {
+        let mut item = HashMap::from([
+            (ARRAY_ID.into(), AttributeValue::S(record.array_id.clone())),
+            (
+                STATUS.into(),
+                AttributeValue::S(record.status.as_str().into()),
+            ),
+            (ARRAY_LENGTH.into(), count_value(record.array_length)),
+            (CHUNK_SIZE.into(), count_value(record.chunk_size)),
+            (FAN_IN.into(), count_value(record.fan_in)),
+            (SUBMITTED_AT.into(), count_value(record.submitted_at_ms)),
+        ]);
+        if let Some(sum) = &record.sum {
+            item.insert(SUM.into(), number_value(sum));
+        }
+        if let Some(at) = record.finished_at_ms {
+            item.insert(FINISHED_AT.into(), count_value(at));
+        }
+        item
+    }
+
+    fn record(&self, item: &Item) -> Result<SumRecord, PortError> {
+        let r = Reader {
+            table: &self.table,
+            item,
+        };
+        let status = r.string(STATUS)?;
+        Ok(SumRecord {
+            array_id: r.string(ARRAY_ID)?,
+            status: Status::parse(&status).ok_or_else(|| {
+                PortError::Rejected(format!(
+                    "table {}: attribute {STATUS} is {status:?}, not pending or done",
+                    self.table
+                ))
+            })?,
+            array_length: r.count(ARRAY_LENGTH)?,
+            chunk_size: r.count(CHUNK_SIZE)?,
+            fan_in: r.count(FAN_IN)?,
+            sum: r.optional_number(SUM)?,
+            submitted_at_ms: r.count(SUBMITTED_AT)?,
+            finished_at_ms: r.optional_count(FINISHED_AT)?,
+        })
+    }
+
+    /// What a failed `complete` found, from the status of the record the
+    /// condition saw (`None`: no record).
+    fn completion_of(&self, status: Option<Status>) -> Result<Completion, PortError> {
+        match status {
+            None => Ok(Completion::Unknown),
+            Some(Status::Done) => Ok(Completion::AlreadyDone),
+            // The condition failed on a pending record: it changed between the
+            // write and the read. Another try will tell.
+            Some(Status::Pending) => Err(PortError::Unavailable(format!(
+                "table {}: completion raced with a concurrent write",
+                self.table
+            ))),
+        }
+    }
+}
+
+#[async_trait]
+impl Sums for DynamoSums {
+    async fn insert(&self, record: &SumRecord) -> Result<(), PortError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(Self::item(record)))
+            .condition_expression("attribute_not_exists(arrayId)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(_)) => Err(PortError::Rejected(
+                    format!("array {} already exists", record.array_id),
+                )),
+                _ => Err(from_sdk(&format!("PutItem on {}", self.table), e)),
+            },
+        }
+    }
+
+    async fn get(&self, array_id: &str) -> Result<Option<SumRecord>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(ARRAY_ID, AttributeValue::S(array_id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk(&format!("GetItem on {}", self.table), e))?;
+        out.item().map(|item| self.record(item)).transpose()
+    }
+
+    async fn complete(
+        &self,
+        array_id: &str,
+        sum: &Number,
+        finished_at_ms: u64,
+    ) -> Result<Completion, PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(ARRAY_ID, AttributeValue::S(array_id.to_string()))
+            .update_expression("SET #status = :done, #sum = :sum, #finishedAt = :at")
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_names("#sum", SUM)
+            .expression_attribute_names("#finishedAt", FINISHED_AT)
+            .expression_attribute_values(":done", AttributeValue::S(Status::Done.as_str().into()))
+            .expression_attribute_values(
+                ":pending",
+                AttributeValue::S(Status::Pending.as_str().into()),
+            )
+            .expression_attribute_values(":sum", number_value(sum))
+            .expression_attribute_values(":at", count_value(finished_at_ms))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let e = match result {
+            Ok(_) => return Ok(Completion::Completed),
+            Err(e) => e,
+        };
+        let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = e.as_service_error()
+        else {
+            return Err(from_sdk(&format!("UpdateItem on {}", self.table), e));
+        };
+        // DynamoDB returns the item the condition saw; when the service (or an
+        // emulator) leaves it out, a consistent read tells the two cases apart.
+        let status = match failed.item() {
+            Some(item) => Some(self.record(item)?.status),
+            None => self.get(array_id).await?.map(|r| r.status),
+        };
+        self.completion_of(status)
+    }
+}

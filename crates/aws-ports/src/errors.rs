@@ -1,0 +1,113 @@
+//! The one place where AWS failures become [`PortError`]s.
+//!
+//! The steps decide whether to retry from the kind alone: `Throttled` and
+//! `Unavailable` are worth another try (the SDK has already retried them a
+//! few times), `Rejected` never is. So the mapping must never call a
+//! transient failure `Rejected`, nor a request that can never succeed
+//! transient.
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use pipeline::PortError;
+
+/// Error codes that mean "slow down" (DynamoDB, SQS and the KMS key behind SSE).
+const THROTTLING_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "KeyRangeThroughputExceededException",
+    "TransactionInProgressException",
+    "KMS.ThrottlingException",
+    "LimitExceededException",
+];
+
+/// Error codes of a service-side failure, whatever the status says.
+const UNAVAILABLE_CODES: &[&str] = &[
+    "InternalServerError",
+    "InternalFailure",
+    "InternalError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+];
+
+/// Kind of failure of an error `code` (and the HTTP `status`, when there is one).
+pub(crate) fn kind_of(code: &str, status: Option<u16>, message: String) -> PortError {
+    if THROTTLING_CODES.contains(&code) {
+        PortError::Throttled(message)
+    } else if UNAVAILABLE_CODES.contains(&code) || status.is_some_and(|s| s >= 500) {
+        PortError::Unavailable(message)
+    } else {
+        PortError::Rejected(message)
+    }
+}
+
+/// Maps a failed SDK call; `what` says what was being done, for the message.
+pub(crate) fn from_sdk<E>(what: &str, err: SdkError<E, HttpResponse>) -> PortError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match &err {
+        SdkError::ServiceError(service) => {
+            let code = err.code().unwrap_or("Unknown");
+            let message = err.message().unwrap_or("no message");
+            let status = service.raw().status().as_u16();
+            kind_of(code, Some(status), format!("{what}: {code}: {message}"))
+        }
+        // Nothing was sent: a bad argument of ours, never worth a retry.
+        SdkError::ConstructionFailure(_) => {
+            PortError::Rejected(format!("{what}: {}", DisplayErrorContext(&err)))
+        }
+        // Timeouts, connection failures and garbled responses: the service or
+        // the network may well answer next time.
+        _ => PortError::Unavailable(format!("{what}: {}", DisplayErrorContext(&err))),
+    }
+}
+
+/// A builder refused a value we made (a required field left empty).
+pub(crate) fn from_build(what: &str, err: aws_sdk_dynamodb::error::BuildError) -> PortError {
+    PortError::Rejected(format!("{what}: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_codes() {
+        let kind = |code, status| kind_of(code, status, String::new());
+        assert!(matches!(
+            kind("ProvisionedThroughputExceededException", Some(400)),
+            PortError::Throttled(_)
+        ));
+        assert!(matches!(
+            kind("ThrottlingException", None),
+            PortError::Throttled(_)
+        ));
+        assert!(matches!(
+            kind("InternalServerError", Some(500)),
+            PortError::Unavailable(_)
+        ));
+        assert!(matches!(
+            kind("Whatever", Some(503)),
+            PortError::Unavailable(_)
+        ));
+        assert!(matches!(
+            kind("InternalError", None),
+            PortError::Unavailable(_)
+        ));
+        assert!(matches!(
+            kind("ResourceNotFoundException", Some(400)),
+            PortError::Rejected(_)
+        ));
+        assert!(matches!(
+            kind("ValidationException", Some(400)),
+            PortError::Rejected(_)
+        ));
+    }
+}

@@ -1,0 +1,119 @@
+//! Which queues and tables a function talks to, and the ports over them.
+
+use crate::{DynamoScratchpad, DynamoSums, SqsQueue, Unset};
+use aws_config::SdkConfig;
+use pipeline::{Ports, Queue, Scratchpad, Sums, SystemClock};
+use std::sync::Arc;
+
+pub const TIMES_TWO_QUEUE_URL: &str = "TIMES_TWO_QUEUE_URL";
+pub const REDUCE_QUEUE_URL: &str = "REDUCE_QUEUE_URL";
+pub const SCRATCHPAD_TABLE: &str = "SCRATCHPAD_TABLE";
+pub const SUMS_TABLE: &str = "SUMS_TABLE";
+
+/// The deployed names of the queues and tables, as `template.yaml` passes
+/// them to the functions. Each function is given only those it uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Names {
+    pub times_two_queue_url: Option<String>,
+    pub reduce_queue_url: Option<String>,
+    pub scratchpad_table: Option<String>,
+    pub sums_table: Option<String>,
+}
+
+impl Names {
+    /// Reads `TIMES_TWO_QUEUE_URL`, `REDUCE_QUEUE_URL`, `SCRATCHPAD_TABLE` and
+    /// `SUMS_TABLE`; an empty value counts as unset.
+    pub fn from_env() -> Names {
+        Names::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Names::from_env`], from any source of variables (a map in tests,
+    /// the environment a runner gives a function).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Names {
+        let get = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        Names {
+            times_two_queue_url: get(TIMES_TWO_QUEUE_URL),
+            reduce_queue_url: get(REDUCE_QUEUE_URL),
+            scratchpad_table: get(SCRATCHPAD_TABLE),
+            sums_table: get(SUMS_TABLE),
+        }
+    }
+}
+
+/// The ports for `names`, over one SQS and one DynamoDB client (clients are
+/// costly to build and safe to share). A name that is not set gets a port
+/// whose every call fails with `Rejected("<VAR> is not set for this function")`.
+pub fn ports(sdk: &SdkConfig, names: &Names) -> Ports {
+    let sqs = aws_sdk_sqs::Client::new(sdk);
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    let queue = |url: &Option<String>, variable| -> Arc<dyn Queue> {
+        match url {
+            Some(url) => Arc::new(SqsQueue::new(sqs.clone(), url)),
+            None => Arc::new(Unset { variable }),
+        }
+    };
+    let scratchpad: Arc<dyn Scratchpad> = match &names.scratchpad_table {
+        Some(table) => Arc::new(DynamoScratchpad::new(dynamodb.clone(), table)),
+        None => Arc::new(Unset {
+            variable: SCRATCHPAD_TABLE,
+        }),
+    };
+    let sums: Arc<dyn Sums> = match &names.sums_table {
+        Some(table) => Arc::new(DynamoSums::new(dynamodb.clone(), table)),
+        None => Arc::new(Unset {
+            variable: SUMS_TABLE,
+        }),
+    };
+    Ports {
+        times_two_queue: queue(&names.times_two_queue_url, TIMES_TWO_QUEUE_URL),
+        reduce_queue: queue(&names.reduce_queue_url, REDUCE_QUEUE_URL),
+        scratchpad,
+        sums,
+        clock: Arc::new(SystemClock),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipeline::PortError;
+    use std::collections::HashMap;
+
+    #[test]
+    fn reads_names_and_treats_empty_as_unset() {
+        let env: HashMap<&str, &str> = [
+            (REDUCE_QUEUE_URL, "http://q"),
+            (SCRATCHPAD_TABLE, "scratch"),
+            (SUMS_TABLE, ""),
+        ]
+        .into();
+        let names = Names::from_lookup(|k| env.get(k).map(|v| v.to_string()));
+        assert_eq!(
+            names,
+            Names {
+                times_two_queue_url: None,
+                reduce_queue_url: Some("http://q".into()),
+                scratchpad_table: Some("scratch".into()),
+                sums_table: None,
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_name_fails_on_use() {
+        let sdk = crate::local_sdk_config("http://127.0.0.1:1").await;
+        let ports = ports(&sdk, &Names::default());
+        assert_eq!(
+            ports.sums.get("x").await,
+            Err(PortError::Rejected(
+                "SUMS_TABLE is not set for this function".into()
+            ))
+        );
+        assert_eq!(
+            ports.times_two_queue.send(vec!["b".into()]).await,
+            Err(PortError::Rejected(
+                "TIMES_TWO_QUEUE_URL is not set for this function".into()
+            ))
+        );
+    }
+}

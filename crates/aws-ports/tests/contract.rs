@@ -1,0 +1,699 @@
+//! The ports' contract, written once and run against both implementations:
+//! the in-process ports of `pipeline::memory` and the SQS/DynamoDB ports on a
+//! moto server provisioned from `template.yaml`. The steps are tested on the
+//! in-process ports only, so every behaviour they rely on must hold here for
+//! both, or the simulation proves nothing about AWS.
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_ports::{local_sdk_config, provision, DynamoScratchpad, DynamoSums, Provisioned, SqsQueue};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use packet::Number;
+use pipeline::memory::{MemoryBackend, MemoryQueue, MemoryScratchpad, MemorySums};
+use pipeline::{
+    Completion, PortError, Put, Queue, Received, RowKey, Scratchpad, ScratchpadRow, Status,
+    SumRecord, Sums, SystemClock,
+};
+use stack::Stack;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use test_support::Moto;
+
+/// Ports to check, made fresh where a check needs an empty one.
+#[async_trait]
+trait Backend: Send + Sync {
+    fn scratchpad(&self) -> Arc<dyn Scratchpad>;
+    fn sums(&self) -> Arc<dyn Sums>;
+    /// A new, empty queue without a dead-letter queue.
+    async fn queue(&self) -> Arc<dyn Queue>;
+    /// A new queue that moves a message to the returned dead-letter queue
+    /// once it has been received `max_receive_count` times.
+    async fn redriven(&self, max_receive_count: u32) -> (Arc<dyn Queue>, Arc<dyn Queue>);
+    /// Ports on a table that does not exist, where that can happen.
+    fn missing_tables(&self) -> Option<(Arc<dyn Scratchpad>, Arc<dyn Sums>)>;
+    /// Ports on a service that cannot be reached, where that can happen.
+    async fn unreachable(&self) -> Option<(Arc<dyn Queue>, Arc<dyn Scratchpad>, Arc<dyn Sums>)>;
+}
+
+struct InProcess {
+    scratchpad: Arc<MemoryScratchpad>,
+    sums: Arc<MemorySums>,
+}
+
+impl InProcess {
+    fn new() -> InProcess {
+        InProcess {
+            scratchpad: Arc::new(MemoryScratchpad::new()),
+            sums: Arc::new(MemorySums::new()),
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for InProcess {
+    fn scratchpad(&self) -> Arc<dyn Scratchpad> {
+        self.scratchpad.clone()
+    }
+    fn sums(&self) -> Arc<dyn Sums> {
+        self.sums.clone()
+    }
+    async fn queue(&self) -> Arc<dyn Queue> {
+        Arc::new(MemoryQueue::new("q", Arc::new(SystemClock), None))
+    }
+    async fn redriven(&self, max_receive_count: u32) -> (Arc<dyn Queue>, Arc<dyn Queue>) {
+        let backend = MemoryBackend::new(Arc::new(SystemClock), max_receive_count);
+        (backend.times_two_queue, backend.times_two_dlq)
+    }
+    fn missing_tables(&self) -> Option<(Arc<dyn Scratchpad>, Arc<dyn Sums>)> {
+        None
+    }
+    async fn unreachable(&self) -> Option<(Arc<dyn Queue>, Arc<dyn Scratchpad>, Arc<dyn Sums>)> {
+        None
+    }
+}
+
+/// The AWS ports on a fresh moto server, with the template's tables.
+struct OnMoto {
+    _moto: Moto,
+    sdk: SdkConfig,
+    provisioned: Provisioned,
+    prefix: String,
+    queues_made: AtomicUsize,
+}
+
+impl OnMoto {
+    async fn start() -> OnMoto {
+        let moto = Moto::start();
+        let sdk = local_sdk_config(moto.endpoint()).await;
+        let prefix = format!(
+            "contract-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let stack = Stack::embedded().expect("template.yaml parses");
+        let provisioned = provision(&stack, &sdk, &prefix)
+            .await
+            .expect("provisions the template on moto");
+        OnMoto {
+            _moto: moto,
+            sdk,
+            provisioned,
+            prefix,
+            queues_made: AtomicUsize::new(0),
+        }
+    }
+
+    fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.sdk)
+    }
+
+    fn table(&self, logical_id: &str) -> String {
+        self.provisioned.table_names[logical_id].clone()
+    }
+
+    /// A queue of a one-queue template, provisioned under a fresh prefix.
+    async fn provision_queue(&self, template: &str) -> Provisioned {
+        let n = self.queues_made.fetch_add(1, Ordering::Relaxed);
+        let stack = Stack::parse(template).expect("test template parses");
+        provision(&stack, &self.sdk, &format!("{}-{n}", self.prefix))
+            .await
+            .expect("provisions a test queue")
+    }
+}
+
+#[async_trait]
+impl Backend for OnMoto {
+    fn scratchpad(&self) -> Arc<dyn Scratchpad> {
+        Arc::new(DynamoScratchpad::new(
+            self.dynamodb(),
+            self.table("ScratchpadTable"),
+        ))
+    }
+    fn sums(&self) -> Arc<dyn Sums> {
+        Arc::new(DynamoSums::new(self.dynamodb(), self.table("SumsTable")))
+    }
+    async fn queue(&self) -> Arc<dyn Queue> {
+        let made = self
+            .provision_queue("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")
+            .await;
+        Arc::new(SqsQueue::new(
+            aws_sdk_sqs::Client::new(&self.sdk),
+            &made.queue_urls["Q"],
+        ))
+    }
+    async fn redriven(&self, max_receive_count: u32) -> (Arc<dyn Queue>, Arc<dyn Queue>) {
+        let made = self
+            .provision_queue(&format!(
+                "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      VisibilityTimeout: 1\n      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt D.Arn\n        maxReceiveCount: {max_receive_count}\n  D:\n    Type: AWS::SQS::Queue\n"
+            ))
+            .await;
+        let client = aws_sdk_sqs::Client::new(&self.sdk);
+        (
+            Arc::new(SqsQueue::new(client.clone(), &made.queue_urls["Q"])),
+            Arc::new(SqsQueue::new(client, &made.queue_urls["D"])),
+        )
+    }
+    fn missing_tables(&self) -> Option<(Arc<dyn Scratchpad>, Arc<dyn Sums>)> {
+        Some((
+            Arc::new(DynamoScratchpad::new(self.dynamodb(), "no-such-table")),
+            Arc::new(DynamoSums::new(self.dynamodb(), "no-such-table")),
+        ))
+    }
+    async fn unreachable(&self) -> Option<(Arc<dyn Queue>, Arc<dyn Scratchpad>, Arc<dyn Sums>)> {
+        // A port that was free a moment ago: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let sdk = local_sdk_config(&format!("http://127.0.0.1:{port}")).await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        Some((
+            Arc::new(SqsQueue::new(
+                aws_sdk_sqs::Client::new(&sdk),
+                format!("http://127.0.0.1:{port}/000000000000/q"),
+            )),
+            Arc::new(DynamoScratchpad::new(dynamodb.clone(), "t")),
+            Arc::new(DynamoSums::new(dynamodb, "t")),
+        ))
+    }
+}
+
+fn fresh_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn num(text: &str) -> Number {
+    Number::parse_unchecked(text).expect("a number")
+}
+
+fn row(array_id: &str, packet_id: &str, value: &str) -> ScratchpadRow {
+    ScratchpadRow {
+        key: RowKey {
+            array_id: array_id.to_string(),
+            packet_id: packet_id.to_string(),
+        },
+        packet_value: num(value),
+        array_length: 12,
+        packet_contains: 3,
+        expires_at: 1_900_000_000,
+        consumed: false,
+    }
+}
+
+/// Receives until `count` messages have come, or `within` has passed.
+async fn receive_all(
+    queue: &dyn Queue,
+    count: usize,
+    visibility: Duration,
+    within: Duration,
+) -> Vec<Received> {
+    let started = Instant::now();
+    let mut got = Vec::new();
+    while got.len() < count && started.elapsed() < within {
+        let batch = queue
+            .receive(10, Duration::from_secs(1), visibility)
+            .await
+            .expect("receive");
+        got.extend(batch);
+    }
+    got
+}
+
+// ---- the checks ----
+
+async fn put_new_is_conditional(b: &dyn Backend) {
+    let pad = b.scratchpad();
+    let array = fresh_id();
+    let first = row(&array, "0", "1.5");
+    assert_eq!(pad.put_new(&first).await, Ok(Put::Created));
+    let second = ScratchpadRow {
+        packet_value: num("99"),
+        consumed: true,
+        ..first.clone()
+    };
+    assert_eq!(pad.put_new(&second).await, Ok(Put::AlreadyThere));
+    assert_eq!(
+        pad.group(&array).await,
+        Ok(vec![first]),
+        "stored row unchanged"
+    );
+}
+
+async fn group_reads_one_partition_across_pages(b: &dyn Backend) {
+    let pad = b.scratchpad();
+    let (array, other) = (fresh_id(), fresh_id());
+    // ~1 KB sort keys make the partition larger than one 1 MB Query page.
+    const ROWS: usize = 1_200;
+    let padding = "p".repeat(1_000);
+    let rows: Vec<ScratchpadRow> = (0..ROWS)
+        .map(|i| row(&array, &format!("{i:05}-{padding}"), &format!("{i}.25")))
+        .chain((0..3).map(|i| row(&other, &i.to_string(), "7")))
+        .collect();
+    let created: Vec<Put> = stream::iter(rows.iter())
+        .map(|r| pad.put_new(r))
+        .buffer_unordered(16)
+        .try_collect()
+        .await
+        .expect("puts");
+    assert!(created.iter().all(|p| *p == Put::Created));
+
+    let group = pad.group(&array).await.expect("group");
+    assert_eq!(group.len(), ROWS);
+    assert_eq!(group, rows[..ROWS].to_vec(), "every row, in sort-key order");
+    let small = pad.group(&other).await.expect("group");
+    assert_eq!(small, rows[ROWS..].to_vec());
+    assert_eq!(pad.group(&fresh_id()).await, Ok(Vec::new()));
+}
+
+async fn retire_leaves_tombstones(b: &dyn Backend) {
+    let pad = b.scratchpad();
+    let array = fresh_id();
+    // More rows than one BatchWriteItem takes, and one named twice.
+    let rows: Vec<ScratchpadRow> = (0..30)
+        .map(|i| row(&array, &format!("{i:02}"), &format!("-{i}.5")))
+        .collect();
+    for r in &rows {
+        assert_eq!(pad.put_new(r).await, Ok(Put::Created));
+    }
+    let mut retired = rows.clone();
+    retired.push(rows[3].clone());
+    pad.retire(&retired).await.expect("retire");
+
+    let group = pad.group(&array).await.expect("group");
+    let expected: Vec<ScratchpadRow> = rows
+        .iter()
+        .map(|r| ScratchpadRow {
+            consumed: true,
+            ..r.clone()
+        })
+        .collect();
+    assert_eq!(group, expected);
+    for r in &rows {
+        assert_eq!(
+            pad.put_new(r).await,
+            Ok(Put::AlreadyThere),
+            "a tombstone stays"
+        );
+    }
+    assert_eq!(pad.retire(&[]).await, Ok(()));
+}
+
+/// Values that a double, or a careless encoding, would change.
+const VALUES: &[&str] = &[
+    "0",
+    "0.3",
+    "-0.000001",
+    "9007199254740993",
+    "-9007199254740993",
+    "12345678901234567890123456789012345678",
+    "1.2345678901234567890123456789012345678",
+    "9.9999999999999999999999999999999999999E+125",
+    "1E-130",
+    "-42",
+    "123456789012345678901234567890123456789012345678901234567890",
+    "1E+200",
+];
+
+async fn numbers_round_trip_exactly(b: &dyn Backend) {
+    let sum_of_doubles: Number = ["0.1", "0.2"].iter().map(|s| num(s)).sum();
+    assert_eq!(sum_of_doubles, num("0.3"));
+    let mut values: Vec<Number> = VALUES.iter().map(|v| num(v)).collect();
+    values.push(sum_of_doubles);
+    assert!(
+        !values[10].fits_dynamodb(),
+        "the 60-digit value goes through the string fallback"
+    );
+
+    let pad = b.scratchpad();
+    let array = fresh_id();
+    for (i, v) in values.iter().enumerate() {
+        let r = ScratchpadRow {
+            packet_value: v.clone(),
+            ..row(&array, &format!("{i:02}"), "0")
+        };
+        assert_eq!(pad.put_new(&r).await, Ok(Put::Created));
+    }
+    let back: Vec<Number> = pad
+        .group(&array)
+        .await
+        .expect("group")
+        .into_iter()
+        .map(|r| r.packet_value)
+        .collect();
+    assert_eq!(back, values);
+
+    let sums = b.sums();
+    for v in &values {
+        let id = fresh_id();
+        sums.insert(&pending(&id)).await.expect("insert");
+        assert_eq!(sums.complete(&id, v, 5).await, Ok(Completion::Completed));
+        let record = sums.get(&id).await.expect("get").expect("record");
+        assert_eq!(record.sum.as_ref(), Some(v), "{v}");
+    }
+}
+
+fn pending(id: &str) -> SumRecord {
+    SumRecord {
+        array_id: id.to_string(),
+        status: Status::Pending,
+        array_length: 2_000_000,
+        chunk_size: 1_000,
+        fan_in: 100,
+        sum: None,
+        submitted_at_ms: 1_700_000_000_123,
+        finished_at_ms: None,
+    }
+}
+
+async fn sums_complete_once(b: &dyn Backend) {
+    let sums = b.sums();
+    let id = fresh_id();
+    let record = pending(&id);
+    assert_eq!(sums.get(&id).await, Ok(None));
+    sums.insert(&record).await.expect("insert");
+    match sums.insert(&record).await {
+        Err(PortError::Rejected(m)) => assert!(m.contains("already exists"), "{m}"),
+        other => panic!("a second insert must be rejected, got {other:?}"),
+    }
+    assert_eq!(sums.get(&id).await, Ok(Some(record.clone())));
+
+    let sum = num("-12.75");
+    assert_eq!(
+        sums.complete(&id, &sum, 1_700_000_009_000).await,
+        Ok(Completion::Completed)
+    );
+    let done = SumRecord {
+        status: Status::Done,
+        sum: Some(sum.clone()),
+        finished_at_ms: Some(1_700_000_009_000),
+        ..record
+    };
+    assert_eq!(sums.get(&id).await, Ok(Some(done.clone())));
+    assert_eq!(
+        sums.complete(&id, &num("1"), 1_700_000_010_000).await,
+        Ok(Completion::AlreadyDone)
+    );
+    assert_eq!(sums.get(&id).await, Ok(Some(done)), "the first sum is kept");
+    assert_eq!(
+        sums.complete(&fresh_id(), &sum, 1).await,
+        Ok(Completion::Unknown)
+    );
+}
+
+async fn queue_sends_in_batches(b: &dyn Backend) {
+    let queue = b.queue().await;
+    // 23 small bodies and 5 of ~100 KB: more than 10 entries and more than
+    // 256 KiB, so several batches of either kind.
+    let mut bodies: Vec<String> = (0..23).map(|i| format!("small-{i}")).collect();
+    bodies.extend((0..5).map(|i| format!("big-{i}-{}", "x".repeat(100 * 1024))));
+    queue.send(bodies.clone()).await.expect("send");
+    queue.send(Vec::new()).await.expect("sending nothing");
+
+    let got = receive_all(
+        queue.as_ref(),
+        bodies.len(),
+        Duration::from_secs(60),
+        Duration::from_secs(20),
+    )
+    .await;
+    let mut received: Vec<String> = got.iter().map(|m| m.body.clone()).collect();
+    received.sort();
+    bodies.sort();
+    assert_eq!(received, bodies);
+    assert!(got.iter().all(|m| m.receive_count == 1));
+
+    queue
+        .delete(got.iter().map(|m| m.receipt.clone()).collect())
+        .await
+        .expect("delete");
+    let left = queue
+        .receive(10, Duration::from_secs(1), Duration::from_secs(1))
+        .await
+        .expect("receive");
+    assert!(left.is_empty(), "deleted messages stay deleted");
+    assert_eq!(
+        queue
+            .receive(0, Duration::ZERO, Duration::from_secs(1))
+            .await,
+        Ok(Vec::new())
+    );
+}
+
+async fn visibility_timeout_hides_then_returns(b: &dyn Backend) {
+    let queue = b.queue().await;
+    queue.send(vec!["once".into()]).await.expect("send");
+    let first = receive_all(
+        queue.as_ref(),
+        1,
+        Duration::from_secs(2),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].receive_count, 1);
+    let hidden = queue
+        .receive(10, Duration::ZERO, Duration::from_secs(2))
+        .await
+        .expect("receive");
+    assert!(hidden.is_empty(), "in flight, hidden");
+
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    let again = receive_all(
+        queue.as_ref(),
+        1,
+        Duration::from_secs(30),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].message_id, first[0].message_id);
+    assert_eq!(again[0].body, "once");
+    assert_eq!(again[0].receive_count, 2);
+
+    queue
+        .delete(vec![again[0].receipt.clone()])
+        .await
+        .expect("delete");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let left = queue
+        .receive(10, Duration::ZERO, Duration::from_secs(1))
+        .await
+        .expect("receive");
+    assert!(left.is_empty());
+}
+
+async fn redrive_moves_to_the_dead_letter_queue(b: &dyn Backend) {
+    const MAX: u32 = 2;
+    let (queue, dead) = b.redriven(MAX).await;
+    queue.send(vec!["poison".into()]).await.expect("send");
+    let mut id = None;
+    for n in 1..=MAX {
+        let got = receive_all(
+            queue.as_ref(),
+            1,
+            Duration::from_secs(1),
+            Duration::from_secs(10),
+        )
+        .await;
+        assert_eq!(got.len(), 1, "receive {n}");
+        assert_eq!(got[0].receive_count, n);
+        id = Some(got[0].message_id.clone());
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+    }
+    let after = queue
+        .receive(10, Duration::from_secs(1), Duration::from_secs(1))
+        .await
+        .expect("receive");
+    assert!(
+        after.is_empty(),
+        "received {MAX} times: moved, not delivered"
+    );
+
+    let dead_letters = receive_all(
+        dead.as_ref(),
+        1,
+        Duration::from_secs(30),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(dead_letters.len(), 1);
+    assert_eq!(dead_letters[0].body, "poison");
+    assert_eq!(
+        Some(&dead_letters[0].message_id),
+        id.as_ref(),
+        "same message"
+    );
+    assert_eq!(
+        dead_letters[0].receive_count,
+        MAX + 1,
+        "the receive count carries over"
+    );
+}
+
+async fn a_missing_table_is_rejected(b: &dyn Backend) {
+    let Some((pad, sums)) = b.missing_tables() else {
+        return;
+    };
+    let r = row("a", "p", "1");
+    let rejected = |result: Result<(), PortError>, what: &str| match result {
+        Err(PortError::Rejected(m)) => assert!(m.contains("ResourceNotFound"), "{what}: {m}"),
+        other => panic!("{what}: expected Rejected, got {other:?}"),
+    };
+    rejected(pad.put_new(&r).await.map(drop), "put_new");
+    rejected(pad.group("a").await.map(drop), "group");
+    rejected(pad.retire(&[r]).await, "retire");
+    rejected(sums.insert(&pending("a")).await, "insert");
+    rejected(sums.get("a").await.map(drop), "get");
+    rejected(sums.complete("a", &num("1"), 1).await.map(drop), "complete");
+}
+
+async fn an_unreachable_service_is_unavailable(b: &dyn Backend) {
+    let Some((queue, pad, sums)) = b.unreachable().await else {
+        return;
+    };
+    let unavailable = |result: Result<(), PortError>, what: &str| {
+        assert!(
+            matches!(result, Err(PortError::Unavailable(_))),
+            "{what}: expected Unavailable, got {result:?}"
+        );
+    };
+    unavailable(queue.send(vec!["x".into()]).await, "send");
+    unavailable(
+        queue
+            .receive(1, Duration::ZERO, Duration::from_secs(1))
+            .await
+            .map(drop),
+        "receive",
+    );
+    unavailable(pad.group("a").await.map(drop), "group");
+    unavailable(sums.get("a").await.map(drop), "get");
+}
+
+/// Runs each check on both backends, as separate tests.
+macro_rules! contract {
+    ($($check:ident),* $(,)?) => {
+        mod in_process {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    super::$check(&super::InProcess::new()).await;
+                }
+            )*
+        }
+        mod on_moto {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    super::$check(&super::OnMoto::start().await).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    put_new_is_conditional,
+    group_reads_one_partition_across_pages,
+    retire_leaves_tombstones,
+    numbers_round_trip_exactly,
+    sums_complete_once,
+    queue_sends_in_batches,
+    visibility_timeout_hides_then_returns,
+    redrive_moves_to_the_dead_letter_queue,
+    a_missing_table_is_rejected,
+    an_unreachable_service_is_unavailable,
+);
+
+/// Provisioning twice gives the same names, and functions get the
+/// environment CloudFormation would give them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioning_is_idempotent_and_resolves_environments() {
+    let moto = OnMoto::start().await;
+    let stack = Stack::embedded().expect("template.yaml parses");
+    let again = provision(&stack, &moto.sdk, &moto.prefix)
+        .await
+        .expect("provisions again");
+    assert_eq!(again, moto.provisioned);
+    assert_eq!(again.queue_urls.len(), 4);
+
+    let env = again
+        .function_env(&stack, "ReduceFunction")
+        .expect("resolves");
+    assert_eq!(env["REDUCE_QUEUE_URL"], again.queue_urls["ReduceQueue"]);
+    assert_eq!(
+        env["SCRATCHPAD_TABLE"],
+        format!("{}-ScratchpadTable", moto.prefix)
+    );
+    assert_eq!(env["CHUNK_SIZE"], "1000");
+    assert!(!env.contains_key("TIMES_TWO_QUEUE_URL"));
+    assert!(again.function_env(&stack, "Nope").is_err());
+    let names = again.names();
+    assert_eq!(
+        names.times_two_queue_url.as_deref(),
+        Some(again.queue_urls["TimesTwoQueue"].as_str())
+    );
+    assert_eq!(names.sums_table, Some(format!("{}-SumsTable", moto.prefix)));
+
+    let sqs = aws_sdk_sqs::Client::new(&moto.sdk);
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(&again.queue_urls["TimesTwoQueue"])
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .expect("queue attributes");
+    let attributes: BTreeMap<String, String> = attributes
+        .attributes()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+        .collect();
+    assert_eq!(attributes["VisibilityTimeout"], "180");
+    assert!(
+        attributes["RedrivePolicy"].contains("TimesTwoDeadLetterQueue"),
+        "{}",
+        attributes["RedrivePolicy"]
+    );
+
+    let ttl = moto
+        .dynamodb()
+        .describe_time_to_live()
+        .table_name(moto.table("ScratchpadTable"))
+        .send()
+        .await
+        .expect("describe ttl");
+    let description = ttl.time_to_live_description().expect("a TTL description");
+    assert_eq!(description.attribute_name(), Some("expiresAt"));
+
+    let sqs_queue = SqsQueue::new(sqs, &again.queue_urls["ReduceQueue"]);
+    sqs_queue
+        .send(vec!["a".into(), "b".into()])
+        .await
+        .expect("send");
+    assert_eq!(sqs_queue.approximate_depth().await, Ok(2));
+}
+
+/// The ports built from [`aws_ports::Names`] talk to the provisioned resources.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ports_from_names_reach_the_provisioned_resources() {
+    let moto = OnMoto::start().await;
+    let ports = aws_ports::ports(&moto.sdk, &moto.provisioned.names());
+    let id = fresh_id();
+    ports.sums.insert(&pending(&id)).await.expect("insert");
+    assert_eq!(ports.sums.get(&id).await, Ok(Some(pending(&id))));
+    ports
+        .times_two_queue
+        .send(vec!["hello".into()])
+        .await
+        .expect("send");
+    let got = receive_all(
+        ports.times_two_queue.as_ref(),
+        1,
+        Duration::from_secs(30),
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].body, "hello");
+}
