@@ -106,6 +106,19 @@ impl MemoryQueue {
         lock(&self.messages).insert(seq, stored);
     }
 
+    /// Takes in a message moved from another queue. Like SQS (and moto), it
+    /// keeps its id and receive count, so the first receive from a dead-letter
+    /// queue reports `max_receive_count + 1`.
+    fn adopt(&self, moved: Stored) {
+        let seq = self.next.fetch_add(1, Ordering::Relaxed);
+        let stored = Stored {
+            visible_at_ms: 0,
+            receipt: None,
+            ..moved
+        };
+        lock(&self.messages).insert(seq, stored);
+    }
+
     fn take_visible(&self, max: usize, visibility: Duration) -> Vec<Received> {
         let now = self.clock.now_ms();
         let mut out = Vec::new();
@@ -139,7 +152,7 @@ impl MemoryQueue {
             if let Some(r) = &self.redrive {
                 for seq in dead {
                     if let Some(m) = messages.remove(&seq) {
-                        r.dead_letter.push(m.body);
+                        r.dead_letter.adopt(m);
                     }
                 }
             }
