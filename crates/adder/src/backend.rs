@@ -1,0 +1,197 @@
+//! Builds what a local run needs from `template.yaml`: the ports (in-process or
+//! AWS), each function's configuration, and the event source mappings.
+
+use crate::poller::{self, Handler, Mapping};
+use clap::{Args, ValueEnum};
+use futures::FutureExt;
+use pipeline::memory::MemoryBackend;
+use pipeline::{Config, Ports, Queue, SystemClock};
+use stack::Stack;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    /// In-process queues and tables: nothing to install.
+    Memory,
+    /// Real SQS and DynamoDB APIs (moto, LocalStack or an AWS account).
+    Aws,
+}
+
+/// Where the pipeline runs.
+#[derive(Debug, Clone, Args)]
+pub struct BackendArgs {
+    /// Which queues and tables to use.
+    #[arg(long, value_enum, default_value = "memory")]
+    pub backend: Kind,
+    /// AWS API endpoint for --backend aws (moto: http://127.0.0.1:5000).
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// Prefix of the queue and table names created for --backend aws.
+    #[arg(long, default_value = "adder")]
+    pub prefix: String,
+    /// Elements per TimesTwo packet (overrides CHUNK_SIZE and the template).
+    #[arg(long)]
+    pub chunk_size: Option<u64>,
+    /// Packets merged per reduce step (overrides FAN_IN and the template).
+    #[arg(long)]
+    pub fan_in: Option<u64>,
+    /// Upper bound on pollers per queue (the template's MaximumConcurrency otherwise).
+    #[arg(long)]
+    pub max_pollers: Option<usize>,
+}
+
+/// Why a local run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("template.yaml: {0}")]
+    Stack(#[from] stack::StackError),
+    #[error("template.yaml has no {0}")]
+    Missing(String),
+    #[error("could not create the queues and tables: {0}")]
+    Provision(String),
+    #[error(transparent)]
+    Config(#[from] pipeline::config::ConfigError),
+}
+
+/// A running local pipeline.
+pub struct Running {
+    pub ports: Ports,
+    /// `sum_array`'s configuration.
+    pub api_config: Config,
+    pollers: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for p in &self.pollers {
+            p.abort();
+        }
+    }
+}
+
+async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(url) = endpoint {
+        loader = loader.endpoint_url(url);
+        // A local endpoint needs no real account: fill in what the SDK insists on.
+        if std::env::var_os("AWS_REGION").is_none()
+            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+        {
+            loader = loader.region(aws_config::Region::new("us-east-1"));
+        }
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none()
+            && std::env::var_os("AWS_PROFILE").is_none()
+        {
+            loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "adder-local",
+            ));
+        }
+    }
+    loader.load().await
+}
+
+/// Starts the pipeline described by `stack` on the chosen backend.
+pub async fn start(args: &BackendArgs, stack: &Stack) -> Result<Running, StartError> {
+    let (ports, resources): (Ports, BTreeMap<String, String>) = match args.backend {
+        Kind::Memory => {
+            let max_receive_count = stack
+                .queue("TimesTwoQueue")
+                .and_then(|q| q.redrive.as_ref())
+                .map_or(5, |r| r.max_receive_count);
+            let backend = MemoryBackend::new(Arc::new(SystemClock), max_receive_count);
+            let resources = stack
+                .queues
+                .iter()
+                .map(|q| &q.logical_id)
+                .chain(stack.tables.iter().map(|t| &t.logical_id))
+                .map(|id| (id.clone(), format!("memory:{id}")))
+                .collect();
+            (backend.ports(), resources)
+        }
+        Kind::Aws => {
+            let sdk = sdk_config(args.endpoint_url.as_deref()).await;
+            let provisioned = aws_ports::provision(stack, &sdk, &args.prefix)
+                .await
+                .map_err(|e| StartError::Provision(e.to_string()))?;
+            let resources = provisioned
+                .queue_urls
+                .iter()
+                .chain(provisioned.table_names.iter())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            (aws_ports::ports(&sdk, &provisioned.names()), resources)
+        }
+    };
+    let config_of = |function: &str| -> Result<Config, StartError> {
+        let spec = stack
+            .function(function)
+            .ok_or_else(|| StartError::Missing(format!("function {function}")))?;
+        let env = stack.resolve_env(spec, |id| resources.get(id).cloned())?;
+        let flag = |name: &str| match name {
+            "CHUNK_SIZE" => args.chunk_size.map(|v| v.to_string()),
+            "FAN_IN" => args.fan_in.map(|v| v.to_string()),
+            _ => None,
+        };
+        Ok(Config::from_lookup(|name| {
+            flag(name)
+                .or_else(|| std::env::var(name).ok())
+                .or_else(|| env.get(name).cloned())
+        })?)
+    };
+    let api_config = config_of("SumArrayFunction")?;
+    let mut pollers = Vec::new();
+    for function in stack.functions.iter() {
+        let Some(event) = &function.sqs_event else {
+            continue;
+        };
+        let config = config_of(&function.logical_id)?;
+        let queue: Arc<dyn Queue> = match event.queue.as_str() {
+            "TimesTwoQueue" => ports.times_two_queue.clone(),
+            "ReduceQueue" => ports.reduce_queue.clone(),
+            other => return Err(StartError::Missing(format!("queue port for {other}"))),
+        };
+        let visibility_timeout = stack
+            .queue(&event.queue)
+            .map_or(Duration::from_secs(30), |q| q.visibility_timeout);
+        let handler = handler_for(&function.binary, ports.clone(), config).ok_or_else(|| {
+            StartError::Missing(format!("handler for binary {}", function.binary))
+        })?;
+        let concurrency = event.maximum_concurrency.unwrap_or(5) as usize;
+        let mapping = Mapping {
+            name: function.logical_id.clone(),
+            batch_size: event.batch_size as usize,
+            batching_window: event.batching_window,
+            concurrency: args.max_pollers.map_or(concurrency, |m| m.min(concurrency)),
+            visibility_timeout,
+            function_timeout: function.timeout,
+        };
+        pollers.extend(poller::spawn(mapping, queue, handler));
+    }
+    Ok(Running {
+        ports,
+        api_config,
+        pollers,
+    })
+}
+
+fn handler_for(binary: &str, ports: Ports, config: Config) -> Option<Handler> {
+    let shared = Arc::new((ports, config));
+    match binary {
+        "times_two" => Some(Arc::new(move |event| {
+            let shared = shared.clone();
+            async move { handlers::handle_times_two(&shared.0, &shared.1, &event).await }.boxed()
+        })),
+        "reduce" => Some(Arc::new(move |event| {
+            let shared = shared.clone();
+            async move { handlers::handle_reduce(&shared.0, &shared.1, &event).await }.boxed()
+        })),
+        _ => None,
+    }
+}

@@ -1,0 +1,67 @@
+//! End to end against moto: `adder serve --backend aws` creates the queues and
+//! tables of template.yaml on a moto server, plays the event source mappings,
+//! and must return exact sums.
+
+mod common;
+
+use common::{array, expected, Server};
+use std::time::Duration;
+use test_support::Moto;
+
+fn numbers(n: usize, f: impl Fn(usize) -> String) -> Vec<String> {
+    (0..n).map(f).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_sums_for_every_kind_of_array() {
+    let moto = Moto::start();
+    let server = Server::aws(&moto, "e2e", &["--max-pollers", "4"]);
+    let cases: Vec<Vec<String>> = vec![
+        numbers(1, |_| "21".into()),
+        numbers(5, |i| (i + 1).to_string()),
+        numbers(1000, |i| format!("{}", i as i64 - 400)),
+        numbers(10_000, |i| format!("{}.{:02}", i % 97, i % 100)),
+        vec!["0.1".into(), "0.2".into(), "0.3".into()],
+        vec!["-1.5".into(), "-2".into(), "3e-3".into(), "-7E2".into()],
+        vec!["9007199254740993".into(), "1".into()],
+        vec!["99999999999999999999999999999999999999".into(); 3],
+    ];
+    for elements in &cases {
+        let sum = server.sum(&array(elements), Duration::from_secs(120)).await;
+        assert_eq!(sum, expected(elements), "{} elements", elements.len());
+    }
+    assert_eq!(server.sum("[]", Duration::from_secs(5)).await, "0");
+    assert_eq!(
+        server.sum("[0.1,0.2,0.3]", Duration::from_secs(60)).await,
+        "1.2"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_trees_with_small_chunks() {
+    let moto = Moto::start();
+    let server = Server::aws(
+        &moto,
+        "deep",
+        &["--max-pollers", "4", "--chunk-size", "7", "--fan-in", "3"],
+    );
+    let elements = numbers(300, |i| format!("-{i}.5"));
+    let sum = server
+        .sum(&array(&elements), Duration::from_secs(180))
+        .await;
+    assert_eq!(sum, expected(&elements));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_reach_the_client() {
+    let moto = Moto::start();
+    let server = Server::aws(&moto, "bad", &["--max-pollers", "1"]);
+    let (status, answer) = server.post("[1,\"a\",3]").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        answer["error"],
+        "element 1 is a string, but every element must be a number"
+    );
+    let (status, _) = server.get("0f8fad5b-d9cb-469f-a165-70867728950e").await;
+    assert_eq!(status, 404);
+}

@@ -1,0 +1,22 @@
+//! `sum_array`: the API Lambda. Reads its settings, builds the AWS ports once
+//! per cold start, and hands each request to `handlers::handle_api`.
+
+use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    handlers::init_lambda_tracing();
+    let config = pipeline::Config::from_env()?;
+    let sdk = aws_ports::sdk_config().await;
+    let ports = aws_ports::ports(&sdk, &aws_ports::Names::from_env());
+    lambda_runtime::run(service_fn(|event: LambdaEvent<ApiGatewayProxyRequest>| {
+        let (ports, config) = (&ports, &config);
+        async move {
+            Ok::<ApiGatewayProxyResponse, Error>(
+                handlers::handle_api(ports, config, &event.payload).await,
+            )
+        }
+    }))
+    .await
+}

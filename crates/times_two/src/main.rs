@@ -1,0 +1,23 @@
+//! `times_two`: the map Lambda, fed by TimesTwoQueue. Reads its settings, builds the AWS
+//! ports once per cold start, and hands each batch to `handlers::handle_times_two`,
+//! which reports failed messages one by one (ReportBatchItemFailures).
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    handlers::init_lambda_tracing();
+    let config = pipeline::Config::from_env()?;
+    let sdk = aws_ports::sdk_config().await;
+    let ports = aws_ports::ports(&sdk, &aws_ports::Names::from_env());
+    lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
+        let (ports, config) = (&ports, &config);
+        async move {
+            Ok::<SqsBatchResponse, Error>(
+                handlers::handle_times_two(ports, config, &event.payload).await,
+            )
+        }
+    }))
+    .await
+}
