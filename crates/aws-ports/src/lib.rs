@@ -14,7 +14,9 @@ mod sqs;
 mod unset;
 
 pub use dynamodb::{DynamoScratchpad, DynamoSums};
-pub use names::{ports, Names};
+pub use names::{
+    ports, Names, REDUCE_QUEUE_URL, SCRATCHPAD_TABLE, SUMS_TABLE, TIMES_TWO_QUEUE_URL,
+};
 pub use provision::{provision, ProvisionError, Provisioned};
 pub use sqs::{SqsQueue, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES};
 pub use unset::Unset;
