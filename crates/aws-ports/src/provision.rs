@@ -8,6 +8,7 @@
 use crate::errors::{from_build, from_sdk};
 use crate::names::Names;
 use aws_config::SdkConfig;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
 use aws_sdk_dynamodb::types::{
@@ -16,6 +17,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::operation::get_queue_url::GetQueueUrlError;
 use aws_sdk_sqs::types::QueueAttributeName;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 use pipeline::PortError;
 use stack::{AttributeType, QueueSpec, Stack, StackError, TableSpec};
 use std::collections::{BTreeMap, HashMap};
@@ -28,7 +31,7 @@ const TABLE_POLL: Duration = Duration::from_millis(500);
 /// Why provisioning stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
-    #[error("{resource}: {action} failed: {error}")]
+    #[error("{resource}: {error}")]
     Aws {
         resource: String,
         action: &'static str,
@@ -104,13 +107,24 @@ pub async fn provision(
     Ok(out)
 }
 
-fn failed(resource: &str, action: &'static str) -> impl FnOnce(PortError) -> ProvisionError {
-    let resource = resource.to_string();
-    move |error| ProvisionError::Aws {
-        resource,
+/// A failure of `action` on `resource`.
+fn failed(resource: &str, action: &'static str, error: PortError) -> ProvisionError {
+    ProvisionError::Aws {
+        resource: resource.to_string(),
         action,
         error,
     }
+}
+
+/// Maps a failed SDK call of `action` on `resource`.
+fn sdk<'a, E>(
+    resource: &'a str,
+    action: &'static str,
+) -> impl FnOnce(SdkError<E, HttpResponse>) -> ProvisionError + 'a
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    move |e| failed(resource, action, from_sdk(action, e))
 }
 
 /// Makes one queue; returns its URL and ARN.
@@ -133,10 +147,14 @@ async fn queue(
     if let Some(redrive) = &spec.redrive {
         // Creation order puts every dead-letter queue first, so this is there.
         let target = arns.get(&redrive.dead_letter).ok_or_else(|| {
-            failed(name, "RedrivePolicy")(PortError::Rejected(format!(
-                "dead-letter queue {} was not created first",
-                redrive.dead_letter
-            )))
+            failed(
+                name,
+                "RedrivePolicy",
+                PortError::Rejected(format!(
+                    "dead-letter queue {} was not created first",
+                    redrive.dead_letter
+                )),
+            )
         })?;
         let policy = serde_json::json!({
             "deadLetterTargetArn": target,
@@ -149,7 +167,7 @@ async fn queue(
         Ok(out) => out.queue_url().map(str::to_string),
         Err(e) => match e.as_service_error() {
             Some(GetQueueUrlError::QueueDoesNotExist(_)) => None,
-            _ => return Err(failed(name, "GetQueueUrl")(from_sdk("GetQueueUrl", e))),
+            _ => return Err(sdk(name, "GetQueueUrl")(e)),
         },
     };
     let url = match existing {
@@ -159,9 +177,7 @@ async fn queue(
                 .set_attributes(Some(attributes))
                 .send()
                 .await
-                .map_err(|e| {
-                    failed(name, "SetQueueAttributes")(from_sdk("SetQueueAttributes", e))
-                })?;
+                .map_err(sdk(name, "SetQueueAttributes"))?;
             url
         }
         None => sqs
@@ -170,11 +186,15 @@ async fn queue(
             .set_attributes(Some(attributes))
             .send()
             .await
-            .map_err(|e| failed(name, "CreateQueue")(from_sdk("CreateQueue", e)))?
+            .map_err(sdk(name, "CreateQueue"))?
             .queue_url()
             .map(str::to_string)
             .ok_or_else(|| {
-                failed(name, "CreateQueue")(PortError::Rejected("no QueueUrl returned".into()))
+                failed(
+                    name,
+                    "CreateQueue",
+                    PortError::Rejected("no QueueUrl returned".into()),
+                )
             })?,
     };
 
@@ -184,12 +204,16 @@ async fn queue(
         .attribute_names(QueueAttributeName::QueueArn)
         .send()
         .await
-        .map_err(|e| failed(name, "GetQueueAttributes")(from_sdk("GetQueueAttributes", e)))?
+        .map_err(sdk(name, "GetQueueAttributes"))?
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::QueueArn))
         .cloned()
         .ok_or_else(|| {
-            failed(name, "GetQueueAttributes")(PortError::Rejected("no QueueArn returned".into()))
+            failed(
+                name,
+                "GetQueueAttributes",
+                PortError::Rejected("no QueueArn returned".into()),
+            )
         })?;
     Ok((url, arn))
 }
@@ -208,7 +232,7 @@ async fn table_status(
         )),
         Err(e) => match e.as_service_error() {
             Some(DescribeTableError::ResourceNotFoundException(_)) => Ok(None),
-            _ => Err(failed(name, "DescribeTable")(from_sdk("DescribeTable", e))),
+            _ => Err(sdk(name, "DescribeTable")(e)),
         },
     }
 }
@@ -228,7 +252,7 @@ async fn table(
     name: &str,
 ) -> Result<(), ProvisionError> {
     if table_status(dynamodb, name).await?.is_none() {
-        let build = |e| failed(name, "CreateTable")(from_build("CreateTable", e));
+        let build = |e| failed(name, "CreateTable", from_build("CreateTable", e));
         let mut request = dynamodb
             .create_table()
             .table_name(name)
@@ -269,7 +293,7 @@ async fn table(
                     e.as_service_error(),
                     Some(CreateTableError::ResourceInUseException(_))
                 ) => {}
-            Err(e) => return Err(failed(name, "CreateTable")(from_sdk("CreateTable", e))),
+            Err(e) => return Err(sdk(name, "CreateTable")(e)),
         }
     }
 
@@ -293,7 +317,7 @@ async fn table(
             .table_name(name)
             .send()
             .await
-            .map_err(|e| failed(name, "DescribeTimeToLive")(from_sdk("DescribeTimeToLive", e)))?;
+            .map_err(sdk(name, "DescribeTimeToLive"))?;
         let description = current.time_to_live_description();
         let enabled = description.and_then(|d| d.time_to_live_status())
             == Some(&TimeToLiveStatus::Enabled)
@@ -303,14 +327,14 @@ async fn table(
                 .attribute_name(attribute)
                 .enabled(true)
                 .build()
-                .map_err(|e| failed(name, "UpdateTimeToLive")(from_build("UpdateTimeToLive", e)))?;
+                .map_err(|e| failed(name, "UpdateTimeToLive", from_build("UpdateTimeToLive", e)))?;
             dynamodb
                 .update_time_to_live()
                 .table_name(name)
                 .time_to_live_specification(ttl)
                 .send()
                 .await
-                .map_err(|e| failed(name, "UpdateTimeToLive")(from_sdk("UpdateTimeToLive", e)))?;
+                .map_err(sdk(name, "UpdateTimeToLive"))?;
         }
     }
     Ok(())
