@@ -697,3 +697,37 @@ async fn ports_from_names_reach_the_provisioned_resources() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].body, "hello");
 }
+
+/// A row written by someone else with the wrong types is refused, by name,
+/// rather than misread or retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_row_is_rejected_naming_the_attribute() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let moto = OnMoto::start().await;
+    let array = fresh_id();
+    moto.dynamodb()
+        .put_item()
+        .table_name(moto.table("ScratchpadTable"))
+        .item("arrayId", AttributeValue::S(array.clone()))
+        .item("packetId", AttributeValue::S("0".into()))
+        .item("packetValue", AttributeValue::Bool(true))
+        .send()
+        .await
+        .expect("raw put");
+    match moto.scratchpad().group(&array).await {
+        Err(PortError::Rejected(m)) => assert!(m.contains("packetValue"), "{m}"),
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+    moto.dynamodb()
+        .put_item()
+        .table_name(moto.table("SumsTable"))
+        .item("arrayId", AttributeValue::S(array.clone()))
+        .item("status", AttributeValue::S("lost".into()))
+        .send()
+        .await
+        .expect("raw put");
+    match moto.sums().get(&array).await {
+        Err(PortError::Rejected(m)) => assert!(m.contains("status"), "{m}"),
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+}
