@@ -5,6 +5,7 @@
 //! sets), the local runner and the contract tests (names from
 //! [`provision`], against moto or AWS).
 
+mod counting;
 mod dynamodb;
 mod errors;
 mod names;
@@ -13,9 +14,10 @@ mod retry;
 mod sqs;
 mod unset;
 
+pub use counting::{RequestCounter, Sent};
 pub use dynamodb::{DynamoScratchpad, DynamoSums};
 pub use names::{
-    ports, Names, REDUCE_QUEUE_URL, SCRATCHPAD_TABLE, SUMS_TABLE, TIMES_TWO_QUEUE_URL,
+    ports, ports_counted, Names, REDUCE_QUEUE_URL, SCRATCHPAD_TABLE, SUMS_TABLE, TIMES_TWO_QUEUE_URL,
 };
 pub use provision::{provision, ProvisionError, Provisioned};
 pub use sqs::{SqsQueue, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES};

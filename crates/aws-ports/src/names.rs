@@ -1,6 +1,6 @@
 //! Which queues and tables a function talks to, and the ports over them.
 
-use crate::{DynamoScratchpad, DynamoSums, SqsQueue, Unset};
+use crate::{DynamoScratchpad, DynamoSums, RequestCounter, SqsQueue, Unset};
 use aws_config::SdkConfig;
 use pipeline::{Ports, Queue, Scratchpad, Sums, SystemClock};
 use std::sync::Arc;
@@ -44,8 +44,19 @@ impl Names {
 /// costly to build and safe to share). A name that is not set gets a port
 /// whose every call fails with `Rejected("<VAR> is not set for this function")`.
 pub fn ports(sdk: &SdkConfig, names: &Names) -> Ports {
-    let sqs = aws_sdk_sqs::Client::new(sdk);
-    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    ports_counted(sdk, names, None)
+}
+
+/// Like [`ports`], with every SDK request tallied by `counter` (the benchmark).
+pub fn ports_counted(sdk: &SdkConfig, names: &Names, counter: Option<&RequestCounter>) -> Ports {
+    let mut sqs_config = aws_sdk_sqs::config::Builder::from(sdk);
+    let mut dynamodb_config = aws_sdk_dynamodb::config::Builder::from(sdk);
+    if let Some(counter) = counter {
+        sqs_config = sqs_config.interceptor(counter.clone());
+        dynamodb_config = dynamodb_config.interceptor(counter.clone());
+    }
+    let sqs = aws_sdk_sqs::Client::from_conf(sqs_config.build());
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb_config.build());
     let queue = |url: &Option<String>, variable| -> Arc<dyn Queue> {
         match url {
             Some(url) => Arc::new(SqsQueue::new(sqs.clone(), url)),
