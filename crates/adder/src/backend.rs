@@ -2,12 +2,14 @@
 //! AWS), each function's configuration, and the event source mappings.
 
 use crate::poller::{self, Handler, Mapping};
+use crate::tally::{Invocations, Tally};
 use clap::{Args, ValueEnum};
 use futures::FutureExt;
 use pipeline::memory::MemoryBackend;
 use pipeline::{Config, Ports, Queue, SystemClock};
 use stack::Stack;
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -58,7 +60,11 @@ pub enum StartError {
 
 /// A running local pipeline.
 pub struct Running {
+    /// The ports the functions use, counted in `tally`.
     pub ports: Ports,
+    /// The same queues and tables for a client's own reads (not counted).
+    pub client_ports: Ports,
+    pub tally: Arc<Tally>,
     /// `sum_array`'s configuration.
     pub api_config: Config,
     pollers: Vec<JoinHandle<()>>,
@@ -99,36 +105,52 @@ async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
 
 /// Starts the pipeline described by `stack` on the chosen backend.
 pub async fn start(args: &BackendArgs, stack: &Stack) -> Result<Running, StartError> {
-    let (ports, resources): (Ports, BTreeMap<String, String>) = match args.backend {
-        Kind::Memory => {
-            let max_receive_count = stack
-                .queue("TimesTwoQueue")
-                .and_then(|q| q.redrive.as_ref())
-                .map_or(5, |r| r.max_receive_count);
-            let backend = MemoryBackend::new(Arc::new(SystemClock), max_receive_count);
-            let resources = stack
-                .queues
-                .iter()
-                .map(|q| &q.logical_id)
-                .chain(stack.tables.iter().map(|t| &t.logical_id))
-                .map(|id| (id.clone(), format!("memory:{id}")))
-                .collect();
-            (backend.ports(), resources)
-        }
-        Kind::Aws => {
-            let sdk = sdk_config(args.endpoint_url.as_deref()).await;
-            let provisioned = aws_ports::provision(stack, &sdk, &args.prefix)
-                .await
-                .map_err(|e| StartError::Provision(e.to_string()))?;
-            let resources = provisioned
-                .queue_urls
-                .iter()
-                .chain(provisioned.table_names.iter())
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            (aws_ports::ports(&sdk, &provisioned.names()), resources)
-        }
-    };
+    start_counted(args, stack, None).await
+}
+
+/// Like [`start`]; with `--backend aws`, `counter` tallies every SDK request
+/// the functions send.
+pub async fn start_counted(
+    args: &BackendArgs,
+    stack: &Stack,
+    counter: Option<&aws_ports::RequestCounter>,
+) -> Result<Running, StartError> {
+    let (raw_ports, client_ports, resources): (Ports, Ports, BTreeMap<String, String>) =
+        match args.backend {
+            Kind::Memory => {
+                let max_receive_count = stack
+                    .queue("TimesTwoQueue")
+                    .and_then(|q| q.redrive.as_ref())
+                    .map_or(5, |r| r.max_receive_count);
+                let backend = MemoryBackend::new(Arc::new(SystemClock), max_receive_count);
+                let resources = stack
+                    .queues
+                    .iter()
+                    .map(|q| &q.logical_id)
+                    .chain(stack.tables.iter().map(|t| &t.logical_id))
+                    .map(|id| (id.clone(), format!("memory:{id}")))
+                    .collect();
+                (backend.ports(), backend.ports(), resources)
+            }
+            Kind::Aws => {
+                let sdk = sdk_config(args.endpoint_url.as_deref()).await;
+                let provisioned = aws_ports::provision(stack, &sdk, &args.prefix)
+                    .await
+                    .map_err(|e| StartError::Provision(e.to_string()))?;
+                let resources = provisioned
+                    .queue_urls
+                    .iter()
+                    .chain(provisioned.table_names.iter())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let names = provisioned.names();
+                (
+                    aws_ports::ports_counted(&sdk, &names, counter),
+                    aws_ports::ports(&sdk, &names),
+                    resources,
+                )
+            }
+        };
     let config_of = |function: &str| -> Result<Config, StartError> {
         let spec = stack
             .function(function)
@@ -145,6 +167,8 @@ pub async fn start(args: &BackendArgs, stack: &Stack) -> Result<Running, StartEr
                 .or_else(|| env.get(name).cloned())
         })?)
     };
+    let tally = Arc::new(Tally::default());
+    let ports = tally.wrap(raw_ports);
     let api_config = config_of("SumArrayFunction")?;
     let mut pollers = Vec::new();
     for function in stack.functions.iter() {
@@ -160,9 +184,13 @@ pub async fn start(args: &BackendArgs, stack: &Stack) -> Result<Running, StartEr
         let visibility_timeout = stack
             .queue(&event.queue)
             .map_or(Duration::from_secs(30), |q| q.visibility_timeout);
-        let handler = handler_for(&function.binary, ports.clone(), config).ok_or_else(|| {
-            StartError::Missing(format!("handler for binary {}", function.binary))
-        })?;
+        let handler = handler_for(
+            &function.binary,
+            ports.clone(),
+            config,
+            tally.function(&function.binary),
+        )
+        .ok_or_else(|| StartError::Missing(format!("handler for binary {}", function.binary)))?;
         let concurrency = event.maximum_concurrency.unwrap_or(5) as usize;
         let mapping = Mapping {
             name: function.logical_id.clone(),
@@ -176,22 +204,41 @@ pub async fn start(args: &BackendArgs, stack: &Stack) -> Result<Running, StartEr
     }
     Ok(Running {
         ports,
+        client_ports,
+        tally,
         api_config,
         pollers,
     })
 }
 
-fn handler_for(binary: &str, ports: Ports, config: Config) -> Option<Handler> {
-    let shared = Arc::new((ports, config));
-    match binary {
-        "times_two" => Some(Arc::new(move |event| {
-            let shared = shared.clone();
-            async move { handlers::handle_times_two(&shared.0, &shared.1, &event).await }.boxed()
-        })),
-        "reduce" => Some(Arc::new(move |event| {
-            let shared = shared.clone();
-            async move { handlers::handle_reduce(&shared.0, &shared.1, &event).await }.boxed()
-        })),
-        _ => None,
-    }
+fn handler_for(
+    binary: &str,
+    ports: Ports,
+    config: Config,
+    invocations: Arc<Invocations>,
+) -> Option<Handler> {
+    let reduce = match binary {
+        "times_two" => false,
+        "reduce" => true,
+        _ => return None,
+    };
+    let shared = Arc::new((ports, config, invocations));
+    Some(Arc::new(move |event| {
+        let shared = shared.clone();
+        async move {
+            let (ports, config, invocations) = (&shared.0, &shared.1, &shared.2);
+            let started = std::time::Instant::now();
+            let response = if reduce {
+                handlers::handle_reduce(ports, config, &event).await
+            } else {
+                handlers::handle_times_two(ports, config, &event).await
+            };
+            invocations.count.fetch_add(1, Ordering::Relaxed);
+            invocations
+                .busy_micros
+                .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            response
+        }
+        .boxed()
+    }))
 }

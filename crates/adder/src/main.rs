@@ -5,9 +5,11 @@
 //! the in-process backend or against real SQS/DynamoDB APIs (`--backend aws`).
 
 mod backend;
+mod bench;
 mod input;
 mod poller;
 mod serve;
+mod tally;
 
 use backend::BackendArgs;
 use clap::{Parser, Subcommand};
@@ -40,6 +42,9 @@ enum Command {
         #[command(flatten)]
         backend: BackendArgs,
     },
+    /// Runs one generated array through the pipeline and prints figures
+    /// (time, throughput, invocations, AWS requests, memory, estimated bill).
+    Bench(bench::BenchArgs),
     /// Serves POST /sumArray and GET /sums/{arrayId} on 127.0.0.1.
     Serve {
         #[arg(long, default_value_t = 3000)]
@@ -70,6 +75,16 @@ async fn main() -> ExitCode {
         } => {
             init_tracing("warn");
             sum(numbers, file, Duration::from_secs(timeout), backend).await
+        }
+        Command::Bench(args) => {
+            init_tracing("warn");
+            match bench::run(args).await {
+                Ok(report) => {
+                    print!("{report}");
+                    Ok(())
+                }
+                Err(e) => Err((1, e)),
+            }
         }
         Command::Serve { port, backend } => {
             init_tracing("info");
@@ -122,7 +137,7 @@ async fn sum(
     };
     let started = Instant::now();
     loop {
-        match pipeline::get_sum(&running.ports, array_id).await {
+        match pipeline::get_sum(&running.client_ports, array_id).await {
             Ok(Some(record)) if record.status == pipeline::Status::Done => {
                 let sum = record.sum.map(|s| s.to_string()).unwrap_or_default();
                 println!("{sum}");

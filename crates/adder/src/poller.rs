@@ -53,7 +53,8 @@ async fn gather(
     let mut batch = queue
         .receive(
             mapping.batch_size.min(10),
-            Duration::from_secs(1),
+            // Long polling, as Lambda's pollers do: an idle queue costs few requests.
+            Duration::from_secs(20),
             mapping.visibility_timeout,
         )
         .await?;

@@ -17,7 +17,8 @@ mod unset;
 pub use counting::{RequestCounter, Sent};
 pub use dynamodb::{DynamoScratchpad, DynamoSums};
 pub use names::{
-    ports, ports_counted, Names, REDUCE_QUEUE_URL, SCRATCHPAD_TABLE, SUMS_TABLE, TIMES_TWO_QUEUE_URL,
+    ports, ports_counted, Names, REDUCE_QUEUE_URL, SCRATCHPAD_TABLE, SUMS_TABLE,
+    TIMES_TWO_QUEUE_URL,
 };
 pub use provision::{provision, ProvisionError, Provisioned};
 pub use sqs::{SqsQueue, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES};
