@@ -1,0 +1,212 @@
+//! A deterministic simulation of the adder pipeline under the faults SQS,
+//! Lambda and DynamoDB really produce, checking that every array is summed
+//! exactly once.
+//!
+//! A run is a pure function of its seed: [`Params::from_seed`] draws the
+//! arrays, the pipeline's shape and the fault mix; the [`world`] scheduler
+//! then runs the real steps (`pipeline::submit`, `times_two`, `reduce`) on the
+//! in-process ports wrapped by [`ports`], which inject faults and yield to the
+//! scheduler around every call; [`check`] verifies the properties at the end.
+//! A failing seed is reproduced with
+//! `cargo run -p simulation --release -- --seed <seed>`.
+
+pub mod check;
+pub mod clock;
+pub mod naive;
+pub mod params;
+pub mod ports;
+pub mod state;
+pub mod trace;
+pub mod world;
+
+pub use params::{ArrayPlan, FaultMix, Params};
+pub use state::{FaultCounts, FaultKind, Rates};
+
+use std::fmt;
+
+/// Which reduce step the Reduce queue's invocations run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reducer {
+    /// `pipeline::reduce`, the step under test.
+    Real,
+    /// The original adder's reducer ([`naive`]), which the checker must catch.
+    Naive,
+}
+
+/// How to run a seed.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub reducer: Reducer,
+    /// How many trace events a report keeps.
+    pub trace_len: usize,
+    /// Scheduler steps after which a run that has not settled is a violation.
+    pub max_steps: u64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            reducer: Reducer::Real,
+            trace_len: 200,
+            max_steps: 3_000_000,
+        }
+    }
+}
+
+/// What a run did and found.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub params: Params,
+    pub reducer: Reducer,
+    pub counts: FaultCounts,
+    /// Broken properties; empty when the run was correct.
+    pub violations: Vec<String>,
+    /// The last events, oldest first.
+    pub trace: Vec<String>,
+    /// Digest of every event: equal for two runs of one seed.
+    pub digest: u64,
+    pub events: u64,
+    pub steps: u64,
+    pub invocations: u64,
+    pub redrives: u32,
+    pub virtual_ms: u64,
+}
+
+impl RunReport {
+    pub fn ok(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// The command that replays this run.
+    pub fn command(&self) -> String {
+        let naive = if self.reducer == Reducer::Naive {
+            " --naive"
+        } else {
+            ""
+        };
+        format!(
+            "cargo run -p simulation --release -- --seed {}{naive}",
+            self.params.seed
+        )
+    }
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.ok() { "ok" } else { "FAILED" };
+        writeln!(
+            f,
+            "seed {} ({:?} reducer): {verdict} after {} steps, {} invocations, {} redrives, {} virtual ms, digest {:016x}",
+            self.params.seed,
+            self.reducer,
+            self.steps,
+            self.invocations,
+            self.redrives,
+            self.virtual_ms,
+            self.digest
+        )?;
+        write!(f, "{}", self.params)?;
+        writeln!(f, "  injected: {}", self.counts)?;
+        if !self.ok() {
+            writeln!(f, "violations:")?;
+            for v in &self.violations {
+                writeln!(f, "  - {v}")?;
+            }
+            writeln!(f, "last {} of {} events:", self.trace.len(), self.events)?;
+            for line in &self.trace {
+                writeln!(f, "  {line}")?;
+            }
+            writeln!(f, "replay: {}", self.command())?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `params` (normally `Params::from_seed(seed)`).
+pub fn run_params(params: &Params, opts: &Options) -> RunReport {
+    world::World::new(params, opts).run()
+}
+
+/// Runs one seed.
+pub fn run_seed(seed: u64, opts: &Options) -> RunReport {
+    let params = Params::from_seed(seed);
+    let params = match opts.reducer {
+        Reducer::Real => params,
+        Reducer::Naive => params.for_naive(),
+    };
+    run_params(&params, opts)
+}
+
+/// Totals over many seeds.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub seeds: u64,
+    pub failed: Vec<u64>,
+    pub counts: FaultCounts,
+    pub steps: u64,
+    pub invocations: u64,
+}
+
+impl Summary {
+    pub fn add(&mut self, r: &RunReport) {
+        self.seeds += 1;
+        if !r.ok() {
+            self.failed.push(r.params.seed);
+        }
+        self.counts.add(&r.counts);
+        self.steps += r.steps;
+        self.invocations += r.invocations;
+    }
+
+    pub fn merge(&mut self, other: Summary) {
+        self.seeds += other.seeds;
+        self.failed.extend(other.failed);
+        self.counts.add(&other.counts);
+        self.steps += other.steps;
+        self.invocations += other.invocations;
+    }
+}
+
+/// Runs seeds `start..start + count` on `threads` threads; `first_failure`
+/// receives the report of the lowest failing seed.
+pub fn run_many(
+    start: u64,
+    count: u64,
+    threads: usize,
+    opts: &Options,
+) -> (Summary, Option<RunReport>) {
+    let threads = threads.max(1) as u64;
+    let results: Vec<(Summary, Option<RunReport>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let mut summary = Summary::default();
+                    let mut first: Option<RunReport> = None;
+                    let mut seed = start + t;
+                    while seed < start + count {
+                        let r = run_seed(seed, opts);
+                        summary.add(&r);
+                        if !r.ok() && first.is_none() {
+                            first = Some(r);
+                        }
+                        seed += threads;
+                    }
+                    (summary, first)
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut total = Summary::default();
+    let mut first: Option<RunReport> = None;
+    for (s, f) in results {
+        total.merge(s);
+        if let Some(f) = f {
+            if first.as_ref().is_none_or(|g| f.params.seed < g.params.seed) {
+                first = Some(f);
+            }
+        }
+    }
+    total.failed.sort_unstable();
+    (total, first)
+}

@@ -1,0 +1,204 @@
+//! A run's parameters, drawn from its seed: the arrays, the pipeline's shape,
+//! the event source mapping's settings and the fault mix.
+
+use crate::state::{FaultKind, Rates};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use std::fmt;
+
+/// One array a client submits, with the configuration its `sum_array` uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArrayPlan {
+    /// Element texts, exactly as they appear in the JSON body.
+    pub elements: Vec<String>,
+    pub chunk_size: u64,
+    pub fan_in: u64,
+}
+
+impl ArrayPlan {
+    pub fn body(&self) -> String {
+        format!("[{}]", self.elements.join(","))
+    }
+}
+
+/// Which faults a run injects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultMix {
+    None,
+    Only(FaultKind),
+    Mixed,
+}
+
+/// Everything a run depends on besides its seed's scheduling draws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    pub seed: u64,
+    pub arrays: Vec<ArrayPlan>,
+    /// Most invocations running at once (Lambda's ESM concurrency).
+    pub concurrency: usize,
+    pub map_batch: usize,
+    pub reduce_batch: usize,
+    pub visibility_ms: u64,
+    pub max_receive_count: u32,
+    /// Whether a scratchpad Query yields between items.
+    pub interleave: bool,
+    /// Most virtual milliseconds one scheduler step takes during the fault phase.
+    pub tick_max_ms: u64,
+    /// Scheduler steps with faults on; then the run goes on fault-free.
+    pub fault_steps: u64,
+    pub mix: FaultMix,
+    pub rates: Rates,
+}
+
+fn element(rng: &mut SmallRng) -> String {
+    match rng.gen_range(0..100) {
+        0..=49 => rng.gen_range(-1000i64..=1000).to_string(),
+        50..=79 => format!(
+            "{}.{:02}",
+            rng.gen_range(-500i64..=500),
+            rng.gen_range(1..100u32)
+        ),
+        80..=89 => format!("0.{:03}", rng.gen_range(1..1000u32)),
+        _ => {
+            // Beyond f64's exact integers, within DynamoDB's 38 digits.
+            let digits = rng.gen_range(16..=30);
+            let mut s = String::from(if rng.gen_bool(0.3) { "-" } else { "" });
+            s.push(char::from(b'1' + rng.gen_range(0..9u8)));
+            for _ in 1..digits {
+                s.push(char::from(b'0' + rng.gen_range(0..10u8)));
+            }
+            s
+        }
+    }
+}
+
+fn array(rng: &mut SmallRng) -> ArrayPlan {
+    let n = match rng.gen_range(0..100) {
+        0..=7 => rng.gen_range(0..=3),
+        8..=59 => rng.gen_range(1..=60),
+        60..=89 => rng.gen_range(60..=400),
+        _ => rng.gen_range(400..=2000),
+    };
+    // Log-uniform, so small chunks (deep trees, many leaves) are common.
+    let chunk_size = (rng.gen_range(0.0f64..(301f64).ln()).exp() as u64).clamp(1, 300);
+    let fan_in = match rng.gen_range(0..10) {
+        0..=4 => rng.gen_range(2..=4),
+        5..=7 => rng.gen_range(5..=16),
+        _ => rng.gen_range(17..=64),
+    };
+    ArrayPlan {
+        elements: (0..n).map(|_| element(rng)).collect(),
+        chunk_size,
+        fan_in,
+    }
+}
+
+fn rate(rng: &mut SmallRng, kind: FaultKind) -> f64 {
+    let (lo, hi) = match kind {
+        FaultKind::Duplicate => (0.02, 0.2),
+        FaultKind::ReceiveLost => (0.01, 0.2),
+        FaultKind::Reorder => (0.1, 1.0),
+        FaultKind::VisibilityExpiry => (0.0005, 0.01),
+        FaultKind::Crash => (0.001, 0.03),
+        FaultKind::ErrorBefore => (0.005, 0.08),
+        FaultKind::ErrorAfter => (0.005, 0.08),
+        FaultKind::PartialWrite => (0.02, 0.3),
+        FaultKind::DeleteLost => (0.02, 0.3),
+    };
+    rng.gen_range(lo..hi)
+}
+
+impl Params {
+    /// The parameters of seed `seed`.
+    pub fn from_seed(seed: u64) -> Params {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let arrays = (0..rng.gen_range(1..=5)).map(|_| array(&mut rng)).collect();
+        let concurrency = if rng.gen_bool(0.3) {
+            rng.gen_range(1..=3)
+        } else {
+            rng.gen_range(1..=50)
+        };
+        let mut rates = Rates::default();
+        let mix = match rng.gen_range(0..20) {
+            0 => FaultMix::None,
+            k @ 1..=9 => FaultMix::Only(FaultKind::ALL[k - 1]),
+            _ => FaultMix::Mixed,
+        };
+        match mix {
+            FaultMix::None => {}
+            FaultMix::Only(kind) => rates.set(kind, rate(&mut rng, kind)),
+            FaultMix::Mixed => {
+                for kind in FaultKind::ALL {
+                    if rng.gen_bool(0.75) {
+                        let p = rate(&mut rng, kind);
+                        rates.set(kind, p);
+                    }
+                }
+            }
+        }
+        Params {
+            seed,
+            arrays,
+            concurrency,
+            map_batch: rng.gen_range(1..=10),
+            reduce_batch: rng.gen_range(1..=10),
+            visibility_ms: [300, 1_000, 5_000, 30_000][rng.gen_range(0..4)],
+            max_receive_count: rng.gen_range(1..=10),
+            interleave: rng.gen_bool(0.7),
+            tick_max_ms: rng.gen_range(1..=50),
+            fault_steps: if rng.gen_bool(0.2) {
+                rng.gen_range(20_000..=60_000)
+            } else {
+                rng.gen_range(0..=20_000)
+            },
+            mix,
+            rates,
+        }
+    }
+
+    /// The same run for the naive reducer: one partition per array (fan-in
+    /// above any leaf count), as the original kept every packet under arrayId.
+    pub fn for_naive(mut self) -> Params {
+        for a in &mut self.arrays {
+            a.fan_in = 4096;
+        }
+        self
+    }
+}
+
+impl fmt::Display for Params {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "seed {}: concurrency {}, batch map {} / reduce {}, visibility {} ms, maxReceiveCount {}, interleaved reads {}, tick <= {} ms, fault steps {}",
+            self.seed,
+            self.concurrency,
+            self.map_batch,
+            self.reduce_batch,
+            self.visibility_ms,
+            self.max_receive_count,
+            self.interleave,
+            self.tick_max_ms,
+            self.fault_steps,
+        )?;
+        let mix = match self.mix {
+            FaultMix::None => "none".to_string(),
+            FaultMix::Only(k) => format!("only {}", k.name()),
+            FaultMix::Mixed => "mixed".to_string(),
+        };
+        writeln!(f, "  faults: {mix}: {}", self.rates)?;
+        for (i, a) in self.arrays.iter().enumerate() {
+            let n = a.elements.len() as u64;
+            let shape = match packet::Tree::new(n, a.chunk_size, a.fan_in) {
+                Ok(t) => format!("{} leaves, root {}", t.leaves(), t.root()),
+                Err(_) => "no tree".to_string(),
+            };
+            writeln!(
+                f,
+                "  plan {i}: {n} elements, chunk {}, fan-in {} ({shape})",
+                a.chunk_size, a.fan_in
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,264 @@
+//! Fault-injecting ports around the in-process ones.
+//!
+//! Every call is a scheduling point before and after it takes effect, so the
+//! scheduler can run other tasks in between or drop the caller there (a crash
+//! before the call, or after it took effect but before the caller learned).
+//! Multi-item writes are applied in chunks, as the AWS ports must (SQS
+//! batches of 10, DynamoDB batches of 25), with a scheduling point between
+//! chunks, so they can fail or die part-way.
+
+use crate::state::Sim;
+use async_trait::async_trait;
+use packet::Number;
+use pipeline::memory::{MemoryQueue, MemoryScratchpad, MemorySums};
+use pipeline::{
+    Completion, PortError, Put, Queue, Received, Scratchpad, ScratchpadRow, SumRecord, Sums,
+};
+use rand::Rng;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// A future that is pending once: a point where the scheduler takes over.
+pub struct YieldPoint(bool);
+
+impl Future for YieldPoint {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            Poll::Pending
+        }
+    }
+}
+
+pub fn yield_point() -> YieldPoint {
+    YieldPoint(false)
+}
+
+/// Short, stable name of an array id for the trace (`a3` for the third id).
+pub fn short(array_id: &str) -> String {
+    match array_id.rsplit_once('-') {
+        Some((_, tail)) if array_id.starts_with("00000000-0000-4000-8000-") => {
+            let n = u64::from_str_radix(tail, 16).unwrap_or(0);
+            format!("a{n}")
+        }
+        _ => array_id.chars().take(8).collect(),
+    }
+}
+
+/// A partition key for the trace: `a3` or `a3/L1-000000002`.
+fn short_key(key: &str) -> String {
+    match key.split_once('/') {
+        Some((id, rest)) => format!("{}/{rest}", short(id)),
+        None => short(key),
+    }
+}
+
+/// The text of JSON string field `field` in `body`, found without parsing
+/// (the trace describes every delivery, so this must be cheap).
+fn field<'b>(body: &'b str, field: &str) -> Option<&'b str> {
+    let start = body.find(&format!("\"{field}\":"))? + field.len() + 3;
+    let rest = &body[start..];
+    let rest = rest.strip_prefix('"').unwrap_or(rest);
+    let end = rest.find(['"', ',', '}'])?;
+    Some(&rest[..end])
+}
+
+/// One line about a queue message body for the trace.
+pub fn describe(body: &str) -> String {
+    let id = field(body, "arrayId").map(short).unwrap_or_default();
+    if let Some(leaf) = field(body, "packetId") {
+        return format!("map {id} {leaf}");
+    }
+    if let Some(at) = body.find("\"targets\":[") {
+        let rest = &body[at + 11..];
+        let targets = &rest[..rest.find(']').unwrap_or(rest.len())];
+        return format!("reduce {id} [{}]", targets.replace('"', ""));
+    }
+    format!("{:?}", body.chars().take(60).collect::<String>())
+}
+
+/// The queue the steps send to.
+pub struct FaultyQueue {
+    pub sim: Arc<Sim>,
+    pub inner: Arc<MemoryQueue>,
+    pub name: &'static str,
+    /// Replace `submit`'s random array ids with the deterministic ones.
+    pub rename: bool,
+}
+
+#[async_trait]
+impl Queue for FaultyQueue {
+    async fn send(&self, bodies: Vec<String>) -> Result<(), PortError> {
+        let mut bodies = bodies;
+        if self.rename {
+            // `submit`'s bodies start with `{"arrayId":"<36-char uuid>"`.
+            const AT: std::ops::Range<usize> = 12..48;
+            let s = self.sim.lock();
+            for body in &mut bodies {
+                if let Some(to) = body.get(AT).and_then(|from| s.renamed.get(from)).cloned() {
+                    body.replace_range(AT, &to);
+                }
+            }
+        }
+        let key = match bodies.as_slice() {
+            [one] => format!("{} {}", self.name, describe(one)),
+            many => format!("{} x{}", self.name, many.len()),
+        };
+        yield_point().await;
+        self.sim.before("send", &key)?;
+        let mut sent = 0;
+        for chunk in bodies.chunks(10) {
+            if sent > 0 {
+                yield_point().await;
+                self.sim.partial("send", &key)?;
+            }
+            self.inner.send(chunk.to_vec()).await?;
+            sent += chunk.len();
+        }
+        yield_point().await;
+        self.sim.after("send", &key)
+    }
+
+    async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+        visibility: Duration,
+    ) -> Result<Vec<Received>, PortError> {
+        // The steps never receive; the scheduler plays the event source mapping.
+        self.inner.receive(max, wait, visibility).await
+    }
+
+    async fn delete(&self, receipts: Vec<String>) -> Result<(), PortError> {
+        self.inner.delete(receipts).await
+    }
+}
+
+/// The scratchpad the steps see.
+pub struct FaultyScratchpad {
+    pub sim: Arc<Sim>,
+    pub inner: Arc<MemoryScratchpad>,
+}
+
+#[async_trait]
+impl Scratchpad for FaultyScratchpad {
+    async fn put_new(&self, row: &ScratchpadRow) -> Result<Put, PortError> {
+        let key = format!("{} {}", short_key(&row.key.array_id), row.key.packet_id);
+        yield_point().await;
+        self.sim.before("put_new", &key)?;
+        let put = self.inner.put_new(row).await?;
+        yield_point().await;
+        self.sim.after("put_new", &key)?;
+        Ok(put)
+    }
+
+    async fn group(&self, array_id: &str) -> Result<Vec<ScratchpadRow>, PortError> {
+        let key = short_key(array_id);
+        yield_point().await;
+        self.sim.before("group", &key)?;
+        let rows = self.inner.group(array_id).await?;
+        yield_point().await;
+        self.sim.after("group", &key)?;
+        Ok(rows)
+    }
+
+    async fn retire(&self, rows: &[ScratchpadRow]) -> Result<(), PortError> {
+        let key = match rows.first() {
+            Some(r) => format!("{} x{}", short_key(&r.key.array_id), rows.len()),
+            None => "x0".to_string(),
+        };
+        yield_point().await;
+        self.sim.before("retire", &key)?;
+        let mut done = 0;
+        while done < rows.len() {
+            let size = self.sim.lock().rng.gen_range(1..=25usize);
+            let chunk = &rows[done..(done + size).min(rows.len())];
+            if done > 0 {
+                yield_point().await;
+                self.sim.partial("retire", &key)?;
+            }
+            self.inner.retire(chunk).await?;
+            done += chunk.len();
+        }
+        yield_point().await;
+        self.sim.after("retire", &key)
+    }
+}
+
+/// The sums table the steps see; records every `done` value it observes.
+pub struct FaultySums {
+    pub sim: Arc<Sim>,
+    pub inner: Arc<MemorySums>,
+    /// For a client's ports: the plan it submits, so ids can be made deterministic.
+    pub plan: Option<usize>,
+}
+
+impl FaultySums {
+    async fn observe(&self, array_id: &str) {
+        if let Ok(Some(r)) = self.inner.get(array_id).await {
+            if let Some(sum) = r.sum.filter(|_| r.status == pipeline::Status::Done) {
+                let text = sum.to_string();
+                let mut s = self.sim.lock();
+                let seen = s.observed.entry(array_id.to_string()).or_default();
+                if seen.last() != Some(&text) {
+                    seen.push(text);
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Sums for FaultySums {
+    async fn insert(&self, record: &SumRecord) -> Result<(), PortError> {
+        let mut record = record.clone();
+        if let Some(plan) = self.plan {
+            // `submit` draws a random v4 id; swap in a deterministic one so a
+            // seed always produces the same run.
+            let mut s = self.sim.lock();
+            let id = format!("00000000-0000-4000-8000-{:012x}", s.allocated.len() + 1);
+            s.renamed.insert(record.array_id.clone(), id.clone());
+            s.allocated.push((id.clone(), plan));
+            record.array_id = id;
+        }
+        let key = short(&record.array_id);
+        yield_point().await;
+        self.sim.before("sums.insert", &key)?;
+        self.inner.insert(&record).await?;
+        self.observe(&record.array_id).await;
+        yield_point().await;
+        self.sim.after("sums.insert", &key)
+    }
+
+    async fn get(&self, array_id: &str) -> Result<Option<SumRecord>, PortError> {
+        let key = short(array_id);
+        yield_point().await;
+        self.sim.before("sums.get", &key)?;
+        let r = self.inner.get(array_id).await?;
+        yield_point().await;
+        self.sim.after("sums.get", &key)?;
+        Ok(r)
+    }
+
+    async fn complete(
+        &self,
+        array_id: &str,
+        sum: &Number,
+        finished_at_ms: u64,
+    ) -> Result<Completion, PortError> {
+        let key = format!("{} = {sum}", short(array_id));
+        yield_point().await;
+        self.sim.before("sums.complete", &key)?;
+        let c = self.inner.complete(array_id, sum, finished_at_ms).await?;
+        self.observe(array_id).await;
+        yield_point().await;
+        self.sim.after("sums.complete", &key)?;
+        Ok(c)
+    }
+}

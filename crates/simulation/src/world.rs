@@ -1,0 +1,576 @@
+//! The scheduler: plays the API client, Lambda's SQS event source mapping
+//! and time, and polls every invocation by hand in an order drawn from the
+//! seed.
+//!
+//! Invocations are plain boxed futures polled with a no-op waker, not tokio
+//! tasks: the scheduler alone decides which one moves next, and a crash is
+//! simply dropping a future at one of its scheduling points. Nothing reads a
+//! real clock or a thread-local RNG, so a run is a pure function of its seed.
+
+use crate::check::{check, Expected, Facts};
+use crate::clock::VirtualClock;
+use crate::naive::naive_reduce;
+use crate::params::Params;
+use crate::ports::{describe, short, FaultyQueue, FaultyScratchpad, FaultySums};
+use crate::state::{FaultKind, Sim};
+use crate::trace::Event;
+use crate::{Options, Reducer, RunReport};
+use futures::future::join_all;
+use futures::FutureExt;
+use pipeline::memory::{MemoryBackend, MemoryQueue};
+use pipeline::{reduce, submit, times_two, Config, Ports, Queue, StepError, SubmitError};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// Why one item of an invocation failed.
+struct Failure {
+    transient: bool,
+    text: String,
+}
+
+impl From<StepError> for Failure {
+    fn from(e: StepError) -> Failure {
+        Failure {
+            transient: e.is_transient(),
+            text: e.to_string(),
+        }
+    }
+}
+
+enum Output {
+    /// The random id `submit` answered with.
+    Client(Result<String, Failure>),
+    /// One entry per message of the batch.
+    Batch(Vec<Option<Failure>>),
+}
+
+enum Kind {
+    Client { plan: usize },
+    Map { receipts: Vec<String> },
+    Reduce { receipts: Vec<String> },
+}
+
+struct Task {
+    id: u64,
+    kind: Kind,
+    fut: Pin<Box<dyn Future<Output = Output>>>,
+}
+
+/// Submit attempts per plan while faults are on.
+const MAX_ATTEMPTS_UNDER_FAULTS: u32 = 3;
+
+/// Most times the dead-letter queues are redriven before the run is declared stuck.
+const MAX_REDRIVES: u32 = 50;
+
+pub struct World<'a> {
+    params: &'a Params,
+    opts: &'a Options,
+    sim: Arc<Sim>,
+    clock: Arc<VirtualClock>,
+    backend: MemoryBackend,
+    ports: Ports,
+    config: Config,
+    tasks: Vec<Task>,
+    next_task: u64,
+    clients: VecDeque<usize>,
+    /// Submit attempts per plan; a client gives up for the fault phase after
+    /// [`MAX_ATTEMPTS_UNDER_FAULTS`] (each attempt may leave an orphan array).
+    attempts: Vec<u32>,
+    accepted: BTreeMap<String, usize>,
+    violations: Vec<String>,
+    step: u64,
+    redrives: u32,
+    invocations: u64,
+}
+
+fn ports(
+    sim: &Arc<Sim>,
+    backend: &MemoryBackend,
+    clock: &Arc<VirtualClock>,
+    plan: Option<usize>,
+) -> Ports {
+    let queue = |inner: &Arc<MemoryQueue>, name| {
+        Arc::new(FaultyQueue {
+            sim: sim.clone(),
+            inner: inner.clone(),
+            name,
+            rename: plan.is_some(),
+        })
+    };
+    Ports {
+        times_two_queue: queue(&backend.times_two_queue, "TimesTwo"),
+        reduce_queue: queue(&backend.reduce_queue, "Reduce"),
+        scratchpad: Arc::new(FaultyScratchpad {
+            sim: sim.clone(),
+            inner: backend.scratchpad.clone(),
+        }),
+        sums: Arc::new(FaultySums {
+            sim: sim.clone(),
+            inner: backend.sums.clone(),
+            plan,
+        }),
+        clock: clock.clone(),
+    }
+}
+
+impl<'a> World<'a> {
+    pub fn new(params: &'a Params, opts: &'a Options) -> World<'a> {
+        let sim = Arc::new(Sim::new(params.seed, params.rates, opts.trace_len));
+        let clock = Arc::new(VirtualClock::new());
+        let backend = MemoryBackend::new(clock.clone(), params.max_receive_count);
+        backend.scratchpad.interleave_reads(params.interleave);
+        let ports = ports(&sim, &backend, &clock, None);
+        sim.lock().faults_on = params.fault_steps > 0;
+        World {
+            params,
+            opts,
+            sim,
+            clock,
+            backend,
+            ports,
+            config: Config::default(),
+            tasks: Vec::new(),
+            next_task: 1,
+            clients: (0..params.arrays.len()).collect(),
+            attempts: vec![0; params.arrays.len()],
+            accepted: BTreeMap::new(),
+            violations: Vec::new(),
+            step: 0,
+            redrives: 0,
+            invocations: 0,
+        }
+    }
+
+    fn trace(&self, event: Event) {
+        self.sim.lock().trace.push(event);
+    }
+
+    fn gen_range(&self, range: std::ops::Range<usize>) -> usize {
+        self.sim.lock().rng.gen_range(range)
+    }
+
+    fn roll(&self, kind: FaultKind) -> bool {
+        self.sim.lock().roll(kind)
+    }
+
+    fn faults_on(&self) -> bool {
+        self.sim.lock().faults_on
+    }
+
+    /// Runs to quiescence (or the step limit), then checks the properties.
+    pub fn run(mut self) -> RunReport {
+        loop {
+            self.step += 1;
+            {
+                let mut s = self.sim.lock();
+                s.trace.step = self.step;
+                s.trace.now_ms = self.clock.elapsed_ms();
+            }
+            if self.step > self.opts.max_steps {
+                self.violations.push(format!(
+                    "no quiescence after {} scheduler steps ({} invocations running)",
+                    self.opts.max_steps,
+                    self.tasks.len()
+                ));
+                break;
+            }
+            if self.faults_on() {
+                if self.step > self.params.fault_steps {
+                    self.calm();
+                } else {
+                    self.tick();
+                }
+            }
+            if !self.next() {
+                break;
+            }
+        }
+        self.finish()
+    }
+
+    /// Faults stop; handlers now run without time passing, so nothing expires
+    /// under a running handler any more.
+    fn calm(&mut self) {
+        self.sim.lock().faults_on = false;
+        self.trace(Event::Calm);
+    }
+
+    fn tick(&mut self) {
+        let ms = self.sim.lock().rng.gen_range(0..=self.params.tick_max_ms);
+        self.clock.advance(ms);
+        if !self.tasks.is_empty() && self.roll(FaultKind::VisibilityExpiry) {
+            let to_ms = self.clock.advance(self.params.visibility_ms) - crate::clock::EPOCH_MS;
+            self.trace(Event::Clock {
+                to_ms,
+                why: "slow handlers: visibility timeouts expire",
+            });
+        }
+    }
+
+    /// One scheduler step; false once the run is over.
+    fn next(&mut self) -> bool {
+        let idle = self.tasks.is_empty();
+        let roll = self.gen_range(0..100);
+        if idle || roll < 3 {
+            let faults = self.faults_on();
+            let ready = self
+                .clients
+                .iter()
+                .position(|p| !faults || self.attempts[*p] < MAX_ATTEMPTS_UNDER_FAULTS);
+            if let Some(at) = ready {
+                self.spawn_client(at);
+                return true;
+            }
+        }
+        if self.tasks.len() < self.params.concurrency && (idle || roll < 30) && self.deliver() {
+            return true;
+        }
+        if !idle {
+            let i = self.gen_range(0..self.tasks.len());
+            if self.roll(FaultKind::Crash) {
+                let task = self.tasks.remove(i);
+                self.trace(Event::Crash { task: task.id });
+                if let Kind::Client { plan } = task.kind {
+                    // The client saw a 5xx and will try again.
+                    self.clients.push_back(plan);
+                }
+            } else {
+                self.poll(i);
+            }
+            return true;
+        }
+        let (t2, rq) = (&self.backend.times_two_queue, &self.backend.reduce_queue);
+        if t2.is_empty() && rq.is_empty() {
+            if !self.clients.is_empty() {
+                // Only clients waiting out the faults are left.
+                self.calm();
+                return true;
+            }
+            let dead = self.backend.times_two_dlq.len() + self.backend.reduce_dlq.len();
+            if dead == 0 {
+                return false;
+            }
+            if self.faults_on() {
+                self.calm();
+            }
+            self.redrive();
+            return self.redrives <= MAX_REDRIVES;
+        }
+        // Only hidden messages left, their handlers gone: wait for them to reappear.
+        let wait = [t2.next_visible_in_ms(), rq.next_visible_in_ms()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(0)
+            .max(1);
+        let to_ms = self.clock.advance(wait) - crate::clock::EPOCH_MS;
+        self.trace(Event::Clock {
+            to_ms,
+            why: "idle until a message is visible again",
+        });
+        true
+    }
+
+    fn spawn_client(&mut self, at: usize) {
+        let Some(plan) = self.clients.remove(at) else {
+            return;
+        };
+        self.attempts[plan] += 1;
+        let id = self.next_task;
+        self.next_task += 1;
+        self.trace(Event::Submit { task: id, plan });
+        let ports = ports(&self.sim, &self.backend, &self.clock, Some(plan));
+        let a = &self.params.arrays[plan];
+        let config = Config {
+            chunk_size: a.chunk_size,
+            fan_in: a.fan_in,
+            ..Config::default()
+        };
+        let body = a.body();
+        let fut = async move {
+            Output::Client(match submit(&ports, &config, &body).await {
+                Ok(s) => Ok(s.array_id),
+                Err(e) => Err(Failure {
+                    transient: matches!(&e, SubmitError::Port(p) if p.is_transient()),
+                    text: e.to_string(),
+                }),
+            })
+        };
+        self.tasks.push(Task {
+            id,
+            kind: Kind::Client { plan },
+            fut: Box::pin(fut),
+        });
+    }
+
+    /// Plays the event source mapping: receives a batch and starts an invocation.
+    fn deliver(&mut self) -> bool {
+        let map_first = self.sim.lock().rng.gen_bool(0.5);
+        for map in [map_first, !map_first] {
+            let (queue, max) = if map {
+                (self.backend.times_two_queue.clone(), self.params.map_batch)
+            } else {
+                (self.backend.reduce_queue.clone(), self.params.reduce_batch)
+            };
+            let visibility = Duration::from_millis(self.params.visibility_ms);
+            let got = queue
+                .receive(max, Duration::ZERO, visibility)
+                .now_or_never()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            if got.is_empty() {
+                continue;
+            }
+            let id = self.next_task;
+            self.next_task += 1;
+            let name = if map { "TimesTwo" } else { "Reduce" };
+            if self.roll(FaultKind::ReceiveLost) {
+                self.trace(Event::Fault {
+                    task: id,
+                    kind: FaultKind::ReceiveLost,
+                    what: format!("{name} receive of {} message(s)", got.len()),
+                });
+                return true;
+            }
+            let mut batch = got;
+            if batch.len() > 1 && self.roll(FaultKind::Reorder) {
+                batch.shuffle(&mut self.sim.lock().rng);
+            }
+            for m in &batch {
+                if self.roll(FaultKind::Duplicate) {
+                    self.trace(Event::Fault {
+                        task: id,
+                        kind: FaultKind::Duplicate,
+                        what: describe(&m.body),
+                    });
+                    let _ = queue.send(vec![m.body.clone()]).now_or_never();
+                }
+            }
+            self.trace(Event::Deliver {
+                task: id,
+                queue: name,
+                messages: batch
+                    .iter()
+                    .map(|m| format!("{} (#{})", describe(&m.body), m.receive_count))
+                    .collect(),
+            });
+            let receipts = batch.iter().map(|m| m.receipt.clone()).collect();
+            let bodies: Vec<String> = batch.into_iter().map(|m| m.body).collect();
+            let (ports, config) = (self.ports.clone(), self.config.clone());
+            let (fut, kind): (Pin<Box<dyn Future<Output = Output>>>, Kind) = if map {
+                let fut = async move {
+                    let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+                    let results = times_two(&ports, &config, &refs).await;
+                    Output::Batch(
+                        results
+                            .into_iter()
+                            .map(|r| r.err().map(Failure::from))
+                            .collect(),
+                    )
+                };
+                (Box::pin(fut), Kind::Map { receipts })
+            } else {
+                let fut: Pin<Box<dyn Future<Output = Output>>> = match self.opts.reducer {
+                    Reducer::Real => Box::pin(async move {
+                        let runs = bodies.iter().map(|b| reduce(&ports, &config, b));
+                        let results = join_all(runs).await;
+                        Output::Batch(
+                            results
+                                .into_iter()
+                                .map(|r| r.err().map(Failure::from))
+                                .collect(),
+                        )
+                    }),
+                    Reducer::Naive => {
+                        let sim = self.sim.clone();
+                        Box::pin(async move {
+                            let runs = bodies.iter().map(|b| naive_reduce(&ports, &sim, b));
+                            let results = join_all(runs).await;
+                            Output::Batch(
+                                results
+                                    .into_iter()
+                                    .map(|r| r.err().map(Failure::from))
+                                    .collect(),
+                            )
+                        })
+                    }
+                };
+                (fut, Kind::Reduce { receipts })
+            };
+            self.invocations += 1;
+            self.tasks.push(Task { id, kind, fut });
+            return true;
+        }
+        false
+    }
+
+    fn poll(&mut self, i: usize) {
+        let id = self.tasks[i].id;
+        self.sim.lock().task = id;
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        let ready = self.tasks[i].fut.as_mut().poll(&mut cx);
+        self.sim.lock().task = 0;
+        if let Poll::Ready(out) = ready {
+            let task = self.tasks.remove(i);
+            self.complete(task, out);
+        }
+    }
+
+    fn complete(&mut self, task: Task, out: Output) {
+        match (task.kind, out) {
+            (Kind::Client { plan }, Output::Client(result)) => {
+                let text = match &result {
+                    Ok(random) => {
+                        let id = self.sim.lock().renamed.get(random).cloned();
+                        match id {
+                            Some(id) => {
+                                let name = short(&id);
+                                self.accepted.insert(id, plan);
+                                format!("accepted as {name}")
+                            }
+                            None => {
+                                self.violations.push(format!(
+                                    "submit answered an id never inserted: {random}"
+                                ));
+                                "accepted with an unknown id".into()
+                            }
+                        }
+                    }
+                    Err(f) => {
+                        if f.transient {
+                            self.clients.push_back(plan);
+                        } else {
+                            self.violations
+                                .push(format!("submit of plan {plan} refused: {}", f.text));
+                        }
+                        format!("error: {}", f.text)
+                    }
+                };
+                self.trace(Event::Submitted {
+                    task: task.id,
+                    plan,
+                    result: text,
+                });
+            }
+            (kind @ (Kind::Map { .. } | Kind::Reduce { .. }), Output::Batch(results)) => {
+                let (queue, receipts) = match kind {
+                    Kind::Map { receipts } => (self.backend.times_two_queue.clone(), receipts),
+                    Kind::Reduce { receipts } => (self.backend.reduce_queue.clone(), receipts),
+                    Kind::Client { .. } => return,
+                };
+                let mut done = Vec::new();
+                let mut failed = Vec::new();
+                for (receipt, r) in receipts.into_iter().zip(results) {
+                    match r {
+                        None => done.push(receipt),
+                        Some(f) => {
+                            if !f.transient && self.opts.reducer == Reducer::Real {
+                                self.violations.push(format!(
+                                    "t{}: a step failed permanently: {}",
+                                    task.id, f.text
+                                ));
+                            }
+                            failed.push(f.text);
+                        }
+                    }
+                }
+                self.trace(Event::Finish {
+                    task: task.id,
+                    ok: done.len(),
+                    failed,
+                });
+                let mut delete = Vec::new();
+                for receipt in done {
+                    if self.roll(FaultKind::DeleteLost) {
+                        self.trace(Event::Fault {
+                            task: task.id,
+                            kind: FaultKind::DeleteLost,
+                            what: format!("delete {receipt}"),
+                        });
+                    } else {
+                        delete.push(receipt);
+                    }
+                }
+                let _ = queue.delete(delete).now_or_never();
+            }
+            _ => self
+                .violations
+                .push("internal: task output does not match its kind".into()),
+        }
+    }
+
+    /// Moves every dead-letter message back to its source queue.
+    fn redrive(&mut self) {
+        self.redrives += 1;
+        let pairs = [
+            (
+                &self.backend.times_two_dlq,
+                &self.backend.times_two_queue,
+                "TimesTwo",
+            ),
+            (
+                &self.backend.reduce_dlq,
+                &self.backend.reduce_queue,
+                "Reduce",
+            ),
+        ];
+        for (dlq, source, name) in pairs {
+            let got = dlq
+                .receive(usize::MAX, Duration::ZERO, Duration::from_secs(60))
+                .now_or_never()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            if got.is_empty() {
+                continue;
+            }
+            let receipts = got.iter().map(|m| m.receipt.clone()).collect();
+            let bodies = got.into_iter().map(|m| m.body).collect::<Vec<_>>();
+            let n = bodies.len();
+            let _ = source.send(bodies).now_or_never();
+            let _ = dlq.delete(receipts).now_or_never();
+            let s = &mut *self.sim.lock();
+            s.trace.push(Event::Redrive {
+                queue: name,
+                messages: n,
+            });
+        }
+        if self.redrives > MAX_REDRIVES {
+            self.violations.push(format!(
+                "still messages in the DLQs after {MAX_REDRIVES} redrives"
+            ));
+        }
+    }
+
+    fn finish(self) -> RunReport {
+        let expected: Vec<Expected> = self.params.arrays.iter().map(Expected::of).collect();
+        let mut violations = self.violations;
+        let s = self.sim.lock();
+        violations.extend(check(&Facts {
+            plans: &self.params.arrays,
+            expected: &expected,
+            allocated: &s.allocated,
+            accepted: &self.accepted,
+            observed: &s.observed,
+            backend: &self.backend,
+        }));
+        RunReport {
+            params: self.params.clone(),
+            reducer: self.opts.reducer,
+            counts: s.counts,
+            violations,
+            trace: s.trace.lines(),
+            digest: s.trace.digest(),
+            events: s.trace.events(),
+            steps: self.step,
+            invocations: self.invocations,
+            redrives: self.redrives,
+            virtual_ms: self.clock.elapsed_ms(),
+        }
+    }
+}
