@@ -189,6 +189,7 @@ pub async fn start_counted(
             ports.clone(),
             config,
             tally.function(&function.binary),
+            function.timeout,
         )
         .ok_or_else(|| StartError::Missing(format!("handler for binary {}", function.binary)))?;
         let concurrency = event.maximum_concurrency.unwrap_or(5) as usize;
@@ -216,6 +217,7 @@ fn handler_for(
     ports: Ports,
     config: Config,
     invocations: Arc<Invocations>,
+    timeout: Duration,
 ) -> Option<Handler> {
     let reduce = match binary {
         "times_two" => false,
@@ -229,7 +231,8 @@ fn handler_for(
             let (ports, config, invocations) = (&shared.0, &shared.1, &shared.2);
             let started = std::time::Instant::now();
             let response = if reduce {
-                handlers::handle_reduce(ports, config, &event).await
+                let deadline = ports.clock.now_ms() + timeout.as_millis() as u64;
+                handlers::handle_reduce(ports, config, &event, Some(deadline)).await
             } else {
                 handlers::handle_times_two(ports, config, &event).await
             };

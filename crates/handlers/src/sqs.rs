@@ -5,8 +5,7 @@
 //! dead-letter queue. The reason is logged with the message id.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use futures::future::join_all;
-use pipeline::{reduce, times_two, Config, Ports, StepError};
+use pipeline::{reduce_batch, times_two, Config, Ports, StepError};
 
 fn report(failures: Vec<(String, StepError)>, function: &str) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
@@ -44,17 +43,25 @@ pub async fn handle_times_two(
     report(failures, "times_two")
 }
 
-/// `reduce`'s handler.
-pub async fn handle_reduce(ports: &Ports, config: &Config, event: &SqsEvent) -> SqsBatchResponse {
-    let runs = event.records.iter().filter_map(|r| {
-        let id = r.message_id.clone()?;
-        let body = r.body.as_deref().unwrap_or("");
-        Some(async move { (id, reduce(ports, config, body).await) })
-    });
-    let failures = join_all(runs)
-        .await
-        .into_iter()
-        .filter_map(|(id, r)| r.err().map(|e| (id, e)))
+/// `reduce`'s handler. `deadline_ms` is the invocation's deadline (Unix ms,
+/// from the Lambda context): work that would overrun it is re-enqueued.
+pub async fn handle_reduce(
+    ports: &Ports,
+    config: &Config,
+    event: &SqsEvent,
+    deadline_ms: Option<u64>,
+) -> SqsBatchResponse {
+    let records: Vec<(String, &str)> = event
+        .records
+        .iter()
+        .filter_map(|r| Some((r.message_id.clone()?, r.body.as_deref().unwrap_or(""))))
+        .collect();
+    let bodies: Vec<&str> = records.iter().map(|(_, b)| *b).collect();
+    let results = reduce_batch(ports, config, &bodies, deadline_ms).await;
+    let failures = records
+        .iter()
+        .zip(results)
+        .filter_map(|((id, _), r)| r.err().map(|e| (id.clone(), e)))
         .collect();
     report(failures, "reduce")
 }

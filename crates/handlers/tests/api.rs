@@ -231,7 +231,7 @@ async fn a_bad_message_fails_alone() {
     assert_eq!(trigger.len(), 1);
     let Received { body, .. } = &trigger[0];
     let event = sqs_event(&[("x", body), ("y", "[]"), ("z", "\"an id\"")]);
-    let response = handle_reduce(&ports, &config, &event).await;
+    let response = handle_reduce(&ports, &config, &event, None).await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()

@@ -17,5 +17,6 @@ pub use ports::{
     Status, SumRecord, Sums, SystemClock,
 };
 pub use steps::{
-    get_sum, reduce, submit, times_two, ReduceOutcome, StepError, SubmitError, Submitted,
+    get_sum, reduce, reduce_batch, submit, times_two, ReduceOutcome, StepError, SubmitError,
+    Submitted, RETRIGGER_MARGIN_MS,
 };

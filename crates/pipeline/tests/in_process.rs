@@ -124,3 +124,65 @@ async fn small_cases() {
     assert_eq!(accepted.status, Status::Done);
     assert!(backend.times_two_queue.is_empty());
 }
+
+#[tokio::test]
+async fn reduce_hands_work_on_when_time_runs_out() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let ports = backend.ports();
+    let config = cfg(2, 2);
+    let accepted = submit(&ports, &config, "[1,2,3,4,5,6,7,8]").await.expect("ok");
+    let maps = backend
+        .times_two_queue
+        .receive(10, Duration::ZERO, Duration::from_secs(60))
+        .await
+        .expect("receive");
+    let bodies: Vec<&str> = maps.iter().map(|m| m.body.as_str()).collect();
+    for r in times_two(&ports, &config, &bodies).await {
+        r.expect("map");
+    }
+    let triggers = backend
+        .reduce_queue
+        .receive(10, Duration::ZERO, Duration::from_secs(60))
+        .await
+        .expect("receive");
+    let bodies: Vec<&str> = triggers.iter().map(|m| m.body.as_str()).collect();
+    // Already past the deadline: nothing is merged, everything is sent on.
+    let past = ports.clock.now_ms();
+    let results = pipeline::reduce_batch(&ports, &config, &bodies, Some(past)).await;
+    for r in &results {
+        let outcome = r.as_ref().expect("reduce");
+        assert!(outcome.retriggered && outcome.merged == 0);
+    }
+    assert_eq!(backend.reduce_queue.len(), bodies.len() + 1, "one message carries the rest on");
+    let rest = backend.reduce_queue.bodies().pop().expect("re-triggered message");
+    let outcome = reduce(&ports, &config, &rest).await.expect("reduce");
+    assert!(outcome.completed);
+    let record = ports.sums.get(&accepted.array_id).await.expect("get").expect("record");
+    assert_eq!(record.sum.expect("sum").to_string(), "72");
+}
+
+#[tokio::test]
+async fn a_batch_walks_each_array_once_and_fails_bad_messages_alone() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let ports = backend.ports();
+    let config = cfg(1, 4);
+    submit(&ports, &config, "[1,2,3]").await.expect("ok");
+    let maps = backend
+        .times_two_queue
+        .receive(10, Duration::ZERO, Duration::from_secs(60))
+        .await
+        .expect("receive");
+    for m in &maps {
+        times_two(&ports, &config, &[m.body.as_str()]).await[0]
+            .as_ref()
+            .expect("map");
+    }
+    let triggers = backend.reduce_queue.bodies();
+    assert_eq!(triggers.len(), 3, "one trigger per map invocation");
+    let mut bodies: Vec<&str> = triggers.iter().map(String::as_str).collect();
+    bodies.insert(1, "garbage");
+    let results = pipeline::reduce_batch(&ports, &config, &bodies, None).await;
+    assert!(results[1].is_err());
+    let completed = results.iter().filter(|r| matches!(r, Ok(o) if o.completed)).count();
+    assert_eq!(completed, 3, "the three triggers shared one walk that completed the array");
+}

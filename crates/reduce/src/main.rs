@@ -15,7 +15,13 @@ async fn main() -> Result<(), Error> {
         let (ports, config) = (&ports, &config);
         async move {
             Ok::<SqsBatchResponse, Error>(
-                handlers::handle_reduce(ports, config, &event.payload).await,
+                handlers::handle_reduce(
+                    ports,
+                    config,
+                    &event.payload,
+                    Some(event.context.deadline),
+                )
+                .await,
             )
         }
     }))

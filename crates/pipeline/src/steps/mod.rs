@@ -5,7 +5,7 @@ mod reduce;
 mod submit;
 
 pub use map::times_two;
-pub use reduce::{reduce, ReduceOutcome};
+pub use reduce::{reduce, reduce_batch, ReduceOutcome, RETRIGGER_MARGIN_MS};
 pub use submit::{get_sum, submit, SubmitError, Submitted};
 
 use crate::ports::PortError;
@@ -35,6 +35,28 @@ pub enum StepError {
 }
 
 impl StepError {
+    /// The same error again, for each message of a batch that shared the work.
+    pub fn duplicate(&self) -> StepError {
+        match self {
+            StepError::Message(e) => StepError::Port(PortError::Rejected(e.to_string())),
+            StepError::Port(e) => StepError::Port(e.clone()),
+            StepError::UnknownArray(a) => StepError::UnknownArray(a.clone()),
+            StepError::Mismatch { array_id, what } => StepError::Mismatch {
+                array_id: array_id.clone(),
+                what: what.clone(),
+            },
+            StepError::Corrupt {
+                array_id,
+                packet,
+                what,
+            } => StepError::Corrupt {
+                array_id: array_id.clone(),
+                packet: *packet,
+                what: what.clone(),
+            },
+        }
+    }
+
     /// Whether a retry may succeed (a port hiccup) or the message is bad for good.
     pub fn is_transient(&self) -> bool {
         matches!(self, StepError::Port(e) if e.is_transient())

@@ -29,7 +29,15 @@ pub struct ReduceOutcome {
     pub merged: u64,
     /// Whether this message wrote the array's sum.
     pub completed: bool,
+    /// Whether time ran out and the remaining work was sent on as a new message.
+    pub retriggered: bool,
 }
+
+/// Time kept in hand before an invocation's deadline: a walk that starts later
+/// is handed to a fresh invocation instead ("re-trigger self"), so a reducer is
+/// never killed by its timeout part-way through, which would cost a redelivery
+/// after the whole visibility timeout.
+pub const RETRIGGER_MARGIN_MS: u64 = 5_000;
 
 /// Handles one Reduce message body.
 pub async fn reduce(
@@ -38,6 +46,78 @@ pub async fn reduce(
     body: &str,
 ) -> Result<ReduceOutcome, StepError> {
     let msg = ReduceMessage::decode(body)?;
+    reduce_message(ports, config, &msg, None).await
+}
+
+/// Handles a batch of Reduce message bodies, one result per body, in order.
+///
+/// Messages of the same array are merged first, so a node named by several
+/// triggers in the batch is walked once. `deadline_ms` (the invocation's
+/// deadline on `ports.clock`) enables re-triggering when time runs short.
+pub async fn reduce_batch(
+    ports: &Ports,
+    config: &Config,
+    bodies: &[&str],
+    deadline_ms: Option<u64>,
+) -> Vec<Result<ReduceOutcome, StepError>> {
+    let mut results: Vec<Result<ReduceOutcome, StepError>> = (0..bodies.len())
+        .map(|_| Ok(ReduceOutcome::default()))
+        .collect();
+    let mut groups: BTreeMap<(String, u64, u64, u64), (ReduceMessage, Vec<usize>)> =
+        BTreeMap::new();
+    for (i, body) in bodies.iter().enumerate() {
+        let msg = match ReduceMessage::decode(body) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "refusing Reduce message");
+                results[i] = Err(e.into());
+                continue;
+            }
+        };
+        let t = msg.tree;
+        let key = (
+            msg.array_id.clone(),
+            t.array_length(),
+            t.chunk_size(),
+            t.fan_in(),
+        );
+        let (merged, members) = groups.entry(key).or_insert_with(|| {
+            (
+                ReduceMessage {
+                    targets: Vec::new(),
+                    ..msg.clone()
+                },
+                Vec::new(),
+            )
+        });
+        merged.targets.extend(msg.targets);
+        members.push(i);
+    }
+    let runs = groups.into_values().map(|(mut msg, members)| async move {
+        msg.targets.sort();
+        msg.targets.dedup();
+        (
+            members,
+            reduce_message(ports, config, &msg, deadline_ms).await,
+        )
+    });
+    for (members, result) in futures::future::join_all(runs).await {
+        for i in members {
+            results[i] = match &result {
+                Ok(outcome) => Ok(*outcome),
+                Err(e) => Err(e.duplicate()),
+            };
+        }
+    }
+    results
+}
+
+async fn reduce_message(
+    ports: &Ports,
+    config: &Config,
+    msg: &ReduceMessage,
+    deadline_ms: Option<u64>,
+) -> Result<ReduceOutcome, StepError> {
     let record = ports
         .sums
         .get(&msg.array_id)
@@ -59,7 +139,17 @@ pub async fn reduce(
     if record.status == Status::Done {
         return Ok(outcome);
     }
-    for target in &msg.targets {
+    for (i, target) in msg.targets.iter().enumerate() {
+        if deadline_ms.is_some_and(|d| ports.clock.now_ms() + RETRIGGER_MARGIN_MS >= d) {
+            let rest = ReduceMessage {
+                targets: msg.targets[i..].to_vec(),
+                ..msg.clone()
+            };
+            ports.reduce_queue.send(vec![rest.encode()]).await?;
+            tracing::info!(array_id = %msg.array_id, left = rest.targets.len(), "out of time; re-triggered reduce");
+            outcome.retriggered = true;
+            return Ok(outcome);
+        }
         walk(
             ports,
             config,
