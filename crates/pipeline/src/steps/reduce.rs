@@ -11,6 +11,12 @@
 //!   message, finding the same rows; a walk that finds a node's children
 //!   consumed looks for the node among its siblings before giving up, and a node
 //!   consumed there has a written parent whose own walk carried the work on.
+//! - A row is consumed only after its parent was written (the root's children:
+//!   after the sum was). So a node that exists, or has a consumed child, has
+//!   spent all its children: a walk that meets such a node retires whatever
+//!   children are still live and goes on up. That finishes the retire of a
+//!   walk that died (or failed) part-way through it, even one redelivered
+//!   after the array is done, so a finished array leaves no live packets.
 //! - Consumed rows stay as tombstones (until their TTL), so a redelivered
 //!   TimesTwo message finds its leaf taken and cannot bring it back to life.
 //! - Every write is followed by a consistent read of the level above, so of two
@@ -18,7 +24,7 @@
 
 use super::StepError;
 use crate::config::Config;
-use crate::ports::{Completion, Ports, RowKey, ScratchpadRow, Status};
+use crate::ports::{Completion, Ports, RowKey, ScratchpadRow};
 use packet::{NodeId, Number, ReduceMessage, Tree};
 use std::collections::BTreeMap;
 
@@ -136,9 +142,9 @@ async fn reduce_message(
         });
     }
     let mut outcome = ReduceOutcome::default();
-    if record.status == Status::Done {
-        return Ok(outcome);
-    }
+    // A done array is still walked: a walk that died after the sum was written
+    // left live children behind, and only its redelivered message knows where.
+    // Every node of a done array exists, so this walk writes nothing new.
     for (i, target) in msg.targets.iter().enumerate() {
         if deadline_ms.is_some_and(|d| ports.clock.now_ms() + RETRIGGER_MARGIN_MS >= d) {
             let rest = ReduceMessage {
@@ -220,29 +226,44 @@ async fn walk(
         }
         // Not all children are there: either some are still being mapped (their
         // writer will walk up later), or this node was already merged and its
-        // children deleted. Only in the second case is it among its siblings.
-        let Some(parent) = tree.parent(target) else {
-            break;
+        // children retired (perhaps only some of them, by a walk that died
+        // part-way). Only in the second case does the node exist: among its
+        // siblings, or (the root) as the done sum, told by a consumed child.
+        let spent = rows.iter().any(|r| r.consumed && is_child(tree, target, r));
+        let parent = tree.parent(target);
+        let siblings = match parent {
+            Some(parent) if !spent => Some(
+                ports
+                    .scratchpad
+                    .group(&tree.children_key(array_id, parent))
+                    .await?,
+            ),
+            _ => None,
         };
-        let siblings = ports
-            .scratchpad
-            .group(&tree.children_key(array_id, parent))
-            .await?;
         let name = target.to_string();
-        if siblings
-            .iter()
-            .any(|r| !r.consumed && r.key.packet_id == name)
-        {
-            target = parent;
-            known = Some(siblings);
-        } else {
+        let exists = spent || siblings.iter().flatten().any(|r| r.key.packet_id == name);
+        if !exists {
             break;
         }
+        consumed.extend(kids.values().map(|r| (*r).clone()));
+        let Some(parent) = parent else {
+            break;
+        };
+        target = parent;
+        known = siblings;
     }
     if !consumed.is_empty() {
         ports.scratchpad.retire(&consumed).await?;
     }
     Ok(())
+}
+
+/// Whether `row` holds a child of `target`.
+fn is_child(tree: &Tree, target: NodeId, row: &ScratchpadRow) -> bool {
+    row.key
+        .packet_id
+        .parse::<NodeId>()
+        .is_ok_and(|node| tree.parent(node) == Some(target))
 }
 
 /// The rows among `rows` that are children of `target`, checked against the tree.
