@@ -38,6 +38,12 @@ pub struct Params {
     pub concurrency: usize,
     pub map_batch: usize,
     pub reduce_batch: usize,
+    /// Lambda's function timeout: the reduce handler's deadline.
+    pub function_timeout_ms: u64,
+    /// Whether Lambda kills a handler at its timeout. When off, a handler
+    /// may outlive its messages' visibility timeout, as with a too-short
+    /// visibility timeout in a misconfigured queue.
+    pub enforce_timeout: bool,
     pub visibility_ms: u64,
     pub max_receive_count: u32,
     /// Whether a scratchpad Query yields between items.
@@ -136,13 +142,21 @@ impl Params {
                 }
             }
         }
+        let function_timeout_ms = rng.gen_range(6_000..=60_000);
         Params {
             seed,
             arrays,
             concurrency,
             map_batch: rng.gen_range(1..=10),
             reduce_batch: rng.gen_range(1..=10),
-            visibility_ms: [300, 1_000, 5_000, 30_000][rng.gen_range(0..4)],
+            function_timeout_ms,
+            enforce_timeout: rng.gen_bool(0.5),
+            visibility_ms: if rng.gen_bool(0.3) {
+                // Shorter than the function timeout: copies overlap handlers.
+                rng.gen_range(300..function_timeout_ms)
+            } else {
+                function_timeout_ms * rng.gen_range(1..=6)
+            },
             max_receive_count: rng.gen_range(1..=10),
             interleave: rng.gen_bool(0.7),
             tick_max_ms: rng.gen_range(1..=50),
@@ -170,11 +184,13 @@ impl fmt::Display for Params {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "seed {}: concurrency {}, batch map {} / reduce {}, visibility {} ms, maxReceiveCount {}, interleaved reads {}, tick <= {} ms, fault steps {}",
+            "seed {}: concurrency {}, batch map {} / reduce {}, function timeout {} ms (enforced {}), visibility {} ms, maxReceiveCount {}, interleaved reads {}, tick <= {} ms, fault steps {}",
             self.seed,
             self.concurrency,
             self.map_batch,
             self.reduce_batch,
+            self.function_timeout_ms,
+            self.enforce_timeout,
             self.visibility_ms,
             self.max_receive_count,
             self.interleave,

@@ -38,6 +38,8 @@ pub enum Event {
     },
     /// A handler died at a scheduling point.
     Crash { task: u64 },
+    /// Lambda stopped a handler at its timeout.
+    Timeout { task: u64 },
     /// An invocation returned; `failed` lists the failed items and why.
     Finish {
         task: u64,
@@ -72,6 +74,7 @@ impl fmt::Display for Event {
                 write!(f, "t{task}   !! {} on {what}", kind.name())
             }
             Event::Crash { task } => write!(f, "t{task} !! CRASH (future dropped)"),
+            Event::Timeout { task } => write!(f, "t{task} !! killed at its Lambda timeout"),
             Event::Finish { task, ok, failed } => {
                 write!(f, "t{task} returned: {ok} ok")?;
                 if !failed.is_empty() {

@@ -18,7 +18,9 @@ use crate::{Options, Reducer, RunReport};
 use futures::future::join_all;
 use futures::FutureExt;
 use pipeline::memory::{MemoryBackend, MemoryQueue};
-use pipeline::{reduce, submit, times_two, Config, Ports, Queue, StepError, SubmitError};
+use pipeline::{
+    reduce_batch, submit, times_two, Clock, Config, Ports, Queue, StepError, SubmitError,
+};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use std::collections::{BTreeMap, VecDeque};
@@ -59,6 +61,8 @@ enum Kind {
 struct Task {
     id: u64,
     kind: Kind,
+    /// When Lambda kills the invocation (if the run enforces timeouts).
+    deadline_ms: u64,
     fut: Pin<Box<dyn Future<Output = Output>>>,
 }
 
@@ -201,8 +205,18 @@ impl<'a> World<'a> {
         self.trace(Event::Calm);
     }
 
+    /// Handlers run in parallel, so a step of one of `n` running tasks takes
+    /// about 1/n of a call's latency of wall time.
     fn tick(&mut self) {
-        let ms = self.sim.lock().rng.gen_range(0..=self.params.tick_max_ms);
+        let ms = {
+            let s = &mut *self.sim.lock();
+            let n = self.tasks.len().max(1);
+            if s.rng.gen_range(0..n) == 0 {
+                s.rng.gen_range(0..=self.params.tick_max_ms)
+            } else {
+                0
+            }
+        };
         self.clock.advance(ms);
         if !self.tasks.is_empty() && self.roll(FaultKind::VisibilityExpiry) {
             let to_ms = self.clock.advance(self.params.visibility_ms) - crate::clock::EPOCH_MS;
@@ -233,9 +247,15 @@ impl<'a> World<'a> {
         }
         if !idle {
             let i = self.gen_range(0..self.tasks.len());
-            if self.roll(FaultKind::Crash) {
+            let timed_out =
+                self.params.enforce_timeout && self.clock.now_ms() >= self.tasks[i].deadline_ms;
+            if timed_out || self.roll(FaultKind::Crash) {
                 let task = self.tasks.remove(i);
-                self.trace(Event::Crash { task: task.id });
+                self.trace(if timed_out {
+                    Event::Timeout { task: task.id }
+                } else {
+                    Event::Crash { task: task.id }
+                });
                 if let Kind::Client { plan } = task.kind {
                     // The client saw a 5xx and will try again.
                     self.clients.push_back(plan);
@@ -304,6 +324,7 @@ impl<'a> World<'a> {
         };
         self.tasks.push(Task {
             id,
+            deadline_ms: u64::MAX,
             kind: Kind::Client { plan },
             fut: Box::pin(fut),
         });
@@ -377,16 +398,21 @@ impl<'a> World<'a> {
                 (Box::pin(fut), Kind::Map { receipts })
             } else {
                 let fut: Pin<Box<dyn Future<Output = Output>>> = match self.opts.reducer {
-                    Reducer::Real => Box::pin(async move {
-                        let runs = bodies.iter().map(|b| reduce(&ports, &config, b));
-                        let results = join_all(runs).await;
-                        Output::Batch(
-                            results
-                                .into_iter()
-                                .map(|r| r.err().map(Failure::from))
-                                .collect(),
-                        )
-                    }),
+                    Reducer::Real => {
+                        // The handler's deadline, as Lambda's context gives it.
+                        let deadline = self.clock.now_ms() + self.params.function_timeout_ms;
+                        Box::pin(async move {
+                            let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+                            let results =
+                                reduce_batch(&ports, &config, &refs, Some(deadline)).await;
+                            Output::Batch(
+                                results
+                                    .into_iter()
+                                    .map(|r| r.err().map(Failure::from))
+                                    .collect(),
+                            )
+                        })
+                    }
                     Reducer::Naive => {
                         let sim = self.sim.clone();
                         Box::pin(async move {
@@ -404,7 +430,13 @@ impl<'a> World<'a> {
                 (fut, Kind::Reduce { receipts })
             };
             self.invocations += 1;
-            self.tasks.push(Task { id, kind, fut });
+            let deadline_ms = self.clock.now_ms() + self.params.function_timeout_ms;
+            self.tasks.push(Task {
+                id,
+                kind,
+                fut,
+                deadline_ms,
+            });
             return true;
         }
         false
