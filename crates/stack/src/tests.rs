@@ -79,7 +79,7 @@ fn reads_the_tables_of_the_real_template() {
     let sums = stack.table("SumsTable").expect("SumsTable");
     assert_eq!(sums.hash_key, "arrayId");
     assert_eq!(sums.range_key, None);
-    assert_eq!(sums.ttl_attribute, None);
+    assert_eq!(sums.ttl_attribute.as_deref(), Some("expiresAt"));
 }
 
 #[test]
