@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use packet::Number;
+use pipeline::{Claimed, KeyClaim};
 use pipeline::{
     Completion, PortError, Ports, Put, Queue, Received, Scratchpad, ScratchpadRow, SumRecord, Sums,
 };
@@ -166,6 +167,14 @@ struct CountedSums {
 
 #[async_trait]
 impl Sums for CountedSums {
+    async fn claim_idempotency_key(
+        &self,
+        claim: &KeyClaim<'_>,
+        now_s: u64,
+    ) -> Result<Claimed, PortError> {
+        self.tally.call("sums.claim_idempotency_key");
+        self.inner.claim_idempotency_key(claim, now_s).await
+    }
     async fn insert(&self, record: &SumRecord) -> Result<(), PortError> {
         self.tally.call("sums.insert");
         self.inner.insert(record).await
@@ -182,5 +191,9 @@ impl Sums for CountedSums {
     ) -> Result<Completion, PortError> {
         self.tally.call("sums.complete");
         self.inner.complete(array_id, sum, finished_at_ms).await
+    }
+    async fn add_progress(&self, array_id: &str, elements: u64) -> Result<(), PortError> {
+        self.tally.call("sums.add_progress");
+        self.inner.add_progress(array_id, elements).await
     }
 }

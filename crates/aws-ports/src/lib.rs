@@ -5,6 +5,7 @@
 //! sets), the local runner and the contract tests (names from
 //! [`provision`], against moto or AWS).
 
+mod admin;
 mod counting;
 mod dynamodb;
 mod errors;
@@ -14,6 +15,7 @@ mod retry;
 mod sqs;
 mod unset;
 
+pub use admin::{Admin, AdminError, DeadLetter, PendingArray, Reason, Resources, Source, OUTPUTS};
 pub use counting::{RequestCounter, Sent};
 pub use dynamodb::{DynamoScratchpad, DynamoSums};
 pub use names::{

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use packet::Number;
+use pipeline::{Claimed, KeyClaim};
 use pipeline::{
     Completion, PortError, Put, Queue, Received, Scratchpad, ScratchpadRow, SumRecord, Sums,
 };
@@ -60,6 +61,14 @@ impl Scratchpad for Unset {
 
 #[async_trait]
 impl Sums for Unset {
+    async fn claim_idempotency_key(
+        &self,
+        _claim: &KeyClaim<'_>,
+        _now_s: u64,
+    ) -> Result<Claimed, PortError> {
+        Err(self.error())
+    }
+
     async fn insert(&self, _record: &SumRecord) -> Result<(), PortError> {
         Err(self.error())
     }
@@ -74,6 +83,10 @@ impl Sums for Unset {
         _sum: &Number,
         _finished_at_ms: u64,
     ) -> Result<Completion, PortError> {
+        Err(self.error())
+    }
+
+    async fn add_progress(&self, _array_id: &str, _elements: u64) -> Result<(), PortError> {
         Err(self.error())
     }
 }

@@ -363,6 +363,7 @@ fn pending(id: &str) -> SumRecord {
         sum: None,
         submitted_at_ms: 1_700_000_000_123,
         finished_at_ms: None,
+        reduced_elements: 0,
     }
 }
 
@@ -377,6 +378,21 @@ async fn sums_complete_once(b: &dyn Backend) {
         other => panic!("a second insert must be rejected, got {other:?}"),
     }
     assert_eq!(sums.get(&id).await, Ok(Some(record.clone())));
+
+    sums.add_progress(&id, 1_000).await.expect("progress");
+    sums.add_progress(&id, 234).await.expect("progress");
+    let record = SumRecord {
+        reduced_elements: 1_234,
+        ..record
+    };
+    assert_eq!(sums.get(&id).await, Ok(Some(record.clone())));
+    assert!(
+        matches!(
+            sums.add_progress(&fresh_id(), 1).await,
+            Err(PortError::Rejected(_))
+        ),
+        "progress on an unknown array is refused, not created"
+    );
 
     let sum = num("-12.75");
     assert_eq!(
@@ -398,6 +414,73 @@ async fn sums_complete_once(b: &dyn Backend) {
     assert_eq!(
         sums.complete(&fresh_id(), &sum, 1).await,
         Ok(Completion::Unknown)
+    );
+}
+
+async fn idempotency_keys_are_claimed_once(b: &dyn Backend) {
+    let sums = b.sums();
+    let key = format!("iam:arn:aws:iam::1:user/c#{}", fresh_id());
+    let (first, second) = (fresh_id(), fresh_id());
+    let claim = |array_id, fingerprint, expires_at_s| pipeline::KeyClaim {
+        key: &key,
+        array_id,
+        fingerprint,
+        expires_at_s,
+    };
+    let now = 1_700_000_000;
+    assert_eq!(
+        sums.claim_idempotency_key(&claim(&first, "5:aa", now + 86_400), now)
+            .await,
+        Ok(pipeline::Claimed::New)
+    );
+    let held = pipeline::Claimed::Existing {
+        array_id: first.clone(),
+        fingerprint: "5:aa".into(),
+    };
+    assert_eq!(
+        sums.claim_idempotency_key(&claim(&second, "5:bb", now + 90_000), now + 10)
+            .await,
+        Ok(held.clone()),
+        "a live claim keeps its array and fingerprint"
+    );
+    assert_eq!(
+        sums.claim_idempotency_key(&claim(&second, "5:bb", now + 90_000), now + 86_400)
+            .await,
+        Ok(held),
+        "still live at its expiry second"
+    );
+    // A claim is not an array: nothing is readable under either id.
+    assert_eq!(sums.get(&first).await, Ok(None));
+    assert_eq!(
+        sums.complete(&first, &num("1"), 1).await,
+        Ok(Completion::Unknown)
+    );
+    // Once expired (TTL deletes lazily), the key is free again.
+    let later = now + 86_401;
+    assert_eq!(
+        sums.claim_idempotency_key(&claim(&second, "5:bb", later + 86_400), later)
+            .await,
+        Ok(pipeline::Claimed::New)
+    );
+    assert_eq!(
+        sums.claim_idempotency_key(&claim(&first, "5:aa", later + 86_400), later)
+            .await,
+        Ok(pipeline::Claimed::Existing {
+            array_id: second,
+            fingerprint: "5:bb".into(),
+        })
+    );
+    // Keys are independent of each other.
+    let other = format!("{key}-2");
+    let claim = pipeline::KeyClaim {
+        key: &other,
+        array_id: &first,
+        fingerprint: "5:aa",
+        expires_at_s: now + 86_400,
+    };
+    assert_eq!(
+        sums.claim_idempotency_key(&claim, now).await,
+        Ok(pipeline::Claimed::New)
     );
 }
 
@@ -598,6 +681,7 @@ contract!(
     retire_leaves_tombstones,
     numbers_round_trip_exactly,
     sums_complete_once,
+    idempotency_keys_are_claimed_once,
     queue_sends_in_batches,
     visibility_timeout_hides_then_returns,
     redrive_moves_to_the_dead_letter_queue,

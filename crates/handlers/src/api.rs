@@ -9,7 +9,8 @@ use aws_lambda_events::encodings::Body;
 use base64::Engine;
 use http::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use http::{HeaderMap, Method};
-use pipeline::{get_sum, submit, Config, Ports, Status, SubmitError, SumRecord};
+use pipeline::{get_sum, Config, Ports, Status, SubmitError, SumRecord};
+use pipeline::{submit_with_key, Idempotency, IdempotencyKey, KeyError};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -35,6 +36,7 @@ struct SumView<'a> {
     sum: Option<Box<RawValue>>,
     submitted_at: u64,
     finished_at: Option<u64>,
+    reduced_elements: u64,
 }
 
 #[derive(Serialize)]
@@ -121,7 +123,11 @@ async fn post_sum_array(
             ),
         );
     }
-    match submit(ports, config, body).await {
+    let idempotency = match idempotency_of(request) {
+        Ok(i) => i,
+        Err(e) => return problem(400, &e.to_string()),
+    };
+    match submit_with_key(ports, config, body, idempotency.as_ref()).await {
         Ok(accepted) => json(
             200,
             serde_json::to_string(&Accepted {
@@ -133,6 +139,7 @@ async fn post_sum_array(
         ),
         Err(SubmitError::Body(e)) => problem(400, &e.to_string()),
         Err(e @ SubmitError::TooManyElements { .. }) => problem(413, &e.to_string()),
+        Err(e @ SubmitError::KeyReused { .. }) => problem(422, &e.to_string()),
         Err(SubmitError::Port(e)) => {
             tracing::error!(error = %e, "could not accept an array");
             problem(
@@ -141,6 +148,27 @@ async fn post_sum_array(
             )
         }
     }
+}
+
+/// Name of the optional request header that makes a POST idempotent.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// The request's `Idempotency-Key`, scoped to whoever API Gateway says is
+/// calling: the IAM principal, else the API key, else `anonymous` (open
+/// access, where every caller shares one key space).
+fn idempotency_of(request: &ApiGatewayProxyRequest) -> Result<Option<Idempotency>, KeyError> {
+    let Some(value) = request.headers.get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    let key = IdempotencyKey::parse(value.as_bytes())?;
+    let identity = &request.request_context.identity;
+    let caller = identity
+        .user_arn
+        .as_deref()
+        .map(|arn| format!("iam:{arn}"))
+        .or_else(|| identity.api_key_id.as_deref().map(|id| format!("key:{id}")))
+        .unwrap_or_else(|| "anonymous".to_string());
+    Ok(Some(Idempotency { key, caller }))
 }
 
 async fn get_sums(ports: &Ports, array_id: &str) -> ApiGatewayProxyResponse {
@@ -175,6 +203,10 @@ fn result_body(record: &SumRecord) -> String {
         sum,
         submitted_at: record.submitted_at_ms,
         finished_at: record.finished_at_ms,
+        reduced_elements: match record.status {
+            Status::Done => record.array_length,
+            Status::Pending => record.reduced_elements.min(record.array_length),
+        },
     })
     .unwrap_or_default()
 }

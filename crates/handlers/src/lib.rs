@@ -5,10 +5,12 @@
 //! request answered locally is answered the same way when deployed.
 
 pub mod api;
+pub mod metrics;
 pub mod sqs;
 
 pub use api::{handle_api, MAX_BODY_BYTES};
-pub use sqs::{handle_reduce, handle_times_two};
+pub use metrics::Metrics;
+pub use sqs::{handle_reduce, handle_times_two, measure_reduce, measure_times_two};
 
 /// Logs for Lambda: JSON lines (CloudWatch parses them), level from `RUST_LOG`
 /// or Lambda's `AWS_LAMBDA_LOG_LEVEL`, `info` by default.
@@ -19,7 +21,8 @@ pub fn init_lambda_tracing() {
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(tracing_subscriber::EnvFilter::new(level))
-        .with_current_span(false)
+        .with_current_span(true)
+        .with_span_list(true)
         .without_time()
         .with_target(false)
         .try_init();

@@ -157,6 +157,13 @@ struct DownSums;
 
 #[async_trait]
 impl Sums for DownSums {
+    async fn claim_idempotency_key(
+        &self,
+        _: &pipeline::KeyClaim<'_>,
+        _: u64,
+    ) -> Result<pipeline::Claimed, PortError> {
+        Err(PortError::Unavailable("injected".into()))
+    }
     async fn insert(&self, _: &SumRecord) -> Result<(), PortError> {
         Err(PortError::Unavailable("injected".into()))
     }
@@ -164,6 +171,9 @@ impl Sums for DownSums {
         Err(PortError::Throttled("injected".into()))
     }
     async fn complete(&self, _: &str, _: &Number, _: u64) -> Result<Completion, PortError> {
+        Err(PortError::Unavailable("injected".into()))
+    }
+    async fn add_progress(&self, _: &str, _: u64) -> Result<(), PortError> {
         Err(PortError::Unavailable("injected".into()))
     }
 }
@@ -241,4 +251,75 @@ async fn a_bad_message_fails_alone() {
     let record = b.sums.records().remove(0);
     assert_eq!(record.status, Status::Done);
     assert_eq!(record.sum.expect("sum").to_string(), "12");
+}
+
+#[tokio::test]
+async fn progress_and_metrics_follow_the_work() {
+    let b = backend();
+    let ports = b.ports();
+    let config = Config {
+        chunk_size: 2,
+        ..Config::default()
+    };
+    let response = handle_api(
+        &ports,
+        &config,
+        &request(Method::POST, "/sumArray", Some("[1,2,3,4,5]")),
+    )
+    .await;
+    let id = parse(&response)["arrayId"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let bodies = b.times_two_queue.bodies();
+    let first: Vec<(String, &str)> = vec![("m0".into(), bodies[0].as_str())];
+    let event = sqs_event(
+        &first
+            .iter()
+            .map(|(i, b)| (i.as_str(), *b))
+            .collect::<Vec<_>>(),
+    );
+    let (_, metrics) = handlers::measure_times_two(&ports, &config, &event).await;
+    assert_eq!((metrics.packets_mapped, metrics.conflicts), (1, 0));
+    let (_, json) = call(&ports, Method::GET, &format!("/sums/{id}"), None).await;
+    assert_eq!(json["status"], "pending");
+    assert_eq!(
+        json["reducedElements"], 2,
+        "the first packet carries 2 elements"
+    );
+
+    let all: Vec<(&str, &str)> = vec![("a", &bodies[0]), ("b", &bodies[1]), ("c", &bodies[2])];
+    let (response, metrics) = handlers::measure_times_two(&ports, &config, &sqs_event(&all)).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        (metrics.packets_mapped, metrics.conflicts),
+        (2, 1),
+        "one duplicate"
+    );
+    let (_, json) = call(&ports, Method::GET, &format!("/sums/{id}"), None).await;
+    assert_eq!(json["reducedElements"], 5, "a duplicate adds nothing");
+
+    let triggers = b.reduce_queue.bodies();
+    let events: Vec<(String, &str)> = triggers
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (format!("r{i}"), t.as_str()))
+        .collect();
+    let event = sqs_event(
+        &events
+            .iter()
+            .map(|(i, b)| (i.as_str(), *b))
+            .collect::<Vec<_>>(),
+    );
+    let (_, metrics) = handlers::measure_reduce(&ports, &config, &event, None).await;
+    assert_eq!(metrics.arrays_completed, 1);
+    assert_eq!(metrics.latencies_ms.len(), 1);
+    let (_, json) = call(&ports, Method::GET, &format!("/sums/{id}"), None).await;
+    assert_eq!(
+        (json["status"].as_str(), json["sum"].as_i64()),
+        (Some("done"), Some(30))
+    );
+    assert_eq!(json["reducedElements"], 5);
+    let emf = metrics.to_emf("reduce");
+    assert_eq!(emf["ArraysCompleted"], 1);
 }

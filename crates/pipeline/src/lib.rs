@@ -6,7 +6,12 @@
 //! [`memory`] in-process, so the same code runs in Lambda, in the local runner
 //! and in the deterministic simulation.
 
+pub use idempotency::{Idempotency, IdempotencyKey, KeyError, IDEMPOTENCY_TTL_SECONDS};
+pub use ports::{Claimed, KeyClaim};
+pub use steps::submit_with_key;
+
 pub mod config;
+mod idempotency;
 pub mod memory;
 pub mod ports;
 mod steps;
@@ -17,6 +22,6 @@ pub use ports::{
     Status, SumRecord, Sums, SystemClock,
 };
 pub use steps::{
-    get_sum, reduce, reduce_batch, submit, times_two, ReduceOutcome, StepError, SubmitError,
-    Submitted, RETRIGGER_MARGIN_MS,
+    get_sum, reduce, reduce_batch, submit, times_two, MapOutcome, ReduceOutcome, StepError,
+    SubmitError, Submitted, RETRIGGER_MARGIN_MS,
 };

@@ -9,8 +9,8 @@
 //! with a DynamoDB Query.
 
 use crate::ports::{
-    Clock, Completion, PortError, Put, Queue, Received, RowKey, Scratchpad, ScratchpadRow, Status,
-    SumRecord, Sums,
+    Claimed, Clock, Completion, KeyClaim, PortError, Put, Queue, Received, RowKey, Scratchpad,
+    ScratchpadRow, Status, SumRecord, Sums,
 };
 use async_trait::async_trait;
 use packet::Number;
@@ -283,6 +283,9 @@ impl Scratchpad for MemoryScratchpad {
 #[derive(Default)]
 pub struct MemorySums {
     records: Mutex<HashMap<String, SumRecord>>,
+    /// Idempotency claims by scoped key: (array id, fingerprint, expiry in
+    /// Unix seconds). Apart from `records`, so no key can shadow an array.
+    claims: Mutex<HashMap<String, (String, String, u64)>>,
 }
 
 impl MemorySums {
@@ -298,6 +301,33 @@ impl MemorySums {
 
 #[async_trait]
 impl Sums for MemorySums {
+    async fn claim_idempotency_key(
+        &self,
+        claim: &KeyClaim<'_>,
+        now_s: u64,
+    ) -> Result<Claimed, PortError> {
+        let mut claims = lock(&self.claims);
+        if let Some((array_id, fingerprint, expires_at_s)) = claims.get(claim.key) {
+            // Expired claims count as absent, as in DynamoDB, whose TTL
+            // deletes them lazily.
+            if *expires_at_s >= now_s {
+                return Ok(Claimed::Existing {
+                    array_id: array_id.clone(),
+                    fingerprint: fingerprint.clone(),
+                });
+            }
+        }
+        claims.insert(
+            claim.key.to_string(),
+            (
+                claim.array_id.to_string(),
+                claim.fingerprint.to_string(),
+                claim.expires_at_s,
+            ),
+        );
+        Ok(Claimed::New)
+    }
+
     async fn insert(&self, record: &SumRecord) -> Result<(), PortError> {
         let mut records = lock(&self.records);
         if records.contains_key(&record.array_id) {
@@ -330,6 +360,18 @@ impl Sums for MemorySums {
                 r.finished_at_ms = Some(finished_at_ms);
                 Ok(Completion::Completed)
             }
+        }
+    }
+
+    async fn add_progress(&self, array_id: &str, elements: u64) -> Result<(), PortError> {
+        match lock(&self.records).get_mut(array_id) {
+            Some(r) => {
+                r.reduced_elements += elements;
+                Ok(())
+            }
+            None => Err(PortError::Rejected(format!(
+                "array {array_id} does not exist"
+            ))),
         }
     }
 }

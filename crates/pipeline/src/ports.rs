@@ -126,6 +126,9 @@ pub struct SumRecord {
     pub sum: Option<Number>,
     pub submitted_at_ms: u64,
     pub finished_at_ms: Option<u64>,
+    /// Elements mapped and folded into scratchpad packets so far: progress
+    /// while pending (it can lag after a crash; never overcounts).
+    pub reduced_elements: u64,
 }
 
 /// What completing an array found.
@@ -139,6 +142,15 @@ pub enum Completion {
 /// The sums table.
 #[async_trait]
 pub trait Sums: Send + Sync {
+    /// Atomically claims `claim.key` unless a claim that has not expired by
+    /// `now_s` (Unix seconds) holds it. Claims live apart from array records
+    /// (`get` never returns one, and no array id can collide with a key), so
+    /// a key can neither read nor overwrite another array's result.
+    async fn claim_idempotency_key(
+        &self,
+        claim: &KeyClaim<'_>,
+        now_s: u64,
+    ) -> Result<Claimed, PortError>;
     /// Records a new array; fails with `Rejected` if the id is taken.
     async fn insert(&self, record: &SumRecord) -> Result<(), PortError>;
     /// Reads a record, consistently.
@@ -150,6 +162,8 @@ pub trait Sums: Send + Sync {
         sum: &Number,
         finished_at_ms: u64,
     ) -> Result<Completion, PortError>;
+    /// Adds `elements` to a record's progress counter (`reducedElements`).
+    async fn add_progress(&self, array_id: &str, elements: u64) -> Result<(), PortError>;
 }
 
 /// Wall-clock time, virtual in the simulation.
@@ -168,6 +182,34 @@ impl Clock for SystemClock {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0)
     }
+}
+
+/// A client's claim on an idempotency key: "the POST sent with this key is
+/// array `array_id`, whose body has this fingerprint".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyClaim<'a> {
+    /// The key, already scoped to the caller (see `IdempotencyKey::scoped`).
+    pub key: &'a str,
+    /// The server-generated id the key will stand for if the claim is new.
+    pub array_id: &'a str,
+    /// A fingerprint of the request body, so a key reused for a different
+    /// body is noticed instead of silently answered with another array.
+    pub fingerprint: &'a str,
+    /// Unix seconds after which the claim is void (and DynamoDB's TTL may
+    /// delete it, which happens lazily, hence the explicit check).
+    pub expires_at_s: u64,
+}
+
+/// What claiming an idempotency key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed {
+    /// Nobody held the key (or its claim had expired): it is now ours.
+    New,
+    /// A live claim exists: the key already stands for this array.
+    Existing {
+        array_id: String,
+        fingerprint: String,
+    },
 }
 
 /// Everything a step may touch.

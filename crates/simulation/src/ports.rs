@@ -11,6 +11,7 @@ use crate::state::Sim;
 use async_trait::async_trait;
 use packet::Number;
 use pipeline::memory::{MemoryQueue, MemoryScratchpad, MemorySums};
+use pipeline::{Claimed, KeyClaim};
 use pipeline::{
     Completion, PortError, Put, Queue, Received, Scratchpad, ScratchpadRow, SumRecord, Sums,
 };
@@ -216,6 +217,20 @@ impl FaultySums {
 
 #[async_trait]
 impl Sums for FaultySums {
+    async fn claim_idempotency_key(
+        &self,
+        claim: &KeyClaim<'_>,
+        now_s: u64,
+    ) -> Result<Claimed, PortError> {
+        let key = format!("claim {}", claim.key);
+        yield_point().await;
+        self.sim.before("sums.claim", &key)?;
+        let c = self.inner.claim_idempotency_key(claim, now_s).await?;
+        yield_point().await;
+        self.sim.after("sums.claim", &key)?;
+        Ok(c)
+    }
+
     async fn insert(&self, record: &SumRecord) -> Result<(), PortError> {
         let mut record = record.clone();
         if let Some(plan) = self.plan {
@@ -260,5 +275,15 @@ impl Sums for FaultySums {
         yield_point().await;
         self.sim.after("sums.complete", &key)?;
         Ok(c)
+    }
+
+    async fn add_progress(&self, array_id: &str, elements: u64) -> Result<(), PortError> {
+        let key = format!("{} += {elements}", short(array_id));
+        yield_point().await;
+        self.sim.before("sums.add_progress", &key)?;
+        self.inner.add_progress(array_id, elements).await?;
+        yield_point().await;
+        self.sim.after("sums.add_progress", &key)?;
+        Ok(())
     }
 }

@@ -61,7 +61,7 @@ impl DynamoScratchpad {
         ])
     }
 
-    fn row(&self, item: &Item) -> Result<ScratchpadRow, PortError> {
+    pub(crate) fn row(&self, item: &Item) -> Result<ScratchpadRow, PortError> {
         let r = Reader {
             table: &self.table,
             item,

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use packet::Number;
-use pipeline::{Completion, PortError, Status, SumRecord, Sums};
+use pipeline::{Claimed, Completion, KeyClaim, PortError, Status, SumRecord, Sums};
 use std::collections::HashMap;
 
 const ARRAY_ID: &str = "arrayId";
@@ -18,6 +18,7 @@ const FAN_IN: &str = "fanIn";
 const SUM: &str = "sum";
 const SUBMITTED_AT: &str = "submittedAt";
 const FINISHED_AT: &str = "finishedAt";
+const REDUCED_ELEMENTS: &str = "reducedElements";
 
 /// The sums table.
 #[derive(Clone, Debug)]
@@ -79,6 +80,7 @@ impl DynamoSums {
             sum: r.optional_number(SUM)?,
             submitted_at_ms: r.count(SUBMITTED_AT)?,
             finished_at_ms: r.optional_count(FINISHED_AT)?,
+            reduced_elements: r.optional_count(REDUCED_ELEMENTS)?.unwrap_or(0),
         })
     }
 
@@ -98,8 +100,92 @@ impl DynamoSums {
     }
 }
 
+/// Idempotency claims share the sums table (one table to provision, back
+/// up and protect) under keys no array id can take: array ids are UUIDs.
+const CLAIM_PREFIX: &str = "idem#";
+const CLAIM_ARRAY_ID: &str = "forArrayId";
+const CLAIM_FINGERPRINT: &str = "fingerprint";
+/// The sums table's TTL attribute (template.yaml); only claims carry it, so
+/// array records are kept.
+const EXPIRES_AT: &str = "expiresAt";
+
+impl DynamoSums {
+    fn claimed_from(&self, item: &Item) -> Result<Claimed, PortError> {
+        let r = Reader {
+            table: &self.table,
+            item,
+        };
+        Ok(Claimed::Existing {
+            array_id: r.string(CLAIM_ARRAY_ID)?,
+            fingerprint: r.string(CLAIM_FINGERPRINT)?,
+        })
+    }
+}
+
 #[async_trait]
 impl Sums for DynamoSums {
+    async fn claim_idempotency_key(
+        &self,
+        claim: &KeyClaim<'_>,
+        now_s: u64,
+    ) -> Result<Claimed, PortError> {
+        let key = format!("{CLAIM_PREFIX}{}", claim.key);
+        let item = HashMap::from([
+            (ARRAY_ID.to_string(), AttributeValue::S(key.clone())),
+            (
+                CLAIM_ARRAY_ID.to_string(),
+                AttributeValue::S(claim.array_id.to_string()),
+            ),
+            (
+                CLAIM_FINGERPRINT.to_string(),
+                AttributeValue::S(claim.fingerprint.to_string()),
+            ),
+            (EXPIRES_AT.to_string(), count_value(claim.expires_at_s)),
+        ]);
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            // TTL deletes expired items lazily (within days), so an expired
+            // claim that is still there must not hold the key.
+            .condition_expression("attribute_not_exists(#id) OR #expires < :now")
+            .expression_attribute_names("#id", ARRAY_ID)
+            .expression_attribute_names("#expires", EXPIRES_AT)
+            .expression_attribute_values(":now", count_value(now_s))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let e = match result {
+            Ok(_) => return Ok(Claimed::New),
+            Err(e) => e,
+        };
+        let Some(PutItemError::ConditionalCheckFailedException(failed)) = e.as_service_error()
+        else {
+            return Err(from_sdk(&format!("PutItem on {}", self.table), e));
+        };
+        if let Some(item) = failed.item() {
+            return self.claimed_from(item);
+        }
+        // Without the old item (an emulator may leave it out), read it.
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(ARRAY_ID, AttributeValue::S(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk(&format!("GetItem on {}", self.table), e))?;
+        match out.item() {
+            Some(item) => self.claimed_from(item),
+            None => Err(PortError::Unavailable(format!(
+                "table {}: an idempotency claim vanished while it was read; retry",
+                self.table
+            ))),
+        }
+    }
+
     async fn insert(&self, record: &SumRecord) -> Result<(), PortError> {
         let result = self
             .client
@@ -174,5 +260,21 @@ impl Sums for DynamoSums {
             None => self.get(array_id).await?.map(|r| r.status),
         };
         self.completion_of(status)
+    }
+
+    async fn add_progress(&self, array_id: &str, elements: u64) -> Result<(), PortError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(ARRAY_ID, AttributeValue::S(array_id.to_string()))
+            .update_expression("ADD #reduced :n")
+            .condition_expression("attribute_exists(#id)")
+            .expression_attribute_names("#reduced", REDUCED_ELEMENTS)
+            .expression_attribute_names("#id", ARRAY_ID)
+            .expression_attribute_values(":n", count_value(elements))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| from_sdk(&format!("UpdateItem on {}", self.table), e))
     }
 }

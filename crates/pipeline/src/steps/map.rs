@@ -4,10 +4,19 @@
 
 use super::StepError;
 use crate::config::Config;
-use crate::ports::{Ports, RowKey, ScratchpadRow, Status};
+use crate::ports::{Ports, Put, RowKey, ScratchpadRow, Status};
 use futures::future::join_all;
 use packet::{MapMessage, NodeId, ReduceMessage};
 use std::collections::{BTreeMap, BTreeSet};
+use tracing::Instrument;
+
+/// What mapping one TimesTwo message did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MapOutcome {
+    /// The leaf was written now (false: it was there already, a duplicate,
+    /// or the array was already done).
+    pub created: bool,
+}
 
 /// Maps a batch of TimesTwo message bodies; one result per body, in order.
 /// A failed body does not fail its neighbours.
@@ -15,8 +24,10 @@ pub async fn times_two(
     ports: &Ports,
     config: &Config,
     bodies: &[&str],
-) -> Vec<Result<(), StepError>> {
-    let mut results: Vec<Result<(), StepError>> = (0..bodies.len()).map(|_| Ok(())).collect();
+) -> Vec<Result<MapOutcome, StepError>> {
+    let mut results: Vec<Result<MapOutcome, StepError>> = (0..bodies.len())
+        .map(|_| Ok(MapOutcome::default()))
+        .collect();
     let mut by_array: BTreeMap<&str, Vec<(usize, MapMessage<'_>)>> = BTreeMap::new();
     for (i, body) in bodies.iter().enumerate() {
         match MapMessage::decode(body) {
@@ -27,11 +38,10 @@ pub async fn times_two(
             }
         }
     }
-    let outcomes = join_all(
-        by_array
-            .into_iter()
-            .map(|(array_id, msgs)| map_array(ports, config, array_id, msgs)),
-    )
+    let outcomes = join_all(by_array.into_iter().map(|(array_id, msgs)| {
+        map_array(ports, config, array_id, msgs)
+            .instrument(tracing::info_span!("array", array_id = %array_id))
+    }))
     .await;
     for (i, r) in outcomes.into_iter().flatten() {
         results[i] = r;
@@ -44,7 +54,7 @@ async fn map_array(
     config: &Config,
     array_id: &str,
     msgs: Vec<(usize, MapMessage<'_>)>,
-) -> Vec<(usize, Result<(), StepError>)> {
+) -> Vec<(usize, Result<MapOutcome, StepError>)> {
     let fail_all = |msgs: &[(usize, MapMessage<'_>)], e: &dyn Fn() -> StepError| {
         msgs.iter().map(|(i, _)| (*i, Err(e()))).collect::<Vec<_>>()
     };
@@ -58,7 +68,10 @@ async fn map_array(
     };
     if record.status == Status::Done {
         // A late duplicate: the array is finished, there is nothing to add.
-        return msgs.iter().map(|(i, _)| (*i, Ok(()))).collect();
+        return msgs
+            .iter()
+            .map(|(i, _)| (*i, Ok(MapOutcome::default())))
+            .collect();
     }
     let now_s = ports.clock.now_ms() / 1000;
     let expires_at = now_s + config.scratchpad_ttl.as_secs();
@@ -92,9 +105,16 @@ async fn map_array(
         };
         puts.push(async move { (*i, m, ports.scratchpad.put_new(&row).await) });
     }
+    let mut fresh_elements = 0;
     for (i, m, result) in join_all(puts).await {
         match result {
-            Ok(_) => written.push((i, m)),
+            Ok(put) => {
+                let created = put == Put::Created;
+                if created {
+                    fresh_elements += m.elements.len() as u64;
+                }
+                written.push((i, m, created));
+            }
             Err(e) => out.push((i, Err(e.into()))),
         }
     }
@@ -104,7 +124,7 @@ async fn map_array(
     let tree = written[0].1.tree;
     let targets: BTreeSet<NodeId> = written
         .iter()
-        .filter_map(|(_, m)| tree.parent(m.leaf))
+        .filter_map(|(_, m, _)| tree.parent(m.leaf))
         .collect();
     let trigger = ReduceMessage {
         array_id: array_id.to_string(),
@@ -113,8 +133,20 @@ async fn map_array(
     };
     // The leaves are stored; until reduce has been told, the messages are not done.
     let sent = ports.reduce_queue.send(vec![trigger.encode()]).await;
-    for (i, _) in written {
-        out.push((i, sent.clone().map_err(StepError::from)));
+    if sent.is_ok() && fresh_elements > 0 {
+        // Progress is informational: a failure here must not send the batch
+        // round again (its leaves are stored and reduce has been told).
+        if let Err(e) = ports.sums.add_progress(array_id, fresh_elements).await {
+            tracing::warn!(array_id, error = %e, "could not record progress");
+        }
+    }
+    for (i, _, created) in written {
+        out.push((
+            i,
+            sent.clone()
+                .map(|()| MapOutcome { created })
+                .map_err(StepError::from),
+        ));
     }
     tracing::debug!(array_id, "mapped packets");
     out

@@ -4,9 +4,9 @@ mod map;
 mod reduce;
 mod submit;
 
-pub use map::times_two;
+pub use map::{times_two, MapOutcome};
 pub use reduce::{reduce, reduce_batch, ReduceOutcome, RETRIGGER_MARGIN_MS};
-pub use submit::{get_sum, submit, SubmitError, Submitted};
+pub use submit::{get_sum, submit, submit_with_key, SubmitError, Submitted};
 
 use crate::ports::PortError;
 use packet::{MessageError, NodeId};

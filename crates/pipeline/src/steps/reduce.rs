@@ -24,9 +24,10 @@
 
 use super::StepError;
 use crate::config::Config;
-use crate::ports::{Completion, Ports, RowKey, ScratchpadRow};
+use crate::ports::{Completion, Ports, Put, RowKey, ScratchpadRow};
 use packet::{NodeId, Number, ReduceMessage, Tree};
 use std::collections::BTreeMap;
+use tracing::Instrument;
 
 /// What a reduce message achieved.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -37,6 +38,10 @@ pub struct ReduceOutcome {
     pub completed: bool,
     /// Whether time ran out and the remaining work was sent on as a new message.
     pub retriggered: bool,
+    /// Writes that found their work already done by another reducer.
+    pub conflicts: u64,
+    /// Submission to completion, when this message completed the array.
+    pub latency_ms: Option<u64>,
 }
 
 /// Time kept in hand before an invocation's deadline: a walk that starts later
@@ -58,7 +63,8 @@ pub async fn reduce(
 /// Handles a batch of Reduce message bodies, one result per body, in order.
 ///
 /// Messages of the same array are merged first, so a node named by several
-/// triggers in the batch is walked once. `deadline_ms` (the invocation's
+/// triggers in the batch is walked once; the walk's outcome is reported on
+/// the first of those messages. `deadline_ms` (the invocation's
 /// deadline on `ports.clock`) enables re-triggering when time runs short.
 pub async fn reduce_batch(
     ports: &Ports,
@@ -104,13 +110,18 @@ pub async fn reduce_batch(
         msg.targets.dedup();
         (
             members,
-            reduce_message(ports, config, &msg, deadline_ms).await,
+            reduce_message(ports, config, &msg, deadline_ms)
+                .instrument(tracing::info_span!("array", array_id = %msg.array_id))
+                .await,
         )
     });
     for (members, result) in futures::future::join_all(runs).await {
-        for i in members {
+        for (n, i) in members.into_iter().enumerate() {
             results[i] = match &result {
-                Ok(outcome) => Ok(*outcome),
+                // The shared walk's outcome is reported once, on the first
+                // message of its group; the others add nothing of their own.
+                Ok(outcome) if n == 0 => Ok(*outcome),
+                Ok(_) => Ok(ReduceOutcome::default()),
                 Err(e) => Err(e.duplicate()),
             };
         }
@@ -164,7 +175,11 @@ async fn reduce_message(
             *target,
             &mut outcome,
         )
+        .instrument(tracing::info_span!("walk", packet_id = %target))
         .await?;
+    }
+    if outcome.completed {
+        outcome.latency_ms = Some(ports.clock.now_ms().saturating_sub(record.submitted_at_ms));
     }
     Ok(outcome)
 }
@@ -201,7 +216,7 @@ async fn walk(
                         outcome.completed = true;
                         tracing::info!(array_id, sum = %value, "array done");
                     }
-                    Completion::AlreadyDone => {}
+                    Completion::AlreadyDone => outcome.conflicts += 1,
                     Completion::Unknown => return Err(StepError::UnknownArray(array_id.into())),
                 }
                 consumed.extend(kids.values().map(|r| (*r).clone()));
@@ -218,8 +233,10 @@ async fn walk(
                 expires_at: ports.clock.now_ms() / 1000 + config.scratchpad_ttl.as_secs(),
                 consumed: false,
             };
-            ports.scratchpad.put_new(&row).await?;
-            outcome.merged += 1;
+            match ports.scratchpad.put_new(&row).await? {
+                Put::Created => outcome.merged += 1,
+                Put::AlreadyThere => outcome.conflicts += 1,
+            }
             consumed.extend(kids.values().map(|r| (*r).clone()));
             target = tree.parent(target).unwrap_or(target);
             continue;

@@ -1,0 +1,463 @@
+//! An operator's tools over the stack's queues and tables: which arrays are
+//! pending, what an array's scratchpad holds, what sits in a dead-letter
+//! queue and why, and moving dead letters back to their queue.
+//!
+//! These read more than the functions ever do (a Scan of the sums table,
+//! every message of a queue), so they are for a person at a terminal, never
+//! for the pipeline itself.
+
+use crate::dynamodb::{Item, Reader};
+use crate::errors::{from_build, from_sdk};
+use crate::{DynamoScratchpad, DynamoSums, SqsQueue};
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_sqs::operation::get_queue_url::GetQueueUrlError;
+use aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry;
+use packet::{MapMessage, NodeId, ReduceMessage, Tree};
+use pipeline::{PortError, Queue, Scratchpad, ScratchpadRow, Status, Sums};
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::time::Duration;
+
+/// Why an admin command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Aws(#[from] PortError),
+    #[error("the stack has no output {0} (is it the distributed adder's stack?)")]
+    MissingOutput(String),
+    #[error("queue {0} does not exist (wrong --prefix or endpoint, or the runner never started?)")]
+    NoSuchQueue(String),
+    #[error("array {0} is not in the sums table")]
+    UnknownArray(String),
+    #[error("array {array_id}: {problem}")]
+    BadRecord { array_id: String, problem: String },
+}
+
+/// Deployed names of the stack's queues and tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resources {
+    pub times_two_queue_url: String,
+    pub times_two_dead_letter_queue_url: String,
+    pub reduce_queue_url: String,
+    pub reduce_dead_letter_queue_url: String,
+    pub scratchpad_table: String,
+    pub sums_table: String,
+}
+
+/// The stack outputs [`Resources::from_outputs`] reads (see template.yaml).
+pub const OUTPUTS: [&str; 6] = [
+    "TimesTwoQueueUrl",
+    "TimesTwoDeadLetterQueueUrl",
+    "ReduceQueueUrl",
+    "ReduceDeadLetterQueueUrl",
+    "ScratchpadTableName",
+    "SumsTableName",
+];
+
+impl Resources {
+    /// From a deployed stack's outputs (`OutputKey` → `OutputValue`).
+    pub fn from_outputs(outputs: &BTreeMap<String, String>) -> Result<Resources, AdminError> {
+        let get = |key: &str| {
+            outputs
+                .get(key)
+                .filter(|v| !v.is_empty())
+                .cloned()
+                .ok_or_else(|| AdminError::MissingOutput(key.to_string()))
+        };
+        Ok(Resources {
+            times_two_queue_url: get(OUTPUTS[0])?,
+            times_two_dead_letter_queue_url: get(OUTPUTS[1])?,
+            reduce_queue_url: get(OUTPUTS[2])?,
+            reduce_dead_letter_queue_url: get(OUTPUTS[3])?,
+            scratchpad_table: get(OUTPUTS[4])?,
+            sums_table: get(OUTPUTS[5])?,
+        })
+    }
+
+    /// The `<prefix>-<LogicalId>` resources that [`crate::provision`] makes
+    /// for the local runner. Queue URLs depend on the endpoint and account, so
+    /// they are looked up (GetQueueUrl) rather than guessed; nothing is created.
+    pub async fn from_prefix(sdk: &SdkConfig, prefix: &str) -> Result<Resources, AdminError> {
+        let sqs = aws_sdk_sqs::Client::new(sdk);
+        let url = |logical_id: &'static str| {
+            let sqs = sqs.clone();
+            let name = format!("{prefix}-{logical_id}");
+            async move {
+                match sqs.get_queue_url().queue_name(&name).send().await {
+                    Ok(out) => out
+                        .queue_url()
+                        .map(str::to_string)
+                        .ok_or(AdminError::NoSuchQueue(name)),
+                    Err(e) => match e.as_service_error() {
+                        Some(GetQueueUrlError::QueueDoesNotExist(_)) => {
+                            Err(AdminError::NoSuchQueue(name))
+                        }
+                        _ => Err(from_sdk(&format!("GetQueueUrl {name}"), e).into()),
+                    },
+                }
+            }
+        };
+        Ok(Resources {
+            times_two_queue_url: url("TimesTwoQueue").await?,
+            times_two_dead_letter_queue_url: url("TimesTwoDeadLetterQueue").await?,
+            reduce_queue_url: url("ReduceQueue").await?,
+            reduce_dead_letter_queue_url: url("ReduceDeadLetterQueue").await?,
+            scratchpad_table: format!("{prefix}-ScratchpadTable"),
+            sums_table: format!("{prefix}-SumsTable"),
+        })
+    }
+
+    /// The dead-letter queue of `source` and the queue it feeds: (DLQ, source).
+    pub fn dead_letter(&self, source: Source) -> (&str, &str) {
+        match source {
+            Source::TimesTwo => (
+                &self.times_two_dead_letter_queue_url,
+                &self.times_two_queue_url,
+            ),
+            Source::Reduce => (&self.reduce_dead_letter_queue_url, &self.reduce_queue_url),
+        }
+    }
+}
+
+/// One of the two work queues (each has its dead-letter queue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    TimesTwo,
+    Reduce,
+}
+
+impl Source {
+    /// The function that consumes the queue, whose logs tell why it failed.
+    pub fn function(self) -> &'static str {
+        match self {
+            Source::TimesTwo => "times_two",
+            Source::Reduce => "reduce",
+        }
+    }
+}
+
+/// A pending array, as the sums table has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingArray {
+    pub array_id: String,
+    pub array_length: u64,
+    pub submitted_at_ms: u64,
+    /// The progress counter, when the table has one for this array.
+    pub reduced_elements: Option<u64>,
+}
+
+/// A message in a dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub message_id: String,
+    pub body: String,
+    /// Receives counted by SQS, in the source queue and here together.
+    pub receive_count: u32,
+}
+
+/// Why a dead letter is there, as far as the tables can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// The body is not a message of this queue: it will fail again if redriven.
+    Undecodable(String),
+    /// The array is not in the sums table (never submitted, or expired).
+    UnknownArray(String),
+    /// The array finished without it: a late duplicate, harmless to redrive or drop.
+    ArrayDone(String),
+    /// The array waits for it: the function failed on it repeatedly.
+    ArrayPending(String),
+    /// The sums table could not be read.
+    LookupFailed(String),
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Undecodable(e) => write!(f, "undecodable: {e}"),
+            Reason::UnknownArray(id) => write!(f, "array {id} unknown"),
+            Reason::ArrayDone(id) => write!(f, "array {id} done (late duplicate)"),
+            Reason::ArrayPending(id) => write!(f, "array {id} pending: failed repeatedly"),
+            Reason::LookupFailed(e) => write!(f, "cannot read the sums table: {e}"),
+        }
+    }
+}
+
+/// Visibility for messages taken while listing or redriving: long enough to
+/// finish a page, short enough that an interrupted command hides nothing for long.
+const HOLD: Duration = Duration::from_secs(30);
+/// Long poll per receive: SQS short polls sample a subset of servers and may
+/// answer empty while messages exist.
+const POLL: Duration = Duration::from_secs(1);
+
+/// The admin tools, over one SQS and one DynamoDB client.
+#[derive(Clone, Debug)]
+pub struct Admin {
+    sqs: aws_sdk_sqs::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    resources: Resources,
+}
+
+impl Admin {
+    pub fn new(sdk: &SdkConfig, resources: Resources) -> Admin {
+        Admin {
+            sqs: aws_sdk_sqs::Client::new(sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            resources,
+        }
+    }
+
+    pub fn resources(&self) -> &Resources {
+        &self.resources
+    }
+
+    fn sums(&self) -> DynamoSums {
+        DynamoSums::new(self.dynamodb.clone(), &self.resources.sums_table)
+    }
+
+    fn scratchpad_port(&self) -> DynamoScratchpad {
+        DynamoScratchpad::new(self.dynamodb.clone(), &self.resources.scratchpad_table)
+    }
+
+    /// Every pending array: a Scan of the whole sums table with a filter, so
+    /// it reads (and bills) every row; fine for an operator, never for a
+    /// request path. Oldest first.
+    pub async fn pending(&self) -> Result<Vec<PendingArray>, AdminError> {
+        let table = &self.resources.sums_table;
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .dynamodb
+                .scan()
+                .table_name(table)
+                .filter_expression("#status = :pending")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(
+                    ":pending",
+                    AttributeValue::S(Status::Pending.as_str().into()),
+                )
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| from_sdk(&format!("Scan on {table}"), e))?;
+            for item in out.items() {
+                let r = Reader { table, item };
+                found.push(PendingArray {
+                    array_id: r.string("arrayId")?,
+                    array_length: r.count("arrayLength")?,
+                    submitted_at_ms: r.count("submittedAt")?,
+                    reduced_elements: r.optional_count("reducedElements")?,
+                });
+            }
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        found.sort_by(|a, b| {
+            (a.submitted_at_ms, &a.array_id).cmp(&(b.submitted_at_ms, &b.array_id))
+        });
+        Ok(found)
+    }
+
+    /// An array's scratchpad rows, found by walking its merge tree: one
+    /// Query per internal node, reading exactly the partitions the reducer
+    /// uses. The tree's shape comes from the array's sums record.
+    pub async fn scratchpad(&self, array_id: &str) -> Result<Vec<ScratchpadRow>, AdminError> {
+        let record = self
+            .sums()
+            .get(array_id)
+            .await?
+            .ok_or_else(|| AdminError::UnknownArray(array_id.to_string()))?;
+        if record.array_length == 0 {
+            return Ok(Vec::new());
+        }
+        let tree =
+            Tree::new(record.array_length, record.chunk_size, record.fan_in).map_err(|e| {
+                AdminError::BadRecord {
+                    array_id: array_id.to_string(),
+                    problem: e.to_string(),
+                }
+            })?;
+        let scratchpad = self.scratchpad_port();
+        let mut rows = Vec::new();
+        for level in (1..=tree.root().level).rev() {
+            for index in 0..tree.width(level) {
+                let key = tree.children_key(array_id, NodeId::new(level, index));
+                rows.extend(scratchpad.group(&key).await?);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Every scratchpad row whose partition key starts with `array_id`: a Scan
+    /// of the whole table, for when the sums record is gone or suspect.
+    pub async fn scan_scratchpad(&self, array_id: &str) -> Result<Vec<ScratchpadRow>, AdminError> {
+        let table = &self.resources.scratchpad_table;
+        let scratchpad = self.scratchpad_port();
+        let mut rows = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .dynamodb
+                .scan()
+                .table_name(table)
+                .filter_expression("begins_with(#a, :a)")
+                .expression_attribute_names("#a", "arrayId")
+                .expression_attribute_values(":a", AttributeValue::S(array_id.to_string()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| from_sdk(&format!("Scan on {table}"), e))?;
+            for item in out.items() {
+                rows.push(scratchpad.row(item)?);
+            }
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        rows.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(rows)
+    }
+
+    /// Every message in `source`'s dead-letter queue, left in place: each is
+    /// received once (hidden briefly so a page is not read twice), then made
+    /// visible again at once.
+    pub async fn dead_letters(&self, source: Source) -> Result<Vec<DeadLetter>, AdminError> {
+        let (dlq, _) = self.resources.dead_letter(source);
+        let queue = SqsQueue::new(self.sqs.clone(), dlq);
+        let mut seen = HashSet::new();
+        let mut letters = Vec::new();
+        let mut receipts = Vec::new();
+        let listed = loop {
+            let batch = match queue.receive(10, POLL, HOLD).await {
+                Ok(b) => b,
+                Err(e) => break Err(e),
+            };
+            if batch.is_empty() {
+                break Ok(());
+            }
+            for m in batch {
+                receipts.push(m.receipt.clone());
+                if seen.insert(m.message_id.clone()) {
+                    letters.push(DeadLetter {
+                        message_id: m.message_id,
+                        body: m.body,
+                        receive_count: m.receive_count,
+                    });
+                }
+            }
+        };
+        // Give the messages back even when listing failed half way.
+        let released = self.release(dlq, receipts).await;
+        listed?;
+        released?;
+        Ok(letters)
+    }
+
+    /// Makes received messages visible again now (visibility timeout 0).
+    async fn release(&self, url: &str, receipts: Vec<String>) -> Result<(), AdminError> {
+        for chunk in receipts.chunks(10) {
+            let mut request = self.sqs.change_message_visibility_batch().queue_url(url);
+            for (i, receipt) in chunk.iter().enumerate() {
+                let entry = ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(receipt)
+                    .visibility_timeout(0)
+                    .build()
+                    .map_err(|e| from_build("ChangeMessageVisibilityBatch entry", e))?;
+                request = request.entries(entry);
+            }
+            request
+                .send()
+                .await
+                .map_err(|e| from_sdk("ChangeMessageVisibilityBatch", e))?;
+        }
+        Ok(())
+    }
+
+    /// Why `letter` is in `source`'s dead-letter queue: the body decoded as
+    /// the function would, then the array's status in the sums table.
+    pub async fn reason(&self, source: Source, letter: &DeadLetter) -> Reason {
+        let array_id = match source {
+            Source::TimesTwo => MapMessage::decode(&letter.body).map(|m| m.array_id.to_string()),
+            Source::Reduce => ReduceMessage::decode(&letter.body).map(|m| m.array_id),
+        };
+        let array_id = match array_id {
+            Ok(id) => id,
+            Err(e) => return Reason::Undecodable(e.to_string()),
+        };
+        match self.sums().get(&array_id).await {
+            Ok(None) => Reason::UnknownArray(array_id),
+            Ok(Some(r)) if r.status == Status::Done => Reason::ArrayDone(array_id),
+            Ok(Some(_)) => Reason::ArrayPending(array_id),
+            Err(e) => Reason::LookupFailed(e.to_string()),
+        }
+    }
+
+    /// Moves every message of `source`'s dead-letter queue back to `source`;
+    /// returns how many. Each page is sent before it is deleted, so an
+    /// interruption can leave a message in both queues but never in neither:
+    /// the pipeline is idempotent, a duplicate costs a little work, a loss
+    /// would stall an array.
+    pub async fn redrive(&self, source: Source) -> Result<usize, AdminError> {
+        let (dlq_url, source_url) = self.resources.dead_letter(source);
+        let dlq = SqsQueue::new(self.sqs.clone(), dlq_url);
+        let target = SqsQueue::new(self.sqs.clone(), source_url);
+        let mut moved = 0;
+        loop {
+            let batch = dlq.receive(10, POLL, HOLD).await?;
+            if batch.is_empty() {
+                return Ok(moved);
+            }
+            let bodies = batch.iter().map(|m| m.body.clone()).collect();
+            target.send(bodies).await?;
+            dlq.delete(batch.iter().map(|m| m.receipt.clone()).collect())
+                .await?;
+            moved += batch.len();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_come_from_every_output() {
+        let mut outputs: BTreeMap<String, String> = OUTPUTS
+            .iter()
+            .map(|k| (k.to_string(), format!("value-of-{k}")))
+            .collect();
+        let r = Resources::from_outputs(&outputs).expect("all outputs");
+        assert_eq!(r.sums_table, "value-of-SumsTableName");
+        assert_eq!(
+            r.dead_letter(Source::Reduce),
+            (
+                "value-of-ReduceDeadLetterQueueUrl",
+                "value-of-ReduceQueueUrl"
+            )
+        );
+        outputs.insert("ScratchpadTableName".into(), String::new());
+        assert!(matches!(
+            Resources::from_outputs(&outputs),
+            Err(AdminError::MissingOutput(k)) if k == "ScratchpadTableName"
+        ));
+    }
+
+    #[test]
+    fn reasons_read_plainly() {
+        assert_eq!(
+            Reason::ArrayDone("a".into()).to_string(),
+            "array a done (late duplicate)"
+        );
+        assert_eq!(
+            Reason::UnknownArray("a".into()).to_string(),
+            "array a unknown"
+        );
+    }
+}

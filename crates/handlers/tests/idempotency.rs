@@ -1,0 +1,321 @@
+//! `Idempotency-Key` on `POST /sumArray`: a retried POST returns the array
+//! the first one started, and a crash half-way through a submit is finished
+//! by the retry.
+
+use async_trait::async_trait;
+use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use handlers::{handle_api, handle_reduce, handle_times_two};
+use http::{HeaderValue, Method};
+use packet::Number;
+use pipeline::memory::MemoryBackend;
+use pipeline::{
+    Claimed, Completion, Config, KeyClaim, PortError, Ports, Queue, Received, Status, SumRecord,
+    Sums, SystemClock,
+};
+use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn post(body: &str, key: Option<&[u8]>, caller: Option<&str>) -> ApiGatewayProxyRequest {
+    let mut r = ApiGatewayProxyRequest::default();
+    r.http_method = Method::POST;
+    r.path = Some("/sumArray".into());
+    r.body = Some(body.to_string());
+    if let Some(key) = key {
+        r.headers.insert(
+            "Idempotency-Key",
+            HeaderValue::from_bytes(key).expect("a header value"),
+        );
+    }
+    r.request_context.identity.user_arn = caller.map(str::to_string);
+    r
+}
+
+fn text(response: &ApiGatewayProxyResponse) -> String {
+    match &response.body {
+        Some(Body::Text(t)) => t.clone(),
+        other => panic!("unexpected body {other:?}"),
+    }
+}
+
+async fn call(ports: &Ports, request: &ApiGatewayProxyRequest) -> (i64, Value, String) {
+    let config = Config {
+        chunk_size: 2,
+        fan_in: 2,
+        ..Config::default()
+    };
+    let response = handle_api(ports, &config, request).await;
+    let body = text(&response);
+    let json = serde_json::from_str(&body).expect("JSON");
+    (response.status_code, json, body)
+}
+
+fn backend() -> MemoryBackend {
+    MemoryBackend::new(Arc::new(SystemClock), 5)
+}
+
+fn event(batch: &[Received]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = batch
+        .iter()
+        .map(|m| {
+            let mut record = SqsMessage::default();
+            record.message_id = Some(m.message_id.clone());
+            record.body = Some(m.body.clone());
+            record
+        })
+        .collect();
+    event
+}
+
+/// Runs both handlers until the queues are empty; every message must succeed.
+async fn drain(b: &MemoryBackend) {
+    let ports = b.ports();
+    let config = Config::default();
+    for _ in 0..1_000 {
+        for (queue, reduce) in [(&b.times_two_queue, false), (&b.reduce_queue, true)] {
+            let batch = queue
+                .receive(10, Duration::ZERO, Duration::from_secs(60))
+                .await
+                .expect("receive");
+            if batch.is_empty() {
+                continue;
+            }
+            let response = if reduce {
+                handle_reduce(&ports, &config, &event(&batch), None).await
+            } else {
+                handle_times_two(&ports, &config, &event(&batch)).await
+            };
+            assert!(response.batch_item_failures.is_empty(), "a message failed");
+            let receipts = batch.iter().map(|m| m.receipt.clone()).collect();
+            queue.delete(receipts).await.expect("delete");
+        }
+        if b.times_two_queue.is_empty() && b.reduce_queue.is_empty() {
+            return;
+        }
+    }
+    panic!("the pipeline did not drain");
+}
+
+fn done_sum(b: &MemoryBackend, array_id: &str) -> String {
+    let record = b
+        .sums
+        .records()
+        .into_iter()
+        .find(|r| r.array_id == array_id)
+        .expect("record");
+    assert_eq!(record.status, Status::Done);
+    record.sum.expect("sum").to_string()
+}
+
+#[tokio::test]
+async fn a_retried_post_returns_the_same_array() {
+    let b = backend();
+    let ports = b.ports();
+    let request = post("[1,2,3,4,5]", Some(b"order-42"), None);
+    let (status, first, first_text) = call(&ports, &request).await;
+    assert_eq!(status, 200);
+    let array_id = first["arrayId"].as_str().expect("id").to_string();
+    let (status, _, again) = call(&ports, &request).await;
+    assert_eq!(status, 200);
+    assert_eq!(again, first_text, "the same answer, byte for byte");
+    assert_eq!(b.sums.records().len(), 1, "one computation, not two");
+    drain(&b).await;
+    assert_eq!(done_sum(&b, &array_id), "30");
+
+    // Once done, a retry enqueues nothing and still answers the same.
+    let (status, _, later) = call(&ports, &request).await;
+    assert_eq!((status, later), (200, first_text));
+    assert!(b.times_two_queue.is_empty());
+
+    // Without a key every POST is a new array.
+    let (_, other, _) = call(&ports, &post("[1,2,3,4,5]", None, None)).await;
+    assert_ne!(other["arrayId"], first["arrayId"]);
+}
+
+#[tokio::test]
+async fn a_key_reused_for_another_body_is_refused() {
+    let b = backend();
+    let ports = b.ports();
+    let (status, first, _) = call(&ports, &post("[1,2]", Some(b"k"), None)).await;
+    assert_eq!(status, 200);
+    let (status, json, _) = call(&ports, &post("[1,3]", Some(b"k"), None)).await;
+    assert_eq!(status, 422);
+    let error = json["error"].as_str().expect("error");
+    assert!(error.contains("Idempotency-Key"), "{error}");
+    assert!(
+        error.contains(first["arrayId"].as_str().expect("id")),
+        "{error}"
+    );
+    assert_eq!(b.sums.records().len(), 1);
+}
+
+#[tokio::test]
+async fn keys_are_scoped_to_the_caller() {
+    let b = backend();
+    let ports = b.ports();
+    let alice = "arn:aws:iam::111122223333:user/alice";
+    let bob = "arn:aws:iam::111122223333:user/bob";
+    let (_, a, _) = call(&ports, &post("[1]", Some(b"same"), Some(alice))).await;
+    let (_, b_, _) = call(&ports, &post("[1]", Some(b"same"), Some(bob))).await;
+    let (_, a2, _) = call(&ports, &post("[1]", Some(b"same"), Some(alice))).await;
+    assert_ne!(a["arrayId"], b_["arrayId"], "bob never sees alice's array");
+    assert_eq!(a["arrayId"], a2["arrayId"]);
+}
+
+#[tokio::test]
+async fn malformed_keys_are_400_and_claim_nothing() {
+    let b = backend();
+    let ports = b.ports();
+    let long = vec![b'x'; 129];
+    let cases: [(&[u8], &str); 4] = [
+        (b"", "empty"),
+        (&long, "129 characters"),
+        (b"tab\there", "printable"),
+        ("caf\u{e9}".as_bytes(), "printable"),
+    ];
+    for (key, says) in cases {
+        let (status, json, _) = call(&ports, &post("[1]", Some(key), None)).await;
+        assert_eq!(status, 400, "{key:?}");
+        let error = json["error"].as_str().expect("error");
+        assert!(error.contains(says), "{key:?}: {error}");
+    }
+    assert_eq!(
+        call(&ports, &post("[1]", Some(&[b'x'; 128]), None)).await.0,
+        200
+    );
+    // A refused body does not use up its key.
+    assert_eq!(call(&ports, &post("[1,", Some(b"k2"), None)).await.0, 400);
+    assert_eq!(call(&ports, &post("[1]", Some(b"k2"), None)).await.0, 200);
+    assert_eq!(b.sums.records().len(), 2);
+}
+
+/// A queue whose sends fail while `down` is set: the crash between claiming
+/// the key and enqueueing.
+struct FlakyQueue {
+    inner: Arc<dyn Queue>,
+    down: AtomicBool,
+}
+
+#[async_trait]
+impl Queue for FlakyQueue {
+    async fn send(&self, bodies: Vec<String>) -> Result<(), PortError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(PortError::Unavailable("injected".into()));
+        }
+        self.inner.send(bodies).await
+    }
+    async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+        visibility: Duration,
+    ) -> Result<Vec<Received>, PortError> {
+        self.inner.receive(max, wait, visibility).await
+    }
+    async fn delete(&self, receipts: Vec<String>) -> Result<(), PortError> {
+        self.inner.delete(receipts).await
+    }
+}
+
+/// A sums table whose inserts fail while `down` is set: the crash between
+/// claiming the key and recording the array.
+struct FlakySums {
+    inner: Arc<dyn Sums>,
+    down: AtomicBool,
+}
+
+#[async_trait]
+impl Sums for FlakySums {
+    async fn claim_idempotency_key(
+        &self,
+        claim: &KeyClaim<'_>,
+        now_s: u64,
+    ) -> Result<Claimed, PortError> {
+        self.inner.claim_idempotency_key(claim, now_s).await
+    }
+    async fn insert(&self, record: &SumRecord) -> Result<(), PortError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(PortError::Unavailable("injected".into()));
+        }
+        self.inner.insert(record).await
+    }
+    async fn get(&self, array_id: &str) -> Result<Option<SumRecord>, PortError> {
+        self.inner.get(array_id).await
+    }
+    async fn complete(
+        &self,
+        array_id: &str,
+        sum: &Number,
+        finished_at_ms: u64,
+    ) -> Result<Completion, PortError> {
+        self.inner.complete(array_id, sum, finished_at_ms).await
+    }
+    async fn add_progress(&self, array_id: &str, elements: u64) -> Result<(), PortError> {
+        self.inner.add_progress(array_id, elements).await
+    }
+}
+
+#[tokio::test]
+async fn a_retry_finishes_an_array_whose_submit_crashed_before_enqueueing() {
+    let b = backend();
+    let queue = Arc::new(FlakyQueue {
+        inner: b.times_two_queue.clone(),
+        down: AtomicBool::new(true),
+    });
+    let ports = Ports {
+        times_two_queue: queue.clone(),
+        ..b.ports()
+    };
+    let request = post("[1,2,3,4,5,6,7]", Some(b"retry-me"), None);
+    assert_eq!(call(&ports, &request).await.0, 503);
+    assert!(b.times_two_queue.is_empty(), "the crash enqueued nothing");
+    let [record] = b.sums.records().try_into().expect("one record");
+    assert_eq!(record.status, Status::Pending, "recorded, then stuck");
+
+    queue.down.store(false, Ordering::SeqCst);
+    let (status, json, _) = call(&ports, &request).await;
+    assert_eq!(status, 200);
+    assert_eq!(json["arrayId"].as_str(), Some(record.array_id.as_str()));
+    drain(&b).await;
+    assert_eq!(done_sum(&b, &record.array_id), "56");
+    assert_eq!(b.sums.records().len(), 1);
+}
+
+#[tokio::test]
+async fn a_retry_finishes_an_array_whose_submit_crashed_before_recording() {
+    let b = backend();
+    let sums = Arc::new(FlakySums {
+        inner: b.sums.clone(),
+        down: AtomicBool::new(true),
+    });
+    let ports = Ports {
+        sums: sums.clone(),
+        ..b.ports()
+    };
+    let request = post("[0.5,1.5]", Some(b"retry-me"), None);
+    assert_eq!(call(&ports, &request).await.0, 503);
+    assert!(b.sums.records().is_empty() && b.times_two_queue.is_empty());
+
+    sums.down.store(false, Ordering::SeqCst);
+    let (status, json, _) = call(&ports, &request).await;
+    assert_eq!(status, 200);
+    let array_id = json["arrayId"].as_str().expect("id").to_string();
+    drain(&b).await;
+    assert_eq!(done_sum(&b, &array_id), "4");
+}
+
+#[tokio::test]
+async fn an_empty_array_with_a_key_is_done_at_once() {
+    let b = backend();
+    let ports = b.ports();
+    let request = post("[]", Some(b"empty"), None);
+    let (_, first, _) = call(&ports, &request).await;
+    let (_, second, _) = call(&ports, &request).await;
+    assert_eq!(first, second);
+    assert_eq!(done_sum(&b, first["arrayId"].as_str().expect("id")), "0");
+    assert!(b.times_two_queue.is_empty());
+}

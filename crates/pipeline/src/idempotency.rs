@@ -1,0 +1,128 @@
+//! `Idempotency-Key`: a client that retries a POST (after a timeout, a
+//! dropped connection, a 503) gets the array it already started instead of a
+//! second computation.
+
+/// How long a key keeps standing for its array: a day covers any sane retry
+/// loop, and the claim row (in the sums table, under DynamoDB's TTL) then
+/// goes away on its own.
+pub const IDEMPOTENCY_TTL_SECONDS: u64 = 24 * 60 * 60;
+
+/// Longest key accepted. Long enough for a UUID or a hash with a prefix,
+/// short enough that a scoped key stays far below DynamoDB's 2 KB partition
+/// key limit.
+pub const MAX_KEY_LEN: usize = 128;
+
+/// Why an `Idempotency-Key` header was refused (answered 400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error(
+        "the Idempotency-Key header is empty; send 1 to {MAX_KEY_LEN} printable ASCII characters"
+    )]
+    Empty,
+    #[error("the Idempotency-Key header is {0} characters long; the limit is {MAX_KEY_LEN}")]
+    TooLong(usize),
+    #[error(
+        "the Idempotency-Key header must be printable ASCII (space to ~); character {0} is not"
+    )]
+    NotPrintable(usize),
+}
+
+/// A validated client key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// Checks a header value: 1 to 128 bytes, each printable ASCII (0x20..=0x7E).
+    pub fn parse(raw: &[u8]) -> Result<IdempotencyKey, KeyError> {
+        if raw.is_empty() {
+            return Err(KeyError::Empty);
+        }
+        if let Some(at) = raw.iter().position(|b| !(0x20..=0x7e).contains(b)) {
+            return Err(KeyError::NotPrintable(at));
+        }
+        if raw.len() > MAX_KEY_LEN {
+            return Err(KeyError::TooLong(raw.len()));
+        }
+        // Every byte is ASCII, so this cannot fail; no unwrap all the same.
+        Ok(IdempotencyKey(String::from_utf8_lossy(raw).into_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key as stored: prefixed with the caller's identity, so two callers
+    /// who happen to pick the same key never see each other's arrays.
+    /// `caller` must not contain `#` for the result to be unambiguous (IAM
+    /// ARNs and API key ids do not); any `#` is replaced to keep it so.
+    pub fn scoped(&self, caller: &str) -> String {
+        format!("{}#{}", caller.replace('#', "%23"), self.0)
+    }
+}
+
+/// Scope and key together, as `submit_with_key` takes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub key: IdempotencyKey,
+    /// Who is calling (IAM principal, API key id, or `anonymous`).
+    pub caller: String,
+}
+
+/// A stable fingerprint of a request body (length and 64-bit FNV-1a), to tell
+/// a retry from a different request that reuses a key. Not a security
+/// boundary: the key is scoped to its caller, who can only confuse themself.
+/// FNV rather than std's hasher because the value is stored and must not
+/// change between compiler versions.
+pub(crate) fn fingerprint(body: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in body.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{}:{hash:016x}", body.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_printable_ascii_up_to_128() {
+        assert_eq!(
+            IdempotencyKey::parse(b"order-42 retry").map(|k| k.as_str().to_string()),
+            Ok("order-42 retry".to_string())
+        );
+        assert!(IdempotencyKey::parse(&[b'k'; 128]).is_ok());
+        assert_eq!(
+            IdempotencyKey::parse(&[b'k'; 129]),
+            Err(KeyError::TooLong(129))
+        );
+        assert_eq!(IdempotencyKey::parse(b""), Err(KeyError::Empty));
+        assert_eq!(
+            IdempotencyKey::parse(b"ab\tc"),
+            Err(KeyError::NotPrintable(2))
+        );
+        assert_eq!(
+            IdempotencyKey::parse("é".as_bytes()),
+            Err(KeyError::NotPrintable(0))
+        );
+    }
+
+    #[test]
+    fn scopes_keys_by_caller() {
+        let key = IdempotencyKey::parse(b"k").expect("valid");
+        assert_ne!(key.scoped("alice"), key.scoped("bob"));
+        assert_ne!(
+            key.scoped("a#b"),
+            IdempotencyKey::parse(b"b#k").expect("valid").scoped("a")
+        );
+    }
+
+    #[test]
+    fn fingerprints_are_stable_and_tell_bodies_apart() {
+        // Pinned: a stored fingerprint must match after a redeploy.
+        assert_eq!(fingerprint(""), "0:cbf29ce484222325");
+        assert_eq!(fingerprint("[1,2,3]"), fingerprint("[1,2,3]"));
+        assert_ne!(fingerprint("[1,2,3]"), fingerprint("[1,2,4]"));
+    }
+}
