@@ -81,8 +81,8 @@ fn element(rng: &mut SmallRng) -> String {
 fn array(rng: &mut SmallRng) -> ArrayPlan {
     let n = match rng.gen_range(0..100) {
         0..=7 => rng.gen_range(0..=3),
-        8..=59 => rng.gen_range(1..=60),
-        60..=89 => rng.gen_range(60..=400),
+        8..=61 => rng.gen_range(1..=60),
+        62..=93 => rng.gen_range(60..=400),
         _ => rng.gen_range(400..=2000),
     };
     // Log-uniform, so small chunks (deep trees, many leaves) are common.
@@ -110,8 +110,13 @@ fn rate(rng: &mut SmallRng, kind: FaultKind) -> f64 {
         FaultKind::ErrorAfter => (0.005, 0.08),
         FaultKind::PartialWrite => (0.02, 0.3),
         FaultKind::DeleteLost => (0.02, 0.3),
+        FaultKind::Timeout => (0.0, 0.0),
     };
-    rng.gen_range(lo..hi)
+    if lo < hi {
+        rng.gen_range(lo..hi)
+    } else {
+        lo
+    }
 }
 
 impl Params {
@@ -127,6 +132,7 @@ impl Params {
         let mut rates = Rates::default();
         let mix = match rng.gen_range(0..20) {
             0 => FaultMix::None,
+            // Timeouts are not drawn from a rate; they follow from slow handlers.
             k @ 1..=9 => FaultMix::Only(FaultKind::ALL[k - 1]),
             _ => FaultMix::Mixed,
         };
@@ -135,7 +141,7 @@ impl Params {
             FaultMix::Only(kind) => rates.set(kind, rate(&mut rng, kind)),
             FaultMix::Mixed => {
                 for kind in FaultKind::ALL {
-                    if rng.gen_bool(0.75) {
+                    if kind != FaultKind::Timeout && rng.gen_bool(0.75) {
                         let p = rate(&mut rng, kind);
                         rates.set(kind, p);
                     }

@@ -34,10 +34,15 @@ pub enum FaultKind {
     PartialWrite,
     /// The event source mapping fails to delete a processed message.
     DeleteLost,
+    /// Lambda stopped a handler at its function timeout (not drawn from a
+    /// rate: it follows from slow handlers when the run enforces timeouts).
+    Timeout,
 }
 
+const KINDS: usize = 10;
+
 impl FaultKind {
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; KINDS] = [
         FaultKind::Duplicate,
         FaultKind::ReceiveLost,
         FaultKind::Reorder,
@@ -47,6 +52,7 @@ impl FaultKind {
         FaultKind::ErrorAfter,
         FaultKind::PartialWrite,
         FaultKind::DeleteLost,
+        FaultKind::Timeout,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +66,7 @@ impl FaultKind {
             FaultKind::ErrorAfter => "error-after",
             FaultKind::PartialWrite => "partial-write",
             FaultKind::DeleteLost => "delete-lost",
+            FaultKind::Timeout => "timeout",
         }
     }
 
@@ -70,7 +77,7 @@ impl FaultKind {
 
 /// Per-kind probabilities (0 disables a kind).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Rates([f64; 9]);
+pub struct Rates([f64; KINDS]);
 
 impl Rates {
     pub fn get(&self, kind: FaultKind) -> f64 {
@@ -103,7 +110,7 @@ impl fmt::Display for Rates {
 
 /// How many faults of each kind were injected.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct FaultCounts([u64; 9]);
+pub struct FaultCounts([u64; KINDS]);
 
 impl FaultCounts {
     pub fn get(&self, kind: FaultKind) -> u64 {

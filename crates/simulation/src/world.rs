@@ -251,6 +251,9 @@ impl<'a> World<'a> {
                 self.params.enforce_timeout && self.clock.now_ms() >= self.tasks[i].deadline_ms;
             if timed_out || self.roll(FaultKind::Crash) {
                 let task = self.tasks.remove(i);
+                if timed_out {
+                    self.sim.lock().counts.bump(FaultKind::Timeout);
+                }
                 self.trace(if timed_out {
                     Event::Timeout { task: task.id }
                 } else {

@@ -99,13 +99,14 @@ fn naive_reducer_is_caught() {
         reducer: Reducer::Naive,
         // The naive reducer also livelocks (as the original did on moto);
         // a short step budget reports that instead of spinning.
-        max_steps: 50_000,
+        max_steps: 20_000,
         ..Options::default()
     };
-    let seeds = 30;
     let mut caught = Vec::new();
     let mut wrong_sums = 0;
-    for seed in 0..seeds {
+    let mut ran = 0;
+    for seed in 0..30 {
+        ran += 1;
         let r = run_seed(seed, &opts);
         if !r.ok() {
             if r.violations.iter().any(|v| v.contains("WRONG SUM")) {
@@ -116,12 +117,13 @@ fn naive_reducer_is_caught() {
             }
             caught.push(seed);
         }
+        if caught.len() >= 3 && wrong_sums > 0 {
+            break;
+        }
     }
     println!(
-        "naive reducer: caught in {} of {seeds} seeds ({} with a wrong sum); first caught at seed {:?}",
-        caught.len(),
-        wrong_sums,
-        caught.first()
+        "naive reducer: caught in {} of {ran} seeds run ({caught:?}), {wrong_sums} with a wrong sum",
+        caught.len()
     );
     assert!(
         caught.first().is_some_and(|s| *s < 10),

@@ -60,6 +60,10 @@ pub async fn reduce(
     reduce_message(ports, config, &msg, None).await
 }
 
+/// An array and its tree's shape (`arrayLength`, `chunkSize`, `fanIn`): the
+/// messages of a batch that can be walked together.
+type ArrayShape = (String, u64, u64, u64);
+
 /// Handles a batch of Reduce message bodies, one result per body, in order.
 ///
 /// Messages of the same array are merged first, so a node named by several
@@ -75,8 +79,7 @@ pub async fn reduce_batch(
     let mut results: Vec<Result<ReduceOutcome, StepError>> = (0..bodies.len())
         .map(|_| Ok(ReduceOutcome::default()))
         .collect();
-    let mut groups: BTreeMap<(String, u64, u64, u64), (ReduceMessage, Vec<usize>)> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<ArrayShape, (ReduceMessage, Vec<usize>)> = BTreeMap::new();
     for (i, body) in bodies.iter().enumerate() {
         let msg = match ReduceMessage::decode(body) {
             Ok(m) => m,
