@@ -78,7 +78,7 @@ impl Drop for Running {
     }
 }
 
-async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
+pub(crate) async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(url) = endpoint {
         loader = loader.endpoint_url(url);

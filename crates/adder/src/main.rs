@@ -6,6 +6,7 @@
 
 mod backend;
 mod bench;
+mod client;
 mod input;
 mod poller;
 mod serve;
@@ -52,6 +53,8 @@ enum Command {
         #[command(flatten)]
         backend: BackendArgs,
     },
+    #[command(flatten)]
+    Client(client::Command),
 }
 
 fn init_tracing(default: &str) {
@@ -89,6 +92,10 @@ async fn main() -> ExitCode {
         Command::Serve { port, backend } => {
             init_tracing("info");
             serve(port, backend).await
+        }
+        Command::Client(command) => {
+            init_tracing("warn");
+            client::run(command).await
         }
     };
     match result {

@@ -1,0 +1,154 @@
+//! The inspection commands' output: plain aligned text, one row per line,
+//! so it reads at a terminal and greps in a script.
+
+use super::target::{admin, AwsArgs};
+use super::QueueChoice;
+use crate::Failure;
+use aws_ports::{Reason, Source};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+fn failed(e: aws_ports::AdminError) -> Failure {
+    (1, e.to_string())
+}
+
+fn sources(choice: Option<QueueChoice>) -> Vec<Source> {
+    match choice {
+        Some(QueueChoice::TimesTwo) => vec![Source::TimesTwo],
+        Some(QueueChoice::Reduce) => vec![Source::Reduce],
+        None => vec![Source::TimesTwo, Source::Reduce],
+    }
+}
+
+fn queue_name(source: Source) -> &'static str {
+    match source {
+        Source::TimesTwo => "TimesTwo",
+        Source::Reduce => "Reduce",
+    }
+}
+
+/// "12s", "3m", "5h", "2d": how long ago `ms` (Unix milliseconds) was.
+fn age(ms: u64) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let s = now.saturating_sub(ms) / 1000;
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m", s / 60),
+        7200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+pub async fn pending(args: &AwsArgs) -> Result<(), Failure> {
+    let admin = admin(args).await?;
+    let arrays = admin.pending().await.map_err(failed)?;
+    if arrays.is_empty() {
+        println!("no pending arrays");
+        return Ok(());
+    }
+    println!(
+        "{:<36}  {:>10}  {:>10}  submitted",
+        "arrayId", "elements", "reduced"
+    );
+    for a in &arrays {
+        let reduced = a
+            .reduced_elements
+            .map_or_else(|| "-".to_string(), |r| r.to_string());
+        println!(
+            "{:<36}  {:>10}  {:>10}  {} ago",
+            a.array_id,
+            a.array_length,
+            reduced,
+            age(a.submitted_at_ms)
+        );
+    }
+    println!("{} pending", arrays.len());
+    Ok(())
+}
+
+pub async fn scratchpad(args: &AwsArgs, array_id: &str, scan: bool) -> Result<(), Failure> {
+    let admin = admin(args).await?;
+    let rows = if scan {
+        admin.scan_scratchpad(array_id).await
+    } else {
+        admin.scratchpad(array_id).await
+    }
+    .map_err(failed)?;
+    let width = rows
+        .iter()
+        .map(|r| r.key.array_id.len())
+        .max()
+        .unwrap_or(0)
+        .max("partition".len());
+    println!(
+        "{:<width$}  {:<12}  {:>24}  {:>14}  consumed",
+        "partition", "packetId", "packetValue", "packetContains"
+    );
+    for r in &rows {
+        println!(
+            "{:<width$}  {:<12}  {:>24}  {:>14}  {}",
+            r.key.array_id,
+            r.key.packet_id,
+            r.packet_value.to_string(),
+            r.packet_contains,
+            r.consumed
+        );
+    }
+    let live = rows.iter().filter(|r| !r.consumed).count();
+    println!("{} rows, {live} not yet merged", rows.len());
+    Ok(())
+}
+
+pub async fn dlq_list(
+    args: &AwsArgs,
+    choice: Option<QueueChoice>,
+    bodies: bool,
+) -> Result<(), Failure> {
+    let admin = admin(args).await?;
+    for source in sources(choice) {
+        let letters = admin.dead_letters(source).await.map_err(failed)?;
+        println!(
+            "{} dead-letter queue: {} message(s)",
+            queue_name(source),
+            letters.len()
+        );
+        for letter in &letters {
+            let reason = admin.reason(source, letter).await;
+            let hint = match reason {
+                Reason::ArrayPending(_) => format!(
+                    ", see {}'s logs for message {}",
+                    source.function(),
+                    letter.message_id
+                ),
+                Reason::Undecodable(_) => " (will fail again if redriven)".to_string(),
+                _ => String::new(),
+            };
+            println!(
+                "  {}  received {}x  {reason}{hint}",
+                letter.message_id, letter.receive_count
+            );
+            if bodies {
+                println!("    {}", letter.body);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn dlq_redrive(args: &AwsArgs, choice: Option<QueueChoice>) -> Result<(), Failure> {
+    let admin = admin(args).await?;
+    let mut total = 0;
+    for source in sources(choice) {
+        let moved = admin.redrive(source).await.map_err(failed)?;
+        println!(
+            "moved {moved} message(s) from the {name} dead-letter queue to the {name} queue",
+            name = queue_name(source)
+        );
+        total += moved;
+    }
+    if choice.is_none() {
+        println!("{total} message(s) redriven");
+    }
+    Ok(())
+}

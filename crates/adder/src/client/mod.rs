@@ -1,0 +1,197 @@
+//! The command-line client: talks to a running API (`adder serve` or a
+//! deployed stack) over HTTP, and inspects the stack's queues and tables
+//! through the AWS APIs.
+//!
+//! The HTTP commands (`submit`, `wait`, `get`) need nothing but the API's
+//! URL. The inspection commands (`pending`, `scratchpad`, `dlq`) read what no
+//! API route exposes, so they need AWS credentials (or a local endpoint) and
+//! the deployed names, from a stack's outputs (`--stack`) or the runner's
+//! naming (`--prefix`).
+
+mod api;
+mod input;
+mod inspect;
+mod target;
+
+use crate::Failure;
+use clap::{Args, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use target::AwsArgs;
+
+/// Where the API is.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// Base URL of the API: `adder serve`'s, or a deployed stack's `ApiUrl` output.
+    #[arg(long, env = "ADDER_API", default_value = "http://127.0.0.1:3000")]
+    pub api: String,
+    /// Read the API URL from this deployed CloudFormation stack's `ApiUrl`
+    /// output instead (needs AWS credentials).
+    #[arg(long)]
+    pub stack: Option<String>,
+    /// API Gateway API key, sent as `x-api-key` (for a stack whose methods require one).
+    #[arg(long, env = "ADDER_API_KEY")]
+    pub api_key: Option<String>,
+}
+
+/// The dead-letter queue a `dlq` command works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum QueueChoice {
+    TimesTwo,
+    Reduce,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Lists the messages of a dead-letter queue with the reason each is
+    /// there, leaving them in place.
+    List {
+        /// Only this queue's dead letters (both queues otherwise).
+        #[arg(long, value_enum)]
+        queue: Option<QueueChoice>,
+        /// Also print each message's body.
+        #[arg(long)]
+        bodies: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Moves every dead letter back to the queue it came from, to be
+    /// processed again (safe: every step is idempotent).
+    Redrive {
+        /// Only this queue's dead letters (both queues otherwise).
+        #[arg(long, value_enum)]
+        queue: Option<QueueChoice>,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+}
+
+/// The client's subcommands, flattened into `adder`'s.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Submits an array to the API (POST /sumArray) and prints its arrayId,
+    /// or with --wait its sum.
+    Submit {
+        /// The numbers (`1 2 3`) or one JSON array (`'[1,2,3]'`); stdin when
+        /// absent (a JSON array, or numbers separated by spaces, commas or lines).
+        numbers: Vec<String>,
+        /// Read the array from this file (`-` for stdin).
+        #[arg(long, short, conflicts_with = "csv")]
+        file: Option<PathBuf>,
+        /// Read the numbers from one column of this CSV file (`-` for stdin).
+        #[arg(long, requires = "column")]
+        csv: Option<PathBuf>,
+        /// The CSV column: a header name, or a 0-based index.
+        #[arg(long, requires = "csv")]
+        column: Option<String>,
+        /// With an index --column: the CSV's first row is a header, skip it.
+        #[arg(long, requires = "csv")]
+        header: bool,
+        /// Wait for the sum, with a progress bar on stderr, and print it.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Waits for an array to finish, with a progress bar on stderr, and prints its sum.
+    Wait {
+        array_id: String,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Prints an array's record as the API returns it (GET /sums/{arrayId}).
+    Get {
+        array_id: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Admin tool: lists the arrays whose status is pending. Scans the whole
+    /// sums table (reads, and bills, every row), through the AWS APIs.
+    Pending {
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Admin tool: shows an array's scratchpad packets (packetId,
+    /// packetValue, packetContains, consumed), through the AWS APIs.
+    Scratchpad {
+        array_id: String,
+        /// Scan the whole table for rows whose key starts with the id, rather
+        /// than walking the array's merge tree (works without a sums record).
+        #[arg(long)]
+        scan: bool,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Admin tool: dead-letter queues, through the AWS APIs.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+}
+
+/// Runs one client command.
+pub async fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Submit {
+            numbers,
+            file,
+            csv,
+            column,
+            header,
+            wait,
+            timeout,
+            api,
+        } => {
+            let body = match (&csv, &column) {
+                (Some(path), Some(column)) => input::csv_body(path, column, header),
+                _ => input::body(&numbers, file.as_deref()),
+            }
+            .map_err(|e| (2, e))?;
+            let client = api::Client::new(&api).await?;
+            let submitted = client.submit(body).await?;
+            if wait {
+                eprintln!(
+                    "submitted {} ({} elements)",
+                    submitted.array_id, submitted.array_length
+                );
+                let sum = client
+                    .wait(&submitted.array_id, Duration::from_secs(timeout))
+                    .await?;
+                println!("{sum}");
+            } else {
+                println!("{}", submitted.array_id);
+            }
+            Ok(())
+        }
+        Command::Wait {
+            array_id,
+            timeout,
+            api,
+        } => {
+            let client = api::Client::new(&api).await?;
+            let sum = client.wait(&array_id, Duration::from_secs(timeout)).await?;
+            println!("{sum}");
+            Ok(())
+        }
+        Command::Get { array_id, api } => {
+            let client = api::Client::new(&api).await?;
+            println!("{}", client.get(&array_id).await?);
+            Ok(())
+        }
+        Command::Pending { aws } => inspect::pending(&aws).await,
+        Command::Scratchpad {
+            array_id,
+            scan,
+            aws,
+        } => inspect::scratchpad(&aws, &array_id, scan).await,
+        Command::Dlq(DlqCommand::List { queue, bodies, aws }) => {
+            inspect::dlq_list(&aws, queue, bodies).await
+        }
+        Command::Dlq(DlqCommand::Redrive { queue, aws }) => inspect::dlq_redrive(&aws, queue).await,
+    }
+}
