@@ -13,7 +13,7 @@ mod tree;
 
 pub use body::{parse_array, BodyError};
 pub use message::{MapMessage, MessageError, ReduceMessage};
-pub use number::{check_number, Number, NumberError};
+pub use number::{check_number, sum_texts, Number, NumberError};
 pub use tree::{NodeId, Tree, TreeError};
 
 /// One row of the scratchpad table: the sum of the doubled elements of a

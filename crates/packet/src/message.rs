@@ -6,7 +6,7 @@
 //! shape (`arrayLength`, `chunkSize`, `fanIn`), fixed when the array was
 //! submitted, so a change of configuration never changes an array in flight.
 
-use crate::number::{check_number, Number, NumberError};
+use crate::number::{check_number, sum_texts, Number, NumberError};
 use crate::tree::{NodeId, Tree, TreeError};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -132,14 +132,7 @@ impl<'a> MapMessage<'a> {
 
     /// The map step: the exact sum of the doubled elements.
     pub fn doubled_sum(&self) -> Number {
-        let mut total = Number::zero();
-        for text in &self.elements {
-            // Checked in `decode`, so parsing cannot fail here.
-            if let Ok(n) = Number::parse_unchecked(text) {
-                total += &n;
-            }
-        }
-        total.doubled()
+        sum_texts(self.elements.iter().copied()).doubled()
     }
 }
 

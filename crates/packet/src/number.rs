@@ -180,6 +180,76 @@ impl Number {
     }
 }
 
+/// Exact sum of JSON number texts (already checked with [`check_number`]).
+///
+/// This is the map's inner loop, so ordinary numbers are added as `i128`
+/// mantissas over a common power of ten, with no allocation; the first
+/// element or partial sum that does not fit moves the sum to [`BigDecimal`].
+/// Either way the result is exact.
+pub fn sum_texts<'a>(texts: impl IntoIterator<Item = &'a str>) -> Number {
+    let mut fast: i128 = 0;
+    let mut scale: u32 = 0;
+    let mut slow: Option<BigDecimal> = None;
+    for text in texts {
+        if slow.is_none() {
+            if let Some(sum) = small(text).and_then(|(m, s)| add_scaled(fast, scale, m, s)) {
+                (fast, scale) = sum;
+                continue;
+            }
+            slow = Some(BigDecimal::new(fast.into(), i64::from(scale)));
+        }
+        if let (Some(total), Ok(n)) = (slow.as_mut(), BigDecimal::from_str(text)) {
+            *total += n;
+        }
+    }
+    Number(
+        slow.unwrap_or_else(|| BigDecimal::new(fast.into(), i64::from(scale)))
+            .normalized(),
+    )
+}
+
+/// Largest number of fraction digits the fast path keeps.
+const FAST_SCALE: u32 = 30;
+
+fn pow10(k: u32) -> Option<i128> {
+    10i128.checked_pow(k)
+}
+
+/// `a / 10^sa + b / 10^sb` as `(mantissa, scale)`, if it fits an `i128`.
+fn add_scaled(a: i128, sa: u32, b: i128, sb: u32) -> Option<(i128, u32)> {
+    let scale = sa.max(sb);
+    let a = a.checked_mul(pow10(scale - sa)?)?;
+    let b = b.checked_mul(pow10(scale - sb)?)?;
+    Some((a.checked_add(b)?, scale))
+}
+
+/// A checked JSON number as `(mantissa, scale)` when it is small enough.
+fn small(text: &str) -> Option<(i128, u32)> {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, text),
+    };
+    let (digits_part, exponent) = match rest.find(['e', 'E']) {
+        Some(i) => (&rest[..i], rest[i + 1..].parse::<i32>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = digits_part.split_once('.').unwrap_or((digits_part, ""));
+    if int.len() + frac.len() > 36 {
+        return None;
+    }
+    let mut m: i128 = 0;
+    for b in int.bytes().chain(frac.bytes()) {
+        m = m * 10 + i128::from(b.wrapping_sub(b'0'));
+    }
+    let mut scale = frac.len() as i32 - exponent;
+    if scale < 0 {
+        m = m.checked_mul(pow10(u32::try_from(-scale).ok()?)?)?;
+        scale = 0;
+    }
+    let scale = u32::try_from(scale).ok().filter(|s| *s <= FAST_SCALE)?;
+    Some((if negative { -m } else { m }, scale))
+}
+
 impl Add for Number {
     type Output = Number;
     fn add(self, rhs: Number) -> Number {
@@ -342,7 +412,27 @@ mod tests {
         );
     }
 
+    #[test]
+    fn sum_texts_is_exact_on_both_paths() {
+        let texts = ["0.1", "0.2", "-0.3", "1e2", "25E-3", "-0"];
+        assert_eq!(sum_texts(texts).to_string(), "100.025");
+        let huge = [
+            "99999999999999999999999999999999999999",
+            "99999999999999999999999999999999999999",
+            "1e-100",
+        ];
+        assert_eq!(sum_texts(huge), huge.iter().map(|t| n(t)).sum::<Number>());
+        assert_eq!(sum_texts([]).to_string(), "0");
+    }
+
     proptest::proptest! {
+        #[test]
+        fn sum_texts_agrees_with_bigdecimal(texts in proptest::collection::vec("-?[1-9][0-9]{0,39}(\\.[0-9]{1,40})?([eE][+-]?[0-9]{1,3})?", 0..30)) {
+            let valid: Vec<&str> = texts.iter().map(String::as_str).filter(|t| check_number(t).is_ok()).collect();
+            let slow: Number = valid.iter().map(|t| n(t)).sum();
+            proptest::prop_assert_eq!(sum_texts(valid.iter().copied()), slow);
+        }
+
         #[test]
         fn sum_is_order_independent(values in proptest::collection::vec(-1_000_000i64..1_000_000, 0..50), scale in 0u32..6) {
             let nums: Vec<Number> = values.iter().map(|v| n(&format!("{}e-{scale}", v))).collect();
