@@ -1,0 +1,378 @@
+//! The command-line client end to end, against `adder serve --backend aws`
+//! on moto: submit (arguments, JSON file, stdin, CSV column), wait, get,
+//! pending, scratchpad, and a dead-letter replay (list, redrive) after which
+//! the array finishes with its exact sum.
+
+mod common;
+
+use async_trait::async_trait;
+use common::{expected, Server};
+use pipeline::{PortError, Queue, Received};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use test_support::Moto;
+
+/// Runs `adder args…` pointed at `server` and `moto`: (exit code, stdout, stderr).
+fn adder(
+    moto: &Moto,
+    server: &Server,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_adder"))
+        .args(args)
+        .envs(moto.env().iter().map(|(k, v)| (*k, v.as_str())))
+        .env("ADDER_API", &server.base)
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run adder");
+    if let Some(mut pipe) = child.stdin.take() {
+        let _ = pipe.write_all(stdin.unwrap_or("").as_bytes());
+    }
+    let out = child.wait_with_output().expect("adder output");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Like [`adder`], asserting success; returns stdout.
+fn ok(moto: &Moto, server: &Server, args: &[&str], stdin: Option<&str>) -> String {
+    let (code, out, err) = adder(moto, server, args, stdin);
+    assert_eq!(code, 0, "adder {args:?} failed: {err}");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_wait_get_pending_and_scratchpad() {
+    let moto = Moto::start();
+    let prefix = "cli";
+    let server = Server::aws(
+        &moto,
+        prefix,
+        &["--max-pollers", "2", "--chunk-size", "3", "--fan-in", "2"],
+    );
+    let run = |args: &[&str], stdin: Option<&str>| ok(&moto, &server, args, stdin);
+
+    // Arguments, with --wait: the sum on stdout.
+    assert_eq!(
+        run(&["submit", "1", "2", "3", "4", "5", "--wait"], None),
+        "30\n"
+    );
+    let big = ["9007199254740993".to_string(), "0.1".to_string()];
+    assert_eq!(
+        run(&["submit", &big[0], &big[1], "--wait"], None),
+        format!("{}\n", expected(&big))
+    );
+
+    // A JSON file: submit prints the id, wait the sum, get the record.
+    let dir = std::env::temp_dir().join(format!("adder-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let json = dir.join("numbers.json");
+    std::fs::write(&json, "[0.1, 0.2, 0.3, 10, 20, 30, 40]").expect("write");
+    let id = run(&["submit", "--file", &json.to_string_lossy()], None)
+        .trim()
+        .to_string();
+    assert_eq!(id.len(), 36, "an arrayId: {id}");
+    let file_elements: Vec<String> = ["0.1", "0.2", "0.3", "10", "20", "30", "40"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        run(&["wait", &id], None),
+        format!("{}\n", expected(&file_elements))
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(&run(&["get", &id], None)).expect("get prints JSON");
+    assert_eq!(record["arrayId"], id.as_str());
+    assert_eq!(record["status"], "done");
+    assert_eq!(record["arrayLength"], 7);
+
+    // Stdin: a JSON array, or plain numbers one per line.
+    assert_eq!(run(&["submit", "--wait"], Some("[1, 2, 3]")), "12\n");
+    let lines: String = (1..=100).map(|i| format!("{i}\n")).collect();
+    assert_eq!(run(&["submit", "--wait"], Some(&lines)), "10100\n");
+
+    // A CSV column, by name and by index, from a file and from stdin.
+    let csv = dir.join("sales.csv");
+    std::fs::write(
+        &csv,
+        "item,amount\n\"nuts, salted\",1.25\nbolts, 2\nwashers,-0.5\n",
+    )
+    .expect("write");
+    let csv_path = csv.to_string_lossy().to_string();
+    assert_eq!(
+        run(
+            &["submit", "--csv", &csv_path, "--column", "amount", "--wait"],
+            None
+        ),
+        format!(
+            "{}\n",
+            expected(&["1.25".into(), "2".into(), "-0.5".into()])
+        )
+    );
+    assert_eq!(
+        run(
+            &["submit", "--csv", "-", "--column", "1", "--header", "--wait"],
+            Some("item,amount\na,4\nb,5\n")
+        ),
+        "18\n"
+    );
+    let (code, _, err) = adder(
+        &moto,
+        &server,
+        &["submit", "--csv", &csv_path, "--column", "item"],
+        None,
+    );
+    assert_eq!(code, 2, "a text column is refused before any request");
+    assert!(err.contains("CSV line 2, column item"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Unknown id: the API's 404 is exit code 2 with the API's reason.
+    let (code, _, err) = adder(
+        &moto,
+        &server,
+        &["get", "0f8fad5b-d9cb-469f-a165-70867728950e"],
+        None,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("404"), "{err}");
+
+    // Everything finished: nothing pending.
+    assert_eq!(
+        run(&["pending", "--prefix", prefix], None),
+        "no pending arrays\n"
+    );
+
+    // The file's array: 7 elements in chunks of 3 are leaves L0-0..2 under
+    // their parents' partitions, L1-0..1 under the array id, all merged.
+    let pad = run(&["scratchpad", &id, "--prefix", prefix], None);
+    let rows: Vec<&str> = pad.lines().skip(1).filter(|l| l.contains(&id)).collect();
+    assert_eq!(rows.len(), 5, "{pad}");
+    for leaf in 0..3 {
+        let row = rows
+            .iter()
+            .find(|r| r.contains(&format!("L0-00000000{leaf} ")))
+            .unwrap_or_else(|| panic!("leaf {leaf} missing: {pad}"));
+        assert!(
+            row.starts_with(&format!("{id}/L1-00000000{} ", leaf / 2)),
+            "{row}"
+        );
+        assert!(row.ends_with("true"), "{row}");
+    }
+    let row = |packet: &str| {
+        rows.iter()
+            .find(|r| r.contains(&format!(" {packet} ")))
+            .map(|r| r.split_whitespace().collect::<Vec<_>>())
+            .unwrap_or_else(|| panic!("{packet} missing: {pad}"))
+    };
+    // partition, packetId, packetValue, packetContains, consumed
+    assert_eq!(row("L0-000000000")[2..4], ["1.2", "3"]);
+    assert_eq!(row("L0-000000002")[2..4], ["80", "1"]);
+    assert_eq!(row("L1-000000000")[0], id);
+    assert_eq!(row("L1-000000000")[2..4], ["121.2", "6"]);
+    assert_eq!(row("L1-000000001")[0], id);
+    assert!(pad.ends_with("5 rows, 0 not yet merged\n"), "{pad}");
+    let scanned = run(&["scratchpad", &id, "--scan", "--prefix", prefix], None);
+    assert_eq!(
+        scanned.lines().filter(|l| l.contains(&id)).count(),
+        5,
+        "{scanned}"
+    );
+}
+
+/// A TimesTwo queue that loses packets into the dead-letter queue, as if
+/// `times_two` had failed on them `maxReceiveCount` times: leaf 0 goes to
+/// the DLQ only (the array cannot finish without it), leaf 1 to both queues
+/// (it will be delivered twice), the rest to the queue.
+struct Diverting {
+    queue: Arc<dyn Queue>,
+    dead_letters: Arc<dyn Queue>,
+}
+
+#[async_trait]
+impl Queue for Diverting {
+    async fn send(&self, bodies: Vec<String>) -> Result<(), PortError> {
+        let (mut queued, mut dead) = (Vec::new(), Vec::new());
+        for body in bodies {
+            let leaf = packet::MapMessage::decode(&body)
+                .map_err(|e| PortError::Rejected(e.to_string()))?
+                .leaf
+                .index;
+            if leaf <= 1 {
+                dead.push(body.clone());
+            }
+            if leaf != 0 {
+                queued.push(body);
+            }
+        }
+        self.dead_letters.send(dead).await?;
+        self.queue.send(queued).await
+    }
+
+    async fn receive(
+        &self,
+        max: usize,
+        wait: Duration,
+        visibility: Duration,
+    ) -> Result<Vec<Received>, PortError> {
+        self.queue.receive(max, wait, visibility).await
+    }
+
+    async fn delete(&self, receipts: Vec<String>) -> Result<(), PortError> {
+        self.queue.delete(receipts).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_are_listed_with_reasons_and_redriven_exactly_once() {
+    let moto = Moto::start();
+    let prefix = "replay";
+    let server = Server::aws(&moto, prefix, &["--max-pollers", "2"]);
+    let run = |args: &[&str]| ok(&moto, &server, args, None);
+
+    // The runner's own queues and tables (provisioning again is a no-op).
+    let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
+    let stack = stack::Stack::embedded().expect("template.yaml");
+    let provisioned = aws_ports::provision(&stack, &sdk, prefix)
+        .await
+        .expect("provision");
+    let resources = aws_ports::Resources::from_prefix(&sdk, prefix)
+        .await
+        .expect("the runner's resources");
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let sqs_queue =
+        |url: &str| -> Arc<dyn Queue> { Arc::new(aws_ports::SqsQueue::new(sqs.clone(), url)) };
+    let times_two_dlq = sqs_queue(&resources.times_two_dead_letter_queue_url);
+    let reduce_dlq = sqs_queue(&resources.reduce_dead_letter_queue_url);
+
+    // Submit as sum_array does, through a TimesTwo queue that dead-letters
+    // leaf 0 and duplicates leaf 1 there.
+    let mut ports = aws_ports::ports(&sdk, &provisioned.names());
+    ports.times_two_queue = Arc::new(Diverting {
+        queue: ports.times_two_queue.clone(),
+        dead_letters: times_two_dlq.clone(),
+    });
+    let config = pipeline::Config::from_lookup(|name| match name {
+        "CHUNK_SIZE" => Some("2".into()),
+        "FAN_IN" => Some("2".into()),
+        _ => None,
+    })
+    .expect("config");
+    let elements: Vec<String> = (1..=9).map(|i| format!("{i}.{i}")).collect();
+    let submitted = pipeline::submit(&ports, &config, &format!("[{}]", elements.join(",")))
+        .await
+        .expect("submit");
+    let id = submitted.array_id;
+
+    // Beside them: a body that is no TimesTwo message, a valid one for an
+    // array nobody submitted, and a Reduce trigger for the pending array.
+    let tree = packet::Tree::new(9, 2, 2).expect("tree");
+    let stranger = "6f9619ff-8b86-4011-b42d-00c04fc964ff";
+    times_two_dlq
+        .send(vec![
+            "{not json".into(),
+            packet::MapMessage::encode(stranger, &tree, 0, &["1", "2"]),
+        ])
+        .await
+        .expect("send");
+    let trigger = packet::ReduceMessage {
+        array_id: id.clone(),
+        tree,
+        targets: vec![packet::NodeId::new(1, 0)],
+    };
+    reduce_dlq.send(vec![trigger.encode()]).await.expect("send");
+
+    // Let the pipeline do all it can: every leaf but 0 mapped.
+    let admin = aws_ports::Admin::new(&sdk, resources.clone());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = admin.scan_scratchpad(&id).await.expect("scan");
+        let leaves = rows
+            .iter()
+            .filter(|r| r.key.packet_id.starts_with("L0-"))
+            .count();
+        if leaves == 4 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "leaves 1..4 not mapped: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(run(&["pending", "--prefix", prefix]).contains(&id));
+
+    // The list says why each letter is there, and leaves them in place.
+    let listed = run(&["dlq", "list", "--prefix", prefix]);
+    assert!(
+        listed.contains("TimesTwo dead-letter queue: 4 message(s)"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("Reduce dead-letter queue: 1 message(s)"),
+        "{listed}"
+    );
+    let pending_reason =
+        format!("array {id} pending: failed repeatedly, see times_two's logs for message");
+    assert_eq!(listed.matches(&pending_reason).count(), 2, "{listed}");
+    assert!(
+        listed.contains(&format!("array {stranger} unknown")),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("undecodable: message is not valid JSON for this queue"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!(
+            "array {id} pending: failed repeatedly, see reduce's logs for message"
+        )),
+        "{listed}"
+    );
+    let again = run(&["dlq", "list", "--queue", "times-two", "--prefix", prefix]);
+    assert!(
+        again.contains("TimesTwo dead-letter queue: 4 message(s)"),
+        "{again}"
+    );
+    assert!(!again.contains("Reduce"), "{again}");
+
+    // Redrive: everything goes back, and the array finishes exactly although
+    // leaf 1 and the reduce trigger are now delivered twice.
+    let redriven = run(&["dlq", "redrive", "--prefix", prefix]);
+    assert!(redriven.contains("5 message(s) redriven"), "{redriven}");
+    let sum = run(&["wait", &id, "--timeout", "120"]);
+    assert_eq!(sum.trim(), expected(&elements));
+    let listed = run(&["dlq", "list", "--queue", "reduce", "--prefix", prefix]);
+    assert!(
+        listed.contains("Reduce dead-letter queue: 0 message(s)"),
+        "{listed}"
+    );
+    assert!(!run(&["pending", "--prefix", prefix]).contains(&id));
+    let rows = admin.scan_scratchpad(&id).await.expect("scan");
+    let leaves = rows
+        .iter()
+        .filter(|r| r.key.packet_id.starts_with("L0-"))
+        .count();
+    assert_eq!(leaves, 5, "one row per leaf, none twice: {rows:?}");
+    assert!(rows.iter().all(|r| r.consumed), "{rows:?}");
+
+    // A copy arriving now is a late duplicate, and says so.
+    let leaf_one: Vec<&str> = elements[2..4].iter().map(String::as_str).collect();
+    times_two_dlq
+        .send(vec![packet::MapMessage::encode(&id, &tree, 1, &leaf_one)])
+        .await
+        .expect("send");
+    let listed = run(&["dlq", "list", "--queue", "times-two", "--prefix", prefix]);
+    assert!(
+        listed.contains(&format!("array {id} done (late duplicate)")),
+        "{listed}"
+    );
+}
