@@ -129,3 +129,195 @@ async fn poll_once(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! Bad messages through the pollers on the in-process backend: each one
+    //! fails alone, is retried `maxReceiveCount` times, lands in its
+    //! dead-letter queue with the reason logged, and the real array next to
+    //! it still finishes exactly.
+
+    use super::*;
+    use futures::FutureExt;
+    use pipeline::memory::MemoryBackend;
+    use pipeline::{Config, Status, SystemClock};
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    /// Log lines, captured for the assertions.
+    #[derive(Clone, Default)]
+    struct Logs(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Logs {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+        }
+    }
+
+    fn mapping(name: &str) -> Mapping {
+        Mapping {
+            name: name.into(),
+            batch_size: 10,
+            batching_window: Duration::ZERO,
+            concurrency: 2,
+            // Short, so five receives take a second instead of fifteen minutes.
+            visibility_timeout: Duration::from_millis(100),
+            function_timeout: Duration::from_secs(10),
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn bad_messages_land_in_the_dlq_and_never_fail_their_neighbours() {
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        // Current-thread runtime: the pollers run on this thread, under it.
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+        let ports = backend.ports();
+        let config = Config {
+            chunk_size: 3,
+            fan_in: 2,
+            ..Config::default()
+        };
+        let elements: Vec<String> = (1..=20).map(|i| format!("{i}.5")).collect();
+        let accepted = pipeline::submit(&ports, &config, &format!("[{}]", elements.join(",")))
+            .await
+            .expect("accepted");
+        let real = backend.times_two_queue.bodies().remove(0);
+        let unknown = "0f8fad5b-d9cb-469f-a165-70867728950e";
+        let times_two_garbage = vec![
+            "not json".to_string(),
+            "{}".to_string(),
+            r#"{"arrayId":7,"packetId":"0-0","arrayLength":1,"chunkSize":1,"fanIn":2,"packetContains":1,"packetValue":[1]}"#.to_string(),
+            // The real array's first packet with a number DynamoDB cannot hold.
+            real.replacen("[1.5,", "[1e400,", 1),
+            real.replace(&accepted.array_id, unknown),
+        ];
+        let reduce_garbage = vec![
+            "[]".to_string(),
+            "\"an id\"".to_string(),
+            "{\"arrayId\":null}".to_string(),
+        ];
+        backend
+            .times_two_queue
+            .send(times_two_garbage.clone())
+            .await
+            .expect("send");
+        backend
+            .reduce_queue
+            .send(reduce_garbage.clone())
+            .await
+            .expect("send");
+
+        let handler = |reduce: bool| -> Handler {
+            let (ports, config) = (ports.clone(), Config::default());
+            Arc::new(move |event| {
+                let (ports, config) = (ports.clone(), config.clone());
+                async move {
+                    if reduce {
+                        handlers::handle_reduce(&ports, &config, &event, None).await
+                    } else {
+                        handlers::handle_times_two(&ports, &config, &event).await
+                    }
+                }
+                .boxed()
+            })
+        };
+        let mut pollers = spawn(
+            mapping("TimesTwoFunction"),
+            backend.times_two_queue.clone(),
+            handler(false),
+        );
+        pollers.extend(spawn(
+            mapping("ReduceFunction"),
+            backend.reduce_queue.clone(),
+            handler(true),
+        ));
+
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let done = backend
+                .sums
+                .records()
+                .iter()
+                .any(|r| r.array_id == accepted.array_id && r.status == Status::Done);
+            let dead = backend.times_two_dlq.len() + backend.reduce_dlq.len();
+            if done && dead == times_two_garbage.len() + reduce_garbage.len() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not settled: done={done}, dead letters={dead}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for p in &pollers {
+            p.abort();
+        }
+
+        let record = backend
+            .sums
+            .records()
+            .into_iter()
+            .find(|r| r.array_id == accepted.array_id)
+            .expect("record");
+        let expected: f64 = (1..=20).map(|i| 2.0 * (f64::from(i) + 0.5)).sum();
+        assert_eq!(record.sum.expect("sum").to_string(), format!("{expected}"));
+        assert_eq!(backend.sums.records().len(), 1, "garbage created no array");
+
+        let mut dead = backend.times_two_dlq.bodies();
+        dead.sort();
+        let mut want = times_two_garbage.clone();
+        want.sort();
+        assert_eq!(
+            dead, want,
+            "exactly the bad TimesTwo messages are dead letters"
+        );
+        let mut dead = backend.reduce_dlq.bodies();
+        dead.sort();
+        let mut want = reduce_garbage.clone();
+        want.sort();
+        assert_eq!(
+            dead, want,
+            "exactly the bad Reduce messages are dead letters"
+        );
+        assert!(backend.times_two_queue.is_empty() && backend.reduce_queue.is_empty());
+
+        // Each was received maxReceiveCount times, each time with its reason.
+        let logs = logs.text();
+        for reason in [
+            "malformed message",
+            "missing field",
+            "invalid type",
+            "element 0",
+            "unknown to the sums table",
+        ] {
+            assert!(logs.contains(reason), "no log says {reason:?}:\n{logs}");
+        }
+        let failures = logs.matches("message failed").count();
+        let bad = times_two_garbage.len() + reduce_garbage.len();
+        assert!(
+            failures >= 5 * bad,
+            "{failures} failure logs for {bad} bad messages × 5 receives"
+        );
+    }
+}

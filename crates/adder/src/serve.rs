@@ -19,9 +19,20 @@ struct App {
     config: Config,
 }
 
-/// The router: one catch-all route into `handlers::handle_api`.
+/// The API's OpenAPI document (`openapi.yaml` at the repository root),
+/// compiled in so the binary serves the contract it was built against.
+pub const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
+
+/// The router: the OpenAPI document, then one catch-all route into
+/// `handlers::handle_api`.
 pub fn router(ports: Ports, config: Config) -> Router {
     Router::new()
+        .route(
+            "/openapi.yaml",
+            axum::routing::get(|| async {
+                reply(200, "application/yaml", OPENAPI_YAML.to_string())
+            }),
+        )
         .fallback(answer)
         .with_state(Arc::new(App { ports, config }))
 }
@@ -76,4 +87,43 @@ fn reply(status: u16, content_type: &str, body: String) -> Response {
         r.headers_mut().insert(axum::http::header::CONTENT_TYPE, v);
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipeline::memory::MemoryBackend;
+    use pipeline::SystemClock;
+
+    #[tokio::test]
+    async fn serves_the_openapi_document_and_still_answers_json_404s() {
+        let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+        let app = router(backend.ports(), Config::default());
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = reqwest::Client::new();
+        let response = client
+            .get(format!("{base}/openapi.yaml"))
+            .send()
+            .await
+            .expect("GET /openapi.yaml");
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"].to_str().ok(),
+            Some("application/yaml")
+        );
+        let text = response.text().await.expect("text");
+        assert_eq!(text, include_str!("../../../openapi.yaml"));
+        assert!(text.contains("/sumArray") && text.contains("/sums/{arrayId}"));
+        let response = client
+            .get(format!("{base}/openapi.json"))
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(response.status(), 404, "other paths still reach the API");
+        server.abort();
+    }
 }
