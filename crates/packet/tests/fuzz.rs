@@ -1,0 +1,210 @@
+//! Property tests ("fuzz") of everything that reads untrusted text: the
+//! request body parser and the two queue message decoders. They run with
+//! proptest's default case count in `cargo test`; for a long run:
+//!
+//! ```sh
+//! PROPTEST_CASES=100000 cargo test -p packet --release --test fuzz
+//! ```
+
+use packet::{check_number, parse_array, BodyError, MapMessage, NodeId, ReduceMessage, Tree};
+use proptest::prelude::*;
+use serde_json::Value;
+
+/// Text that is often almost JSON: arbitrary strings rarely get past the
+/// first byte, these reach the parser's deeper paths.
+fn jsonish() -> impl Strategy<Value = String> {
+    let token = prop_oneof![
+        Just("[".to_string()),
+        Just("]".to_string()),
+        Just(",".to_string()),
+        Just(" ".to_string()),
+        Just("{}".to_string()),
+        Just("{\"a\":1}".to_string()),
+        Just("\"1\"".to_string()),
+        Just("true".to_string()),
+        Just("null".to_string()),
+        Just("NaN".to_string()),
+        Just("Infinity".to_string()),
+        Just("\u{feff}".to_string()),
+        Just("/*c*/".to_string()),
+        Just("-".to_string()),
+        Just("1e400".to_string()),
+        Just("123456789012345678901234567890123456789".to_string()),
+        "-?[0-9]{1,4}(\\.[0-9]{1,4})?([eE][+-]?[0-9]{1,3})?",
+        any::<char>().prop_map(String::from),
+    ];
+    prop::collection::vec(token, 0..24).prop_map(|t| t.concat())
+}
+
+/// A number text that DynamoDB's Number type holds.
+fn valid_number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<i64>().prop_map(|n| n.to_string()),
+        "-?(0|[1-9][0-9]{0,20})\\.[0-9]{1,16}",
+        "-?[1-9][0-9]{0,5}(\\.[0-9]{1,6})?[eE][+-]?[0-9]{1,2}",
+        Just("0".to_string()),
+        Just("-0.0".to_string()),
+        Just("9007199254740993".to_string()),
+    ]
+}
+
+/// Where the reference (serde_json's own `Value`) says the body fails, if it
+/// does, in the parser's terms.
+fn check_against_reference(body: &str) -> Result<(), TestCaseError> {
+    let ours = parse_array(body);
+    let reference: Result<Value, _> = serde_json::from_str(body);
+    match (&ours, reference) {
+        (Ok(texts), Ok(Value::Array(items))) => {
+            prop_assert_eq!(texts.len(), items.len());
+            for (text, item) in texts.iter().zip(&items) {
+                prop_assert!(item.is_number(), "{text} accepted but is {item}");
+                prop_assert!(check_number(text).is_ok());
+                // The text is the element as the client wrote it.
+                let again: Value = serde_json::from_str(text).map_err(|e| {
+                    TestCaseError::fail(format!("element text {text:?} is not JSON: {e}"))
+                })?;
+                prop_assert_eq!(&again, item);
+            }
+        }
+        (Ok(_), other) => prop_assert!(false, "accepted {body:?}, reference says {other:?}"),
+        (Err(BodyError::Empty), _) => prop_assert!(body.trim().is_empty()),
+        (Err(BodyError::NotAnArray(_)), Ok(v)) => prop_assert!(!v.is_array(), "{v}"),
+        (Err(BodyError::NotANumber { index, .. }), Ok(Value::Array(items))) => {
+            prop_assert!(!items[*index].is_number());
+            prop_assert!(items[..*index].iter().all(Value::is_number));
+        }
+        (Err(BodyError::BadNumber { index, .. }), reference) => {
+            // serde's f64 may refuse a huge number the DynamoDB check refuses too.
+            if let Ok(Value::Array(items)) = reference {
+                prop_assert!(items[..=*index].iter().all(Value::is_number));
+            }
+        }
+        (Err(BodyError::InvalidJson(_)), reference) => {
+            prop_assert!(reference.is_err(), "refused valid JSON {body:?}");
+        }
+        (Err(e), reference) => {
+            prop_assert!(false, "{body:?}: {e} but reference says {reference:?}")
+        }
+    }
+    // Accepted exactly when the reference sees an array of numbers that all
+    // pass the DynamoDB check.
+    if let Ok(Value::Array(items)) = serde_json::from_str::<Value>(body) {
+        if items.iter().all(Value::is_number) {
+            prop_assert!(
+                matches!(ours, Ok(_) | Err(BodyError::BadNumber { .. })),
+                "{body:?}: {ours:?}"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A valid tree, a leaf of it and that leaf's element count.
+fn tree_and_leaf() -> impl Strategy<Value = (Tree, u64)> {
+    (1u64..5_000, 1u64..300, 2u64..40)
+        .prop_filter_map("valid tree", |(len, chunk, fan_in)| {
+            Tree::new(len, chunk, fan_in).ok()
+        })
+        .prop_flat_map(|tree| (Just(tree), 0..tree.leaves()))
+}
+
+proptest! {
+    #[test]
+    fn fuzz_body_never_panics_on_any_string(body in any::<String>()) {
+        let _ = parse_array(&body);
+    }
+
+    #[test]
+    fn fuzz_body_never_panics_on_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = parse_array(&String::from_utf8_lossy(&bytes));
+    }
+
+    #[test]
+    fn fuzz_body_agrees_with_the_reference(body in jsonish()) {
+        check_against_reference(&body)?;
+    }
+
+    #[test]
+    fn fuzz_body_agrees_with_the_reference_on_any_string(body in any::<String>()) {
+        check_against_reference(&body)?;
+    }
+
+    #[test]
+    fn fuzz_body_element_texts_round_trip(
+        elements in prop::collection::vec(valid_number(), 0..40),
+        space in "[ \t\r\n]{0,2}",
+    ) {
+        let body = format!("{space}[{space}{}{space}]{space}", elements.join(&format!("{space},{space}")));
+        let texts = parse_array(&body).map_err(|e| TestCaseError::fail(format!("{body:?}: {e}")))?;
+        prop_assert_eq!(texts, elements.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn fuzz_messages_never_panic_on_any_string(body in any::<String>()) {
+        let _ = MapMessage::decode(&body);
+        let _ = ReduceMessage::decode(&body);
+    }
+
+    #[test]
+    fn fuzz_messages_never_panic_on_near_json(body in jsonish()) {
+        let _ = MapMessage::decode(&body);
+        let _ = ReduceMessage::decode(&body);
+    }
+
+    #[test]
+    fn fuzz_map_message_round_trips(
+        (tree, leaf) in tree_and_leaf(),
+        pool in prop::collection::vec(valid_number(), 300),
+        id in any::<u128>(),
+    ) {
+        let array_id = uuid::Uuid::from_u128(id).to_string();
+        let count = tree.contains(NodeId::new(0, leaf)) as usize;
+        let elements: Vec<&str> = pool.iter().take(count).map(String::as_str).collect();
+        let body = MapMessage::encode(&array_id, &tree, leaf, &elements);
+        let decoded = MapMessage::decode(&body).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(decoded.array_id, array_id.as_str());
+        prop_assert_eq!(decoded.tree, tree);
+        prop_assert_eq!(decoded.leaf, NodeId::new(0, leaf));
+        prop_assert_eq!(decoded.elements, elements);
+    }
+
+    #[test]
+    fn fuzz_map_message_survives_any_single_byte_change(
+        (tree, leaf) in tree_and_leaf(),
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let count = tree.contains(NodeId::new(0, leaf)) as usize;
+        let ones = vec!["1"; count];
+        let body = MapMessage::encode("0f8fad5b-d9cb-469f-a165-70867728950e", &tree, leaf, &ones);
+        let mut bytes = body.into_bytes();
+        let i = at.index(bytes.len());
+        bytes[i] = byte;
+        let _ = MapMessage::decode(&String::from_utf8_lossy(&bytes));
+    }
+
+    #[test]
+    fn fuzz_reduce_message_round_trips(
+        (tree, _) in tree_and_leaf(),
+        picks in prop::collection::vec(any::<prop::sample::Index>(), 1..8),
+        id in any::<u128>(),
+    ) {
+        // Targets: nodes above the leaves, anywhere in the tree.
+        let root = tree.root();
+        let targets: Vec<NodeId> = picks
+            .iter()
+            .map(|p| {
+                let level = 1 + (p.index(root.level as usize)) as u32;
+                NodeId::new(level, p.index(tree.width(level) as usize) as u64)
+            })
+            .collect();
+        let message = ReduceMessage {
+            array_id: uuid::Uuid::from_u128(id).to_string(),
+            tree,
+            targets,
+        };
+        let decoded = ReduceMessage::decode(&message.encode())
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(decoded, message);
+    }
+}
