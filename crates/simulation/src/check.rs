@@ -160,6 +160,12 @@ pub fn check(f: &Facts<'_>) -> Vec<String> {
             )),
             _ => {}
         }
+        if let Some(r) = record.filter(|r| r.reduced_elements > n) {
+            out.push(format!(
+                "{name}: progress overcounts: reducedElements {} of {n} elements",
+                r.reduced_elements
+            ));
+        }
         if let Some(seen) = f.observed.get(id) {
             if seen.len() > 1 {
                 out.push(format!(
