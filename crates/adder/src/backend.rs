@@ -43,6 +43,10 @@ pub struct BackendArgs {
     /// Upper bound on pollers per queue (the template's MaximumConcurrency otherwise).
     #[arg(long)]
     pub max_pollers: Option<usize>,
+    /// Seconds a received message stays hidden (the queue's VisibilityTimeout
+    /// otherwise); short values make a crashed runner's messages come back fast.
+    #[arg(long)]
+    pub visibility_timeout: Option<u64>,
 }
 
 /// Why a local run could not start.
@@ -181,9 +185,12 @@ pub async fn start_counted(
             "ReduceQueue" => ports.reduce_queue.clone(),
             other => return Err(StartError::Missing(format!("queue port for {other}"))),
         };
-        let visibility_timeout = stack
-            .queue(&event.queue)
-            .map_or(Duration::from_secs(30), |q| q.visibility_timeout);
+        let visibility_timeout = match args.visibility_timeout {
+            Some(secs) => Duration::from_secs(secs),
+            None => stack
+                .queue(&event.queue)
+                .map_or(Duration::from_secs(30), |q| q.visibility_timeout),
+        };
         let handler = handler_for(
             &function.binary,
             ports.clone(),

@@ -1,7 +1,6 @@
 //! The request counter sees every SDK request, by operation, on a real API.
 
 use aws_ports::{local_sdk_config, ports_counted, provision, RequestCounter};
-use pipeline::Queue;
 use stack::Stack;
 use std::time::Duration;
 use test_support::Moto;

@@ -48,8 +48,8 @@ fn hot_paths(c: &mut Criterion) {
         b.iter(|| {
             bodies
                 .iter()
-                .map(|m| MapMessage::decode(m).map(|d| d.doubled_sum()).is_ok())
-                .count()
+                .filter_map(|m| MapMessage::decode(m).ok().map(|d| d.doubled_sum()))
+                .collect::<Vec<Number>>()
         })
     });
     group.finish();
