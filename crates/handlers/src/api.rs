@@ -128,15 +128,22 @@ async fn post_sum_array(
         Err(e) => return problem(400, &e.to_string()),
     };
     match submit_with_key(ports, config, body, idempotency.as_ref()).await {
-        Ok(accepted) => json(
-            200,
-            serde_json::to_string(&Accepted {
-                status: "success",
-                array_id: &accepted.array_id,
-                array_length: accepted.array_length,
-            })
-            .unwrap_or_default(),
-        ),
+        Ok(accepted) => {
+            crate::metrics::Metrics {
+                elements_accepted: accepted.array_length,
+                ..Default::default()
+            }
+            .publish("sum_array");
+            json(
+                200,
+                serde_json::to_string(&Accepted {
+                    status: "success",
+                    array_id: &accepted.array_id,
+                    array_length: accepted.array_length,
+                })
+                .unwrap_or_default(),
+            )
+        }
         Err(SubmitError::Body(e)) => problem(400, &e.to_string()),
         Err(e @ SubmitError::TooManyElements { .. }) => problem(413, &e.to_string()),
         Err(e @ SubmitError::KeyReused { .. }) => problem(422, &e.to_string()),

@@ -18,12 +18,23 @@ pub fn init_lambda_tracing() {
     let level = std::env::var("RUST_LOG")
         .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_lowercase()))
         .unwrap_or_else(|_| "info".to_string());
-    let _ = tracing_subscriber::fmt()
+    let _ = tracing::subscriber::set_global_default(json_subscriber(&level, std::io::stdout));
+}
+
+/// The JSON log format: every line carries the spans it was logged in, so the
+/// runtime's `requestId`, the function (`times_two`, `reduce`), the `array_id`
+/// and the walk's `packet_id` are on every line a step writes.
+pub fn json_subscriber<W>(level: &str, writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
         .json()
         .with_env_filter(tracing_subscriber::EnvFilter::new(level))
         .with_current_span(true)
         .with_span_list(true)
         .without_time()
         .with_target(false)
-        .try_init();
+        .with_writer(writer)
+        .finish()
 }
