@@ -35,6 +35,12 @@ pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
 }
 
+/// What a Lambda function needs at cold start: the ports named by its
+/// environment (`TIMES_TWO_QUEUE_URL`, …), over the SDK configured from it.
+pub async fn ports_from_env() -> pipeline::Ports {
+    ports(&sdk_config().await, &Names::from_env())
+}
+
 /// An SDK configuration for an emulator at `endpoint_url` (moto), with fixed
 /// fake keys and region, whatever the process environment says: tests and the
 /// local runner must never reach a real account by accident.

@@ -8,8 +8,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     handlers::init_lambda_tracing();
     let config = pipeline::Config::from_env()?;
-    let sdk = aws_ports::sdk_config().await;
-    let ports = aws_ports::ports(&sdk, &aws_ports::Names::from_env());
+    let ports = aws_ports::ports_from_env().await;
     lambda_runtime::run(service_fn(|event: LambdaEvent<ApiGatewayProxyRequest>| {
         let (ports, config) = (&ports, &config);
         async move {
