@@ -66,6 +66,8 @@ async fn submit_wait_get_pending_and_scratchpad() {
         run(&["submit", "1", "2", "3", "4", "5", "--wait"], None),
         "30\n"
     );
+    // Signed as for an IAM-authenticated stack (the local API ignores it).
+    assert_eq!(run(&["submit", "--sigv4", "7", "--wait"], None), "14\n");
     let big = ["9007199254740993".to_string(), "0.1".to_string()];
     assert_eq!(
         run(&["submit", &big[0], &big[1], "--wait"], None),

@@ -1,5 +1,6 @@
 //! The API over HTTP: submit, read and wait for an array.
 
+use super::sign::Signer;
 use super::ApiArgs;
 use crate::Failure;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -39,6 +40,7 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     api_key: Option<String>,
+    signer: Option<Signer>,
 }
 
 impl Client {
@@ -63,19 +65,47 @@ impl Client {
             http,
             base: base.trim_end_matches('/').to_string(),
             api_key: args.api_key.clone(),
+            signer: if args.sigv4 {
+                Some(Signer::from_env().await?)
+            } else {
+                None
+            },
         })
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(key) = &self.api_key {
-            request = request.header("x-api-key", key);
+    /// Sends a request (signed with --sigv4); answers (status, body text).
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<(u16, String), Failure> {
+        let url = format!("{}{path}", self.base);
+        let mut headers: Vec<(String, String)> = Vec::new();
+        if body.is_some() {
+            headers.push(("content-type".into(), "application/json".into()));
         }
-        request
-    }
-
-    /// Sends a request; answers (status, body text).
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<(u16, String), Failure> {
+        if let Some(key) = &self.api_key {
+            headers.push(("x-api-key".into(), key.clone()));
+        }
+        if let Some(signer) = &self.signer {
+            let signed: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let bytes = body.as_deref().unwrap_or("").as_bytes();
+            let extra = signer
+                .headers(method.as_str(), &url, &signed, bytes)
+                .await?;
+            headers.extend(extra);
+        }
+        let mut request = self.http.request(method, &url);
+        for (k, v) in headers {
+            request = request.header(k, v);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
         let response = request.send().await.map_err(|e| {
             (
                 1,
@@ -96,11 +126,7 @@ impl Client {
     /// POSTs the array.
     pub async fn submit(&self, body: String) -> Result<Submitted, Failure> {
         let (status, text) = self
-            .send(
-                self.request(reqwest::Method::POST, "/sumArray")
-                    .header("content-type", "application/json")
-                    .body(body),
-            )
+            .call(reqwest::Method::POST, "/sumArray", Some(body))
             .await?;
         if status != 200 {
             return Err(refusal(status, &text));
@@ -116,7 +142,7 @@ impl Client {
     /// GET /sums/{id}: the JSON text as the API sent it.
     pub async fn get(&self, array_id: &str) -> Result<String, Failure> {
         let (status, text) = self
-            .send(self.request(reqwest::Method::GET, &format!("/sums/{array_id}")))
+            .call(reqwest::Method::GET, &format!("/sums/{array_id}"), None)
             .await?;
         if status != 200 {
             return Err(refusal(status, &text));

@@ -11,6 +11,7 @@
 mod api;
 mod input;
 mod inspect;
+mod sign;
 mod target;
 
 use crate::Failure;
@@ -33,6 +34,10 @@ pub struct ApiArgs {
     /// API Gateway API key, sent as `x-api-key` (for a stack whose methods require one).
     #[arg(long, env = "ADDER_API_KEY")]
     pub api_key: Option<String>,
+    /// Sign requests with SigV4 for a stack deployed with `ApiAuth=AWS_IAM`
+    /// (the default), with the AWS credentials and region of the environment.
+    #[arg(long)]
+    pub sigv4: bool,
 }
 
 /// The dead-letter queue a `dlq` command works on.
