@@ -35,6 +35,25 @@ pub enum SubmitError {
 
 /// Accepts `body` (a JSON array of numbers) and starts its computation.
 pub async fn submit(ports: &Ports, config: &Config, body: &str) -> Result<Submitted, SubmitError> {
+    let elements = checked_elements(config, body)?;
+    let count = elements.len() as u64;
+    let array_id = uuid::Uuid::new_v4().to_string();
+    let record = new_record(&array_id, count, config, ports.clock.now_ms());
+    // The record goes first: a packet is only ever mapped for a known array.
+    ports.sums.insert(&record).await?;
+    if record.status == Status::Pending {
+        fan_out(ports, &record, &elements).await?;
+    }
+    tracing::info!(array_id = %array_id, elements = count, "array accepted");
+    Ok(Submitted {
+        array_id,
+        array_length: count,
+        status: record.status,
+    })
+}
+
+/// The body's elements, if it is an array of numbers within `MAX_ELEMENTS`.
+fn checked_elements<'b>(config: &Config, body: &'b str) -> Result<Vec<&'b str>, SubmitError> {
     let elements = parse_array(body)?;
     let count = elements.len() as u64;
     if count > config.max_elements {
@@ -43,38 +62,7 @@ pub async fn submit(ports: &Ports, config: &Config, body: &str) -> Result<Submit
             limit: config.max_elements,
         });
     }
-    let array_id = uuid::Uuid::new_v4().to_string();
-    let now = ports.clock.now_ms();
-    let empty = elements.is_empty();
-    let record = SumRecord {
-        array_id: array_id.clone(),
-        status: if empty { Status::Done } else { Status::Pending },
-        array_length: count,
-        chunk_size: config.chunk_size,
-        fan_in: config.fan_in,
-        sum: empty.then(Number::zero),
-        submitted_at_ms: now,
-        finished_at_ms: empty.then_some(now),
-        reduced_elements: 0,
-    };
-    // The record goes first: a packet is only ever mapped for a known array.
-    ports.sums.insert(&record).await?;
-    if !empty {
-        let tree = Tree::new(count, config.chunk_size, config.fan_in)
-            .map_err(|e| PortError::Rejected(e.to_string()))?;
-        let bodies: Vec<String> = elements
-            .chunks(config.chunk_size as usize)
-            .enumerate()
-            .map(|(leaf, chunk)| MapMessage::encode(&array_id, &tree, leaf as u64, chunk))
-            .collect();
-        ports.times_two_queue.send(bodies).await?;
-    }
-    tracing::info!(array_id = %array_id, elements = count, "array accepted");
-    Ok(Submitted {
-        array_id,
-        array_length: count,
-        status: record.status,
-    })
+    Ok(elements)
 }
 
 /// Like [`submit`], but with an `Idempotency-Key`: the first call starts the
@@ -99,14 +87,8 @@ pub async fn submit_with_key(
         return submit(ports, config, body).await;
     };
     // Validate first: a refused body claims no key and records nothing.
-    let elements = parse_array(body)?;
+    let elements = checked_elements(config, body)?;
     let count = elements.len() as u64;
-    if count > config.max_elements {
-        return Err(SubmitError::TooManyElements {
-            count,
-            limit: config.max_elements,
-        });
-    }
     let fresh_id = uuid::Uuid::new_v4().to_string();
     let now_ms = ports.clock.now_ms();
     let scoped = idempotency.key.scoped(&idempotency.caller);
