@@ -6,10 +6,8 @@
 mod common;
 
 use async_trait::async_trait;
-use common::{expected, Server};
+use common::{expected, run_adder, Server};
 use pipeline::{PortError, Queue, Received};
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use test_support::Moto;
@@ -21,26 +19,11 @@ fn adder(
     args: &[&str],
     stdin: Option<&str>,
 ) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_adder"))
-        .args(args)
-        .envs(moto.env().iter().map(|(k, v)| (*k, v.as_str())))
-        .env("ADDER_API", &server.base)
-        .env("AWS_ENDPOINT_URL", moto.endpoint())
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run adder");
-    if let Some(mut pipe) = child.stdin.take() {
-        let _ = pipe.write_all(stdin.unwrap_or("").as_bytes());
-    }
-    let out = child.wait_with_output().expect("adder output");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut env = moto.env();
+    env.push(("ADDER_API", server.base.clone()));
+    env.push(("AWS_ENDPOINT_URL", moto.endpoint().to_string()));
+    env.push(("RUST_LOG", "warn".to_string()));
+    run_adder(args, &env, stdin)
 }
 
 /// Like [`adder`], asserting success; returns stdout.

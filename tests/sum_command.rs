@@ -1,25 +1,9 @@
 //! `adder sum` on the embedded backend: the README's first command.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
 
 fn adder(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_adder"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run adder");
-    if let Some(mut pipe) = child.stdin.take() {
-        let _ = pipe.write_all(stdin.unwrap_or("").as_bytes());
-    }
-    let out = child.wait_with_output().expect("adder output");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run_adder(args, &[], stdin)
 }
 
 #[test]

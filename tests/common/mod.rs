@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -154,4 +155,29 @@ pub fn expected(elements: &[String]) -> String {
 
 pub fn array(elements: &[String]) -> String {
     format!("[{}]", elements.join(","))
+}
+
+/// Runs `adder args…` with extra environment and `stdin`: (exit code, stdout, stderr).
+pub fn run_adder(
+    args: &[&str],
+    env: &[(&str, String)],
+    stdin: Option<&str>,
+) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_adder"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run adder");
+    if let Some(mut pipe) = child.stdin.take() {
+        let _ = pipe.write_all(stdin.unwrap_or("").as_bytes());
+    }
+    let out = child.wait_with_output().expect("adder output");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
