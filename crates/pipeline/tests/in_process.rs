@@ -1,19 +1,23 @@
 //! The three steps on the in-process ports, driven by a plain loop.
 
-use pipeline::memory::MemoryBackend;
-use pipeline::{reduce, submit, times_two, Config, Queue, Status, SystemClock};
+use pipeline::memory::{MemoryBackend, MemoryQueue};
+use pipeline::{reduce, submit, times_two, Config, Queue, Received, Status, SystemClock};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Up to 10 visible messages of `queue`, hidden for a minute.
+async fn take(queue: &MemoryQueue) -> Vec<Received> {
+    queue
+        .receive(10, Duration::ZERO, Duration::from_secs(60))
+        .await
+        .expect("receive")
+}
 
 async fn drain(backend: &MemoryBackend, config: &Config, duplicate: bool) {
     let ports = backend.ports();
     let mut copied = std::collections::HashSet::new();
     for _ in 0..10_000 {
-        let batch = backend
-            .times_two_queue
-            .receive(10, Duration::ZERO, Duration::from_secs(60))
-            .await
-            .expect("receive");
+        let batch = take(&backend.times_two_queue).await;
         let bodies: Vec<&str> = batch.iter().map(|m| m.body.as_str()).collect();
         let results = times_two(&ports, config, &bodies).await;
         let mut done = Vec::new();
@@ -29,11 +33,7 @@ async fn drain(backend: &MemoryBackend, config: &Config, duplicate: bool) {
             }
         }
         backend.times_two_queue.delete(done).await.expect("delete");
-        let batch = backend
-            .reduce_queue
-            .receive(10, Duration::ZERO, Duration::from_secs(60))
-            .await
-            .expect("receive");
+        let batch = take(&backend.reduce_queue).await;
         let mut done = Vec::new();
         for m in &batch {
             reduce(&ports, config, &m.body).await.expect("reduce");
@@ -133,20 +133,12 @@ async fn reduce_hands_work_on_when_time_runs_out() {
     let accepted = submit(&ports, &config, "[1,2,3,4,5,6,7,8]")
         .await
         .expect("ok");
-    let maps = backend
-        .times_two_queue
-        .receive(10, Duration::ZERO, Duration::from_secs(60))
-        .await
-        .expect("receive");
+    let maps = take(&backend.times_two_queue).await;
     let bodies: Vec<&str> = maps.iter().map(|m| m.body.as_str()).collect();
     for r in times_two(&ports, &config, &bodies).await {
         r.expect("map");
     }
-    let triggers = backend
-        .reduce_queue
-        .receive(10, Duration::ZERO, Duration::from_secs(60))
-        .await
-        .expect("receive");
+    let triggers = take(&backend.reduce_queue).await;
     let bodies: Vec<&str> = triggers.iter().map(|m| m.body.as_str()).collect();
     // Already past the deadline: nothing is merged, everything is sent on.
     let past = ports.clock.now_ms();
@@ -182,11 +174,7 @@ async fn a_batch_walks_each_array_once_and_fails_bad_messages_alone() {
     let ports = backend.ports();
     let config = cfg(1, 4);
     submit(&ports, &config, "[1,2,3]").await.expect("ok");
-    let maps = backend
-        .times_two_queue
-        .receive(10, Duration::ZERO, Duration::from_secs(60))
-        .await
-        .expect("receive");
+    let maps = take(&backend.times_two_queue).await;
     for m in &maps {
         times_two(&ports, &config, &[m.body.as_str()]).await[0]
             .as_ref()
@@ -210,4 +198,59 @@ async fn a_batch_walks_each_array_once_and_fails_bad_messages_alone() {
         results[0].as_ref().is_ok_and(|o| o.completed),
         "reported on the first message"
     );
+}
+
+/// The in-process sums table, except that recording progress always fails.
+struct ProgressDown(Arc<pipeline::memory::MemorySums>);
+
+#[async_trait::async_trait]
+impl pipeline::Sums for ProgressDown {
+    async fn claim_idempotency_key(
+        &self,
+        claim: &pipeline::KeyClaim<'_>,
+        now_s: u64,
+    ) -> Result<pipeline::Claimed, pipeline::PortError> {
+        self.0.claim_idempotency_key(claim, now_s).await
+    }
+    async fn insert(&self, record: &pipeline::SumRecord) -> Result<(), pipeline::PortError> {
+        self.0.insert(record).await
+    }
+    async fn get(&self, id: &str) -> Result<Option<pipeline::SumRecord>, pipeline::PortError> {
+        self.0.get(id).await
+    }
+    async fn complete(
+        &self,
+        id: &str,
+        sum: &packet::Number,
+        at: u64,
+    ) -> Result<pipeline::Completion, pipeline::PortError> {
+        self.0.complete(id, sum, at).await
+    }
+    async fn add_progress(&self, _: &str, _: u64) -> Result<(), pipeline::PortError> {
+        Err(pipeline::PortError::Throttled("injected".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_failed_progress_update_does_not_fail_the_map() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let ports = pipeline::Ports {
+        sums: Arc::new(ProgressDown(backend.sums.clone())),
+        ..backend.ports()
+    };
+    let config = cfg(2, 2);
+    let accepted = submit(&ports, &config, "[1,2,3]").await.expect("ok");
+    let maps = take(&backend.times_two_queue).await;
+    let bodies: Vec<&str> = maps.iter().map(|m| m.body.as_str()).collect();
+    for r in times_two(&ports, &config, &bodies).await {
+        assert!(r.expect("map succeeds without progress").created);
+    }
+    assert_eq!(backend.reduce_queue.len(), 1, "reduce was still told");
+    let record = ports
+        .sums
+        .get(&accepted.array_id)
+        .await
+        .expect("get")
+        .expect("record");
+    assert_eq!(record.reduced_elements, 0);
 }
