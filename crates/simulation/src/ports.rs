@@ -13,7 +13,8 @@ use packet::Number;
 use pipeline::memory::{MemoryQueue, MemoryScratchpad, MemorySums};
 use pipeline::{Claimed, KeyClaim};
 use pipeline::{
-    Completion, PortError, Put, Queue, Received, Scratchpad, ScratchpadRow, SumRecord, Sums,
+    Completion, Failing, Failure, PortError, Put, Queue, Received, Scratchpad, ScratchpadRow,
+    SumRecord, Sums,
 };
 use rand::Rng;
 use std::future::Future;
@@ -201,6 +202,15 @@ pub struct FaultySums {
 }
 
 impl FaultySums {
+    /// The deterministic id a client's random array id was renamed to.
+    fn real_id(&self, array_id: &str) -> String {
+        match self.plan {
+            Some(_) => self.sim.lock().renamed.get(array_id).cloned(),
+            None => None,
+        }
+        .unwrap_or_else(|| array_id.to_string())
+    }
+
     async fn observe(&self, array_id: &str) {
         if let Ok(Some(r)) = self.inner.get(array_id).await {
             if let Some(sum) = r.sum.filter(|_| r.status == pipeline::Status::Done) {
@@ -231,7 +241,7 @@ impl Sums for FaultySums {
         Ok(c)
     }
 
-    async fn insert(&self, record: &SumRecord) -> Result<(), PortError> {
+    async fn insert(&self, record: &SumRecord) -> Result<Put, PortError> {
         let mut record = record.clone();
         if let Some(plan) = self.plan {
             // `submit` draws a random v4 id; swap in a deterministic one so a
@@ -245,13 +255,15 @@ impl Sums for FaultySums {
         let key = short(&record.array_id);
         yield_point().await;
         self.sim.before("sums.insert", &key)?;
-        self.inner.insert(&record).await?;
+        let put = self.inner.insert(&record).await?;
         self.observe(&record.array_id).await;
         yield_point().await;
-        self.sim.after("sums.insert", &key)
+        self.sim.after("sums.insert", &key)?;
+        Ok(put)
     }
 
     async fn get(&self, array_id: &str) -> Result<Option<SumRecord>, PortError> {
+        let array_id = &self.real_id(array_id);
         let key = short(array_id);
         yield_point().await;
         self.sim.before("sums.get", &key)?;
@@ -285,5 +297,21 @@ impl Sums for FaultySums {
         yield_point().await;
         self.sim.after("sums.add_progress", &key)?;
         Ok(())
+    }
+
+    async fn fail(
+        &self,
+        array_id: &str,
+        failure: &Failure,
+        now_ms: u64,
+    ) -> Result<Failing, PortError> {
+        let array_id = &self.real_id(array_id);
+        let key = format!("{} {}", short(array_id), failure.kind.as_str());
+        yield_point().await;
+        self.sim.before("sums.fail", &key)?;
+        let f = self.inner.fail(array_id, failure, now_ms).await?;
+        yield_point().await;
+        self.sim.after("sums.fail", &key)?;
+        Ok(f)
     }
 }
