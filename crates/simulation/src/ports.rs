@@ -121,6 +121,11 @@ impl Queue for FaultyQueue {
                 self.sim.partial("send", &key)?;
             }
             self.inner.send(chunk.to_vec()).await?;
+            if self.sim.retried("send", &key) {
+                // SendMessageBatch has no idempotency token: a retry sends
+                // the same entries again.
+                self.inner.send(chunk.to_vec()).await?;
+            }
             sent += chunk.len();
         }
         yield_point().await;
@@ -154,7 +159,10 @@ impl Scratchpad for FaultyScratchpad {
         let key = format!("{} {}", short_key(&row.key.array_id), row.key.packet_id);
         yield_point().await;
         self.sim.before("put_new", &key)?;
-        let put = self.inner.put_new(row).await?;
+        let mut put = self.inner.put_new(row).await?;
+        if self.sim.retried("put_new", &key) {
+            put = self.inner.put_new(row).await?;
+        }
         yield_point().await;
         self.sim.after("put_new", &key)?;
         Ok(put)
@@ -235,7 +243,10 @@ impl Sums for FaultySums {
         let key = format!("claim {}", claim.key);
         yield_point().await;
         self.sim.before("sums.claim", &key)?;
-        let c = self.inner.claim_idempotency_key(claim, now_s).await?;
+        let mut c = self.inner.claim_idempotency_key(claim, now_s).await?;
+        if self.sim.retried("sums.claim", &key) {
+            c = self.inner.claim_idempotency_key(claim, now_s).await?;
+        }
         yield_point().await;
         self.sim.after("sums.claim", &key)?;
         Ok(c)
@@ -255,7 +266,10 @@ impl Sums for FaultySums {
         let key = short(&record.array_id);
         yield_point().await;
         self.sim.before("sums.insert", &key)?;
-        let put = self.inner.insert(&record).await?;
+        let mut put = self.inner.insert(&record).await?;
+        if self.sim.retried("sums.insert", &key) {
+            put = self.inner.insert(&record).await?;
+        }
         self.observe(&record.array_id).await;
         yield_point().await;
         self.sim.after("sums.insert", &key)?;
@@ -282,7 +296,10 @@ impl Sums for FaultySums {
         let key = format!("{} = {sum}", short(array_id));
         yield_point().await;
         self.sim.before("sums.complete", &key)?;
-        let c = self.inner.complete(array_id, sum, finished_at_ms).await?;
+        let mut c = self.inner.complete(array_id, sum, finished_at_ms).await?;
+        if self.sim.retried("sums.complete", &key) {
+            c = self.inner.complete(array_id, sum, finished_at_ms).await?;
+        }
         self.observe(array_id).await;
         yield_point().await;
         self.sim.after("sums.complete", &key)?;
@@ -309,7 +326,10 @@ impl Sums for FaultySums {
         let key = format!("{} {}", short(array_id), failure.kind.as_str());
         yield_point().await;
         self.sim.before("sums.fail", &key)?;
-        let f = self.inner.fail(array_id, failure, now_ms).await?;
+        let mut f = self.inner.fail(array_id, failure, now_ms).await?;
+        if self.sim.retried("sums.fail", &key) {
+            f = self.inner.fail(array_id, failure, now_ms).await?;
+        }
         yield_point().await;
         self.sim.after("sums.fail", &key)?;
         Ok(f)
