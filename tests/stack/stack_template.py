@@ -217,5 +217,7 @@ def _bridge_rest_api(tpl: Template, resources: dict[str, Any], api_id: str) -> N
             }
             methods.append(logical)
     for deployment in resources.values():
-        if deployment["Type"] == "AWS::ApiGateway::Deployment" and deployment["Properties"]["RestApiId"] == {"Ref": api_id}:
+        if deployment["Type"] != "AWS::ApiGateway::Deployment":
+            continue
+        if deployment["Properties"]["RestApiId"] == {"Ref": api_id}:
             deployment["DependsOn"] = methods

@@ -20,7 +20,7 @@ import uuid
 import pytest
 
 from deployment import Clients, Deployed, api_auth_values, deploy, translated
-from stack_template import REGION, load_sam, referenced_id, refs
+from stack_template import REGION, Template, load_sam, referenced_id, refs
 
 # Queue properties that SQS reports back as attributes of the same name.
 QUEUE_ATTRIBUTES = (
@@ -42,6 +42,30 @@ def work_queues(deployed: Deployed) -> dict[str, dict]:
     """The queues that have a dead-letter queue: the functions' inputs."""
     queues = deployed.template.resources("AWS::SQS::Queue")
     return {k: q for k, q in queues.items() if "RedrivePolicy" in q["Properties"]}
+
+
+def built_from(template: Template, binary: str) -> str:
+    """The function whose code is `binary` (its SAM build metadata)."""
+    (found,) = (
+        k
+        for k, f in template.resources("AWS::Lambda::Function").items()
+        if f.get("Metadata", {}).get("BuildProperties", {}).get("Binary") == binary
+    )
+    return found
+
+
+def input_queue(template: Template, function: str) -> str:
+    (found,) = (
+        referenced_id(m["Properties"]["EventSourceArn"])
+        for m in template.resources("AWS::Lambda::EventSourceMapping").values()
+        if referenced_id(m["Properties"]["FunctionName"]) == function
+    )
+    return found
+
+
+def dead_letter_queue(template: Template, queue: str) -> str:
+    redrive = template.resources("AWS::SQS::Queue")[queue]["Properties"]["RedrivePolicy"]
+    return referenced_id(redrive["deadLetterTargetArn"])
 
 
 def test_stack_is_created(deployed: Deployed, aws: Clients):
@@ -124,6 +148,12 @@ def test_event_source_mappings_are_as_declared(deployed: Deployed, aws: Clients)
         assert got["FunctionResponseTypes"] == declared["FunctionResponseTypes"], logical
         assert got["ScalingConfig"] == {k: int(v) for k, v in declared["ScalingConfig"].items()}, logical
         assert got["State"] == ("Enabled" if declared.get("Enabled", True) else "Disabled"), logical
+        # Lambda refuses to create the mapping when the queue's visibility
+        # timeout is shorter than the function's timeout; moto does not check.
+        queue_url = deployed.physical[referenced_id(declared["EventSourceArn"])]
+        visibility = aws.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])
+        timeout = aws.lambda_.get_function_configuration(FunctionName=deployed.physical[function])["Timeout"]
+        assert int(visibility["Attributes"]["VisibilityTimeout"]) >= timeout, logical
 
 
 def assert_names_a_resource(deployed: Deployed, aws: Clients, logical: str, value: str) -> None:
@@ -192,7 +222,8 @@ def test_api_stage_is_traced_and_throttled_by_the_parameters(auth: str):
     ]
     assert every_method == [throttle]
     for plan in template.resources("AWS::ApiGateway::UsagePlan").values():
-        assert {k: str(v) for k, v in plan["Properties"]["Throttle"].items()} == {"RateLimit": str(rate), "BurstLimit": str(burst)}
+        plan_throttle = {k: str(v) for k, v in plan["Properties"]["Throttle"].items()}
+        assert plan_throttle == {"RateLimit": str(rate), "BurstLimit": str(burst)}
         assert [referenced_id(s["Stage"]) for s in plan["Properties"]["ApiStages"]] == [stage_id]
 
 
@@ -217,7 +248,7 @@ def test_api_has_no_stage_but_the_named_one(deployed: Deployed, aws: Clients):
         assert {s["stageName"] for s in deployed_stages} <= names
 
 
-def security_schemes(template) -> list[tuple[str, dict]]:
+def security_schemes(template: Template) -> list[tuple[str, dict]]:
     """(operation, its security scheme definitions) for every operation of every API body."""
     found = []
     for api in template.resources("AWS::ApiGateway::RestApi").values():
@@ -255,7 +286,8 @@ def test_api_auth_follows_the_parameter(auth: str):
     ((key_id, key),), ((plan_id, _),), (link,) = keys.items(), plans.items(), links.values()
     assert key["Properties"].get("Enabled") is True
     assert link["Properties"]["KeyType"] == "API_KEY"
-    assert (referenced_id(link["Properties"]["KeyId"]), referenced_id(link["Properties"]["UsagePlanId"])) == (key_id, plan_id)
+    linked = referenced_id(link["Properties"]["KeyId"]), referenced_id(link["Properties"]["UsagePlanId"])
+    assert linked == (key_id, plan_id)
 
 
 def test_alarms_watch_every_dead_letter_queue_and_function(deployed: Deployed, aws: Clients):
@@ -274,8 +306,7 @@ def test_alarms_watch_every_dead_letter_queue_and_function(deployed: Deployed, a
         else:
             assert dimension["Name"] == "FunctionName", logical
             assert aws.lambda_.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name, logical
-    dead_letter_queues = {referenced_id(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]) for q in work_queues(deployed).values()}
-    for queue in dead_letter_queues:
+    for queue in (dead_letter_queue(deployed.template, q) for q in work_queues(deployed)):
         assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue) in watched, queue
     for function in deployed.template.resources("AWS::Lambda::Function"):
         assert ("AWS/Lambda", "Errors", "FunctionName", function) in watched, function
@@ -301,7 +332,13 @@ def test_adder_stack_mode_finds_the_stacks_resources(aws: Clients, endpoint: str
     auth = load_sam()["Parameters"]["ApiAuth"]["Default"]
     stack = deploy(aws, "adder-cli", {"ApiAuth": auth})
     assert stack.stack["StackStatus"] == "CREATE_COMPLETE"
-    outputs = stack.outputs
+    # Found through the functions' own wiring, not through the outputs under
+    # test: an output naming the wrong queue or table fails below.
+    template = stack.template
+    times_two_queue = input_queue(template, built_from(template, "times_two"))
+    times_two_dlq = stack.physical[dead_letter_queue(template, times_two_queue)]
+    sum_array_env = template.resources("AWS::Lambda::Function")[built_from(template, "sum_array")]["Properties"]
+    sums_table = stack.value(aws, sum_array_env["Environment"]["Variables"]["SUMS_TABLE"])
 
     def adder(*args: str) -> str:
         done = subprocess.run(
@@ -312,25 +349,32 @@ def test_adder_stack_mode_finds_the_stacks_resources(aws: Clients, endpoint: str
         return done.stdout
 
     assert "no pending arrays" in adder("pending")
-    # A pending array in the stack's sums table (the fields `pending` reads).
+    # A pending array in the sums table (the fields `pending` reads).
     array_id = str(uuid.uuid4())
     aws.dynamodb.put_item(
-        TableName=outputs["SumsTableName"],
-        Item={"arrayId": {"S": array_id}, "status": {"S": "pending"}, "arrayLength": {"N": "3"}, "submittedAt": {"N": "1"}},
+        TableName=sums_table,
+        Item={
+            "arrayId": {"S": array_id},
+            "status": {"S": "pending"},
+            "arrayLength": {"N": "3"},
+            "submittedAt": {"N": "1"},
+        },
     )
     assert array_id in adder("pending")
+    # Were the scratchpad output the sums table, the scan would find that
+    # record and fail to read it as a packet.
     assert "0 rows" in adder("scratchpad", array_id, "--scan")
 
-    sent = aws.sqs.send_message(QueueUrl=outputs["TimesTwoDeadLetterQueueUrl"], MessageBody="not a packet")
+    sent = aws.sqs.send_message(QueueUrl=times_two_dlq, MessageBody="not a packet")
     listed = adder("dlq", "list")
     assert "TimesTwo dead-letter queue: 1 message(s)" in listed and sent["MessageId"] in listed
     assert "Reduce dead-letter queue: 0 message(s)" in listed
     # moto runs a function in Docker when a message reaches a mapped queue
     # (Lambda runs it on AWS); switched off so the redriven message stays
     # where the test can see it.
-    for mapping in stack.template.resources("AWS::Lambda::EventSourceMapping"):
+    for mapping in template.resources("AWS::Lambda::EventSourceMapping"):
         aws.lambda_.update_event_source_mapping(UUID=stack.physical[mapping], Enabled=False)
     assert "moved 1 message(s)" in adder("dlq", "redrive", "--queue", "times-two")
-    received = aws.sqs.receive_message(QueueUrl=outputs["TimesTwoQueueUrl"], WaitTimeSeconds=1)["Messages"]
+    received = aws.sqs.receive_message(QueueUrl=stack.physical[times_two_queue], WaitTimeSeconds=1)["Messages"]
     assert [m["Body"] for m in received] == ["not a packet"]
     assert "TimesTwo dead-letter queue: 0 message(s)" in adder("dlq", "list", "--queue", "times-two")
