@@ -13,6 +13,7 @@ what is typed here are the requirements the code places on the template.
 from __future__ import annotations
 
 import json
+import operator
 import os
 import subprocess
 import uuid
@@ -107,7 +108,7 @@ def test_tables_are_as_declared(deployed: Deployed, aws: Clients):
         name = deployed.physical[logical]
         got = aws.dynamodb.describe_table(TableName=name)["Table"]
         assert got["KeySchema"] == declared["KeySchema"], logical
-        by_name = lambda a: a["AttributeName"]  # noqa: E731
+        by_name = operator.itemgetter("AttributeName")
         assert sorted(got["AttributeDefinitions"], key=by_name) == sorted(declared["AttributeDefinitions"], key=by_name)
         assert got["BillingModeSummary"]["BillingMode"] == declared.get("BillingMode", "PROVISIONED"), logical
         spec = declared.get("TimeToLiveSpecification", {"Enabled": False})
@@ -187,15 +188,18 @@ def test_outputs_name_the_stacks_resources(deployed: Deployed, aws: Clients):
             assert_names_a_resource(deployed, aws, logical, got[name])
 
 
-def test_functions_environment_names_the_stacks_resources(deployed: Deployed, aws: Clients):
+def test_functions_are_as_declared_and_name_the_stacks_resources(deployed: Deployed, aws: Clients):
     functions = deployed.template.resources("AWS::Lambda::Function")
     assert functions
     for logical, function in functions.items():
-        declared = function["Properties"].get("Environment", {}).get("Variables", {})
+        declared = function["Properties"]
         config = aws.lambda_.get_function_configuration(FunctionName=deployed.physical[logical])
+        for name in ("Runtime", "Handler", "Timeout", "MemorySize"):
+            assert str(config[name]) == str(declared[name]), f"{logical} {name}"
+        variables = declared.get("Environment", {}).get("Variables", {})
         got = config.get("Environment", {}).get("Variables", {})
         # moto keeps numbers as numbers; Lambda's variables are strings.
-        assert {k: str(v) for k, v in got.items()} == {k: str(deployed.value(aws, v)) for k, v in declared.items()}
+        assert {k: str(v) for k, v in got.items()} == {k: str(deployed.value(aws, v)) for k, v in variables.items()}
 
 
 def serverless_api_stage() -> str:
