@@ -9,7 +9,7 @@ import os
 import shutil
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,7 @@ class Deployed:
     left_out: set[str]  # logical ids moto does not create (checked on `template`)
     stack: dict[str, Any]  # describe_stacks' answer
     created: dict[str, str]  # logical id -> type, of what moto was asked to create
-    physical: dict[str, str] = field(default_factory=dict)  # logical id -> physical id
+    physical: dict[str, str]  # logical id -> physical id
 
     @property
     def outputs(self) -> dict[str, str]:

@@ -169,10 +169,6 @@ def refs(value: Any) -> list[str]:
     return [r for v in value.values() for r in refs(v)]
 
 
-# API Gateway's authorization for an OpenAPI security requirement.
-AUTHORIZATION = {"sigv4": ("AWS_IAM", False), "api_key": ("NONE", True)}
-
-
 def _bridge_rest_api(tpl: Template, resources: dict[str, Any], api_id: str) -> None:
     props = resources[api_id]["Properties"]
     body = tpl.resolve(props.pop("Body"))
@@ -181,43 +177,63 @@ def _bridge_rest_api(tpl: Template, resources: dict[str, Any], api_id: str) -> N
     # moto does not import an OpenAPI Body: the API would have no methods and
     # its Deployment would fail. AWS builds the resources and methods from the
     # body's paths; declare the same ones explicitly.
-    methods = []
+    schemes = body.get("components", {}).get("securitySchemes", {})
     parents: dict[str, Any] = {"": {"Fn::GetAtt": [api_id, "RootResourceId"]}}
+    methods = []
     for path, operations in body["paths"].items():
-        parent = ""
-        for part in path.strip("/").split("/"):
-            here = f"{parent}/{part}"
-            if here not in parents:
-                logical = f"{api_id}Path{len(parents)}"
-                resources[logical] = {
-                    "Type": "AWS::ApiGateway::Resource",
-                    "Properties": {"RestApiId": {"Ref": api_id}, "ParentId": parents[parent], "PathPart": part},
-                }
-                parents[here] = {"Ref": logical}
-            parent = here
+        resource = _path_resource(resources, api_id, parents, path)
         for verb, operation in operations.items():
-            logical = f"{parents[parent]['Ref']}{verb.capitalize()}"
-            schemes = [name for requirement in operation.get("security", []) for name in requirement]
-            auth, key_required = AUTHORIZATION[schemes[0]] if schemes else ("NONE", False)
-            integration = operation["x-amazon-apigateway-integration"]
-            resources[logical] = {
-                "Type": "AWS::ApiGateway::Method",
-                "Properties": {
-                    "RestApiId": {"Ref": api_id},
-                    "ResourceId": parents[parent],
-                    "HttpMethod": verb.upper(),
-                    "AuthorizationType": auth,
-                    "ApiKeyRequired": key_required,
-                    "Integration": {
-                        "Type": integration["type"].upper(),
-                        "IntegrationHttpMethod": integration["httpMethod"],
-                        "Uri": integration["uri"],
-                    },
-                },
-            }
+            logical = f"{resource['Ref']}{verb.capitalize()}"
+            resources[logical] = _method(api_id, resource, verb, operation, schemes)
             methods.append(logical)
     for deployment in resources.values():
         if deployment["Type"] != "AWS::ApiGateway::Deployment":
             continue
         if deployment["Properties"]["RestApiId"] == {"Ref": api_id}:
             deployment["DependsOn"] = methods
+
+
+def _path_resource(resources: dict[str, Any], api_id: str, parents: dict[str, Any], path: str) -> Any:
+    """A Ref to the AWS::ApiGateway::Resource of `path`, adding it and its
+    parents to `resources` when missing (`parents`: path -> Ref)."""
+    parent = ""
+    for part in [p for p in path.split("/") if p]:
+        here = f"{parent}/{part}"
+        if here not in parents:
+            logical = f"{api_id}Path{len(parents)}"
+            resources[logical] = {
+                "Type": "AWS::ApiGateway::Resource",
+                "Properties": {"RestApiId": {"Ref": api_id}, "ParentId": parents[parent], "PathPart": part},
+            }
+            parents[here] = {"Ref": logical}
+        parent = here
+    return parents[parent]
+
+
+def _method(api_id: str, resource: Any, verb: str, operation: dict, schemes: dict) -> dict[str, Any]:
+    """The AWS::ApiGateway::Method API Gateway imports for an OpenAPI operation."""
+    required = [schemes[name] for requirement in operation.get("security", []) for name in requirement]
+    auth, key_required = "NONE", False
+    for scheme in required:
+        if scheme.get("x-amazon-apigateway-authtype") == "awsSigv4":
+            auth = "AWS_IAM"
+        elif (scheme["type"], scheme["in"], scheme["name"].lower()) == ("apiKey", "header", "x-api-key"):
+            key_required = True
+        else:
+            raise AssertionError(f"no moto equivalent for the security scheme {scheme!r}")
+    integration = operation["x-amazon-apigateway-integration"]
+    return {
+        "Type": "AWS::ApiGateway::Method",
+        "Properties": {
+            "RestApiId": {"Ref": api_id},
+            "ResourceId": resource,
+            "HttpMethod": verb.upper(),
+            "AuthorizationType": auth,
+            "ApiKeyRequired": key_required,
+            "Integration": {
+                "Type": integration["type"].upper(),
+                "IntegrationHttpMethod": integration["httpMethod"],
+                "Uri": integration["uri"],
+            },
+        },
+    }
