@@ -189,17 +189,13 @@ impl Params {
     /// with transient errors (to which permanent ones belong).
     fn sdk_faults(rng: &mut SmallRng, mix: FaultMix, mut rates: Rates) -> Rates {
         let mixed = mix == FaultMix::Mixed;
-        if mixed || mix == FaultMix::Only(FaultKind::ErrorAfter) {
-            if rng.gen_bool(0.75) {
-                let p = rate(rng, FaultKind::RetriedAfterApplied);
-                rates.set(FaultKind::RetriedAfterApplied, p);
-            }
+        if (mixed || mix == FaultMix::Only(FaultKind::ErrorAfter)) && rng.gen_bool(0.75) {
+            let p = rate(rng, FaultKind::RetriedAfterApplied);
+            rates.set(FaultKind::RetriedAfterApplied, p);
         }
-        if mixed || mix == FaultMix::Only(FaultKind::ErrorBefore) {
-            if rng.gen_bool(0.75) {
-                let p = rate(rng, FaultKind::Denied);
-                rates.set(FaultKind::Denied, p);
-            }
+        if (mixed || mix == FaultMix::Only(FaultKind::ErrorBefore)) && rng.gen_bool(0.75) {
+            let p = rate(rng, FaultKind::Denied);
+            rates.set(FaultKind::Denied, p);
         }
         rates
     }
