@@ -91,6 +91,8 @@ pub struct Facts<'a> {
     pub expected: &'a [Expected],
     /// Every array id the sums table was asked to create, with its plan.
     pub allocated: &'a [(String, usize)],
+    /// Per plan: submitted with an Idempotency-Key.
+    pub keyed: &'a [bool],
     /// Ids whose submit answered success.
     pub accepted: &'a BTreeMap<String, usize>,
     /// Every distinct `done` value seen per array over the run.
@@ -134,6 +136,21 @@ pub fn check(f: &Facts<'_>) -> Vec<String> {
             out.push(format!(
                 "{} scratchpad rows for an array nobody submitted: {id}",
                 list.len()
+            ));
+        }
+    }
+    for (plan, _) in f.keyed.iter().enumerate().filter(|(_, k)| **k) {
+        let arrays: Vec<String> = f
+            .allocated
+            .iter()
+            .filter(|(_, p)| *p == plan)
+            .map(|(id, _)| short(id))
+            .collect();
+        if arrays.len() > 1 {
+            out.push(format!(
+                "plan {plan}: one Idempotency-Key started {} arrays: {}",
+                arrays.len(),
+                arrays.join(", ")
             ));
         }
     }

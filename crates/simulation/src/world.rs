@@ -19,7 +19,8 @@ use futures::future::join_all;
 use futures::FutureExt;
 use pipeline::memory::{MemoryBackend, MemoryQueue};
 use pipeline::{
-    get_sum, reduce_batch, submit, times_two, Clock, Config, Ports, Queue, StepError, SubmitError,
+    get_sum, reduce_batch, submit, submit_with_key, times_two, Clock, Config, Idempotency,
+    IdempotencyKey, Ports, Queue, StepError, SubmitError,
 };
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -149,7 +150,10 @@ impl<'a> World<'a> {
             config: Config::default(),
             tasks: Vec::new(),
             next_task: 1,
-            clients: (0..params.arrays.len()).collect(),
+            // A keyed plan has two clients, POSTing the same key at once.
+            clients: (0..params.arrays.len())
+                .flat_map(|p| std::iter::repeat_n(p, if params.keyed[p] { 2 } else { 1 }))
+                .collect(),
             attempts: vec![0; params.arrays.len()],
             accepted: BTreeMap::new(),
             violations: Vec::new(),
@@ -324,8 +328,17 @@ impl<'a> World<'a> {
             ..Config::default()
         };
         let body = a.body();
+        let key = self.params.keyed[plan].then(|| Idempotency {
+            key: IdempotencyKey::parse(format!("plan-{plan}").as_bytes())
+                .unwrap_or_else(|e| unreachable!("plan-N is a valid key: {e}")),
+            caller: "sim".into(),
+        });
         let fut = async move {
-            Output::Client(match submit(&ports, &config, &body).await {
+            let submitted = match &key {
+                Some(key) => submit_with_key(&ports, &config, &body, Some(key)).await,
+                None => submit(&ports, &config, &body).await,
+            };
+            Output::Client(match submitted {
                 Ok(s) => Ok(s.array_id),
                 // The API answers any port error 503, so a client retries
                 // a denied call like a throttled one.
@@ -629,6 +642,7 @@ impl<'a> World<'a> {
             plans: &self.params.arrays,
             expected: &expected,
             allocated: &s.allocated,
+            keyed: &self.params.keyed,
             accepted: &self.accepted,
             observed: &s.observed,
             backend: &self.backend,
