@@ -139,19 +139,26 @@ pub fn check(f: &Facts<'_>) -> Vec<String> {
             ));
         }
     }
+    // A key stands for one array while its claim lives: two arrays of a
+    // keyed plan submitted within that time are a broken promise.
+    let ttl_ms = pipeline::IDEMPOTENCY_TTL_SECONDS * 1000;
     for (plan, _) in f.keyed.iter().enumerate().filter(|(_, k)| **k) {
-        let arrays: Vec<String> = f
+        let mut starts: Vec<(u64, String)> = f
             .allocated
             .iter()
             .filter(|(_, p)| *p == plan)
-            .map(|(id, _)| short(id))
+            .filter_map(|(id, _)| Some((records.get(id)?.submitted_at_ms, short(id))))
             .collect();
-        if arrays.len() > 1 {
-            out.push(format!(
-                "plan {plan}: one Idempotency-Key started {} arrays: {}",
-                arrays.len(),
-                arrays.join(", ")
-            ));
+        starts.sort();
+        for pair in starts.windows(2) {
+            if pair[1].0 - pair[0].0 < ttl_ms {
+                out.push(format!(
+                    "plan {plan}: one Idempotency-Key started {} and {} within its {} h",
+                    pair[0].1,
+                    pair[1].1,
+                    ttl_ms / 3_600_000
+                ));
+            }
         }
     }
     for (id, plan) in f.allocated {
