@@ -240,6 +240,19 @@ impl Sums for FaultySums {
         claim: &KeyClaim<'_>,
         now_s: u64,
     ) -> Result<Claimed, PortError> {
+        // The claim names the array it would start: that id is renamed
+        // now, so a repeat that finds the claim reads a deterministic id.
+        let renamed;
+        let claim = match self.plan {
+            Some(plan) => {
+                renamed = self.sim.lock().deterministic_id(claim.array_id, plan);
+                &KeyClaim {
+                    array_id: &renamed,
+                    ..claim.clone()
+                }
+            }
+            None => claim,
+        };
         let key = format!("claim {}", claim.key);
         yield_point().await;
         self.sim.before("sums.claim", &key)?;
@@ -257,18 +270,7 @@ impl Sums for FaultySums {
         if let Some(plan) = self.plan {
             // `submit` draws a random v4 id; swap in a deterministic one so a
             // seed always produces the same run.
-            // A repeat with an Idempotency-Key inserts the id its claim
-            // holds: the same random id gets the same deterministic one.
-            let mut s = self.sim.lock();
-            let id = match s.renamed.get(&record.array_id) {
-                Some(id) => id.clone(),
-                None => {
-                    let id = format!("00000000-0000-4000-8000-{:012x}", s.allocated.len() + 1);
-                    s.renamed.insert(record.array_id.clone(), id.clone());
-                    s.allocated.push((id.clone(), plan));
-                    id
-                }
-            };
+            let id = self.sim.lock().deterministic_id(&record.array_id, plan);
             record.array_id = id;
         }
         let key = short(&record.array_id);

@@ -244,6 +244,22 @@ impl Sim {
 }
 
 impl State {
+    /// The deterministic id standing for `id`, a random v4 id `submit`
+    /// drew (renamed on first sight, for `plan`) or one already renamed.
+    /// A seed must replay identically, so no random id may reach a trace.
+    pub fn deterministic_id(&mut self, id: &str, plan: usize) -> String {
+        if let Some(known) = self.renamed.get(id) {
+            return known.clone();
+        }
+        if self.allocated.iter().any(|(a, _)| a == id) {
+            return id.to_string();
+        }
+        let fresh = format!("00000000-0000-4000-8000-{:012x}", self.allocated.len() + 1);
+        self.renamed.insert(id.to_string(), fresh.clone());
+        self.allocated.push((fresh.clone(), plan));
+        fresh
+    }
+
     /// True with the probability of `kind`, if faults are on; counts it.
     pub fn roll(&mut self, kind: FaultKind) -> bool {
         if !self.faults_on {

@@ -509,7 +509,15 @@ impl<'a> World<'a> {
             (Kind::Client { plan }, Output::Client(result)) => {
                 let text = match &result {
                     Ok(random) => {
-                        let id = self.sim.lock().renamed.get(random).cloned();
+                        let id = {
+                            let s = self.sim.lock();
+                            s.renamed.get(random).cloned().or_else(|| {
+                                s.allocated
+                                    .iter()
+                                    .any(|(a, _)| a == random)
+                                    .then(|| random.clone())
+                            })
+                        };
                         match id {
                             Some(id) => {
                                 let name = short(&id);

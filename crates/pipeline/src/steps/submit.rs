@@ -50,18 +50,9 @@ pub async fn submit(ports: &Ports, config: &Config, body: &str) -> Result<Submit
     let packets = packets(&record, &elements)?;
     // The record goes first: a packet is only ever mapped for a known array.
     insert_own(ports, &record).await?;
-    if packets.is_empty() {
-        // Nothing to compute: the record was written done.
-    } else if let Err(e) = ports.times_two_queue.send(packets).await {
-        // The client gets a 503 and never learns the id: end the array now
-        // rather than leave it pending (some packets may have gone out;
-        // times_two skips them once the array has failed).
-        let failure = Failure {
-            kind: FailureKind::NotEnqueued,
-            reason: format!("its packets could not all be enqueued ({e}); submit it again"),
-        };
-        fail_array(ports, &array_id, &failure).await;
-        return Err(e.into());
+    // An empty array was recorded done: nothing to send.
+    if !packets.is_empty() {
+        enqueue_or_fail(ports, &array_id, packets).await?;
     }
     tracing::info!(array_id = %array_id, elements = count, "array accepted");
     Ok(Submitted {
@@ -69,6 +60,25 @@ pub async fn submit(ports: &Ports, config: &Config, body: &str) -> Result<Submit
         array_length: count,
         status: record.status,
     })
+}
+
+/// Sends an unkeyed array's packets. On failure the client gets a 503 and
+/// never learns the id, so the array is ended now rather than left pending
+/// (some packets may have gone out; times_two skips them once it failed).
+async fn enqueue_or_fail(
+    ports: &Ports,
+    array_id: &str,
+    packets: Vec<String>,
+) -> Result<(), PortError> {
+    let Err(e) = ports.times_two_queue.send(packets).await else {
+        return Ok(());
+    };
+    let failure = Failure {
+        kind: FailureKind::NotEnqueued,
+        reason: format!("its packets could not all be enqueued ({e}); submit it again"),
+    };
+    fail_array(ports, array_id, &failure).await;
+    Err(e)
 }
 
 /// Records `record`, a new array. An `AlreadyThere` can only be our own
