@@ -166,6 +166,7 @@ async fn start(
         memory_mb: MEMORY_MB,
         timeout: spec.timeout,
         env,
+        fixed_deadline_ms: None,
     })
     .await
     .unwrap_or_else(|e| panic!("start {binary}: {e}"))
@@ -669,8 +670,9 @@ fn watch_env(binary: &str) -> BTreeMap<String, String> {
 /// The README's walkthrough (`cargo lambda watch`, `cargo lambda invoke
 /// --data-file events/…`) with its own files: each function gets its
 /// Cargo.toml's watch environment (which must name every variable
-/// template.yaml gives it), and the shipped events, the placeholder id
-/// replaced, carry exactly the messages the functions send.
+/// template.yaml gives it) and watch's deadline header, and the shipped
+/// events, the placeholder id replaced, carry exactly the messages the
+/// functions send.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shipped_events_walk_one_array_through_all_three_functions() {
     const WATCH_ENDPOINT: &str = "http://127.0.0.1:5000";
@@ -715,6 +717,8 @@ async fn the_shipped_events_walk_one_array_through_all_three_functions() {
             memory_mb: MEMORY_MB,
             timeout: spec.timeout,
             env,
+            // What `cargo lambda watch` (1.9) sends, whatever the function's timeout.
+            fixed_deadline_ms: Some(600_000),
         };
         functions.push(Function::start(config).await.expect("start"));
     }

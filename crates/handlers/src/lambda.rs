@@ -12,6 +12,7 @@
 use http::{Method, Uri};
 use lambda_runtime::Diagnostic;
 use lambda_runtime_api_client::{body::Body, build_request, PooledClient};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The Runtime API's path for a failed initialisation.
 pub const INIT_ERROR_PATH: &str = "/2018-06-01/runtime/init/error";
@@ -79,4 +80,36 @@ pub async fn report_init_error(diagnostic: &Diagnostic) -> Result<(), ReportErro
         return Err(ReportError::Refused(response.status()));
     }
     Ok(())
+}
+
+/// An invocation's deadline (Unix ms, from `Lambda-Runtime-Deadline-Ms`), or
+/// `None` if it had already passed when the event arrived. Lambda always sends
+/// a deadline in the future; `cargo lambda watch` sends the constant 600000
+/// (1970), with which `reduce` would hand every walk on to a new message and
+/// never merge anything.
+pub fn live_deadline(deadline_ms: u64) -> Option<u64> {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    (u128::from(deadline_ms) > now_ms).then_some(deadline_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::live_deadline;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    #[test]
+    fn a_deadline_already_past_is_no_deadline() {
+        assert_eq!(
+            live_deadline(600_000),
+            None,
+            "cargo lambda watch's constant"
+        );
+        let in_30_s = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64 + 30_000)
+            .expect("after 1970");
+        assert_eq!(live_deadline(in_30_s), Some(in_30_s));
+    }
 }

@@ -19,7 +19,7 @@ async fn main() -> Result<(), Error> {
                     ports,
                     config,
                     &event.payload,
-                    Some(event.context.deadline),
+                    handlers::lambda::live_deadline(event.context.deadline),
                 )
                 .await,
             )

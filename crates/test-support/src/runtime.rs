@@ -53,6 +53,9 @@ pub struct FunctionConfig {
     pub timeout: Duration,
     /// The function's own variables (the template's), overriding Lambda's.
     pub env: BTreeMap<String, String>,
+    /// A fixed `Lambda-Runtime-Deadline-Ms` instead of now + timeout, to run
+    /// as another emulator does (`cargo lambda watch` sends 600000).
+    pub fixed_deadline_ms: Option<u64>,
 }
 
 /// What a function posted to `/runtime/init/error`.
@@ -385,7 +388,10 @@ impl Function {
             request_id,
             trace_id,
             event: serde_json::to_vec(event).unwrap_or_default(),
-            deadline_ms: unix_ms() + timeout.as_millis(),
+            deadline_ms: self
+                .config
+                .fixed_deadline_ms
+                .map_or(unix_ms() + timeout.as_millis(), u128::from),
             reply,
         });
         self.shared.queued.notify_one();
