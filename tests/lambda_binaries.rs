@@ -360,161 +360,144 @@ fn report_figures(functions: &[(&str, &Function)]) {
     }
 }
 
+/// The three functions under the Runtime API and the two mappings feeding them.
 struct Pipeline {
     api: Function,
     map: Function,
     merge: Function,
     map_queue: Mapping,
     merge_queue: Mapping,
+    /// The first batch each function handled, once it was delivered again.
+    redelivered: (Option<Value>, Option<Value>),
 }
 
-/// One round of both mappings: each function gets a batch if its queue has
-/// one. Every batch must report exactly the `poison` messages it holds as
-/// failed. Returns the events handed to `times_two` and `reduce`.
-async fn round(p: &mut Pipeline, poison: &str) -> (Option<Value>, Option<Value>) {
-    let mut events = (None, None);
-    for stage in 0..2 {
-        let (queue, function) = match stage {
-            0 => (&p.map_queue, &mut p.map),
-            _ => (&p.merge_queue, &mut p.merge),
-        };
-        let messages = queue.receive().await;
-        if messages.is_empty() {
-            continue;
-        }
-        let event = queue.event(&messages);
-        let response = function
-            .invoke(&event)
+/// The malformed TimesTwo message: it must fail alone, batch after batch.
+const POISON: &str = r#"{"arrayId":"not an id","packetValue":[1]}"#;
+
+impl Pipeline {
+    /// Provisions template.yaml on `moto` and starts the three bootstraps.
+    async fn start(moto: &Moto, sqs: &aws_sdk_sqs::Client, overrides: &[(&str, &str)]) -> Pipeline {
+        let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
+        let stack = stack::Stack::embedded().expect("template.yaml");
+        let provisioned = aws_ports::provision(&stack, &sdk, "bins")
             .await
-            .unwrap_or_else(|e| panic!("{e}\n{}", function.logs()));
-        let poisoned: Vec<String> = messages
-            .iter()
-            .filter(|m| m.body() == Some(poison))
-            .filter_map(|m| m.message_id().map(str::to_string))
-            .collect();
-        assert_eq!(
-            failures(&response),
-            poisoned,
-            "batch {event}\nanswered {response}"
-        );
-        queue.delete_done(&messages, &poisoned).await;
-        match stage {
-            0 => events.0 = Some(event),
-            _ => events.1 = Some(event),
+            .expect("provision");
+        let env = moto.env();
+        let queue = |id: &str| provisioned.queue_urls[id].clone();
+        Pipeline {
+            api: start(&stack, &provisioned, &env, FUNCTIONS[0], overrides).await,
+            map: start(&stack, &provisioned, &env, FUNCTIONS[1], overrides).await,
+            merge: start(&stack, &provisioned, &env, FUNCTIONS[2], overrides).await,
+            map_queue: Mapping::new(sqs, &queue("TimesTwoQueue"), "times_two-batch.json").await,
+            merge_queue: Mapping::new(sqs, &queue("ReduceQueue"), "reduce-batch.json").await,
+            redelivered: (None, None),
         }
     }
-    events
+
+    /// One round of both mappings: each function gets a batch if its queue
+    /// has one, and must report exactly the [`POISON`] messages in it as
+    /// failed. The first batch of each is then delivered again, as SQS may.
+    async fn round(&mut self) {
+        for stage in 0..2 {
+            let (queue, function, first) = match stage {
+                0 => (&self.map_queue, &mut self.map, &mut self.redelivered.0),
+                _ => (&self.merge_queue, &mut self.merge, &mut self.redelivered.1),
+            };
+            let messages = queue.receive().await;
+            if messages.is_empty() {
+                continue;
+            }
+            let event = queue.event(&messages);
+            let poisoned = handle(function, &event).await;
+            queue.delete_done(&messages, &poisoned).await;
+            if first.is_none() {
+                handle(function, &redelivered(&event)).await;
+                *first = Some(event);
+            }
+        }
+    }
+
+    /// GET /sums/{id} for each array not yet done.
+    async fn poll(&mut self, ids: &[String], sums: &mut [Option<String>]) {
+        for (sum, id) in sums.iter_mut().zip(ids) {
+            if sum.is_none() {
+                *sum = done_sum(&mut self.api, id).await;
+            }
+        }
+    }
+}
+
+/// Invokes `function` with an SQS `event`; checks that it reported exactly
+/// the [`POISON`] messages failed, and returns their ids.
+async fn handle(function: &mut Function, event: &Value) -> Vec<String> {
+    let response = function
+        .invoke(event)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", function.logs()));
+    let poisoned: Vec<String> = event["Records"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["body"] == POISON)
+        .filter_map(|r| r["messageId"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        failures(&response),
+        poisoned,
+        "batch {event}\nanswered {response}"
+    );
+    poisoned
+}
+
+/// Arrays of 1, 5 (events/'s) and 2,500 elements.
+fn cases() -> [Vec<String>; 3] {
+    let signed = |i: usize| if i.is_multiple_of(3) { "-" } else { "" };
+    [
+        numbers(1, |_| "-7.25".into()),
+        shipped_elements(),
+        numbers(2_500, |i| format!("{}{i}.{:03}", signed(i), i * 7 % 1000)),
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn release_binaries_sum_exactly_under_the_runtime_api() {
     let moto = Moto::start();
-    let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
-    let stack = stack::Stack::embedded().expect("template.yaml");
-    let provisioned = aws_ports::provision(&stack, &sdk, "bins")
-        .await
-        .expect("provision");
-    let env = moto.env();
+    let sqs = aws_sdk_sqs::Client::new(&aws_ports::local_sdk_config(moto.endpoint()).await);
     // Small packets and fan-in, so 2,500 elements make 25 packets and a 4-level tree.
-    let overrides = [("CHUNK_SIZE", "100"), ("FAN_IN", "3")];
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let mut p = Pipeline {
-        api: start(&stack, &provisioned, &env, FUNCTIONS[0], &overrides).await,
-        map: start(&stack, &provisioned, &env, FUNCTIONS[1], &overrides).await,
-        merge: start(&stack, &provisioned, &env, FUNCTIONS[2], &overrides).await,
-        map_queue: Mapping::new(
-            &sqs,
-            &provisioned.queue_urls["TimesTwoQueue"],
-            "times_two-batch.json",
-        )
-        .await,
-        merge_queue: Mapping::new(
-            &sqs,
-            &provisioned.queue_urls["ReduceQueue"],
-            "reduce-batch.json",
-        )
-        .await,
-    };
-
-    let shipped = shipped_elements();
-    let cases = [
-        numbers(1, |_| "-7.25".into()),
-        shipped,
-        numbers(2_500, |i| {
-            format!(
-                "{}{}.{:03}",
-                if i % 3 == 0 { "-" } else { "" },
-                i,
-                i * 7 % 1000
-            )
-        }),
-    ];
+    let mut p = Pipeline::start(&moto, &sqs, &[("CHUNK_SIZE", "100"), ("FAN_IN", "3")]).await;
+    let cases = cases();
     let mut ids = Vec::new();
-    // The malformed message goes in among the first packets, so it shares a batch with them.
-    let poison = r#"{"arrayId":"not an id","packetValue":[1]}"#;
     for (i, elements) in cases.iter().enumerate() {
         ids.push(post(&mut p.api, &array(elements)).await);
         if i == 1 {
-            sqs.send_message()
+            // Among the first packets, so that it shares times_two's first batch with them.
+            let send = sqs
+                .send_message()
                 .queue_url(&p.map_queue.url)
-                .message_body(poison)
-                .send()
-                .await
-                .expect("SendMessage");
+                .message_body(POISON);
+            send.send().await.expect("SendMessage");
         }
     }
-
-    let (mut first_map, mut first_merge) = (None, None);
     let mut sums: Vec<Option<String>> = vec![None; ids.len()];
     let deadline = Instant::now() + Duration::from_secs(180);
     while sums.iter().any(Option::is_none) {
         assert!(Instant::now() < deadline, "not done in 180 s: {sums:?}");
-        let (map_event, merge_event) = round(&mut p, poison).await;
-        // Redeliver each function's first batch once its messages were handled.
-        for (first, event, function) in [
-            (&mut first_map, map_event, &mut p.map),
-            (&mut first_merge, merge_event, &mut p.merge),
-        ] {
-            if first.is_none() {
-                if let Some(event) = event {
-                    let response = function
-                        .invoke(&redelivered(&event))
-                        .await
-                        .expect("redelivery");
-                    let poisoned = event["Records"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter(|r| r["body"] == poison)
-                        .count();
-                    assert_eq!(
-                        failures(&response).len(),
-                        poisoned,
-                        "redelivered {event}: {response}"
-                    );
-                    *first = Some(event);
-                }
-            }
-        }
-        for (sum, id) in sums.iter_mut().zip(&ids) {
-            if sum.is_none() {
-                *sum = done_sum(&mut p.api, id).await;
-            }
-        }
+        p.round().await;
+        p.poll(&ids, &mut sums).await;
     }
+    let first_map = p.redelivered.0.take().expect("times_two got a batch");
+    let records = first_map["Records"].as_array().expect("records");
     assert!(
-        first_map.is_some_and(|e| e["Records"]
-            .as_array()
-            .is_some_and(|r| r.len() > 1 && r.iter().any(|r| r["body"] == poison))),
-        "the malformed message must have been in times_two's first batch, with others"
+        records.len() > 1 && records.iter().any(|r| r["body"] == POISON),
+        "the malformed message must be in times_two's first batch, with others: {first_map}"
     );
-    assert!(first_merge.is_some(), "reduce got no batch");
+    assert!(p.redelivered.1.is_some(), "reduce got no batch");
     for ((elements, sum), id) in cases.iter().zip(&sums).zip(&ids) {
+        let len = elements.len();
         assert_eq!(
             sum.as_deref(),
             Some(expected(elements).as_str()),
-            "array {id} of {} elements",
-            elements.len()
+            "array {id} of {len} elements"
         );
     }
     report_figures(&[
@@ -524,58 +507,51 @@ async fn release_binaries_sum_exactly_under_the_runtime_api() {
     ]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refused_setting_reaches_the_runtime_api_init_error() {
-    let stack = stack::Stack::embedded().expect("template.yaml");
-    // Names only: the functions must refuse to start before any AWS call.
-    let provisioned = aws_ports::Provisioned {
-        queue_urls: stack
-            .queues
-            .iter()
-            .map(|q| {
-                (
-                    q.logical_id.clone(),
-                    format!("http://127.0.0.1:9/123456789012/{}", q.logical_id),
-                )
-            })
-            .collect(),
+/// Resource names that lead nowhere: for functions that must stop before any AWS call.
+fn unreachable_resources(stack: &stack::Stack) -> aws_ports::Provisioned {
+    let queue = |id: &String| (id.clone(), format!("http://127.0.0.1:9/123456789012/{id}"));
+    aws_ports::Provisioned {
+        queue_urls: stack.queues.iter().map(|q| queue(&q.logical_id)).collect(),
         table_names: stack
             .tables
             .iter()
             .map(|t| (t.logical_id.clone(), t.logical_id.clone()))
             .collect(),
-    };
-    for (function, value) in FUNCTIONS.iter().zip(["0", "abc", "0"]) {
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_setting_reaches_the_runtime_api_init_error() {
+    let stack = stack::Stack::embedded().expect("template.yaml");
+    let provisioned = unreachable_resources(&stack);
+    for (function, value) in FUNCTIONS.into_iter().zip(["0", "abc", "0"]) {
+        let binary = function.0;
         let mut f = start(
             &stack,
             &provisioned,
             &[],
-            *function,
+            function,
             &[("CHUNK_SIZE", value)],
         )
         .await;
-        let event = event_file(&format!(
-            "{}.json",
-            if function.0 == "sum_array" {
-                "sum_array-post"
-            } else {
-                "times_two-batch"
-            }
-        ));
+        let event = match binary {
+            "sum_array" => event_file("sum_array-post.json"),
+            _ => event_file("times_two-batch.json"),
+        };
+        // Lambda answers the invoke with what the function posted to /init/error.
         let init = match f.invoke(&event).await {
             Err(InvokeError::Init(init)) => init,
             other => panic!(
-                "{}: CHUNK_SIZE={value} must fail the init, got {other:?}\n{}",
-                function.0,
+                "{binary}: CHUNK_SIZE={value} must fail the init: {other:?}\n{}",
                 f.logs()
             ),
         };
         let (posted, status) = f
             .init_error(Duration::from_secs(10))
             .await
-            .expect("init error, then exit");
+            .expect("init error, exit");
         assert_eq!(posted, init);
-        assert!(!status.success(), "{}: exited {status}", function.0);
+        assert!(!status.success(), "{binary}: exited {status}");
         assert_eq!(
             init.error_type.as_deref(),
             Some("Runtime.InitError"),
@@ -584,18 +560,13 @@ async fn a_refused_setting_reaches_the_runtime_api_init_error() {
         let message = init.body["errorMessage"].as_str().unwrap_or_default();
         assert!(
             message.contains("CHUNK_SIZE") && message.contains(value),
-            "{}: {init:?}",
-            function.0
+            "{binary}: {init:?}"
         );
-        assert!(
-            init.body["errorType"]
-                .as_str()
-                .is_some_and(|t| !t.is_empty()),
-            "{init:?}"
-        );
+        let error_type = init.body["errorType"].as_str().unwrap_or_default();
+        assert!(!error_type.is_empty(), "{binary}: {init:?}");
         assert!(
             f.logs().contains("CHUNK_SIZE"),
-            "the reason is logged too:\n{}",
+            "{binary} logs the reason too:\n{}",
             f.logs()
         );
     }
@@ -667,15 +638,101 @@ fn watch_env(binary: &str) -> BTreeMap<String, String> {
         .unwrap_or_else(|e| panic!("crates/{binary}/Cargo.toml [package.metadata.lambda.env]: {e}"))
 }
 
+/// Where `[package.metadata.lambda.env]` expects moto (`moto_server -p 5000`).
+const WATCH_ENDPOINT: &str = "http://127.0.0.1:5000";
+
+/// Starts `binary` as `cargo lambda watch` would: its Cargo.toml's watch
+/// environment (pointed at `moto`) and watch's deadline header. That
+/// environment must set every variable template.yaml gives the function,
+/// resources named as `adder serve --prefix adder` creates them.
+async fn start_as_watch(
+    moto: &Moto,
+    stack: &stack::Stack,
+    provisioned: &aws_ports::Provisioned,
+    (binary, logical_id): (&str, &str),
+) -> Function {
+    let local = |v: &String| v.replace(WATCH_ENDPOINT, moto.endpoint());
+    let watch: BTreeMap<String, String> = watch_env(binary)
+        .iter()
+        .map(|(k, v)| (k.clone(), local(v)))
+        .collect();
+    let resources: Vec<&String> = provisioned
+        .queue_urls
+        .values()
+        .chain(provisioned.table_names.values())
+        .collect();
+    for (name, value) in provisioned
+        .function_env(stack, logical_id)
+        .expect("template env")
+    {
+        let Some(set) = watch.get(&name) else {
+            panic!("crates/{binary}/Cargo.toml [package.metadata.lambda.env] lacks {name} (template.yaml sets it)");
+        };
+        if resources.contains(&&value) {
+            assert_eq!(
+                set, &value,
+                "{binary}: {name} must name what `adder serve --prefix adder` creates"
+            );
+        }
+    }
+    let config = FunctionConfig {
+        binary: bootstrap(binary),
+        name: binary.to_string(),
+        memory_mb: MEMORY_MB,
+        timeout: stack.function(logical_id).expect("function").timeout,
+        env: watch,
+        // What `cargo lambda watch` (1.9) sends, whatever the function's timeout.
+        fixed_deadline_ms: Some(600_000),
+    };
+    Function::start(config).await.expect("start")
+}
+
+/// events/`file` with array `id` for the placeholder.
+fn with_id(file: &str, id: &str) -> Value {
+    let text = serde_json::to_string(&event_file(file)).expect("JSON");
+    serde_json::from_str(&text.replace(PLACEHOLDER_ID, id)).expect("JSON")
+}
+
+/// The bodies of an SQS event's records, sorted.
+fn bodies(event: &Value) -> Vec<String> {
+    let records = event["Records"].as_array().into_iter().flatten();
+    let mut bodies: Vec<String> = records
+        .filter_map(|r| r["body"].as_str().map(str::to_string))
+        .collect();
+    bodies.sort();
+    bodies
+}
+
+/// The bodies of what waits in queue `url`, sorted.
+async fn queued(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
+    let receive = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10);
+    let received = receive.send().await.expect("ReceiveMessage");
+    let mut bodies: Vec<String> = received
+        .messages()
+        .iter()
+        .filter_map(|m| m.body().map(str::to_string))
+        .collect();
+    bodies.sort();
+    bodies
+}
+
+/// Invokes an SQS function with `event`, which must fail no message.
+async fn handle_all(function: &mut Function, event: &Value) {
+    let response = function
+        .invoke(event)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", function.logs()));
+    assert_eq!(failures(&response), Vec::<String>::new(), "{response}");
+}
+
 /// The README's walkthrough (`cargo lambda watch`, `cargo lambda invoke
-/// --data-file events/…`) with its own files: each function gets its
-/// Cargo.toml's watch environment (which must name every variable
-/// template.yaml gives it) and watch's deadline header, and the shipped
-/// events, the placeholder id replaced, carry exactly the messages the
-/// functions send.
+/// --data-file events/…`) with its own files and settings; the shipped SQS
+/// events, the placeholder id replaced, carry exactly what the functions send.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shipped_events_walk_one_array_through_all_three_functions() {
-    const WATCH_ENDPOINT: &str = "http://127.0.0.1:5000";
     let moto = Moto::start();
     let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
     let stack = stack::Stack::embedded().expect("template.yaml");
@@ -683,114 +740,32 @@ async fn the_shipped_events_walk_one_array_through_all_three_functions() {
         .await
         .expect("provision");
     let mut functions = Vec::new();
-    for (binary, logical_id) in FUNCTIONS {
-        let template = provisioned
-            .function_env(&stack, logical_id)
-            .expect("template env");
-        let watch = watch_env(binary);
-        for (name, value) in &template {
-            let local = watch
-                .get(name)
-                .map(|v| v.replace(WATCH_ENDPOINT, moto.endpoint()));
-            assert!(local.is_some(), "crates/{binary}/Cargo.toml [package.metadata.lambda.env] lacks {name} (template.yaml sets it)");
-            let is_resource = provisioned
-                .queue_urls
-                .values()
-                .chain(provisioned.table_names.values())
-                .any(|r| r == value);
-            if is_resource {
-                assert_eq!(
-                    local.as_ref(),
-                    Some(value),
-                    "{binary}: {name} must name what `adder serve --prefix adder` creates"
-                );
-            }
-        }
-        let env = watch
-            .iter()
-            .map(|(k, v)| (k.clone(), v.replace(WATCH_ENDPOINT, moto.endpoint())))
-            .collect();
-        let spec = stack.function(logical_id).expect("function");
-        let config = FunctionConfig {
-            binary: bootstrap(binary),
-            name: binary.to_string(),
-            memory_mb: MEMORY_MB,
-            timeout: spec.timeout,
-            env,
-            // What `cargo lambda watch` (1.9) sends, whatever the function's timeout.
-            fixed_deadline_ms: Some(600_000),
-        };
-        functions.push(Function::start(config).await.expect("start"));
+    for function in FUNCTIONS {
+        functions.push(start_as_watch(&moto, &stack, &provisioned, function).await);
     }
     let [api, map, merge] = &mut functions[..] else {
         unreachable!("three functions")
     };
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let with_id = |file: &str, id: &str| -> Value {
-        let text = serde_json::to_string(&event_file(file)).expect("JSON");
-        serde_json::from_str(&text.replace(PLACEHOLDER_ID, id)).expect("JSON")
-    };
-    let bodies = |event: &Value| -> Vec<String> {
-        let mut b: Vec<String> = event["Records"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r["body"].as_str().map(str::to_string))
-            .collect();
-        b.sort();
-        b
-    };
-    let sent = |url: String| {
-        let sqs = sqs.clone();
-        async move {
-            let received = sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("ReceiveMessage");
-            let mut b: Vec<String> = received
-                .messages()
-                .iter()
-                .filter_map(|m| m.body().map(str::to_string))
-                .collect();
-            b.sort();
-            b
-        }
-    };
+    let post_body = event_file("sum_array-post.json")["body"]
+        .as_str()
+        .map(str::to_string);
+    let id = post(api, &post_body.expect("a body")).await;
 
-    let id = post(
-        api,
-        event_file("sum_array-post.json")["body"]
-            .as_str()
-            .expect("body"),
-    )
-    .await;
     let map_event = with_id("times_two-batch.json", &id);
     assert_eq!(
-        sent(provisioned.queue_urls["TimesTwoQueue"].clone()).await,
+        queued(&sqs, &provisioned.queue_urls["TimesTwoQueue"]).await,
         bodies(&map_event),
-        "events/times_two-batch.json carries what sum_array sends"
+        "events/times_two-batch.json must carry what sum_array sends (left; {PLACEHOLDER_ID} for {id})"
     );
-    let response = map
-        .invoke(&map_event)
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", map.logs()));
-    assert_eq!(failures(&response), Vec::<String>::new(), "{response}");
+    handle_all(map, &map_event).await;
     let merge_event = with_id("reduce-batch.json", &id);
     assert_eq!(
-        sent(provisioned.queue_urls["ReduceQueue"].clone()).await,
+        queued(&sqs, &provisioned.queue_urls["ReduceQueue"]).await,
         bodies(&merge_event),
-        "events/reduce-batch.json carries what times_two sends"
+        "events/reduce-batch.json must carry what times_two sends (left; {PLACEHOLDER_ID} for {id})"
     );
-    let response = merge
-        .invoke(&merge_event)
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", merge.logs()));
-    assert_eq!(failures(&response), Vec::<String>::new(), "{response}");
-    assert_eq!(
-        done_sum(api, &id).await.as_deref(),
-        Some(expected(&shipped_elements()).as_str())
-    );
+    handle_all(merge, &merge_event).await;
+    let sum = done_sum(api, &id).await;
+    assert_eq!(sum.as_deref(), Some(expected(&shipped_elements()).as_str()));
 }
