@@ -440,7 +440,7 @@ impl Function {
                     self.exit = Some(status);
                     return status;
                 }
-                // wait() fails only if the child was never started; try_wait reports the same.
+                // An OS error waiting: retry; every caller bounds this with its own timeout.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
             }
         }
