@@ -5,6 +5,7 @@
 //! request answered locally is answered the same way when deployed.
 
 pub mod api;
+pub mod lambda;
 pub mod metrics;
 pub mod sqs;
 
