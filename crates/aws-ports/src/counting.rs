@@ -1,5 +1,7 @@
 //! Counts the requests the SDK clients really send, by service and operation,
-//! for the benchmark's cost figures. Retries count: AWS bills every attempt.
+//! for the benchmark's cost figures (retries count: AWS bills every attempt),
+//! and records which IAM actions they needed on which resource, for the test
+//! that compares them with template.yaml's grants.
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
@@ -7,7 +9,7 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 /// Requests sent for one operation.
@@ -67,6 +69,75 @@ impl Intercept for RequestCounter {
             sent.requests += 1;
             sent.bytes += bytes;
             sent.billed += bytes.div_ceil(SQS_BILLING_CHUNK).max(1);
+        }
+        Ok(())
+    }
+}
+
+/// One request as IAM authorises it: the action and the resource the client
+/// that sent it is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Call {
+    /// e.g. `sqs:SendMessage` for a `SendMessageBatch` request (see [`stack::iam`]).
+    pub action: String,
+    /// The label given to [`CallRecorder::on`]: which queue or table.
+    pub resource: String,
+}
+
+/// Records which IAM actions the SDK clients needed, by resource, so a test
+/// can compare what the code calls with what the template grants. Clones
+/// share one record.
+#[derive(Debug, Clone, Default)]
+pub struct CallRecorder {
+    calls: Arc<Mutex<BTreeSet<Call>>>,
+}
+
+impl CallRecorder {
+    pub fn new() -> CallRecorder {
+        CallRecorder::default()
+    }
+
+    /// An interceptor for a client that only talks to `resource`.
+    pub fn on(&self, resource: impl Into<String>) -> RecordCalls {
+        RecordCalls {
+            recorder: self.clone(),
+            resource: resource.into(),
+        }
+    }
+
+    pub fn calls(&self) -> BTreeSet<Call> {
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+}
+
+/// The interceptor [`CallRecorder::on`] makes: every attempt is recorded,
+/// since every attempt must be authorised.
+#[derive(Debug, Clone)]
+pub struct RecordCalls {
+    recorder: CallRecorder,
+    resource: String,
+}
+
+impl Intercept for RecordCalls {
+    fn name(&self) -> &'static str {
+        "RecordCalls"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let action = cfg.load::<Metadata>().map_or_else(
+            || "unknown:unknown".to_string(),
+            |m| stack::iam::action_of(&stack::iam::prefix_of(m.service()), m.name()),
+        );
+        if let Ok(mut calls) = self.recorder.calls.lock() {
+            calls.insert(Call {
+                action,
+                resource: self.resource.clone(),
+            });
         }
         Ok(())
     }

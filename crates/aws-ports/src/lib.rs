@@ -16,10 +16,10 @@ mod sqs;
 mod unset;
 
 pub use admin::{Admin, AdminError, DeadLetter, PendingArray, Reason, Resources, Source, OUTPUTS};
-pub use counting::{RequestCounter, Sent};
+pub use counting::{Call, CallRecorder, RecordCalls, RequestCounter, Sent};
 pub use dynamodb::{DynamoScratchpad, DynamoSums};
 pub use names::{
-    ports, ports_counted, Names, REDUCE_QUEUE_URL, SCRATCHPAD_TABLE, SUMS_TABLE,
+    ports, ports_counted, ports_recorded, Names, REDUCE_QUEUE_URL, SCRATCHPAD_TABLE, SUMS_TABLE,
     TIMES_TWO_QUEUE_URL,
 };
 pub use provision::{provision, ProvisionError, Provisioned};

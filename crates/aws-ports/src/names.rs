@@ -1,6 +1,6 @@
 //! Which queues and tables a function talks to, and the ports over them.
 
-use crate::{DynamoScratchpad, DynamoSums, RequestCounter, SqsQueue, Unset};
+use crate::{CallRecorder, DynamoScratchpad, DynamoSums, RequestCounter, SqsQueue, Unset};
 use aws_config::SdkConfig;
 use pipeline::{Ports, Queue, Scratchpad, Sums, SystemClock};
 use std::sync::Arc;
@@ -57,20 +57,46 @@ pub fn ports_counted(sdk: &SdkConfig, names: &Names, counter: Option<&RequestCou
     }
     let sqs = aws_sdk_sqs::Client::from_conf(sqs_config.build());
     let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb_config.build());
+    assemble(names, |_| sqs.clone(), |_| dynamodb.clone())
+}
+
+/// Like [`ports`], with one client per queue and table, each recording in
+/// `recorder` the IAM actions it needed, labelled with the variable that
+/// names its resource (`SUMS_TABLE`, …).
+pub fn ports_recorded(sdk: &SdkConfig, names: &Names, recorder: &CallRecorder) -> Ports {
+    let sqs = |variable: &'static str| {
+        let config = aws_sdk_sqs::config::Builder::from(sdk).interceptor(recorder.on(variable));
+        aws_sdk_sqs::Client::from_conf(config.build())
+    };
+    let dynamodb = |variable: &'static str| {
+        let config =
+            aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(recorder.on(variable));
+        aws_sdk_dynamodb::Client::from_conf(config.build())
+    };
+    assemble(names, sqs, dynamodb)
+}
+
+/// The ports over the named resources, each with the client `sqs` or
+/// `dynamodb` gives for its variable.
+fn assemble(
+    names: &Names,
+    sqs: impl Fn(&'static str) -> aws_sdk_sqs::Client,
+    dynamodb: impl Fn(&'static str) -> aws_sdk_dynamodb::Client,
+) -> Ports {
     let queue = |url: &Option<String>, variable| -> Arc<dyn Queue> {
         match url {
-            Some(url) => Arc::new(SqsQueue::new(sqs.clone(), url)),
+            Some(url) => Arc::new(SqsQueue::new(sqs(variable), url)),
             None => Arc::new(Unset { variable }),
         }
     };
     let scratchpad: Arc<dyn Scratchpad> = match &names.scratchpad_table {
-        Some(table) => Arc::new(DynamoScratchpad::new(dynamodb.clone(), table)),
+        Some(table) => Arc::new(DynamoScratchpad::new(dynamodb(SCRATCHPAD_TABLE), table)),
         None => Arc::new(Unset {
             variable: SCRATCHPAD_TABLE,
         }),
     };
     let sums: Arc<dyn Sums> = match &names.sums_table {
-        Some(table) => Arc::new(DynamoSums::new(dynamodb.clone(), table)),
+        Some(table) => Arc::new(DynamoSums::new(dynamodb(SUMS_TABLE), table)),
         None => Arc::new(Unset {
             variable: SUMS_TABLE,
         }),
