@@ -4,7 +4,9 @@
 //! that compares them with template.yaml's grants.
 
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -139,6 +141,47 @@ impl Intercept for RecordCalls {
                 resource: self.resource.clone(),
             });
         }
+        Ok(())
+    }
+}
+
+/// Logs every request IAM refused (HTTP 403) as an error naming the action.
+/// moto's AccessDenied answer to a JSON-protocol client (DynamoDB, SQS) is
+/// XML, which the SDK reports as `Unknown: no message`; this line keeps the
+/// action's name in the local runner's log, where the IAM-enforced tests look.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReportDenials;
+
+impl Intercept for ReportDenials {
+    fn name(&self) -> &'static str {
+        "ReportDenials"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response();
+        if response.status().as_u16() != 403 {
+            return Ok(());
+        }
+        let action = cfg.load::<Metadata>().map_or_else(
+            || "an unknown action".to_string(),
+            |m| stack::iam::action_of(&stack::iam::prefix_of(m.service()), m.name()),
+        );
+        let answer = response
+            .body()
+            .bytes()
+            .map(|b| {
+                String::from_utf8_lossy(b)
+                    .chars()
+                    .take(400)
+                    .collect::<String>()
+            })
+            .unwrap_or_default();
+        tracing::error!(%action, %answer, "IAM denied {action} (HTTP 403)");
         Ok(())
     }
 }

@@ -1,6 +1,8 @@
 //! Which queues and tables a function talks to, and the ports over them.
 
-use crate::{CallRecorder, DynamoScratchpad, DynamoSums, RequestCounter, SqsQueue, Unset};
+use crate::{
+    CallRecorder, DynamoScratchpad, DynamoSums, ReportDenials, RequestCounter, SqsQueue, Unset,
+};
 use aws_config::SdkConfig;
 use pipeline::{Ports, Queue, Scratchpad, Sums, SystemClock};
 use std::sync::Arc;
@@ -49,15 +51,40 @@ pub fn ports(sdk: &SdkConfig, names: &Names) -> Ports {
 
 /// Like [`ports`], with every SDK request tallied by `counter` (the benchmark).
 pub fn ports_counted(sdk: &SdkConfig, names: &Names, counter: Option<&RequestCounter>) -> Ports {
+    let (sqs, dynamodb) = clients(sdk, counter, false);
+    assemble(names, |_| sqs.clone(), |_| dynamodb.clone())
+}
+
+/// Like [`ports_counted`], and every request IAM refuses is logged with its
+/// action's name ([`ReportDenials`]): the local runner's ports.
+pub fn ports_reporting_denials(
+    sdk: &SdkConfig,
+    names: &Names,
+    counter: Option<&RequestCounter>,
+) -> Ports {
+    let (sqs, dynamodb) = clients(sdk, counter, true);
+    assemble(names, |_| sqs.clone(), |_| dynamodb.clone())
+}
+
+fn clients(
+    sdk: &SdkConfig,
+    counter: Option<&RequestCounter>,
+    report_denials: bool,
+) -> (aws_sdk_sqs::Client, aws_sdk_dynamodb::Client) {
     let mut sqs_config = aws_sdk_sqs::config::Builder::from(sdk);
     let mut dynamodb_config = aws_sdk_dynamodb::config::Builder::from(sdk);
     if let Some(counter) = counter {
         sqs_config = sqs_config.interceptor(counter.clone());
         dynamodb_config = dynamodb_config.interceptor(counter.clone());
     }
-    let sqs = aws_sdk_sqs::Client::from_conf(sqs_config.build());
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb_config.build());
-    assemble(names, |_| sqs.clone(), |_| dynamodb.clone())
+    if report_denials {
+        sqs_config = sqs_config.interceptor(ReportDenials);
+        dynamodb_config = dynamodb_config.interceptor(ReportDenials);
+    }
+    (
+        aws_sdk_sqs::Client::from_conf(sqs_config.build()),
+        aws_sdk_dynamodb::Client::from_conf(dynamodb_config.build()),
+    )
 }
 
 /// Like [`ports`], with one client per queue and table, each recording in

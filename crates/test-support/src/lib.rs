@@ -5,6 +5,8 @@
 //! in `$MOTO_SERVER`, then in the project's `.venv` (made by `scripts/setup`),
 //! then on `PATH`. If it is missing the test fails with the command to run.
 
+pub mod iam;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
