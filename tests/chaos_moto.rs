@@ -64,7 +64,7 @@ async fn duplicates_and_a_killed_runner_still_give_exact_sums() {
         "3",
     ];
     let stack = stack::Stack::embedded().expect("template");
-    let principals = iam::enforce(&moto, &stack).expect("IAM users on moto");
+    let principals = iam::enforce(&moto, &stack, "chaos").expect("IAM users on moto");
     let mut first = Server::aws_iam(&moto, &principals, "chaos", &flags);
     let sdk = sdk_as(&moto, &principals.harness).await;
     let provisioned = provision(&stack, &sdk, "chaos")

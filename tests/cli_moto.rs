@@ -16,9 +16,9 @@ use test_support::iam::{self, Principals};
 use test_support::Moto;
 
 /// moto enforcing IAM, and the principals it knows.
-fn iam_on(moto: &Moto) -> Principals {
+fn iam_on(moto: &Moto, prefix: &str) -> Principals {
     let stack = stack::Stack::embedded().expect("template.yaml parses");
-    iam::enforce(moto, &stack).expect("IAM users on moto")
+    iam::enforce(moto, &stack, prefix).expect("IAM users on moto")
 }
 
 /// Runs `adder args…` as the operator, pointed at `server` and `moto`:
@@ -53,8 +53,8 @@ fn ok(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn submit_wait_get_pending_and_scratchpad() {
     let moto = Moto::start();
-    let principals = iam_on(&moto);
     let prefix = "cli";
+    let principals = iam_on(&moto, prefix);
     let server = Server::aws_iam(
         &moto,
         &principals,
@@ -241,8 +241,8 @@ impl Queue for Diverting {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_are_listed_with_reasons_and_redriven_exactly_once() {
     let moto = Moto::start();
-    let principals = iam_on(&moto);
     let prefix = "replay";
+    let principals = iam_on(&moto, prefix);
     let server = Server::aws_iam(&moto, &principals, prefix, &["--max-pollers", "2"]);
     let run = |args: &[&str]| ok(&moto, &principals, &server, args, None);
 

@@ -14,9 +14,9 @@ use std::time::Duration;
 use test_support::iam::{self, Principals};
 use test_support::Moto;
 
-fn iam_on(moto: &Moto) -> Principals {
+fn iam_on(moto: &Moto, prefix: &str) -> Principals {
     let stack = Stack::embedded().expect("template.yaml parses");
-    iam::enforce(moto, &stack).expect("IAM users on moto")
+    iam::enforce(moto, &stack, prefix).expect("IAM users on moto")
 }
 
 /// Runs `adder args…` as the operator: (exit code, stdout, stderr).
@@ -37,7 +37,7 @@ fn operator_ok(moto: &Moto, principals: &Principals, args: &[&str]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moto_enforces_each_users_actions() {
     let moto = Moto::start();
-    let principals = iam_on(&moto);
+    let principals = iam_on(&moto, "any");
     let any_table = "any-table";
     let harness = aws_sdk_dynamodb::Client::new(&sdk_as(&moto, &principals.harness).await);
     let listed = harness.list_tables().send().await;
@@ -68,8 +68,8 @@ async fn moto_enforces_each_users_actions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sums_and_admin_commands_with_exactly_the_granted_actions() {
     let moto = Moto::start();
-    let principals = iam_on(&moto);
     let prefix = "iam";
+    let principals = iam_on(&moto, prefix);
     let server = Server::aws_iam(
         &moto,
         &principals,

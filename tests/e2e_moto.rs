@@ -13,7 +13,7 @@ use test_support::{iam, Moto};
 /// `adder serve --backend aws` on `moto`, with IAM enforced.
 fn server(moto: &Moto, prefix: &str, extra: &[&str]) -> Server {
     let stack = stack::Stack::embedded().expect("template.yaml parses");
-    let principals = iam::enforce(moto, &stack).expect("IAM users on moto");
+    let principals = iam::enforce(moto, &stack, prefix).expect("IAM users on moto");
     Server::aws_iam(moto, &principals, prefix, extra)
 }
 

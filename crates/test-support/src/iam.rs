@@ -8,9 +8,11 @@
 //! access key that signed it: an action missing from a user's policy is an
 //! `AccessDenied` naming it. moto matches the action (by the operation's own
 //! name: `sqs:SendMessageBatch`, not AWS's `sqs:SendMessage`, which
-//! [`stack::iam::operations_allowed_by`] accounts for); it does not scope
-//! DynamoDB by resource, so every statement here is on `"*"`, and
-//! crates/stack/tests/security.rs checks the template's resource scoping.
+//! [`stack::iam::operations_allowed_by`] accounts for). It checks SQS
+//! requests against the queue's ARN, so a function's SQS statements name its
+//! queues; it checks DynamoDB requests against `"*"` only, so table
+//! statements are on `"*"`, and crates/stack/tests/security.rs checks the
+//! template's table scoping.
 //!
 //! The principals:
 //! - one per function of template.yaml, with its grants (its code's and its
@@ -122,15 +124,37 @@ pub enum IamError {
     OperatorPolicy(String),
 }
 
-/// Every action a function of `stack` may call, in the names moto checks.
-pub fn function_actions(stack: &Stack, function: &str) -> BTreeSet<String> {
-    stack
+/// The account and region moto puts in its ARNs.
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "us-east-1";
+
+/// A function's policy statements, from its grants in `stack`: each grant's
+/// operations (in the names moto checks) on its queue's ARN, for the queues
+/// the runner creates under `prefix` (moto checks SQS requests against the
+/// queue), or on `"*"` for a table (moto checks DynamoDB against `"*"` only).
+pub fn function_statements(stack: &Stack, function: &str, prefix: &str) -> Vec<serde_json::Value> {
+    let mut by_resource: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for grant in stack
         .function(function)
-        .map(|f| f.actions())
-        .unwrap_or_default()
-        .iter()
-        .flat_map(|a| stack::iam::operations_allowed_by(a))
+        .map(|f| &f.grants)
+        .into_iter()
+        .flatten()
+    {
+        let resource = match stack.queue(&grant.resource) {
+            Some(_) => format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{prefix}-{}", grant.resource),
+            None => "*".to_string(),
+        };
+        let operations = stack::iam::operations_allowed_by(&grant.action);
+        by_resource.entry(resource).or_default().extend(operations);
+    }
+    by_resource
+        .into_iter()
+        .map(|(resource, actions)| allow(&actions, &resource))
         .collect()
+}
+
+fn allow(actions: &BTreeSet<String>, resource: &str) -> serde_json::Value {
+    serde_json::json!({"Effect": "Allow", "Action": actions, "Resource": resource})
 }
 
 /// The actions of the operator policy in docs/iam.md, in the names moto checks.
@@ -169,22 +193,24 @@ pub fn operator_actions() -> Result<BTreeSet<String>, IamError> {
     Ok(actions)
 }
 
-/// Creates the principals for `stack` on `moto`, then makes moto enforce
-/// IAM: from the next request on, only their keys work.
-pub fn enforce(moto: &Moto, stack: &Stack) -> Result<Principals, IamError> {
+/// Creates the principals for `stack` on `moto`, for a runner whose queues
+/// and tables are named `<prefix>-<LogicalId>`, then makes moto enforce IAM:
+/// from the next request on, only their keys work.
+pub fn enforce(moto: &Moto, stack: &Stack, prefix: &str) -> Result<Principals, IamError> {
     let iam = IamApi {
         address: moto.endpoint().trim_start_matches("http://").to_string(),
     };
     let mut functions = BTreeMap::new();
     for f in &stack.functions {
-        let actions = function_actions(stack, &f.logical_id);
-        let principal = iam.user(&f.logical_id, &actions)?;
+        let statements = function_statements(stack, &f.logical_id, prefix);
+        let principal = iam.user(&f.logical_id, statements)?;
         functions.insert(f.logical_id.clone(), principal);
     }
-    let operator = iam.user("operator", &operator_actions()?)?;
-    let deployer = iam.user("deployer", &DEPLOYER_ACTIONS.map(String::from).into())?;
+    let operator = iam.user("operator", vec![allow(&operator_actions()?, "*")])?;
+    let deploying = DEPLOYER_ACTIONS.map(String::from).into();
+    let deployer = iam.user("deployer", vec![allow(&deploying, "*")])?;
     let everything = ["sqs:*", "dynamodb:*"].map(String::from).into();
-    let harness = iam.user("harness", &everything)?;
+    let harness = iam.user("harness", vec![allow(&everything, "*")])?;
     iam.start_checking()?;
     Ok(Principals {
         functions,
@@ -251,14 +277,11 @@ impl IamApi {
         Ok(body)
     }
 
-    /// A user allowed exactly `actions` (on any resource), and its access key.
-    fn user(&self, name: &str, actions: &BTreeSet<String>) -> Result<Principal, IamError> {
+    /// A user allowed exactly `statements`, and its access key.
+    fn user(&self, name: &str, statements: Vec<serde_json::Value>) -> Result<Principal, IamError> {
         self.call("CreateUser", &[("UserName", name)])?;
-        let policy = serde_json::json!({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
-        })
-        .to_string();
+        let policy = serde_json::json!({"Version": "2012-10-17", "Statement": statements});
+        let policy = policy.to_string();
         let params = [
             ("UserName", name),
             ("PolicyName", "exactly-its-actions"),
@@ -331,6 +354,32 @@ mod tests {
         ] {
             assert!(actions.contains(needed), "{needed}: {actions:?}");
         }
+    }
+
+    #[test]
+    fn function_statements_name_their_queues() {
+        let stack = Stack::embedded().expect("template.yaml parses");
+        let statements = function_statements(&stack, "TimesTwoFunction", "p");
+        let on = |resource: &str| -> Vec<String> {
+            statements
+                .iter()
+                .find(|s| s["Resource"] == resource)
+                .and_then(|s| s["Action"].as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let own = on("arn:aws:sqs:us-east-1:123456789012:p-TimesTwoQueue");
+        assert!(
+            own.contains(&"sqs:DeleteMessageBatch".to_string()),
+            "{own:?}"
+        );
+        let reduce = on("arn:aws:sqs:us-east-1:123456789012:p-ReduceQueue");
+        assert_eq!(reduce, ["sqs:SendMessage", "sqs:SendMessageBatch"]);
+        assert!(on("*").contains(&"dynamodb:UpdateItem".to_string()));
     }
 
     #[test]
