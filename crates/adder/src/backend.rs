@@ -379,3 +379,51 @@ fn handler_for(
         .boxed()
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        backend: BackendArgs,
+    }
+
+    fn args(flags: &[&str]) -> Result<BackendArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("adder").chain(flags.iter().copied()))
+            .map(|c| c.backend)
+    }
+
+    #[test]
+    fn reads_function_keys_and_never_prints_the_secret() {
+        let parsed = args(&[
+            "--function-credentials",
+            "TimesTwoFunction=AKIA1:s3cr:et,ReduceFunction=AKIA2:x",
+        ])
+        .expect("parses");
+        let keys = &parsed.function_credentials;
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0].function, "TimesTwoFunction");
+        assert_eq!(
+            keys[0].secret_access_key, "s3cr:et",
+            "the secret may hold ':'"
+        );
+        assert_eq!(format!("{:?}", keys[0]), "TimesTwoFunction=AKIA1:<secret>");
+        for bad in ["TimesTwoFunction", "F=AKIA", "=AKIA:x", "F=:x", "F=AKIA:"] {
+            assert!(args(&["--function-credentials", bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn refuses_keys_for_a_function_the_template_lacks() {
+        let stack = Stack::embedded().expect("template.yaml");
+        let parsed = args(&["--function-credentials", "NoSuchFunction=AKIA:x"]).expect("parses");
+        let error = start(&parsed, &stack).await.err().map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some("template.yaml has no function NoSuchFunction (given credentials)")
+        );
+    }
+}
