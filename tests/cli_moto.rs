@@ -154,7 +154,7 @@ async fn submit_wait_get_pending_and_scratchpad() {
     // Everything finished: nothing pending.
     assert_eq!(
         run(&["pending", "--prefix", prefix], None),
-        "no pending arrays\n"
+        "no pending or failed arrays\n"
     );
 
     // The file's array: 7 elements in chunks of 3 are leaves L0-0..2 under

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use packet::Number;
 use pipeline::{Claimed, KeyClaim};
 use pipeline::{
-    Completion, PortError, Ports, Put, Queue, Received, Scratchpad, ScratchpadRow, SumRecord, Sums,
+    Completion, Failing, Failure, PortError, Ports, Put, Queue, Received, Scratchpad,
+    ScratchpadRow, SumRecord, Sums,
 };
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -175,7 +176,7 @@ impl Sums for CountedSums {
         self.tally.call("sums.claim_idempotency_key");
         self.inner.claim_idempotency_key(claim, now_s).await
     }
-    async fn insert(&self, record: &SumRecord) -> Result<(), PortError> {
+    async fn insert(&self, record: &SumRecord) -> Result<Put, PortError> {
         self.tally.call("sums.insert");
         self.inner.insert(record).await
     }
@@ -195,5 +196,14 @@ impl Sums for CountedSums {
     async fn add_progress(&self, array_id: &str, elements: u64) -> Result<(), PortError> {
         self.tally.call("sums.add_progress");
         self.inner.add_progress(array_id, elements).await
+    }
+    async fn fail(
+        &self,
+        array_id: &str,
+        failure: &Failure,
+        now_ms: u64,
+    ) -> Result<Failing, PortError> {
+        self.tally.call("sums.fail");
+        self.inner.fail(array_id, failure, now_ms).await
     }
 }

@@ -141,8 +141,14 @@ impl Source {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingArray {
     pub array_id: String,
+    /// `pending` or `failed`.
+    pub status: String,
+    /// For a failed array: its failure kind and reason.
+    pub failure: Option<(String, String)>,
     pub array_length: u64,
     pub submitted_at_ms: u64,
+    /// When a pending array is failed as expired (on its next read).
+    pub deadline_ms: Option<u64>,
     /// The progress counter, when the table has one for this array.
     pub reduced_elements: Option<u64>,
 }
@@ -219,9 +225,9 @@ impl Admin {
         DynamoScratchpad::new(self.dynamodb.clone(), &self.resources.scratchpad_table)
     }
 
-    /// Every pending array: a Scan of the whole sums table with a filter, so
-    /// it reads (and bills) every row; fine for an operator, never for a
-    /// request path. Oldest first.
+    /// Every array that is not done, pending or failed: a Scan of the whole
+    /// sums table with a filter, so it reads (and bills) every row; fine for
+    /// an operator, never for a request path. Oldest first.
     pub async fn pending(&self) -> Result<Vec<PendingArray>, AdminError> {
         let table = &self.resources.sums_table;
         let mut found = Vec::new();
@@ -231,11 +237,15 @@ impl Admin {
                 .dynamodb
                 .scan()
                 .table_name(table)
-                .filter_expression("#status = :pending")
+                .filter_expression("#status IN (:pending, :failed)")
                 .expression_attribute_names("#status", "status")
                 .expression_attribute_values(
                     ":pending",
                     AttributeValue::S(Status::Pending.as_str().into()),
+                )
+                .expression_attribute_values(
+                    ":failed",
+                    AttributeValue::S(Status::Failed.as_str().into()),
                 )
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
@@ -244,10 +254,17 @@ impl Admin {
                 .map_err(|e| from_sdk(&format!("Scan on {table}"), e))?;
             for item in out.items() {
                 let r = Reader { table, item };
+                let failure = match r.optional_string("failure")? {
+                    Some(kind) => Some((kind, r.optional_string("reason")?.unwrap_or_default())),
+                    None => None,
+                };
                 found.push(PendingArray {
                     array_id: r.string("arrayId")?,
+                    status: r.string("status")?,
+                    failure,
                     array_length: r.count("arrayLength")?,
                     submitted_at_ms: r.count("submittedAt")?,
+                    deadline_ms: r.optional_count("deadlineAt")?,
                     reduced_elements: r.optional_count("reducedElements")?,
                 });
             }

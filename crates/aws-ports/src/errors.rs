@@ -11,24 +11,19 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use pipeline::PortError;
 
-/// Error codes that mean "slow down" (DynamoDB, SQS and the KMS key behind SSE).
-const THROTTLING_CODES: &[&str] = &[
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "ThrottlingException",
-    "Throttling",
-    "ThrottledException",
-    "RequestThrottled",
-    "RequestThrottledException",
-    "TooManyRequestsException",
+use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
+
+/// Codes that mean "slow down" besides the SDK's own list
+/// ([`THROTTLING_ERRORS`]): DynamoDB's per-partition throttle and the KMS
+/// key behind SSE.
+const MORE_THROTTLING_CODES: &[&str] = &[
     "KeyRangeThroughputExceededException",
-    "TransactionInProgressException",
     "KMS.ThrottlingException",
-    "LimitExceededException",
 ];
 
-/// Error codes of a service-side failure, whatever the status says.
-const UNAVAILABLE_CODES: &[&str] = &[
+/// Codes of a service-side failure besides the SDK's own transient list
+/// ([`TRANSIENT_ERRORS`]), whatever the status says.
+const MORE_UNAVAILABLE_CODES: &[&str] = &[
     "InternalServerError",
     "InternalFailure",
     "InternalError",
@@ -36,11 +31,20 @@ const UNAVAILABLE_CODES: &[&str] = &[
     "ServiceUnavailableException",
 ];
 
+/// HTTP statuses worth a retry whatever the code: the server's errors, and
+/// 408 Request Timeout, which the SDK retries too.
+fn transient_status(status: u16) -> bool {
+    status >= 500 || status == 408
+}
+
 /// Kind of failure of an error `code` (and the HTTP `status`, when there is one).
 pub(crate) fn kind_of(code: &str, status: Option<u16>, message: String) -> PortError {
-    if THROTTLING_CODES.contains(&code) {
+    if THROTTLING_ERRORS.contains(&code) || MORE_THROTTLING_CODES.contains(&code) {
         PortError::Throttled(message)
-    } else if UNAVAILABLE_CODES.contains(&code) || status.is_some_and(|s| s >= 500) {
+    } else if TRANSIENT_ERRORS.contains(&code)
+        || MORE_UNAVAILABLE_CODES.contains(&code)
+        || status.is_some_and(transient_status)
+    {
         PortError::Unavailable(message)
     } else {
         PortError::Rejected(message)
@@ -100,6 +104,31 @@ mod tests {
         assert!(matches!(
             kind("InternalError", None),
             PortError::Unavailable(_)
+        ));
+        // Codes the SDK itself retries, missing from the old hand-made list.
+        for code in [
+            "PriorRequestNotComplete",
+            "BandwidthLimitExceeded",
+            "SlowDown",
+        ] {
+            assert!(
+                matches!(kind(code, Some(400)), PortError::Throttled(_)),
+                "{code}"
+            );
+        }
+        for (code, status) in [("RequestTimeout", 408), ("RequestTimeoutException", 400)] {
+            assert!(
+                matches!(kind(code, Some(status)), PortError::Unavailable(_)),
+                "{code}"
+            );
+        }
+        assert!(matches!(
+            kind("Whatever", Some(408)),
+            PortError::Unavailable(_)
+        ));
+        assert!(matches!(
+            kind("KeyRangeThroughputExceededException", Some(400)),
+            PortError::Throttled(_)
         ));
         assert!(matches!(
             kind("ResourceNotFoundException", Some(400)),

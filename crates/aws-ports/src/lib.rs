@@ -9,6 +9,7 @@ mod admin;
 mod counting;
 mod dynamodb;
 mod errors;
+mod faults;
 mod names;
 mod provision;
 mod retry;
@@ -18,6 +19,7 @@ mod unset;
 pub use admin::{Admin, AdminError, DeadLetter, PendingArray, Reason, Resources, Source, OUTPUTS};
 pub use counting::{Call, CallRecorder, RecordCalls, ReportDenials, RequestCounter, Sent};
 pub use dynamodb::{DynamoScratchpad, DynamoSums};
+pub use faults::LoseAnswers;
 pub use names::{
     ports, ports_counted, ports_recorded, ports_reporting_denials, Names, REDUCE_QUEUE_URL,
     SCRATCHPAD_TABLE, SUMS_TABLE, TIMES_TWO_QUEUE_URL,

@@ -13,10 +13,10 @@ use std::time::Duration;
 
 /// Most entries SQS takes in one batch call.
 pub const MAX_BATCH_ENTRIES: usize = 10;
-/// Most bytes of message bodies in one SendMessageBatch call. AWS raised its
-/// limit to 1 MiB in 2025, but moto and older SDK-side checks still enforce
-/// 256 KiB, and staying under it costs little: a packet is one message.
-pub const MAX_BATCH_BYTES: usize = 256 * 1024;
+/// Most bytes of message bodies in one SendMessageBatch call, and in one
+/// message: the limit the pipeline designs to (see
+/// [`packet::MAX_MESSAGE_BYTES`] for why 256 KiB and not SQS's 1 MiB).
+pub const MAX_BATCH_BYTES: usize = packet::MAX_MESSAGE_BYTES;
 /// SendMessageBatch calls in flight at once for one `send`.
 const SENDS_IN_FLIGHT: usize = 16;
 /// Tries for the entries a batch reports as failed, the first included.
@@ -174,7 +174,7 @@ pub(crate) fn pack(bodies: Vec<String>) -> Result<Vec<Vec<String>>, PortError> {
     for body in bodies {
         if body.len() > MAX_BATCH_BYTES {
             return Err(PortError::Rejected(format!(
-                "a message of {} bytes exceeds SQS's {MAX_BATCH_BYTES}-byte limit",
+                "a message of {} bytes exceeds the queue's limit of {MAX_BATCH_BYTES} bytes",
                 body.len()
             )));
         }

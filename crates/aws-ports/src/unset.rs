@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use packet::Number;
 use pipeline::{Claimed, KeyClaim};
 use pipeline::{
-    Completion, PortError, Put, Queue, Received, Scratchpad, ScratchpadRow, SumRecord, Sums,
+    Completion, Failing, Failure, PortError, Put, Queue, Received, Scratchpad, ScratchpadRow,
+    SumRecord, Sums,
 };
 use std::time::Duration;
 
@@ -69,7 +70,7 @@ impl Sums for Unset {
         Err(self.error())
     }
 
-    async fn insert(&self, _record: &SumRecord) -> Result<(), PortError> {
+    async fn insert(&self, _record: &SumRecord) -> Result<Put, PortError> {
         Err(self.error())
     }
 
@@ -87,6 +88,15 @@ impl Sums for Unset {
     }
 
     async fn add_progress(&self, _array_id: &str, _elements: u64) -> Result<(), PortError> {
+        Err(self.error())
+    }
+
+    async fn fail(
+        &self,
+        _array_id: &str,
+        _failure: &Failure,
+        _now_ms: u64,
+    ) -> Result<Failing, PortError> {
         Err(self.error())
     }
 }

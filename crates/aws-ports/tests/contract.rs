@@ -6,13 +6,17 @@
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
-use aws_ports::{local_sdk_config, provision, DynamoScratchpad, DynamoSums, Provisioned, SqsQueue};
+use aws_ports::{
+    local_sdk_config, provision, DynamoScratchpad, DynamoSums, LoseAnswers, Provisioned, SqsQueue,
+};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use packet::Number;
+use packet::MAX_MESSAGE_BYTES;
+use pipeline::injected::{InjectedSums, Injection};
 use pipeline::memory::{MemoryBackend, MemoryQueue, MemoryScratchpad, MemorySums};
 use pipeline::{
-    Completion, PortError, Put, Queue, Received, RowKey, Scratchpad, ScratchpadRow, Status,
-    SumRecord, Sums, SystemClock,
+    Completion, Failing, Failure, FailureKind, PortError, Put, Queue, Received, RowKey, Scratchpad,
+    ScratchpadRow, Status, SumRecord, Sums, SystemClock, FAILED_RECORD_RETENTION_SECONDS,
 };
 use stack::Stack;
 use std::collections::BTreeMap;
@@ -35,6 +39,10 @@ trait Backend: Send + Sync {
     fn missing_tables(&self) -> Option<(Arc<dyn Scratchpad>, Arc<dyn Sums>)>;
     /// Ports on a service that cannot be reached, where that can happen.
     async fn unreachable(&self) -> Option<(Arc<dyn Queue>, Arc<dyn Scratchpad>, Arc<dyn Sums>)>;
+    /// The sums table, except that the answer to the next call of `op` (a
+    /// `Sums` method name) is lost after the call took effect: the AWS
+    /// ports' SDK then retries it, unless the adapter sends it once.
+    fn sums_losing_an_answer(&self, op: &'static str) -> Arc<dyn Sums>;
 }
 
 struct InProcess {
@@ -71,6 +79,11 @@ impl Backend for InProcess {
     }
     async fn unreachable(&self) -> Option<(Arc<dyn Queue>, Arc<dyn Scratchpad>, Arc<dyn Sums>)> {
         None
+    }
+    fn sums_losing_an_answer(&self, op: &'static str) -> Arc<dyn Sums> {
+        let sums = InjectedSums::new(self.sums.clone());
+        sums.faults.set_for(op, Injection::lost_answer(op), 1);
+        sums
     }
 }
 
@@ -153,6 +166,20 @@ impl Backend for OnMoto {
             Arc::new(SqsQueue::new(client.clone(), &made.queue_urls["Q"])),
             Arc::new(SqsQueue::new(client, &made.queue_urls["D"])),
         )
+    }
+    fn sums_losing_an_answer(&self, op: &'static str) -> Arc<dyn Sums> {
+        let operation = match op {
+            "insert" | "claim_idempotency_key" => "PutItem",
+            "get" => "GetItem",
+            _ => "UpdateItem",
+        };
+        let config = aws_sdk_dynamodb::config::Builder::from(&self.sdk)
+            .interceptor(LoseAnswers::new(operation, 1))
+            .build();
+        Arc::new(DynamoSums::new(
+            aws_sdk_dynamodb::Client::from_conf(config),
+            self.table("SumsTable"),
+        ))
     }
     fn missing_tables(&self) -> Option<(Arc<dyn Scratchpad>, Arc<dyn Sums>)> {
         Some((
@@ -364,6 +391,9 @@ fn pending(id: &str) -> SumRecord {
         submitted_at_ms: 1_700_000_000_123,
         finished_at_ms: None,
         reduced_elements: 0,
+        deadline_ms: 1_700_259_200_123,
+        failure: None,
+        expires_at_s: Some(1_702_851_200),
     }
 }
 
@@ -372,11 +402,12 @@ async fn sums_complete_once(b: &dyn Backend) {
     let id = fresh_id();
     let record = pending(&id);
     assert_eq!(sums.get(&id).await, Ok(None));
-    sums.insert(&record).await.expect("insert");
-    match sums.insert(&record).await {
-        Err(PortError::Rejected(m)) => assert!(m.contains("already exists"), "{m}"),
-        other => panic!("a second insert must be rejected, got {other:?}"),
-    }
+    assert_eq!(sums.insert(&record).await, Ok(Put::Created));
+    assert_eq!(
+        sums.insert(&record).await,
+        Ok(Put::AlreadyThere),
+        "a second insert changes nothing and says so"
+    );
     assert_eq!(sums.get(&id).await, Ok(Some(record.clone())));
 
     sums.add_progress(&id, 1_000).await.expect("progress");
@@ -403,6 +434,7 @@ async fn sums_complete_once(b: &dyn Backend) {
         status: Status::Done,
         sum: Some(sum.clone()),
         finished_at_ms: Some(1_700_000_009_000),
+        expires_at_s: None,
         ..record
     };
     assert_eq!(sums.get(&id).await, Ok(Some(done.clone())));
@@ -415,6 +447,135 @@ async fn sums_complete_once(b: &dyn Backend) {
         sums.complete(&fresh_id(), &sum, 1).await,
         Ok(Completion::Unknown)
     );
+}
+
+fn failure(kind: FailureKind) -> Failure {
+    Failure {
+        kind,
+        reason: format!("{} because of a test", kind.as_str()),
+    }
+}
+
+async fn arrays_fail_once_and_only_while_unfinished(b: &dyn Backend) {
+    let sums = b.sums();
+    let now = 1_700_000_050_000;
+    let id = fresh_id();
+    sums.insert(&pending(&id)).await.expect("insert");
+    let lost = failure(FailureKind::NotEnqueued);
+    assert_eq!(sums.fail(&id, &lost, now).await, Ok(Failing::Failed));
+    let failed = SumRecord {
+        status: Status::Failed,
+        finished_at_ms: Some(now),
+        failure: Some(lost.clone()),
+        expires_at_s: Some(now / 1000 + FAILED_RECORD_RETENTION_SECONDS),
+        ..pending(&id)
+    };
+    assert_eq!(sums.get(&id).await, Ok(Some(failed.clone())));
+    assert_eq!(
+        sums.fail(&id, &failure(FailureKind::Expired), now + 1)
+            .await,
+        Ok(Failing::AlreadyEnded(Status::Failed)),
+        "the first final reason stays"
+    );
+    assert_eq!(
+        sums.complete(&id, &num("2"), now + 2).await,
+        Ok(Completion::Failed)
+    );
+    assert_eq!(sums.get(&id).await, Ok(Some(failed)), "nothing changed");
+
+    // Dead-lettered is not final: a redrive may still finish the array, and
+    // an expiry replaces it.
+    let revived = fresh_id();
+    sums.insert(&pending(&revived)).await.expect("insert");
+    let dead = failure(FailureKind::DeadLettered);
+    assert_eq!(sums.fail(&revived, &dead, now).await, Ok(Failing::Failed));
+    assert_eq!(
+        sums.complete(&revived, &num("8"), now + 5).await,
+        Ok(Completion::Completed)
+    );
+    let done = sums.get(&revived).await.expect("get").expect("record");
+    assert_eq!(
+        (done.status, done.failure, done.expires_at_s, done.sum),
+        (Status::Done, None, None, Some(num("8")))
+    );
+    assert_eq!(
+        sums.fail(&revived, &dead, now + 6).await,
+        Ok(Failing::AlreadyEnded(Status::Done))
+    );
+    let expired = fresh_id();
+    sums.insert(&pending(&expired)).await.expect("insert");
+    sums.fail(&expired, &dead, now).await.expect("fail");
+    let late = failure(FailureKind::Expired);
+    assert_eq!(
+        sums.fail(&expired, &late, now + 7).await,
+        Ok(Failing::Failed)
+    );
+    let record = sums.get(&expired).await.expect("get").expect("record");
+    assert_eq!(record.failure, Some(late));
+    assert_eq!(
+        sums.fail(&fresh_id(), &dead, now).await,
+        Ok(Failing::Unknown)
+    );
+}
+
+/// The SDK retries a request whose answer was lost; for a write that had
+/// applied, the ports must still give the right answer.
+async fn a_lost_answer_is_retried_without_harm(b: &dyn Backend) {
+    let id = fresh_id();
+    let record = pending(&id);
+    assert_eq!(
+        b.sums_losing_an_answer("insert").insert(&record).await,
+        Ok(Put::AlreadyThere),
+        "the retry finds the first attempt's record"
+    );
+    assert_eq!(b.sums().get(&id).await, Ok(Some(record.clone())));
+
+    let progress = b.sums_losing_an_answer("add_progress");
+    assert!(
+        progress.add_progress(&id, 10).await.is_err(),
+        "progress is sent once: a lost answer is an error, not a retry"
+    );
+    let counted = b.sums().get(&id).await.expect("get").expect("record");
+    assert_eq!(counted.reduced_elements, 10, "never counted twice");
+
+    assert_eq!(
+        b.sums_losing_an_answer("complete")
+            .complete(&id, &num("3"), 9)
+            .await,
+        Ok(Completion::AlreadyDone),
+        "the retried completion finds its own sum"
+    );
+    let other = fresh_id();
+    b.sums().insert(&pending(&other)).await.expect("insert");
+    assert_eq!(
+        b.sums_losing_an_answer("fail")
+            .fail(&other, &failure(FailureKind::NotEnqueued), 9)
+            .await,
+        Ok(Failing::AlreadyEnded(Status::Failed))
+    );
+}
+
+async fn a_message_over_the_size_limit_is_rejected(b: &dyn Backend) {
+    let queue = b.queue().await;
+    let fits = "x".repeat(MAX_MESSAGE_BYTES);
+    let too_big = "x".repeat(MAX_MESSAGE_BYTES + 1);
+    match queue.send(vec!["small".into(), too_big]).await {
+        Err(PortError::Rejected(m)) => assert!(m.contains("limit"), "{m}"),
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+    queue
+        .send(vec![fits.clone()])
+        .await
+        .expect("the limit itself fits");
+    let got = receive_all(
+        queue.as_ref(),
+        2,
+        Duration::from_secs(30),
+        Duration::from_secs(3),
+    )
+    .await;
+    assert_eq!(got.len(), 1, "nothing of the refused send was delivered");
+    assert_eq!(got[0].body.len(), fits.len());
 }
 
 async fn idempotency_keys_are_claimed_once(b: &dyn Backend) {
@@ -626,7 +787,7 @@ async fn a_missing_table_is_rejected(b: &dyn Backend) {
     rejected(pad.put_new(&r).await.map(drop), "put_new");
     rejected(pad.group("a").await.map(drop), "group");
     rejected(pad.retire(&[r]).await, "retire");
-    rejected(sums.insert(&pending("a")).await, "insert");
+    rejected(sums.insert(&pending("a")).await.map(drop), "insert");
     rejected(sums.get("a").await.map(drop), "get");
     rejected(sums.complete("a", &num("1"), 1).await.map(drop), "complete");
 }
@@ -687,6 +848,9 @@ contract!(
     redrive_moves_to_the_dead_letter_queue,
     a_missing_table_is_rejected,
     an_unreachable_service_is_unavailable,
+    arrays_fail_once_and_only_while_unfinished,
+    a_lost_answer_is_retried_without_harm,
+    a_message_over_the_size_limit_is_rejected,
 );
 
 /// Provisioning twice gives the same names, and functions get the

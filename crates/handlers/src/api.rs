@@ -37,6 +37,12 @@ struct SumView<'a> {
     submitted_at: u64,
     finished_at: Option<u64>,
     reduced_elements: u64,
+    /// Why a failed array failed: `not_enqueued`, `dead_lettered`, `expired`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure: Option<&'static str>,
+    /// The failure in words, with what to do about it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -202,18 +208,17 @@ fn result_body(record: &SumRecord) -> String {
         .and_then(|s| RawValue::from_string(s.to_string()).ok());
     serde_json::to_string(&SumView {
         array_id: &record.array_id,
-        status: match record.status {
-            Status::Pending => "pending",
-            Status::Done => "done",
-        },
+        status: record.status.as_str(),
         array_length: record.array_length,
         sum,
         submitted_at: record.submitted_at_ms,
         finished_at: record.finished_at_ms,
         reduced_elements: match record.status {
             Status::Done => record.array_length,
-            Status::Pending => record.reduced_elements.min(record.array_length),
+            Status::Pending | Status::Failed => record.reduced_elements.min(record.array_length),
         },
+        failure: record.failure.as_ref().map(|f| f.kind.as_str()),
+        reason: record.failure.as_ref().map(|f| f.reason.as_str()),
     })
     .unwrap_or_default()
 }

@@ -16,6 +16,8 @@ pub struct Metrics {
     pub packets_mapped: u64,
     pub packets_merged: u64,
     pub arrays_completed: u64,
+    /// Arrays this invocation failed (not enqueued, dead-lettered, expired).
+    pub arrays_failed: u64,
     /// Submission-to-result latency of each array completed here.
     pub latencies_ms: Vec<u64>,
     /// Messages received more than once.
@@ -37,6 +39,7 @@ impl Metrics {
             ("PacketsMapped", self.packets_mapped),
             ("PacketsMerged", self.packets_merged),
             ("ArraysCompleted", self.arrays_completed),
+            ("ArraysFailed", self.arrays_failed),
             ("Retries", self.retries),
             ("Conflicts", self.conflicts),
             ("BatchItemFailures", self.batch_item_failures),

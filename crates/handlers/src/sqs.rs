@@ -7,7 +7,7 @@
 
 use crate::metrics::Metrics;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use pipeline::{reduce_batch, times_two, Config, Ports, StepError};
+use pipeline::{fail_dead_lettered, reduce_batch, times_two, Config, Ports, StepError};
 use tracing::Instrument;
 
 fn report(failures: Vec<(String, StepError)>, function: &str) -> SqsBatchResponse {
@@ -25,24 +25,56 @@ fn report(failures: Vec<(String, StepError)>, function: &str) -> SqsBatchRespons
     response
 }
 
-/// The batch's messages (id, body), and how many were received before.
-fn records(event: &SqsEvent) -> (Vec<(String, &str)>, u64) {
-    let retries = event
+/// One message of a batch.
+struct Record<'e> {
+    id: String,
+    body: &'e str,
+    /// `ApproximateReceiveCount`, this receive included (1 if absent).
+    receive_count: u32,
+}
+
+/// The batch's messages, and how many were received before.
+fn records(event: &SqsEvent) -> (Vec<Record<'_>>, u64) {
+    let records: Vec<Record<'_>> = event
         .records
         .iter()
-        .filter(|r| {
-            r.attributes
-                .get("ApproximateReceiveCount")
-                .and_then(|c| c.parse::<u32>().ok())
-                .is_some_and(|c| c > 1)
+        .filter_map(|r| {
+            Some(Record {
+                id: r.message_id.clone()?,
+                body: r.body.as_deref().unwrap_or(""),
+                receive_count: r
+                    .attributes
+                    .get("ApproximateReceiveCount")
+                    .and_then(|c| c.parse::<u32>().ok())
+                    .unwrap_or(1),
+            })
         })
-        .count() as u64;
-    let records = event
-        .records
-        .iter()
-        .filter_map(|r| Some((r.message_id.clone()?, r.body.as_deref().unwrap_or(""))))
         .collect();
+    let retries = records.iter().filter(|r| r.receive_count > 1).count() as u64;
     (records, retries)
+}
+
+/// Fails the arrays of messages that failed on their last receive, before
+/// SQS moves them to the dead-letter queue; returns how many it failed.
+async fn fail_last_receives(
+    ports: &Ports,
+    config: &Config,
+    function: &str,
+    records: &[Record<'_>],
+    failures: &[(String, StepError)],
+) -> u64 {
+    let mut failed = 0;
+    for (id, error) in failures {
+        let Some(record) = records.iter().find(|r| &r.id == id) else {
+            continue;
+        };
+        if record.receive_count >= config.max_receive_count
+            && fail_dead_lettered(ports, function, record.body, error).await
+        {
+            failed += 1;
+        }
+    }
+    failed
 }
 
 /// `times_two`'s handler.
@@ -64,7 +96,7 @@ pub async fn measure_times_two(
 ) -> (SqsBatchResponse, Metrics) {
     let (records, retries) = records(event);
     let span = tracing::info_span!("times_two", messages = records.len());
-    let bodies: Vec<&str> = records.iter().map(|(_, b)| *b).collect();
+    let bodies: Vec<&str> = records.iter().map(|r| r.body).collect();
     let results = times_two(ports, config, &bodies)
         .instrument(span.clone())
         .await;
@@ -73,14 +105,17 @@ pub async fn measure_times_two(
         ..Metrics::default()
     };
     let mut failures = Vec::new();
-    for ((id, _), result) in records.iter().zip(results) {
+    for (record, result) in records.iter().zip(results) {
         match result {
             Ok(outcome) if outcome.created => metrics.packets_mapped += 1,
             Ok(_) => metrics.conflicts += 1,
-            Err(e) => failures.push((id.clone(), e)),
+            Err(e) => failures.push((record.id.clone(), e)),
         }
     }
     metrics.batch_item_failures = failures.len() as u64;
+    metrics.arrays_failed = fail_last_receives(ports, config, "times_two", &records, &failures)
+        .instrument(span.clone())
+        .await;
     let response = span.in_scope(|| report(failures, "times_two"));
     (response, metrics)
 }
@@ -107,7 +142,7 @@ pub async fn measure_reduce(
 ) -> (SqsBatchResponse, Metrics) {
     let (records, retries) = records(event);
     let span = tracing::info_span!("reduce", messages = records.len());
-    let bodies: Vec<&str> = records.iter().map(|(_, b)| *b).collect();
+    let bodies: Vec<&str> = records.iter().map(|r| r.body).collect();
     let results = reduce_batch(ports, config, &bodies, deadline_ms)
         .instrument(span.clone())
         .await;
@@ -116,7 +151,7 @@ pub async fn measure_reduce(
         ..Metrics::default()
     };
     let mut failures = Vec::new();
-    for ((id, _), result) in records.iter().zip(results) {
+    for (record, result) in records.iter().zip(results) {
         match result {
             Ok(outcome) => {
                 metrics.packets_merged += outcome.merged;
@@ -126,10 +161,13 @@ pub async fn measure_reduce(
                     metrics.latencies_ms.extend(outcome.latency_ms);
                 }
             }
-            Err(e) => failures.push((id.clone(), e)),
+            Err(e) => failures.push((record.id.clone(), e)),
         }
     }
     metrics.batch_item_failures = failures.len() as u64;
+    metrics.arrays_failed = fail_last_receives(ports, config, "reduce", &records, &failures)
+        .instrument(span.clone())
+        .await;
     let response = span.in_scope(|| report(failures, "reduce"));
     (response, metrics)
 }

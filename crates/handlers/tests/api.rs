@@ -1,17 +1,14 @@
 //! The API handler on the in-process ports: every route and error answer.
 
-use async_trait::async_trait;
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use base64::Engine;
 use handlers::{handle_api, handle_reduce, handle_times_two, MAX_BODY_BYTES};
 use http::Method;
-use packet::Number;
+use pipeline::injected::{InjectedSums, Injection};
 use pipeline::memory::MemoryBackend;
-use pipeline::{
-    Completion, Config, PortError, Ports, Queue, Received, Status, SumRecord, Sums, SystemClock,
-};
+use pipeline::{Config, PortError, Ports, Queue, Received, Status, SystemClock};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -152,39 +149,27 @@ async fn routes_methods_ids_and_limits() {
     assert!(b.times_two_queue.is_empty());
 }
 
-/// A sums table that is down.
-struct DownSums;
-
-#[async_trait]
-impl Sums for DownSums {
-    async fn claim_idempotency_key(
-        &self,
-        _: &pipeline::KeyClaim<'_>,
-        _: u64,
-    ) -> Result<pipeline::Claimed, PortError> {
-        Err(PortError::Unavailable("injected".into()))
-    }
-    async fn insert(&self, _: &SumRecord) -> Result<(), PortError> {
-        Err(PortError::Unavailable("injected".into()))
-    }
-    async fn get(&self, _: &str) -> Result<Option<SumRecord>, PortError> {
-        Err(PortError::Throttled("injected".into()))
-    }
-    async fn complete(&self, _: &str, _: &Number, _: u64) -> Result<Completion, PortError> {
-        Err(PortError::Unavailable("injected".into()))
-    }
-    async fn add_progress(&self, _: &str, _: u64) -> Result<(), PortError> {
-        Err(PortError::Unavailable("injected".into()))
-    }
-}
-
 #[tokio::test]
 async fn aws_failures_are_503_not_500() {
     let b = backend();
-    let ports = Ports {
-        sums: Arc::new(DownSums),
-        ..b.ports()
-    };
+    let sums = InjectedSums::new(b.sums.clone());
+    for op in [
+        "claim_idempotency_key",
+        "insert",
+        "complete",
+        "add_progress",
+        "fail",
+    ] {
+        sums.faults.set(
+            op,
+            Injection::Before(PortError::Unavailable("injected".into())),
+        );
+    }
+    sums.faults.set(
+        "get",
+        Injection::Before(PortError::Throttled("injected".into())),
+    );
+    let ports = Ports { sums, ..b.ports() };
     let (status, json) = call(&ports, Method::POST, "/sumArray", Some("[1]")).await;
     assert_eq!(status, 503);
     assert!(json["error"].as_str().expect("text").contains("retry"));

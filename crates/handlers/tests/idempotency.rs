@@ -2,20 +2,15 @@
 //! the first one started, and a crash half-way through a submit is finished
 //! by the retry.
 
-use async_trait::async_trait;
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use handlers::{handle_api, handle_reduce, handle_times_two};
 use http::{HeaderValue, Method};
-use packet::Number;
+use pipeline::injected::{InjectedQueue, InjectedSums, Injection};
 use pipeline::memory::MemoryBackend;
-use pipeline::{
-    Claimed, Completion, Config, KeyClaim, PortError, Ports, Queue, Received, Status, SumRecord,
-    Sums, SystemClock,
-};
+use pipeline::{Config, PortError, Ports, Queue, Received, Status, SystemClock};
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -193,79 +188,14 @@ async fn malformed_keys_are_400_and_claim_nothing() {
     assert_eq!(b.sums.records().len(), 2);
 }
 
-/// A queue whose sends fail while `down` is set: the crash between claiming
-/// the key and enqueueing.
-struct FlakyQueue {
-    inner: Arc<dyn Queue>,
-    down: AtomicBool,
-}
-
-#[async_trait]
-impl Queue for FlakyQueue {
-    async fn send(&self, bodies: Vec<String>) -> Result<(), PortError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(PortError::Unavailable("injected".into()));
-        }
-        self.inner.send(bodies).await
-    }
-    async fn receive(
-        &self,
-        max: usize,
-        wait: Duration,
-        visibility: Duration,
-    ) -> Result<Vec<Received>, PortError> {
-        self.inner.receive(max, wait, visibility).await
-    }
-    async fn delete(&self, receipts: Vec<String>) -> Result<(), PortError> {
-        self.inner.delete(receipts).await
-    }
-}
-
-/// A sums table whose inserts fail while `down` is set: the crash between
-/// claiming the key and recording the array.
-struct FlakySums {
-    inner: Arc<dyn Sums>,
-    down: AtomicBool,
-}
-
-#[async_trait]
-impl Sums for FlakySums {
-    async fn claim_idempotency_key(
-        &self,
-        claim: &KeyClaim<'_>,
-        now_s: u64,
-    ) -> Result<Claimed, PortError> {
-        self.inner.claim_idempotency_key(claim, now_s).await
-    }
-    async fn insert(&self, record: &SumRecord) -> Result<(), PortError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(PortError::Unavailable("injected".into()));
-        }
-        self.inner.insert(record).await
-    }
-    async fn get(&self, array_id: &str) -> Result<Option<SumRecord>, PortError> {
-        self.inner.get(array_id).await
-    }
-    async fn complete(
-        &self,
-        array_id: &str,
-        sum: &Number,
-        finished_at_ms: u64,
-    ) -> Result<Completion, PortError> {
-        self.inner.complete(array_id, sum, finished_at_ms).await
-    }
-    async fn add_progress(&self, array_id: &str, elements: u64) -> Result<(), PortError> {
-        self.inner.add_progress(array_id, elements).await
-    }
-}
-
 #[tokio::test]
 async fn a_retry_finishes_an_array_whose_submit_crashed_before_enqueueing() {
     let b = backend();
-    let queue = Arc::new(FlakyQueue {
-        inner: b.times_two_queue.clone(),
-        down: AtomicBool::new(true),
-    });
+    let queue = InjectedQueue::new(b.times_two_queue.clone());
+    queue.faults.set(
+        "send",
+        Injection::Before(PortError::Unavailable("injected".into())),
+    );
     let ports = Ports {
         times_two_queue: queue.clone(),
         ..b.ports()
@@ -276,7 +206,7 @@ async fn a_retry_finishes_an_array_whose_submit_crashed_before_enqueueing() {
     let [record] = b.sums.records().try_into().expect("one record");
     assert_eq!(record.status, Status::Pending, "recorded, then stuck");
 
-    queue.down.store(false, Ordering::SeqCst);
+    queue.faults.clear("send");
     let (status, json, _) = call(&ports, &request).await;
     assert_eq!(status, 200);
     assert_eq!(json["arrayId"].as_str(), Some(record.array_id.as_str()));
@@ -288,10 +218,11 @@ async fn a_retry_finishes_an_array_whose_submit_crashed_before_enqueueing() {
 #[tokio::test]
 async fn a_retry_finishes_an_array_whose_submit_crashed_before_recording() {
     let b = backend();
-    let sums = Arc::new(FlakySums {
-        inner: b.sums.clone(),
-        down: AtomicBool::new(true),
-    });
+    let sums = InjectedSums::new(b.sums.clone());
+    sums.faults.set(
+        "insert",
+        Injection::Before(PortError::Unavailable("injected".into())),
+    );
     let ports = Ports {
         sums: sums.clone(),
         ..b.ports()
@@ -300,7 +231,7 @@ async fn a_retry_finishes_an_array_whose_submit_crashed_before_recording() {
     assert_eq!(call(&ports, &request).await.0, 503);
     assert!(b.sums.records().is_empty() && b.times_two_queue.is_empty());
 
-    sums.down.store(false, Ordering::SeqCst);
+    sums.faults.clear("insert");
     let (status, json, _) = call(&ports, &request).await;
     assert_eq!(status, 200);
     let array_id = json["arrayId"].as_str().expect("id").to_string();

@@ -66,5 +66,72 @@ fn hot_paths(c: &mut Criterion) {
     merge.finish();
 }
 
-criterion_group!(benches, hot_paths);
+/// Elements that are small values written with `zeros` zeros and a
+/// matching exponent, in alternating scales: valid, and before elements were
+/// shortened at parse time, each cost the map time that grew with the square
+/// of its length.
+fn padded_body(elements: usize, zeros: usize) -> String {
+    let parts: Vec<String> = (0..elements)
+        .map(|i| {
+            let z = zeros - i % 7;
+            let run = "0".repeat(z);
+            if i % 2 == 0 {
+                format!("1{run}e-{z}")
+            } else {
+                format!("-0.{run}3e{z}")
+            }
+        })
+        .collect();
+    format!("[{}]", parts.join(","))
+}
+
+/// The costliest packet of short elements: 38-digit values at both ends of
+/// DynamoDB's range, so the exact sum spans ~300 digits.
+fn extreme_scales_body(elements: usize) -> String {
+    let parts: Vec<String> = (0..elements)
+        .map(|i| match i % 3 {
+            0 => format!("-{}e-167", "9".repeat(38)),
+            1 => format!("{}e88", "9".repeat(38)),
+            _ => format!("1234567890123456789012345678901234567{}e-5", i % 10),
+        })
+        .collect();
+    format!("[{}]", parts.join(","))
+}
+
+/// Each worst case twice: `sum_array`'s parse of the body (linear in its
+/// bytes, which API Gateway and Lambda bound at 6 MB), and `times_two`'s map
+/// of the packet that parse produced (decode and exact doubled sum), which
+/// must cost milliseconds per 1,000 elements however the numbers were written.
+fn worst_case(c: &mut Criterion) {
+    let mut group = c.benchmark_group("worst case");
+    group.sample_size(10);
+    for (name, elements, text) in [
+        ("1,000 elements of 5 KB", 1000, padded_body(1000, 5000)),
+        ("10 elements of 25 KB", 10, padded_body(10, 25_000)),
+        (
+            "1,000 elements at extreme scales",
+            1000,
+            extreme_scales_body(1000),
+        ),
+    ] {
+        let tree = Tree::new(elements, 1000, 100).expect("valid tree");
+        group.throughput(Throughput::Elements(elements));
+        group.bench_function(format!("parse body: {name}"), |b| {
+            b.iter(|| parse_array(black_box(&text)).map(|e| e.len()))
+        });
+        let parsed = parse_array(&text).expect("valid body");
+        let packet = MapMessage::encode(ID, &tree, 0, &parsed);
+        println!("{name}: packet of {} bytes", packet.len());
+        group.bench_function(format!("map packet: {name}"), |b| {
+            b.iter(|| {
+                MapMessage::decode(black_box(&packet))
+                    .expect("valid packet")
+                    .doubled_sum()
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, hot_paths, worst_case);
 criterion_main!(benches);

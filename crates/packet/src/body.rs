@@ -1,12 +1,14 @@
 //! Parsing the POSTed JSON array without losing a digit.
 //!
 //! Elements are kept as the exact text the client sent (a borrowed slice of the
-//! body), checked against DynamoDB's Number limits, and never converted to a
-//! float. The errors say what was wrong and where, so the API can answer 400
+//! body) when it is short, and otherwise rewritten in a short canonical form of
+//! the same value ([`canonical`]), checked against DynamoDB's Number limits, and
+//! never converted to a float. The errors say what was wrong and where, so the API can answer 400
 //! with a message a client can act on.
 
-use crate::number::{check_number, NumberError};
+use crate::number::{canonical, check_number, NumberError};
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 /// Why a request body is not an array of numbers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,8 +40,9 @@ fn kind_of(raw: &str) -> &'static str {
     }
 }
 
-/// Parses `body` as a JSON array of numbers and returns each element's text.
-pub fn parse_array(body: &str) -> Result<Vec<&str>, BodyError> {
+/// Parses `body` as a JSON array of numbers and returns each element's text,
+/// at most [`crate::MAX_ELEMENT_TEXT`] bytes long.
+pub fn parse_array(body: &str) -> Result<Vec<Cow<'_, str>>, BodyError> {
     if body.trim().is_empty() {
         return Err(BodyError::Empty);
     }
@@ -59,7 +62,7 @@ pub fn parse_array(body: &str) -> Result<Vec<&str>, BodyError> {
             return Err(BodyError::NotANumber { index, found });
         }
         check_number(text).map_err(|source| BodyError::BadNumber { index, source })?;
-        texts.push(text);
+        texts.push(canonical(text));
     }
     Ok(texts)
 }
@@ -72,7 +75,13 @@ mod tests {
     fn keeps_each_element_verbatim() {
         let texts = parse_array(" [1, -2.50, 3e2,\n9007199254740993 ] ").expect("valid");
         assert_eq!(texts, vec!["1", "-2.50", "3e2", "9007199254740993"]);
-        assert_eq!(parse_array("[]").expect("valid"), Vec::<&str>::new());
+        assert!(parse_array("[]").expect("valid").is_empty());
+    }
+
+    #[test]
+    fn long_elements_arrive_short() {
+        let long = format!("[1.{}, 2]", "0".repeat(10_000));
+        assert_eq!(parse_array(&long).expect("valid"), vec!["1", "2"]);
     }
 
     #[test]

@@ -12,22 +12,8 @@ mod number;
 mod tree;
 
 pub use body::{parse_array, BodyError};
-pub use message::{MapMessage, MessageError, ReduceMessage};
-pub use number::{check_number, sum_texts, Number, NumberError};
+pub use message::{
+    array_id_of, MapMessage, MessageError, ReduceMessage, MAX_CHUNK_SIZE, MAX_MESSAGE_BYTES,
+};
+pub use number::{canonical, check_number, sum_texts, Number, NumberError, MAX_ELEMENT_TEXT};
 pub use tree::{NodeId, Tree, TreeError};
-
-/// One row of the scratchpad table: the sum of the doubled elements of a
-/// contiguous slice of the array, named as in the original TypeScript adder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Packet {
-    /// The array this packet belongs to (the real id, not the shard key).
-    pub array_id: String,
-    /// Where the packet sits in the merge tree.
-    pub node: NodeId,
-    /// Sum of the doubled elements this packet covers.
-    pub packet_value: Number,
-    /// Number of elements of the whole array.
-    pub array_length: u64,
-    /// Number of elements this packet covers.
-    pub packet_contains: u64,
-}

@@ -6,7 +6,7 @@
 //! shape (`arrayLength`, `chunkSize`, `fanIn`), fixed when the array was
 //! submitted, so a change of configuration never changes an array in flight.
 
-use crate::number::{check_number, sum_texts, Number, NumberError};
+use crate::number::{check_number, sum_texts, Number, NumberError, MAX_ELEMENT_TEXT};
 use crate::tree::{NodeId, Tree, TreeError};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -34,11 +34,30 @@ pub enum MessageError {
         #[source]
         source: NumberError,
     },
+    #[error("element {index} of the packet is {length} bytes long; at most {MAX_ELEMENT_TEXT} are allowed")]
+    ElementTooLong { index: usize, length: usize },
     #[error("a TimesTwo message must carry a leaf (level 0), got {0}")]
     NotALeaf(NodeId),
     #[error("a Reduce message must name at least one packet to merge")]
     NoTargets,
 }
+
+/// Largest message body the pipeline sends to a queue, and largest total of
+/// one SendMessageBatch call. SQS takes 1 MiB since 2025, but moto, LocalStack
+/// and SDK-side checks of older releases still enforce 256 KiB: designing to
+/// 256 KiB keeps one limit that holds on every backend the pipeline runs on,
+/// and a packet of [`MAX_CHUNK_SIZE`] canonical elements fits it.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// Bytes of a TimesTwo message besides its elements, at most: the field
+/// names, a 36-byte array id, a leaf id and four 20-digit counts.
+const MAP_ENVELOPE_BYTES: usize = 512;
+
+/// Most elements a TimesTwo packet may carry: each takes at most
+/// [`MAX_ELEMENT_TEXT`] bytes and a comma, so such a packet always fits
+/// [`MAX_MESSAGE_BYTES`], whatever numbers the client sent.
+pub const MAX_CHUNK_SIZE: u64 =
+    ((MAX_MESSAGE_BYTES - MAP_ENVELOPE_BYTES) / (MAX_ELEMENT_TEXT + 1)) as u64;
 
 fn check_array_id(array_id: &str) -> Result<(), MessageError> {
     match uuid::Uuid::try_parse(array_id) {
@@ -47,6 +66,20 @@ fn check_array_id(array_id: &str) -> Result<(), MessageError> {
             array_id.chars().take(40).collect(),
         )),
     }
+}
+
+/// The `arrayId` of either kind of queue message, if the body has a valid
+/// one, however broken the rest is: enough to tell which array a message
+/// that keeps failing belongs to.
+pub fn array_id_of(body: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Id {
+        array_id: String,
+    }
+    let id: Id = serde_json::from_str(body).ok()?;
+    check_array_id(&id.array_id).ok()?;
+    Some(id.array_id)
 }
 
 #[derive(Deserialize)]
@@ -75,9 +108,10 @@ pub struct MapMessage<'a> {
 
 impl<'a> MapMessage<'a> {
     /// Writes the JSON body of leaf `leaf` whose elements are `elements`.
-    /// Elements are copied verbatim (they were checked when the body was parsed).
-    pub fn encode(array_id: &str, tree: &Tree, leaf: u64, elements: &[&str]) -> String {
-        let bytes: usize = elements.iter().map(|e| e.len() + 1).sum();
+    /// Elements are copied verbatim (they were checked, and made short, when
+    /// the body was parsed).
+    pub fn encode<E: AsRef<str>>(array_id: &str, tree: &Tree, leaf: u64, elements: &[E]) -> String {
+        let bytes: usize = elements.iter().map(|e| e.as_ref().len() + 1).sum();
         let mut out = String::with_capacity(bytes + 200);
         let _ = write!(
             out,
@@ -92,7 +126,7 @@ impl<'a> MapMessage<'a> {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(e);
+            out.push_str(e.as_ref());
         }
         out.push_str("]}");
         out
@@ -119,6 +153,15 @@ impl<'a> MapMessage<'a> {
         let mut elements = Vec::with_capacity(wire.packet_value.len());
         for (index, raw) in wire.packet_value.into_iter().enumerate() {
             let text = raw.get();
+            // A long text can only come from a hand-written message (the API
+            // shortens every element): refusing it keeps the map's work
+            // bounded by the element count.
+            if text.len() > MAX_ELEMENT_TEXT {
+                return Err(MessageError::ElementTooLong {
+                    index,
+                    length: text.len(),
+                });
+            }
             check_number(text).map_err(|source| MessageError::BadNumber { index, source })?;
             elements.push(text);
         }
@@ -230,6 +273,12 @@ mod tests {
             MapMessage::decode(&bad_number),
             Err(MessageError::BadNumber { index: 1, .. })
         ));
+        let long = format!("1.{}", "0".repeat(100));
+        let too_long = MapMessage::encode(ID, &tree, 1, &["1", long.as_str()]);
+        assert!(matches!(
+            MapMessage::decode(&too_long),
+            Err(MessageError::ElementTooLong { index: 1, .. })
+        ));
         let text = MapMessage::encode(ID, &tree, 1, &["1", "\"2\""]);
         assert!(matches!(
             MapMessage::decode(&text),
@@ -238,6 +287,30 @@ mod tests {
         for junk in ["", "not json", "{}", "[1,2]", r#"{"arrayId":1}"#] {
             assert!(MapMessage::decode(junk).is_err(), "{junk}");
         }
+    }
+
+    #[test]
+    fn array_ids_are_found_in_broken_messages() {
+        let tree = Tree::new(5, 3, 4).expect("valid");
+        let wrong_count = MapMessage::encode(ID, &tree, 1, &["1"]);
+        assert_eq!(array_id_of(&wrong_count).as_deref(), Some(ID));
+        assert_eq!(array_id_of(r#"{"arrayId":"x","targets":[]}"#), None);
+        assert_eq!(array_id_of("not json"), None);
+    }
+
+    #[test]
+    fn the_fullest_packet_fits_one_message() {
+        let longest = format!("-{}e-167", "9".repeat(38));
+        assert_eq!(longest.len(), MAX_ELEMENT_TEXT);
+        let tree = Tree::new(u64::MAX / 2, MAX_CHUNK_SIZE, 2).expect("valid");
+        let elements = vec![longest.as_str(); MAX_CHUNK_SIZE as usize];
+        let id = uuid::Uuid::nil().to_string();
+        let body = MapMessage::encode(&id, &tree, tree.leaves() - 2, &elements);
+        assert!(body.len() <= MAX_MESSAGE_BYTES, "{} bytes", body.len());
+        assert_eq!(
+            MapMessage::decode(&body).expect("valid").elements.len(),
+            elements.len()
+        );
     }
 
     #[test]

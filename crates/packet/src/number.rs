@@ -8,6 +8,7 @@
 
 use bigdecimal::{BigDecimal, Zero};
 use num_bigint::Sign;
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::{Add, AddAssign};
 use std::str::FromStr;
@@ -18,6 +19,11 @@ pub const MAX_DIGITS: usize = 38;
 pub const MAX_EXPONENT: i64 = 125;
 /// Smallest power of ten of a Number's leading digit.
 pub const MIN_EXPONENT: i64 = -130;
+/// Longest element text a packet carries: the canonical form of any number
+/// DynamoDB holds (`-` + 38 digits + `e-167`) is at most this long, so every
+/// element costs at most this many bytes on the queue and a bounded amount
+/// of work in the map, however the client wrote it.
+pub const MAX_ELEMENT_TEXT: usize = 44;
 
 /// Why a number was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -125,6 +131,64 @@ pub fn check_number(text: &str) -> Result<(), NumberError> {
         return Err(NumberError::OutOfRange(shorten(text)));
     }
     Ok(())
+}
+
+/// `text` (checked with [`check_number`]) in a form no longer than
+/// [`MAX_ELEMENT_TEXT`]: short texts stay as the client wrote them (and
+/// borrowed); a longer one, which can only be long through redundant zeros
+/// or exponent digits, is rewritten as `[-]<significant digits>e<exponent>`.
+/// The value is unchanged. Without this, `1.000…0` with a million zeros is
+/// a valid element that no queue message can carry and whose exact sum
+/// costs seconds of CPU.
+pub fn canonical(text: &str) -> Cow<'_, str> {
+    if text.len() <= MAX_ELEMENT_TEXT {
+        return Cow::Borrowed(text);
+    }
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match rest.find(['e', 'E']) {
+        Some(i) => (&rest[..i], parse_exponent(&rest[i + 1..])),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits: String = int.chars().chain(frac.chars()).collect();
+    let leading = digits.trim_start_matches('0');
+    let significant = leading.trim_end_matches('0');
+    if significant.is_empty() {
+        return Cow::Borrowed("0");
+    }
+    // Power of ten of the last significant digit: the digits after it in
+    // the mantissa, minus the fraction's length, plus the exponent.
+    let trailing = (leading.len() - significant.len()) as i64;
+    let power = exponent
+        .saturating_add(trailing)
+        .saturating_sub(frac.len() as i64);
+    let sign = if negative { "-" } else { "" };
+    Cow::Owned(if power == 0 {
+        format!("{sign}{significant}")
+    } else {
+        format!("{sign}{significant}e{power}")
+    })
+}
+
+/// The exponent of a checked number text (saturating, like the check).
+fn parse_exponent(text: &str) -> i64 {
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let magnitude = digits.bytes().fold(0i64, |acc, b| {
+        acc.saturating_mul(10)
+            .saturating_add(i64::from(b.wrapping_sub(b'0')))
+    });
+    if negative {
+        -magnitude
+    } else {
+        magnitude
+    }
 }
 
 fn shorten(text: &str) -> String {
@@ -379,6 +443,32 @@ mod tests {
     }
 
     #[test]
+    fn long_texts_become_short_canonical_texts_of_the_same_value() {
+        let zeros = "0".repeat(5000);
+        for (long, short) in [
+            (format!("1.{zeros}"), "1"),
+            (format!("-1{zeros}e-5000"), "-1"),
+            (format!("0.{zeros}1e300"), "1e-4701"),
+            (format!("0.{zeros}"), "0"),
+            (format!("12.5{zeros}E+2"), "125e1"),
+            (format!("1{zeros}"), "1e5000"),
+            (
+                format!("{}e-10", "9".repeat(38)),
+                "99999999999999999999999999999999999999e-10",
+            ),
+        ] {
+            let canonical = canonical(&long);
+            assert_eq!(canonical, short, "{}…", &long[..20]);
+            assert!(canonical.len() <= MAX_ELEMENT_TEXT);
+            assert_eq!(
+                Number::parse_unchecked(&canonical).expect("canonical"),
+                Number::parse_unchecked(&long).expect("long")
+            );
+        }
+        assert!(matches!(canonical("1.50"), Cow::Borrowed("1.50")));
+    }
+
+    #[test]
     fn formats_as_json_numbers() {
         for (input, shown) in [
             ("1.50", "1.5"),
@@ -439,6 +529,33 @@ mod tests {
             let forward: Number = nums.iter().cloned().sum();
             let backward: Number = nums.iter().rev().cloned().sum();
             proptest::prop_assert_eq!(forward, backward);
+        }
+
+        #[test]
+        fn canonical_keeps_the_value_within_the_length_bound(
+            negative in proptest::bool::ANY,
+            leading_zeros in 0usize..300,
+            significant in "[1-9]([0-9]{0,36}[1-9])?",
+            trailing_zeros in 0usize..300,
+            point in 0usize..700,
+            exponent in -700i64..700,
+        ) {
+            let digits = format!("{}{significant}{}", "0".repeat(leading_zeros), "0".repeat(trailing_zeros));
+            let digits = digits.trim_start_matches('0');
+            let (int, frac) = digits.split_at(point.min(digits.len()));
+            let int = if int.is_empty() { "0" } else { int };
+            let sign = if negative { "-" } else { "" };
+            let text = if frac.is_empty() {
+                format!("{sign}{int}e{exponent}")
+            } else {
+                format!("{sign}{int}.{frac}e{exponent}")
+            };
+            if check_number(&text).is_ok() {
+                let short = canonical(&text);
+                proptest::prop_assert!(short.len() <= MAX_ELEMENT_TEXT, "{} -> {}", text, short);
+                proptest::prop_assert!(check_number(&short).is_ok(), "{}", short);
+                proptest::prop_assert_eq!(n(&short), n(&text));
+            }
         }
 
         #[test]

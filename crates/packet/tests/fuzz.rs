@@ -6,7 +6,10 @@
 //! PROPTEST_CASES=100000 cargo test -p packet --release --test fuzz
 //! ```
 
-use packet::{check_number, parse_array, BodyError, MapMessage, NodeId, ReduceMessage, Tree};
+use packet::{
+    check_number, parse_array, BodyError, MapMessage, NodeId, ReduceMessage, Tree, MAX_CHUNK_SIZE,
+    MAX_ELEMENT_TEXT, MAX_MESSAGE_BYTES,
+};
 use proptest::prelude::*;
 use serde_json::Value;
 
@@ -46,6 +49,42 @@ fn valid_number() -> impl Strategy<Value = String> {
         Just("-0.0".to_string()),
         Just("9007199254740993".to_string()),
     ]
+}
+
+/// Number texts built to be expensive: long runs of zeros on either side of
+/// up to 38 significant digits, a decimal point anywhere, huge and tiny
+/// exponents, zero-padded exponents. Many are valid DynamoDB Numbers.
+fn adversarial_number() -> impl Strategy<Value = String> {
+    (
+        any::<bool>(),
+        0usize..3000,
+        "[1-9]([0-9]{0,36}[1-9])?",
+        0usize..3000,
+        any::<prop::sample::Index>(),
+        // The power of ten of the leading digit; a few beyond the range.
+        -140i64..136,
+        0usize..40,
+    )
+        .prop_map(|(negative, lead, digits, trail, point, power, pad)| {
+            let all = format!("{}{digits}{}", "0".repeat(lead), "0".repeat(trail));
+            let at = point.index(all.len() + 1).max(1);
+            let (int, frac) = all.split_at(at);
+            // The exponent that puts the leading digit at 10^power.
+            let leading_at = at as i64 - 1 - lead as i64;
+            let exponent = power - leading_at;
+            let int = match int.trim_start_matches('0') {
+                "" => "0",
+                kept => kept,
+            };
+            let sign = if negative { "-" } else { "" };
+            let dot = if frac.is_empty() { "" } else { "." };
+            let exp_sign = if exponent < 0 { "-" } else { "+" };
+            format!(
+                "{sign}{int}{dot}{frac}e{exp_sign}{}{}",
+                "0".repeat(pad),
+                exponent.abs()
+            )
+        })
 }
 
 /// Where the reference (serde_json's own `Value`) says the body fails, if it
@@ -146,6 +185,36 @@ proptest! {
         let body = format!("{space}[{space}{}{space}]{space}", elements.join(&format!("{space},{space}")));
         let texts = parse_array(&body).map_err(|e| TestCaseError::fail(format!("{body:?}: {e}")))?;
         prop_assert_eq!(texts, elements.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+
+    /// The bounds that keep AWS from refusing or timing out on valid input:
+    /// whatever the texts, every accepted element is short, the fullest
+    /// packet of them fits one queue message and decodes, and its exact sum
+    /// has a bounded number of digits, so the map's work is bounded by the
+    /// element count.
+    #[test]
+    fn fuzz_bounds_hold_for_adversarial_numbers(
+        texts in prop::collection::vec(adversarial_number(), 1..12),
+    ) {
+        let body = format!("[{}]", texts.join(","));
+        let Ok(elements) = parse_array(&body) else {
+            return Ok(());
+        };
+        for e in &elements {
+            prop_assert!(e.len() <= MAX_ELEMENT_TEXT, "{} bytes: {}", e.len(), e);
+        }
+        let full: Vec<&str> = elements
+            .iter()
+            .map(|e| e.as_ref())
+            .cycle()
+            .take(MAX_CHUNK_SIZE as usize)
+            .collect();
+        let tree = Tree::new(MAX_CHUNK_SIZE, MAX_CHUNK_SIZE, 2).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let packet = MapMessage::encode("0f8fad5b-d9cb-469f-a165-70867728950e", &tree, 0, &full);
+        prop_assert!(packet.len() <= MAX_MESSAGE_BYTES, "{} bytes", packet.len());
+        let decoded = MapMessage::decode(&packet).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let sum = decoded.doubled_sum().to_string();
+        prop_assert!(sum.len() <= 320, "a sum of {} characters", sum.len());
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! Tuning knobs shared by the three functions, read from the environment.
 
+use packet::MAX_CHUNK_SIZE;
 use std::time::Duration;
+
+/// Why a `CHUNK_SIZE` above [`MAX_CHUNK_SIZE`] is refused.
+const CHUNK_TOO_LARGE: &str =
+    "must be at most 5814: a packet of that many elements is the most one 256 KiB SQS message holds";
 
 /// Settings of the pipeline. Each can be set with the environment variable
 /// named in its doc; `template.yaml` sets them for the deployed functions.
@@ -14,6 +19,14 @@ pub struct Config {
     pub max_elements: u64,
     /// `SCRATCHPAD_TTL_SECONDS`: how long a scratchpad row lives at most.
     pub scratchpad_ttl: Duration,
+    /// `MAX_RECEIVE_COUNT`: receives of a message before SQS moves it to the
+    /// dead-letter queue (the queues' `maxReceiveCount`). A message that
+    /// fails on its last receive fails its array, with the reason.
+    pub max_receive_count: u32,
+    /// `ARRAY_DEADLINE_SECONDS`: an array still pending this long after it
+    /// was submitted is failed as expired when next read, so no array stays
+    /// pending forever.
+    pub array_deadline: Duration,
 }
 
 impl Default for Config {
@@ -24,6 +37,8 @@ impl Default for Config {
             max_elements: 2_000_000,
             // SQS keeps a message at most 14 days: a packet cannot come back later.
             scratchpad_ttl: Duration::from_secs(14 * 24 * 3600),
+            max_receive_count: 5,
+            array_deadline: Duration::from_secs(3 * 24 * 3600),
         }
     }
 }
@@ -50,7 +65,12 @@ impl Config {
             match lookup(name) {
                 None => Ok(default),
                 Some(value) => match value.trim().parse::<u64>() {
-                    Ok(n) if n >= min => Ok(n),
+                    Ok(n) if n >= min && (name != "CHUNK_SIZE" || n <= MAX_CHUNK_SIZE) => Ok(n),
+                    Ok(n) if n >= min => Err(ConfigError {
+                        name,
+                        value,
+                        reason: CHUNK_TOO_LARGE,
+                    }),
                     Ok(_) => Err(ConfigError {
                         name,
                         value,
@@ -77,6 +97,17 @@ impl Config {
                 d.scratchpad_ttl.as_secs(),
                 1,
             )?),
+            max_receive_count: u32::try_from(number(
+                "MAX_RECEIVE_COUNT",
+                u64::from(d.max_receive_count),
+                1,
+            )?)
+            .unwrap_or(u32::MAX),
+            array_deadline: Duration::from_secs(number(
+                "ARRAY_DEADLINE_SECONDS",
+                d.array_deadline.as_secs(),
+                1,
+            )?),
         })
     }
 }
@@ -95,5 +126,15 @@ mod tests {
         assert!(err.to_string().contains("FAN_IN"));
         assert!(Config::from_lookup(|n| (n == "CHUNK_SIZE").then(|| "x".to_string())).is_err());
         assert!(Config::from_lookup(|n| (n == "CHUNK_SIZE").then(|| "0".to_string())).is_err());
+        let too_big = (MAX_CHUNK_SIZE + 1).to_string();
+        let err = Config::from_lookup(|n| (n == "CHUNK_SIZE").then(|| too_big.clone()))
+            .expect_err("a chunk that cannot fit one message is refused");
+        assert!(
+            err.to_string().contains(&MAX_CHUNK_SIZE.to_string()),
+            "{err}"
+        );
+        let cfg = Config::from_lookup(|n| (n == "MAX_RECEIVE_COUNT").then(|| "3".to_string()))
+            .expect("valid");
+        assert_eq!(cfg.max_receive_count, 3);
     }
 }

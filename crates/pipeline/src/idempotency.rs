@@ -2,6 +2,9 @@
 //! dropped connection, a 503) gets the array it already started instead of a
 //! second computation.
 
+use sha2::{Digest, Sha256};
+use std::fmt::Write;
+
 /// How long a key keeps standing for its array: a day covers any sane retry
 /// loop, and the claim row (in the sums table, under DynamoDB's TTL) then
 /// goes away on its own.
@@ -68,18 +71,18 @@ pub struct Idempotency {
     pub caller: String,
 }
 
-/// A stable fingerprint of a request body (length and 64-bit FNV-1a), to tell
-/// a retry from a different request that reuses a key. Not a security
-/// boundary: the key is scoped to its caller, who can only confuse themself.
-/// FNV rather than std's hasher because the value is stored and must not
-/// change between compiler versions.
+/// A fingerprint of a request body (SHA-256), to tell a retry from a
+/// different request that reuses a key. Collision-resistant, because with
+/// `ApiAuth=NONE` every caller shares one key scope: a body crafted to
+/// collide must not be answered with someone else's array.
 pub(crate) fn fingerprint(body: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in body.bytes() {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    let digest = Sha256::digest(body.as_bytes());
+    let mut hex = String::with_capacity(7 + 2 * digest.len());
+    hex.push_str("sha256:");
+    for byte in digest {
+        let _ = write!(hex, "{byte:02x}");
     }
-    format!("{}:{hash:016x}", body.len())
+    hex
 }
 
 #[cfg(test)]
@@ -120,8 +123,16 @@ mod tests {
 
     #[test]
     fn fingerprints_are_stable_and_tell_bodies_apart() {
-        // Pinned: a stored fingerprint must match after a redeploy.
-        assert_eq!(fingerprint(""), "0:cbf29ce484222325");
+        // Pinned (the SHA-256 test vectors): a stored fingerprint must
+        // match after a redeploy.
+        assert_eq!(
+            fingerprint(""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            fingerprint("abc"),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert_eq!(fingerprint("[1,2,3]"), fingerprint("[1,2,3]"));
         assert_ne!(fingerprint("[1,2,3]"), fingerprint("[1,2,4]"));
     }

@@ -12,16 +12,18 @@ pub use steps::submit_with_key;
 
 pub mod config;
 mod idempotency;
+pub mod injected;
 pub mod memory;
 pub mod ports;
 mod steps;
 
 pub use config::Config;
 pub use ports::{
-    Clock, Completion, PortError, Ports, Put, Queue, Received, RowKey, Scratchpad, ScratchpadRow,
-    Status, SumRecord, Sums, SystemClock,
+    Clock, Completion, Failing, Failure, FailureKind, PortError, Ports, Put, Queue, Received,
+    RowKey, Scratchpad, ScratchpadRow, Status, SumRecord, Sums, SystemClock,
+    FAILED_RECORD_RETENTION_SECONDS,
 };
 pub use steps::{
-    get_sum, reduce, reduce_batch, submit, times_two, MapOutcome, ReduceOutcome, StepError,
-    SubmitError, Submitted, RETRIGGER_MARGIN_MS,
+    fail_dead_lettered, get_sum, reduce, reduce_batch, submit, times_two, MapOutcome,
+    ReduceOutcome, StepError, SubmitError, Submitted, RETRIGGER_MARGIN_MS,
 };

@@ -9,11 +9,12 @@
 //! with a DynamoDB Query.
 
 use crate::ports::{
-    Claimed, Clock, Completion, KeyClaim, PortError, Put, Queue, Received, RowKey, Scratchpad,
-    ScratchpadRow, Status, SumRecord, Sums,
+    Claimed, Clock, Completion, Failing, Failure, FailureKind, KeyClaim, PortError, Put, Queue,
+    Received, RowKey, Scratchpad, ScratchpadRow, Status, SumRecord, Sums,
+    FAILED_RECORD_RETENTION_SECONDS,
 };
 use async_trait::async_trait;
-use packet::Number;
+use packet::{Number, MAX_MESSAGE_BYTES};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -164,9 +165,22 @@ impl MemoryQueue {
     }
 }
 
+/// SQS refuses a message body over its size limit; so does every queue here,
+/// before sending anything, with the same error the SQS port gives.
+pub fn check_message_sizes(bodies: &[String]) -> Result<(), PortError> {
+    match bodies.iter().find(|b| b.len() > MAX_MESSAGE_BYTES) {
+        Some(body) => Err(PortError::Rejected(format!(
+            "a message of {} bytes exceeds the queue's limit of {MAX_MESSAGE_BYTES} bytes",
+            body.len()
+        ))),
+        None => Ok(()),
+    }
+}
+
 #[async_trait]
 impl Queue for MemoryQueue {
     async fn send(&self, bodies: Vec<String>) -> Result<(), PortError> {
+        check_message_sizes(&bodies)?;
         for body in bodies {
             self.push(body);
         }
@@ -328,16 +342,13 @@ impl Sums for MemorySums {
         Ok(Claimed::New)
     }
 
-    async fn insert(&self, record: &SumRecord) -> Result<(), PortError> {
+    async fn insert(&self, record: &SumRecord) -> Result<Put, PortError> {
         let mut records = lock(&self.records);
         if records.contains_key(&record.array_id) {
-            return Err(PortError::Rejected(format!(
-                "array {} already exists",
-                record.array_id
-            )));
+            return Ok(Put::AlreadyThere);
         }
         records.insert(record.array_id.clone(), record.clone());
-        Ok(())
+        Ok(Put::Created)
     }
 
     async fn get(&self, array_id: &str) -> Result<Option<SumRecord>, PortError> {
@@ -354,11 +365,37 @@ impl Sums for MemorySums {
         match records.get_mut(array_id) {
             None => Ok(Completion::Unknown),
             Some(r) if r.status == Status::Done => Ok(Completion::AlreadyDone),
+            Some(r) if r.status == Status::Failed && !revivable(r) => Ok(Completion::Failed),
             Some(r) => {
                 r.status = Status::Done;
                 r.sum = Some(sum.clone());
                 r.finished_at_ms = Some(finished_at_ms);
+                r.failure = None;
+                r.expires_at_s = None;
                 Ok(Completion::Completed)
+            }
+        }
+    }
+
+    async fn fail(
+        &self,
+        array_id: &str,
+        failure: &Failure,
+        now_ms: u64,
+    ) -> Result<Failing, PortError> {
+        let mut records = lock(&self.records);
+        match records.get_mut(array_id) {
+            None => Ok(Failing::Unknown),
+            Some(r) if r.status == Status::Done => Ok(Failing::AlreadyEnded(Status::Done)),
+            Some(r) if r.status == Status::Failed && !revivable(r) => {
+                Ok(Failing::AlreadyEnded(Status::Failed))
+            }
+            Some(r) => {
+                r.status = Status::Failed;
+                r.failure = Some(failure.clone());
+                r.finished_at_ms = Some(now_ms);
+                r.expires_at_s = Some(now_ms / 1000 + FAILED_RECORD_RETENTION_SECONDS);
+                Ok(Failing::Failed)
             }
         }
     }
@@ -374,6 +411,15 @@ impl Sums for MemorySums {
             ))),
         }
     }
+}
+
+/// A dead-lettered array may still finish (after a redrive) or fail again
+/// for another reason; every other failure is final.
+fn revivable(record: &SumRecord) -> bool {
+    record
+        .failure
+        .as_ref()
+        .is_some_and(|f| f.kind == FailureKind::DeadLettered)
 }
 
 /// A complete in-process backend: both queues with their dead-letter queues,

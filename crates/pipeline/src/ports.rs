@@ -93,10 +93,13 @@ pub trait Scratchpad: Send + Sync {
     async fn retire(&self, rows: &[ScratchpadRow]) -> Result<(), PortError>;
 }
 
+/// Where an array is. Every array ends `Done` or `Failed`: `Pending` is
+/// bounded by the array's deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Pending,
     Done,
+    Failed,
 }
 
 impl Status {
@@ -104,16 +107,62 @@ impl Status {
         match self {
             Status::Pending => "pending",
             Status::Done => "done",
+            Status::Failed => "failed",
         }
     }
     pub fn parse(s: &str) -> Option<Status> {
         match s {
             "pending" => Some(Status::Pending),
             "done" => Some(Status::Done),
+            "failed" => Some(Status::Failed),
             _ => None,
         }
     }
 }
+
+/// Why an array failed: what a user can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// `sum_array` recorded the array but could not enqueue all its packets.
+    NotEnqueued,
+    /// A message of the array failed on its last receive and went to a
+    /// dead-letter queue. Redriving it (`adder dlq redrive`) can still
+    /// finish the array: this is the one failure that is not final.
+    DeadLettered,
+    /// The array was still pending at its deadline.
+    Expired,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::NotEnqueued => "not_enqueued",
+            FailureKind::DeadLettered => "dead_lettered",
+            FailureKind::Expired => "expired",
+        }
+    }
+    pub fn parse(s: &str) -> Option<FailureKind> {
+        match s {
+            "not_enqueued" => Some(FailureKind::NotEnqueued),
+            "dead_lettered" => Some(FailureKind::DeadLettered),
+            "expired" => Some(FailureKind::Expired),
+            _ => None,
+        }
+    }
+}
+
+/// A failed array's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: FailureKind,
+    /// For people: what happened and what to do.
+    pub reason: String,
+}
+
+/// How long a failed record (and a pending one past its deadline) stays
+/// readable before DynamoDB's TTL removes it: records of arrays that can
+/// never finish must not accumulate.
+pub const FAILED_RECORD_RETENTION_SECONDS: u64 = 30 * 24 * 3600;
 
 /// A row of the sums table: one submitted array and, once done, its sum.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +178,29 @@ pub struct SumRecord {
     /// Elements mapped and folded into scratchpad packets so far: progress
     /// while pending (it can lag after a crash; never overcounts).
     pub reduced_elements: u64,
+    /// Unix ms after which a still pending array is failed as expired.
+    pub deadline_ms: u64,
+    /// Set when `status` is `Failed`.
+    pub failure: Option<Failure>,
+    /// Unix seconds after which DynamoDB's TTL may delete the record: set
+    /// while pending (deadline plus [`FAILED_RECORD_RETENTION_SECONDS`]) and
+    /// once failed; removed when done, so results are kept.
+    pub expires_at_s: Option<u64>,
+}
+
+impl SumRecord {
+    /// Whether nothing more can change the array: done, or failed for a
+    /// reason no redrive can undo. Work on such an array is skipped.
+    pub fn has_ended(&self) -> bool {
+        match self.status {
+            Status::Pending => false,
+            Status::Done => true,
+            Status::Failed => self
+                .failure
+                .as_ref()
+                .is_none_or(|f| f.kind != FailureKind::DeadLettered),
+        }
+    }
 }
 
 /// What completing an array found.
@@ -136,6 +208,18 @@ pub struct SumRecord {
 pub enum Completion {
     Completed,
     AlreadyDone,
+    /// The array failed for good; its sum is not recorded.
+    Failed,
+    Unknown,
+}
+
+/// What failing an array found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failing {
+    /// The array was pending (or dead-lettered) and is failed now.
+    Failed,
+    /// It had already ended, with this status; nothing was changed.
+    AlreadyEnded(Status),
     Unknown,
 }
 
@@ -151,11 +235,14 @@ pub trait Sums: Send + Sync {
         claim: &KeyClaim<'_>,
         now_s: u64,
     ) -> Result<Claimed, PortError>;
-    /// Records a new array; fails with `Rejected` if the id is taken.
-    async fn insert(&self, record: &SumRecord) -> Result<(), PortError>;
+    /// Records a new array unless a record with its id exists
+    /// (`AlreadyThere`: the caller decides whether it is its own, written by
+    /// a retried request whose first attempt applied).
+    async fn insert(&self, record: &SumRecord) -> Result<Put, PortError>;
     /// Reads a record, consistently.
     async fn get(&self, array_id: &str) -> Result<Option<SumRecord>, PortError>;
-    /// Sets the sum of a pending array, once: a done array is never changed.
+    /// Sets the sum of a pending (or dead-lettered) array, once: a done
+    /// array is never changed, nor one failed for another reason.
     async fn complete(
         &self,
         array_id: &str,
@@ -163,7 +250,18 @@ pub trait Sums: Send + Sync {
         finished_at_ms: u64,
     ) -> Result<Completion, PortError>;
     /// Adds `elements` to a record's progress counter (`reducedElements`).
+    /// Never retried by the adapter (an `ADD` retried after it applied would
+    /// count twice): a failure loses one update, the counter lags.
     async fn add_progress(&self, array_id: &str, elements: u64) -> Result<(), PortError>;
+    /// Fails a pending array (or one already failed as dead-lettered, to
+    /// give the newer reason), setting `finishedAt` and a TTL of
+    /// [`FAILED_RECORD_RETENTION_SECONDS`]; a done array is never changed.
+    async fn fail(
+        &self,
+        array_id: &str,
+        failure: &Failure,
+        now_ms: u64,
+    ) -> Result<Failing, PortError>;
 }
 
 /// Wall-clock time, virtual in the simulation.

@@ -1,6 +1,8 @@
 //! The three steps on the in-process ports, driven by a plain loop.
 
+use pipeline::injected::{InjectedSums, Injection};
 use pipeline::memory::{MemoryBackend, MemoryQueue};
+use pipeline::PortError;
 use pipeline::{reduce, submit, times_two, Config, Queue, Received, Status, SystemClock};
 use std::sync::Arc;
 use std::time::Duration;
@@ -200,42 +202,16 @@ async fn a_batch_walks_each_array_once_and_fails_bad_messages_alone() {
     );
 }
 
-/// The in-process sums table, except that recording progress always fails.
-struct ProgressDown(Arc<pipeline::memory::MemorySums>);
-
-#[async_trait::async_trait]
-impl pipeline::Sums for ProgressDown {
-    async fn claim_idempotency_key(
-        &self,
-        claim: &pipeline::KeyClaim<'_>,
-        now_s: u64,
-    ) -> Result<pipeline::Claimed, pipeline::PortError> {
-        self.0.claim_idempotency_key(claim, now_s).await
-    }
-    async fn insert(&self, record: &pipeline::SumRecord) -> Result<(), pipeline::PortError> {
-        self.0.insert(record).await
-    }
-    async fn get(&self, id: &str) -> Result<Option<pipeline::SumRecord>, pipeline::PortError> {
-        self.0.get(id).await
-    }
-    async fn complete(
-        &self,
-        id: &str,
-        sum: &packet::Number,
-        at: u64,
-    ) -> Result<pipeline::Completion, pipeline::PortError> {
-        self.0.complete(id, sum, at).await
-    }
-    async fn add_progress(&self, _: &str, _: u64) -> Result<(), pipeline::PortError> {
-        Err(pipeline::PortError::Throttled("injected".into()))
-    }
-}
-
 #[tokio::test]
 async fn a_failed_progress_update_does_not_fail_the_map() {
     let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let sums = InjectedSums::new(backend.sums.clone());
+    sums.faults.set(
+        "add_progress",
+        Injection::Before(PortError::Throttled("injected".into())),
+    );
     let ports = pipeline::Ports {
-        sums: Arc::new(ProgressDown(backend.sums.clone())),
+        sums,
         ..backend.ports()
     };
     let config = cfg(2, 2);

@@ -155,8 +155,13 @@ pub fn check(f: &Facts<'_>) -> Vec<String> {
                     ));
                 }
             }
-            Some(_) if accepted => out.push(format!(
-                "{name}: never finished (still pending after faults stopped and DLQs were redriven)"
+            Some(r) if r.status == Status::Pending => out.push(format!(
+                "{name}: still pending after faults stopped, the DLQs were redriven and it was read past its deadline"
+            )),
+            Some(r) if accepted => out.push(format!(
+                "{name}: accepted but {} ({:?}), not done, after faults stopped and the DLQs were redriven",
+                r.status.as_str(),
+                r.failure
             )),
             _ => {}
         }

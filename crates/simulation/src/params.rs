@@ -111,6 +111,9 @@ fn rate(rng: &mut SmallRng, kind: FaultKind) -> f64 {
         FaultKind::PartialWrite => (0.02, 0.3),
         FaultKind::DeleteLost => (0.02, 0.3),
         FaultKind::Timeout => (0.0, 0.0),
+        FaultKind::RetriedAfterApplied => (0.01, 0.1),
+        // Of the calls that fail before taking effect, the share that fail for good.
+        FaultKind::Denied => (0.05, 0.3),
     };
     if lo < hi {
         rng.gen_range(lo..hi)
@@ -141,7 +144,12 @@ impl Params {
             FaultMix::Only(kind) => rates.set(kind, rate(&mut rng, kind)),
             FaultMix::Mixed => {
                 for kind in FaultKind::ALL {
-                    if kind != FaultKind::Timeout && rng.gen_bool(0.75) {
+                    let later = [
+                        FaultKind::Timeout,
+                        FaultKind::RetriedAfterApplied,
+                        FaultKind::Denied,
+                    ];
+                    if !later.contains(&kind) && rng.gen_bool(0.75) {
                         let p = rate(&mut rng, kind);
                         rates.set(kind, p);
                     }
@@ -172,8 +180,28 @@ impl Params {
                 rng.gen_range(0..=20_000)
             },
             mix,
-            rates,
+            rates: Self::sdk_faults(&mut rng, mix, rates),
         }
+    }
+
+    /// The faults of the SDK around a call, drawn last so that adding them
+    /// left every earlier draw of a seed as it was: in mixed runs, and alone
+    /// with transient errors (to which permanent ones belong).
+    fn sdk_faults(rng: &mut SmallRng, mix: FaultMix, mut rates: Rates) -> Rates {
+        let mixed = mix == FaultMix::Mixed;
+        if mixed || mix == FaultMix::Only(FaultKind::ErrorAfter) {
+            if rng.gen_bool(0.75) {
+                let p = rate(rng, FaultKind::RetriedAfterApplied);
+                rates.set(FaultKind::RetriedAfterApplied, p);
+            }
+        }
+        if mixed || mix == FaultMix::Only(FaultKind::ErrorBefore) {
+            if rng.gen_bool(0.75) {
+                let p = rate(rng, FaultKind::Denied);
+                rates.set(FaultKind::Denied, p);
+            }
+        }
+        rates
     }
 
     /// The same run for the naive reducer: one partition per array (fan-in

@@ -13,7 +13,8 @@ use packet::Number;
 use pipeline::memory::{MemoryQueue, MemoryScratchpad, MemorySums};
 use pipeline::{Claimed, KeyClaim};
 use pipeline::{
-    Completion, PortError, Put, Queue, Received, Scratchpad, ScratchpadRow, SumRecord, Sums,
+    Completion, Failing, Failure, PortError, Put, Queue, Received, Scratchpad, ScratchpadRow,
+    SumRecord, Sums,
 };
 use rand::Rng;
 use std::future::Future;
@@ -120,6 +121,11 @@ impl Queue for FaultyQueue {
                 self.sim.partial("send", &key)?;
             }
             self.inner.send(chunk.to_vec()).await?;
+            if self.sim.retried("send", &key) {
+                // SendMessageBatch has no idempotency token: a retry sends
+                // the same entries again.
+                self.inner.send(chunk.to_vec()).await?;
+            }
             sent += chunk.len();
         }
         yield_point().await;
@@ -153,7 +159,10 @@ impl Scratchpad for FaultyScratchpad {
         let key = format!("{} {}", short_key(&row.key.array_id), row.key.packet_id);
         yield_point().await;
         self.sim.before("put_new", &key)?;
-        let put = self.inner.put_new(row).await?;
+        let mut put = self.inner.put_new(row).await?;
+        if self.sim.retried("put_new", &key) {
+            put = self.inner.put_new(row).await?;
+        }
         yield_point().await;
         self.sim.after("put_new", &key)?;
         Ok(put)
@@ -201,6 +210,15 @@ pub struct FaultySums {
 }
 
 impl FaultySums {
+    /// The deterministic id a client's random array id was renamed to.
+    fn real_id(&self, array_id: &str) -> String {
+        match self.plan {
+            Some(_) => self.sim.lock().renamed.get(array_id).cloned(),
+            None => None,
+        }
+        .unwrap_or_else(|| array_id.to_string())
+    }
+
     async fn observe(&self, array_id: &str) {
         if let Ok(Some(r)) = self.inner.get(array_id).await {
             if let Some(sum) = r.sum.filter(|_| r.status == pipeline::Status::Done) {
@@ -225,13 +243,16 @@ impl Sums for FaultySums {
         let key = format!("claim {}", claim.key);
         yield_point().await;
         self.sim.before("sums.claim", &key)?;
-        let c = self.inner.claim_idempotency_key(claim, now_s).await?;
+        let mut c = self.inner.claim_idempotency_key(claim, now_s).await?;
+        if self.sim.retried("sums.claim", &key) {
+            c = self.inner.claim_idempotency_key(claim, now_s).await?;
+        }
         yield_point().await;
         self.sim.after("sums.claim", &key)?;
         Ok(c)
     }
 
-    async fn insert(&self, record: &SumRecord) -> Result<(), PortError> {
+    async fn insert(&self, record: &SumRecord) -> Result<Put, PortError> {
         let mut record = record.clone();
         if let Some(plan) = self.plan {
             // `submit` draws a random v4 id; swap in a deterministic one so a
@@ -245,13 +266,18 @@ impl Sums for FaultySums {
         let key = short(&record.array_id);
         yield_point().await;
         self.sim.before("sums.insert", &key)?;
-        self.inner.insert(&record).await?;
+        let mut put = self.inner.insert(&record).await?;
+        if self.sim.retried("sums.insert", &key) {
+            put = self.inner.insert(&record).await?;
+        }
         self.observe(&record.array_id).await;
         yield_point().await;
-        self.sim.after("sums.insert", &key)
+        self.sim.after("sums.insert", &key)?;
+        Ok(put)
     }
 
     async fn get(&self, array_id: &str) -> Result<Option<SumRecord>, PortError> {
+        let array_id = &self.real_id(array_id);
         let key = short(array_id);
         yield_point().await;
         self.sim.before("sums.get", &key)?;
@@ -270,7 +296,10 @@ impl Sums for FaultySums {
         let key = format!("{} = {sum}", short(array_id));
         yield_point().await;
         self.sim.before("sums.complete", &key)?;
-        let c = self.inner.complete(array_id, sum, finished_at_ms).await?;
+        let mut c = self.inner.complete(array_id, sum, finished_at_ms).await?;
+        if self.sim.retried("sums.complete", &key) {
+            c = self.inner.complete(array_id, sum, finished_at_ms).await?;
+        }
         self.observe(array_id).await;
         yield_point().await;
         self.sim.after("sums.complete", &key)?;
@@ -285,5 +314,24 @@ impl Sums for FaultySums {
         yield_point().await;
         self.sim.after("sums.add_progress", &key)?;
         Ok(())
+    }
+
+    async fn fail(
+        &self,
+        array_id: &str,
+        failure: &Failure,
+        now_ms: u64,
+    ) -> Result<Failing, PortError> {
+        let array_id = &self.real_id(array_id);
+        let key = format!("{} {}", short(array_id), failure.kind.as_str());
+        yield_point().await;
+        self.sim.before("sums.fail", &key)?;
+        let mut f = self.inner.fail(array_id, failure, now_ms).await?;
+        if self.sim.retried("sums.fail", &key) {
+            f = self.inner.fail(array_id, failure, now_ms).await?;
+        }
+        yield_point().await;
+        self.sim.after("sums.fail", &key)?;
+        Ok(f)
     }
 }

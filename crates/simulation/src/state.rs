@@ -37,9 +37,16 @@ pub enum FaultKind {
     /// Lambda stopped a handler at its function timeout (not drawn from a
     /// rate: it follows from slow handlers when the run enforces timeouts).
     Timeout,
+    /// A write took effect, its answer was lost, and the SDK sent it again:
+    /// the caller sees the second attempt's answer ("already there", "already
+    /// done", a second copy of a message).
+    RetriedAfterApplied,
+    /// A call is refused for good (AccessDenied, a validation error): no
+    /// retry of the same request can succeed while the cause lasts.
+    Denied,
 }
 
-const KINDS: usize = 10;
+const KINDS: usize = 12;
 
 impl FaultKind {
     pub const ALL: [FaultKind; KINDS] = [
@@ -53,6 +60,8 @@ impl FaultKind {
         FaultKind::PartialWrite,
         FaultKind::DeleteLost,
         FaultKind::Timeout,
+        FaultKind::RetriedAfterApplied,
+        FaultKind::Denied,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +76,8 @@ impl FaultKind {
             FaultKind::PartialWrite => "partial-write",
             FaultKind::DeleteLost => "delete-lost",
             FaultKind::Timeout => "timeout",
+            FaultKind::RetriedAfterApplied => "retried-after-applied",
+            FaultKind::Denied => "denied",
         }
     }
 
@@ -74,6 +85,10 @@ impl FaultKind {
         self as usize
     }
 }
+
+/// The text of an injected permanent error: the run expects the steps to
+/// report it as a failure, not a violation.
+pub const DENIED: &str = "simulated AccessDenied";
 
 /// Per-kind probabilities (0 disables a kind).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -201,6 +216,22 @@ impl Sim {
         s.maybe_error(FaultKind::ErrorBefore, op, key)
     }
 
+    /// Decides whether a call that took effect is sent again by the SDK,
+    /// its first answer lost.
+    pub fn retried(&self, op: &'static str, key: &str) -> bool {
+        let mut s = self.lock();
+        if !s.roll(FaultKind::RetriedAfterApplied) {
+            return false;
+        }
+        let task = s.task;
+        s.trace.push(Event::Fault {
+            task,
+            kind: FaultKind::RetriedAfterApplied,
+            what: format!("{op} {key}"),
+        });
+        true
+    }
+
     /// Decides whether a call that took effect reports a transient error.
     pub fn after(&self, op: &'static str, key: &str) -> Result<(), PortError> {
         self.lock().maybe_error(FaultKind::ErrorAfter, op, key)
@@ -242,6 +273,9 @@ impl State {
             kind,
             what: format!("{op} {key}"),
         });
+        if kind == FaultKind::ErrorBefore && self.roll(FaultKind::Denied) {
+            return Err(PortError::Rejected(format!("{DENIED}: {op}")));
+        }
         Err(if self.rng.gen_bool(0.5) {
             PortError::Throttled(format!("simulated: {op}"))
         } else {

@@ -12,14 +12,14 @@ use crate::clock::VirtualClock;
 use crate::naive::naive_reduce;
 use crate::params::Params;
 use crate::ports::{describe, short, FaultyQueue, FaultyScratchpad, FaultySums};
-use crate::state::{FaultKind, Sim};
+use crate::state::{FaultKind, Sim, DENIED};
 use crate::trace::Event;
 use crate::{Options, Reducer, RunReport};
 use futures::future::join_all;
 use futures::FutureExt;
 use pipeline::memory::{MemoryBackend, MemoryQueue};
 use pipeline::{
-    reduce_batch, submit, times_two, Clock, Config, Ports, Queue, StepError, SubmitError,
+    get_sum, reduce_batch, submit, times_two, Clock, Config, Ports, Queue, StepError, SubmitError,
 };
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -42,6 +42,14 @@ impl From<StepError> for Failure {
             transient: e.is_transient(),
             text: e.to_string(),
         }
+    }
+}
+
+impl Failure {
+    /// A failure the run injected on purpose (a denied call), which the
+    /// steps must report, not avoid.
+    fn injected(&self) -> bool {
+        self.text.contains(DENIED)
     }
 }
 
@@ -319,8 +327,11 @@ impl<'a> World<'a> {
         let fut = async move {
             Output::Client(match submit(&ports, &config, &body).await {
                 Ok(s) => Ok(s.array_id),
+                // The API answers any port error 503, so a client retries
+                // a denied call like a throttled one.
                 Err(e) => Err(Failure {
-                    transient: matches!(&e, SubmitError::Port(p) if p.is_transient()),
+                    transient: matches!(&e, SubmitError::Port(p) if p.is_transient())
+                        || e.to_string().contains(DENIED),
                     text: e.to_string(),
                 }),
             })
@@ -505,7 +516,7 @@ impl<'a> World<'a> {
                     match r {
                         None => done.push(receipt),
                         Some(f) => {
-                            if !f.transient && self.opts.reducer == Reducer::Real {
+                            if !f.transient && !f.injected() && self.opts.reducer == Reducer::Real {
                                 self.violations.push(format!(
                                     "t{}: a step failed permanently: {}",
                                     task.id, f.text
@@ -582,9 +593,37 @@ impl<'a> World<'a> {
         }
     }
 
-    fn finish(self) -> RunReport {
+    /// What a client or operator does once the pipeline has settled: reads
+    /// every array (`GET /sums/{id}`, `adder pending`) after the arrays'
+    /// deadlines, which ends every array still pending. Nothing else may be
+    /// needed for every array to reach `done` or `failed`.
+    fn read_every_array_late(&mut self) {
+        let deadline = self.config.array_deadline.as_millis() as u64;
+        self.clock.advance(deadline + 1);
+        let ids: Vec<String> = self
+            .sim
+            .lock()
+            .allocated
+            .iter()
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            match get_sum(&self.backend.ports(), &id).now_or_never() {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => self
+                    .violations
+                    .push(format!("{}: unreadable: {e}", short(&id))),
+                None => self
+                    .violations
+                    .push(format!("{}: a read did not finish", short(&id))),
+            }
+        }
+    }
+
+    fn finish(mut self) -> RunReport {
+        self.read_every_array_late();
         let expected: Vec<Expected> = self.params.arrays.iter().map(Expected::of).collect();
-        let mut violations = self.violations;
+        let mut violations = std::mem::take(&mut self.violations);
         let s = self.sim.lock();
         violations.extend(check(&Facts {
             plans: &self.params.arrays,

@@ -33,6 +33,11 @@ struct Record<'a> {
     /// Absent from APIs that do not count progress yet.
     #[serde(default)]
     reduced_elements: Option<u64>,
+    /// Set when failed: the kind of failure and what to do about it.
+    #[serde(default)]
+    failure: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 /// An HTTP client of one API.
@@ -150,7 +155,8 @@ impl Client {
         Ok(text)
     }
 
-    /// Reads the array until it is done, drawing progress on stderr (only
+    /// Reads the array until it is done (or failed: an error with the
+    /// reason), drawing progress on stderr (only
     /// when it is a terminal); returns the sum's exact text.
     pub async fn wait(&self, array_id: &str, timeout: Duration) -> Result<String, Failure> {
         let started = Instant::now();
@@ -167,6 +173,16 @@ impl Client {
                 Ok(r) => r,
                 Err(e) => break Err((1, format!("unexpected answer ({e}): {text}"))),
             };
+            if record.status == "failed" {
+                break Err((
+                    1,
+                    format!(
+                        "array {array_id} failed ({}): {}",
+                        record.failure.as_deref().unwrap_or("no kind given"),
+                        record.reason.as_deref().unwrap_or("no reason given")
+                    ),
+                ));
+            }
             if record.status == "done" {
                 bar.set_length(record.array_length);
                 bar.set_position(record.array_length);

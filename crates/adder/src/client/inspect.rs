@@ -27,11 +27,14 @@ fn queue_name(source: Source) -> &'static str {
 }
 
 /// "12s", "3m", "5h", "2d": how long ago `ms` (Unix milliseconds) was.
-fn age(ms: u64) -> String {
-    let now = SystemTime::now()
+fn now_ms() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let s = now.saturating_sub(ms) / 1000;
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn age(ms: u64) -> String {
+    let s = now_ms().saturating_sub(ms) / 1000;
     match s {
         0..=119 => format!("{s}s"),
         120..=7199 => format!("{}m", s / 60),
@@ -44,27 +47,42 @@ pub async fn pending(args: &AwsArgs) -> Result<(), Failure> {
     let admin = admin(args).await?;
     let arrays = admin.pending().await.map_err(failed)?;
     if arrays.is_empty() {
-        println!("no pending arrays");
+        println!("no pending or failed arrays");
         return Ok(());
     }
     println!(
-        "{:<36}  {:>10}  {:>10}  submitted",
-        "arrayId", "elements", "reduced"
+        "{:<36}  {:>10}  {:>10}  {:>10}  status",
+        "arrayId", "elements", "reduced", "submitted"
     );
+    let now_ms = now_ms();
     for a in &arrays {
         let reduced = a
             .reduced_elements
             .map_or_else(|| "-".to_string(), |r| r.to_string());
         println!(
-            "{:<36}  {:>10}  {:>10}  {} ago",
+            "{:<36}  {:>10}  {:>10}  {:>6} ago  {}",
             a.array_id,
             a.array_length,
             reduced,
-            age(a.submitted_at_ms)
+            age(a.submitted_at_ms),
+            status_of(a, now_ms)
         );
     }
-    println!("{} pending", arrays.len());
+    let failed = arrays.iter().filter(|a| a.status == "failed").count();
+    println!("{} pending, {failed} failed", arrays.len() - failed);
     Ok(())
+}
+
+/// `pending`, `pending, overdue` (failed as expired when next read), or
+/// `failed (kind): reason`.
+fn status_of(array: &aws_ports::PendingArray, now_ms: u64) -> String {
+    match (&array.failure, array.deadline_ms) {
+        (Some((kind, reason)), _) => format!("failed ({kind}): {reason}"),
+        (None, Some(deadline)) if deadline < now_ms => {
+            "pending, overdue: fails as expired when next read".to_string()
+        }
+        _ => array.status.clone(),
+    }
 }
 
 pub async fn scratchpad(args: &AwsArgs, array_id: &str, scan: bool) -> Result<(), Failure> {

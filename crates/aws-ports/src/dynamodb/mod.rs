@@ -58,6 +58,13 @@ impl Reader<'_> {
         }
     }
 
+    pub fn optional_string(&self, attribute: &str) -> Result<Option<String>, PortError> {
+        match self.item.get(attribute) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(_) => self.string(attribute).map(Some),
+        }
+    }
+
     pub fn count(&self, attribute: &str) -> Result<u64, PortError> {
         match self.get(attribute)? {
             AttributeValue::N(n) => n

@@ -3,11 +3,15 @@
 use super::{count_value, number_value, Item, Reader};
 use crate::errors::from_sdk;
 use async_trait::async_trait;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use packet::Number;
-use pipeline::{Claimed, Completion, KeyClaim, PortError, Status, SumRecord, Sums};
+use pipeline::{
+    Claimed, Completion, Failing, Failure, FailureKind, KeyClaim, PortError, Put, Status,
+    SumRecord, Sums, FAILED_RECORD_RETENTION_SECONDS,
+};
 use std::collections::HashMap;
 
 const ARRAY_ID: &str = "arrayId";
@@ -19,6 +23,9 @@ const SUM: &str = "sum";
 const SUBMITTED_AT: &str = "submittedAt";
 const FINISHED_AT: &str = "finishedAt";
 const REDUCED_ELEMENTS: &str = "reducedElements";
+const DEADLINE_AT: &str = "deadlineAt";
+const FAILURE: &str = "failure";
+const REASON: &str = "reason";
 
 /// The sums table.
 #[derive(Clone, Debug)]
@@ -57,6 +64,17 @@ impl DynamoSums {
         if let Some(at) = record.finished_at_ms {
             item.insert(FINISHED_AT.into(), count_value(at));
         }
+        item.insert(DEADLINE_AT.into(), count_value(record.deadline_ms));
+        if let Some(at) = record.expires_at_s {
+            item.insert(EXPIRES_AT.into(), count_value(at));
+        }
+        if let Some(failure) = &record.failure {
+            item.insert(
+                FAILURE.into(),
+                AttributeValue::S(failure.kind.as_str().into()),
+            );
+            item.insert(REASON.into(), AttributeValue::S(failure.reason.clone()));
+        }
         item
     }
 
@@ -66,14 +84,27 @@ impl DynamoSums {
             item,
         };
         let status = r.string(STATUS)?;
+        let status = Status::parse(&status).ok_or_else(|| {
+            PortError::Rejected(format!(
+                "table {}: attribute {STATUS} is {status:?}, not pending, done or failed",
+                self.table
+            ))
+        })?;
+        let failure = match r.optional_string(FAILURE)? {
+            None => None,
+            Some(kind) => Some(Failure {
+                kind: FailureKind::parse(&kind).ok_or_else(|| {
+                    PortError::Rejected(format!(
+                        "table {}: attribute {FAILURE} is {kind:?}, not a known failure",
+                        self.table
+                    ))
+                })?,
+                reason: r.optional_string(REASON)?.unwrap_or_default(),
+            }),
+        };
         Ok(SumRecord {
             array_id: r.string(ARRAY_ID)?,
-            status: Status::parse(&status).ok_or_else(|| {
-                PortError::Rejected(format!(
-                    "table {}: attribute {STATUS} is {status:?}, not pending or done",
-                    self.table
-                ))
-            })?,
+            status,
             array_length: r.count(ARRAY_LENGTH)?,
             chunk_size: r.count(CHUNK_SIZE)?,
             fan_in: r.count(FAN_IN)?,
@@ -81,18 +112,37 @@ impl DynamoSums {
             submitted_at_ms: r.count(SUBMITTED_AT)?,
             finished_at_ms: r.optional_count(FINISHED_AT)?,
             reduced_elements: r.optional_count(REDUCED_ELEMENTS)?.unwrap_or(0),
+            // Records written before deadlines existed get none: they end
+            // only when done.
+            deadline_ms: r.optional_count(DEADLINE_AT)?.unwrap_or(u64::MAX),
+            failure,
+            expires_at_s: r.optional_count(EXPIRES_AT)?,
         })
     }
 
-    /// What a failed `complete` found, from the status of the record the
-    /// condition saw (`None`: no record).
-    fn completion_of(&self, status: Option<Status>) -> Result<Completion, PortError> {
-        match status {
+    /// The record a failed conditional write saw: DynamoDB returns it (with
+    /// `ALL_OLD`); when the service (or an emulator) leaves it out, a
+    /// consistent read stands in. `None`: no record.
+    async fn seen(
+        &self,
+        array_id: &str,
+        item: Option<&Item>,
+    ) -> Result<Option<SumRecord>, PortError> {
+        match item {
+            Some(item) => self.record(item).map(Some),
+            None => self.get(array_id).await,
+        }
+    }
+
+    /// What a failed `complete` found, from the record the condition saw.
+    fn completion_of(&self, seen: Option<SumRecord>) -> Result<Completion, PortError> {
+        match seen {
             None => Ok(Completion::Unknown),
-            Some(Status::Done) => Ok(Completion::AlreadyDone),
-            // The condition failed on a pending record: it changed between the
-            // write and the read. Another try will tell.
-            Some(Status::Pending) => Err(PortError::Unavailable(format!(
+            Some(r) if r.status == Status::Done => Ok(Completion::AlreadyDone),
+            Some(r) if r.has_ended() => Ok(Completion::Failed),
+            // The condition failed on a record it should have matched: it
+            // changed between the write and the read. Another try will tell.
+            Some(_) => Err(PortError::Unavailable(format!(
                 "table {}: completion raced with a concurrent write",
                 self.table
             ))),
@@ -105,8 +155,8 @@ impl DynamoSums {
 const CLAIM_PREFIX: &str = "idem#";
 const CLAIM_ARRAY_ID: &str = "forArrayId";
 const CLAIM_FINGERPRINT: &str = "fingerprint";
-/// The sums table's TTL attribute (template.yaml); only claims carry it, so
-/// array records are kept.
+/// The sums table's TTL attribute (template.yaml): claims carry it, and so
+/// do array records while pending or failed; done records are kept.
 const EXPIRES_AT: &str = "expiresAt";
 
 impl DynamoSums {
@@ -186,7 +236,7 @@ impl Sums for DynamoSums {
         }
     }
 
-    async fn insert(&self, record: &SumRecord) -> Result<(), PortError> {
+    async fn insert(&self, record: &SumRecord) -> Result<Put, PortError> {
         let result = self
             .client
             .put_item()
@@ -196,11 +246,9 @@ impl Sums for DynamoSums {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(Put::Created),
             Err(e) => match e.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(_)) => Err(PortError::Rejected(
-                    format!("array {} already exists", record.array_id),
-                )),
+                Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(Put::AlreadyThere),
                 _ => Err(from_sdk(&format!("PutItem on {}", self.table), e)),
             },
         }
@@ -230,9 +278,20 @@ impl Sums for DynamoSums {
             .update_item()
             .table_name(&self.table)
             .key(ARRAY_ID, AttributeValue::S(array_id.to_string()))
-            .update_expression("SET #status = :done, #sum = :sum, #finishedAt = :at")
-            .condition_expression("#status = :pending")
+            .update_expression(
+                "SET #status = :done, #sum = :sum, #finishedAt = :at \
+                 REMOVE #failure, #reason, #expires",
+            )
+            // A dead-lettered array may still finish (after a redrive).
+            .condition_expression("#status = :pending OR #failure = :dead_lettered")
             .expression_attribute_names("#status", STATUS)
+            .expression_attribute_names("#failure", FAILURE)
+            .expression_attribute_names("#reason", REASON)
+            .expression_attribute_names("#expires", EXPIRES_AT)
+            .expression_attribute_values(
+                ":dead_lettered",
+                AttributeValue::S(FailureKind::DeadLettered.as_str().into()),
+            )
             .expression_attribute_names("#sum", SUM)
             .expression_attribute_names("#finishedAt", FINISHED_AT)
             .expression_attribute_values(":done", AttributeValue::S(Status::Done.as_str().into()))
@@ -253,13 +312,8 @@ impl Sums for DynamoSums {
         else {
             return Err(from_sdk(&format!("UpdateItem on {}", self.table), e));
         };
-        // DynamoDB returns the item the condition saw; when the service (or an
-        // emulator) leaves it out, a consistent read tells the two cases apart.
-        let status = match failed.item() {
-            Some(item) => Some(self.record(item)?.status),
-            None => self.get(array_id).await?.map(|r| r.status),
-        };
-        self.completion_of(status)
+        let seen = self.seen(array_id, failed.item()).await?;
+        self.completion_of(seen)
     }
 
     async fn add_progress(&self, array_id: &str, elements: u64) -> Result<(), PortError> {
@@ -272,9 +326,75 @@ impl Sums for DynamoSums {
             .expression_attribute_names("#reduced", REDUCED_ELEMENTS)
             .expression_attribute_names("#id", ARRAY_ID)
             .expression_attribute_values(":n", count_value(elements))
+            // An ADD is not idempotent: if the SDK retried it after a first
+            // attempt that applied but whose answer was lost, the counter
+            // would count twice. One attempt only: a lost update lags.
+            .customize()
+            .config_override(
+                aws_sdk_dynamodb::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
             .send()
             .await
             .map(|_| ())
             .map_err(|e| from_sdk(&format!("UpdateItem on {}", self.table), e))
+    }
+
+    async fn fail(
+        &self,
+        array_id: &str,
+        failure: &Failure,
+        now_ms: u64,
+    ) -> Result<Failing, PortError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(ARRAY_ID, AttributeValue::S(array_id.to_string()))
+            .update_expression(
+                "SET #status = :failed, #failure = :kind, #reason = :reason, \
+                 #finishedAt = :at, #expires = :expires",
+            )
+            .condition_expression("#status = :pending OR #failure = :dead_lettered")
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_names("#failure", FAILURE)
+            .expression_attribute_names("#reason", REASON)
+            .expression_attribute_names("#finishedAt", FINISHED_AT)
+            .expression_attribute_names("#expires", EXPIRES_AT)
+            .expression_attribute_values(
+                ":failed",
+                AttributeValue::S(Status::Failed.as_str().into()),
+            )
+            .expression_attribute_values(
+                ":pending",
+                AttributeValue::S(Status::Pending.as_str().into()),
+            )
+            .expression_attribute_values(
+                ":dead_lettered",
+                AttributeValue::S(FailureKind::DeadLettered.as_str().into()),
+            )
+            .expression_attribute_values(":kind", AttributeValue::S(failure.kind.as_str().into()))
+            .expression_attribute_values(":reason", AttributeValue::S(failure.reason.clone()))
+            .expression_attribute_values(":at", count_value(now_ms))
+            .expression_attribute_values(
+                ":expires",
+                count_value(now_ms / 1000 + FAILED_RECORD_RETENTION_SECONDS),
+            )
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let e = match result {
+            Ok(_) => return Ok(Failing::Failed),
+            Err(e) => e,
+        };
+        let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = e.as_service_error()
+        else {
+            return Err(from_sdk(&format!("UpdateItem on {}", self.table), e));
+        };
+        // A retry of a fail that applied finds it failed already: the same
+        // answer as a concurrent fail, and just as harmless.
+        Ok(match self.seen(array_id, failed.item()).await? {
+            None => Failing::Unknown,
+            Some(r) => Failing::AlreadyEnded(r.status),
+        })
     }
 }

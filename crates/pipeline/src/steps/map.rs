@@ -4,7 +4,7 @@
 
 use super::StepError;
 use crate::config::Config;
-use crate::ports::{Ports, Put, RowKey, ScratchpadRow, Status};
+use crate::ports::{Ports, Put, RowKey, ScratchpadRow};
 use futures::future::join_all;
 use packet::{MapMessage, NodeId, ReduceMessage};
 use std::collections::{BTreeMap, BTreeSet};
@@ -66,8 +66,9 @@ async fn map_array(
         }
         Err(e) => return fail_all(&msgs, &|| e.clone().into()),
     };
-    if record.status == Status::Done {
-        // A late duplicate: the array is finished, there is nothing to add.
+    if record.has_ended() {
+        // A late duplicate, or a packet of an array that failed: there is
+        // nothing to add.
         return msgs
             .iter()
             .map(|(i, _)| (*i, Ok(MapOutcome::default())))

@@ -8,7 +8,7 @@ pub use map::{times_two, MapOutcome};
 pub use reduce::{reduce, reduce_batch, ReduceOutcome, RETRIGGER_MARGIN_MS};
 pub use submit::{get_sum, submit, submit_with_key, SubmitError, Submitted};
 
-use crate::ports::PortError;
+use crate::ports::{Failure, FailureKind, PortError, Ports};
 use packet::{MessageError, NodeId};
 
 /// Why a step could not finish a message. The message is reported as a
@@ -61,4 +61,29 @@ impl StepError {
     pub fn is_transient(&self) -> bool {
         matches!(self, StepError::Port(e) if e.is_transient())
     }
+}
+
+/// A message failed on its last receive: SQS moves it to the dead-letter
+/// queue next. Its array cannot finish without it, so it is failed now with
+/// the reason (a redrive can still finish it). Returns whether an array was
+/// failed; a message with no valid `arrayId` belongs to no array.
+pub async fn fail_dead_lettered(
+    ports: &Ports,
+    function: &str,
+    body: &str,
+    error: &StepError,
+) -> bool {
+    let Some(array_id) = packet::array_id_of(body) else {
+        return false;
+    };
+    let failure = Failure {
+        kind: FailureKind::DeadLettered,
+        reason: format!(
+            "{function} failed on one of its messages on every receive ({error}); \
+             the message is in the dead-letter queue: inspect it with `adder dlq list`, \
+             replay it with `adder dlq redrive` once the cause is fixed"
+        ),
+    };
+    submit::fail_array(ports, &array_id, &failure).await;
+    true
 }

@@ -219,7 +219,7 @@ async fn walk(
                         outcome.completed = true;
                         tracing::info!(array_id, sum = %value, "array done");
                     }
-                    Completion::AlreadyDone => outcome.conflicts += 1,
+                    Completion::AlreadyDone | Completion::Failed => outcome.conflicts += 1,
                     Completion::Unknown => return Err(StepError::UnknownArray(array_id.into())),
                 }
                 consumed.extend(kids.values().map(|r| (*r).clone()));

@@ -2,8 +2,14 @@
 
 use crate::config::Config;
 use crate::idempotency::{fingerprint, Idempotency, IDEMPOTENCY_TTL_SECONDS};
-use crate::ports::{Claimed, KeyClaim, PortError, Ports, Status, SumRecord};
+use crate::memory::check_message_sizes;
+use crate::ports::{
+    Claimed, Failing, Failure, FailureKind, KeyClaim, PortError, Ports, Put, Status, SumRecord,
+    FAILED_RECORD_RETENTION_SECONDS,
+};
 use packet::{parse_array, BodyError, MapMessage, Number, Tree};
+use std::borrow::Cow;
+use std::time::Duration;
 
 /// An accepted array.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,10 +45,23 @@ pub async fn submit(ports: &Ports, config: &Config, body: &str) -> Result<Submit
     let count = elements.len() as u64;
     let array_id = uuid::Uuid::new_v4().to_string();
     let record = new_record(&array_id, count, config, ports.clock.now_ms());
+    // Every packet is built and checked before anything is recorded: what
+    // cannot be sent must not leave a record behind.
+    let packets = packets(&record, &elements)?;
     // The record goes first: a packet is only ever mapped for a known array.
-    ports.sums.insert(&record).await?;
-    if record.status == Status::Pending {
-        fan_out(ports, &record, &elements).await?;
+    insert_own(ports, &record).await?;
+    if packets.is_empty() {
+        // Nothing to compute: the record was written done.
+    } else if let Err(e) = ports.times_two_queue.send(packets).await {
+        // The client gets a 503 and never learns the id: end the array now
+        // rather than leave it pending (some packets may have gone out;
+        // times_two skips them once the array has failed).
+        let failure = Failure {
+            kind: FailureKind::NotEnqueued,
+            reason: format!("its packets could not all be enqueued ({e}); submit it again"),
+        };
+        fail_array(ports, &array_id, &failure).await;
+        return Err(e.into());
     }
     tracing::info!(array_id = %array_id, elements = count, "array accepted");
     Ok(Submitted {
@@ -52,8 +71,48 @@ pub async fn submit(ports: &Ports, config: &Config, body: &str) -> Result<Submit
     })
 }
 
+/// Records `record`, a new array. An `AlreadyThere` can only be our own
+/// write, applied by a first attempt whose answer was lost and then retried
+/// by the SDK (array ids are fresh UUIDs): recognised by reading it back.
+async fn insert_own(ports: &Ports, record: &SumRecord) -> Result<(), PortError> {
+    if ports.sums.insert(record).await? == Put::Created {
+        return Ok(());
+    }
+    match ports.sums.get(&record.array_id).await? {
+        Some(found)
+            if found.submitted_at_ms == record.submitted_at_ms
+                && found.array_length == record.array_length =>
+        {
+            Ok(())
+        }
+        _ => Err(PortError::Rejected(format!(
+            "array id {} is already taken by another array",
+            record.array_id
+        ))),
+    }
+}
+
+/// Marks an array failed, logging (not returning) a failure to do so: the
+/// caller is already on an error path, and the array's deadline ends it
+/// anyway if this write is lost.
+pub(crate) async fn fail_array(ports: &Ports, array_id: &str, failure: &Failure) {
+    match ports
+        .sums
+        .fail(array_id, failure, ports.clock.now_ms())
+        .await
+    {
+        Ok(Failing::Failed) => {
+            tracing::warn!(array_id, kind = failure.kind.as_str(), reason = %failure.reason, "array failed")
+        }
+        Ok(other) => tracing::info!(array_id, ?other, "array had already ended"),
+        Err(e) => {
+            tracing::warn!(array_id, error = %e, "could not mark the array failed; its deadline will")
+        }
+    }
+}
+
 /// The body's elements, if it is an array of numbers within `MAX_ELEMENTS`.
-fn checked_elements<'b>(config: &Config, body: &'b str) -> Result<Vec<&'b str>, SubmitError> {
+fn checked_elements<'b>(config: &Config, body: &'b str) -> Result<Vec<Cow<'b, str>>, SubmitError> {
     let elements = parse_array(body)?;
     let count = elements.len() as u64;
     if count > config.max_elements {
@@ -119,10 +178,14 @@ pub async fn submit_with_key(
         Some(existing) => existing,
         None => {
             let record = new_record(&array_id, count, config, now_ms);
-            match ports.sums.insert(&record).await {
-                Ok(()) => record,
-                // A concurrent repeat may have recorded it first; theirs wins.
-                Err(e) => ports.sums.get(&array_id).await?.ok_or(e)?,
+            packets(&record, &elements)?;
+            match ports.sums.insert(&record).await? {
+                Put::Created => record,
+                // A concurrent repeat (or the SDK's retry of this very
+                // write) recorded it first; what is there wins.
+                Put::AlreadyThere => ports.sums.get(&array_id).await?.ok_or_else(|| {
+                    PortError::Unavailable(format!("array {array_id} vanished; retry"))
+                })?,
             }
         }
     };
@@ -130,7 +193,13 @@ pub async fn submit_with_key(
         return Err(SubmitError::KeyReused { array_id });
     }
     if record.status == Status::Pending {
-        fan_out(ports, &record, &elements).await?;
+        // On failure the array stays pending: the client retries with the
+        // same key, which sends the packets again; if it never does, the
+        // array's deadline ends it.
+        ports
+            .times_two_queue
+            .send(packets(&record, &elements)?)
+            .await?;
     }
     tracing::info!(array_id = %array_id, elements = count, replay, "array accepted with an idempotency key");
     Ok(Submitted {
@@ -142,6 +211,7 @@ pub async fn submit_with_key(
 
 fn new_record(array_id: &str, count: u64, config: &Config, now_ms: u64) -> SumRecord {
     let empty = count == 0;
+    let deadline_ms = now_ms.saturating_add(config.array_deadline.as_millis() as u64);
     SumRecord {
         array_id: array_id.to_string(),
         status: if empty { Status::Done } else { Status::Pending },
@@ -152,13 +222,21 @@ fn new_record(array_id: &str, count: u64, config: &Config, now_ms: u64) -> SumRe
         submitted_at_ms: now_ms,
         finished_at_ms: empty.then_some(now_ms),
         reduced_elements: 0,
+        deadline_ms,
+        failure: None,
+        expires_at_s: (!empty).then_some(deadline_ms / 1000 + FAILED_RECORD_RETENTION_SECONDS),
     }
 }
 
-/// Sends every TimesTwo packet of `record`'s array, shaped by the record's
-/// own chunk size and fan-in (not today's configuration), so a repeat sends
-/// exactly the packets the first attempt did.
-async fn fan_out(ports: &Ports, record: &SumRecord, elements: &[&str]) -> Result<(), SubmitError> {
+/// Every TimesTwo packet of `record`'s array, shaped by the record's own
+/// chunk size and fan-in (not today's configuration), so a repeat sends
+/// exactly the packets the first attempt did; each checked to fit a queue
+/// message (it does by construction: elements are at most
+/// `MAX_ELEMENT_TEXT` bytes and the chunk size at most `MAX_CHUNK_SIZE`).
+fn packets(record: &SumRecord, elements: &[Cow<'_, str>]) -> Result<Vec<String>, SubmitError> {
+    if elements.is_empty() {
+        return Ok(Vec::new());
+    }
     let tree = Tree::new(record.array_length, record.chunk_size, record.fan_in)
         .map_err(|e| PortError::Rejected(e.to_string()))?;
     let chunk = usize::try_from(record.chunk_size)
@@ -168,11 +246,37 @@ async fn fan_out(ports: &Ports, record: &SumRecord, elements: &[&str]) -> Result
         .enumerate()
         .map(|(leaf, chunk)| MapMessage::encode(&record.array_id, &tree, leaf as u64, chunk))
         .collect();
-    ports.times_two_queue.send(bodies).await?;
-    Ok(())
+    check_message_sizes(&bodies)?;
+    Ok(bodies)
 }
 
-/// Reads an array's record, if it exists.
+/// Reads an array's record, if it exists. A record still pending past its
+/// deadline is failed as expired first, so a reader never waits forever.
 pub async fn get_sum(ports: &Ports, array_id: &str) -> Result<Option<SumRecord>, PortError> {
+    let record = match ports.sums.get(array_id).await? {
+        Some(r) if r.status == Status::Pending && ports.clock.now_ms() > r.deadline_ms => r,
+        other => return Ok(other),
+    };
+    let allowed = Duration::from_millis(record.deadline_ms.saturating_sub(record.submitted_at_ms));
+    let failure = Failure {
+        kind: FailureKind::Expired,
+        reason: format!(
+            "expired unfinished: still pending {} after it was submitted \
+             (ARRAY_DEADLINE_SECONDS); see `adder dlq list` for messages that failed",
+            human(allowed)
+        ),
+    };
+    fail_array(ports, array_id, &failure).await;
     ports.sums.get(array_id).await
+}
+
+/// A duration in the largest whole unit that fits: "3 days", "2 hours", "90 s".
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match s {
+        _ if s >= 86_400 && s.is_multiple_of(86_400) => plural(s / 86_400, "day"),
+        _ if s >= 3_600 && s.is_multiple_of(3_600) => plural(s / 3_600, "hour"),
+        _ => format!("{s} s"),
+    }
 }
