@@ -26,6 +26,8 @@ use test_support::Moto;
 const SUM_ARRAY: &str = "SumArrayFunction";
 const TIMES_TWO: &str = "TimesTwoFunction";
 const REDUCE: &str = "ReduceFunction";
+/// Prefix of the queue and table names on moto.
+const PREFIX: &str = "grants";
 
 /// One function as Lambda would run it: its environment, its own ports.
 struct Function {
@@ -33,6 +35,8 @@ struct Function {
     ports: Ports,
     config: Config,
     recorder: CallRecorder,
+    /// What its environment names, as its ports were built from.
+    names: Names,
 }
 
 /// The stack on moto, the three functions, and ports of the test's own (the
@@ -40,18 +44,14 @@ struct Function {
 struct World {
     functions: BTreeMap<String, Function>,
     unrecorded: Ports,
+    sdk: aws_config::SdkConfig,
 }
 
 type Scenario = for<'w> fn(&'w World) -> BoxFuture<'w, ()>;
 
 /// Every path of every function, in an order where each finds the messages
-/// and rows the ones before it left.
-///
-/// Still to add once `Sums::fail(array_id, reason, now_ms)` lands (then drop
-/// the matching entry of [`AWAITING_SCENARIOS`]): sum_array when its fan-out
-/// fails and when a GET finds an array pending past ARRAY_DEADLINE_SECONDS;
-/// times_two and reduce on a message's last receive (a record whose
-/// `ApproximateReceiveCount` is MAX_RECEIVE_COUNT, see [`event_of`]).
+/// and rows the ones before it left. The failure paths come last: their
+/// arrays' packets stay in the queues, unmapped.
 const SCENARIOS: &[(&str, Scenario)] = &[
     ("POST without a key", |w| Box::pin(post_unkeyed(w))),
     ("POST with a key, twice", |w| Box::pin(post_keyed_twice(w))),
@@ -69,15 +69,20 @@ const SCENARIOS: &[(&str, Scenario)] = &[
         Box::pin(reduce_all(w))
     }),
     ("GET the done arrays", |w| Box::pin(get_done(w))),
+    ("POST whose fan-out fails: the array is failed", |w| {
+        Box::pin(fan_out_fails(w))
+    }),
+    (
+        "GET an array past its deadline: it is failed as expired",
+        |w| Box::pin(get_expired(w)),
+    ),
+    ("times_two fails a message on its last receive", |w| {
+        Box::pin(last_receive(w, TIMES_TWO))
+    }),
+    ("reduce fails a message on its last receive", |w| {
+        Box::pin(last_receive(w, REDUCE))
+    }),
 ];
-
-/// Grants made for code that is not in this branch yet: (function, action,
-/// resource). Each must stay uncalled until its scenario is added.
-const AWAITING_SCENARIOS: &[(&str, &str, &str)] = &[(
-    SUM_ARRAY,
-    "dynamodb:UpdateItem",
-    "SumsTable", // Sums::fail, when the fan-out fails or a GET finds the deadline passed
-)];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_function_is_granted_exactly_what_its_code_calls() {
@@ -90,16 +95,7 @@ async fn each_function_is_granted_exactly_what_its_code_calls() {
     let mut problems = Vec::new();
     for (id, function) in &world.functions {
         let called = function.called();
-        let mut granted = function.spec.code_grants();
-        for (f, action, resource) in AWAITING_SCENARIOS.iter().filter(|a| a.0 == id) {
-            let awaiting = Grant::new(*action, *resource);
-            if called.contains(&awaiting) {
-                problems.push(format!(
-                    "{f}: {awaiting} is now called: remove it from AWAITING_SCENARIOS"
-                ));
-            }
-            granted.remove(&awaiting);
-        }
+        let granted = function.spec.code_grants();
         for missing in called.difference(&granted) {
             problems.push(format!(
                 "{id}: its code calls {missing}, which template.yaml does not grant"
@@ -118,7 +114,7 @@ impl World {
     async fn on(moto: &Moto) -> World {
         let stack = Stack::embedded().expect("template.yaml parses");
         let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
-        let provisioned = aws_ports::provision(&stack, &sdk, "grants")
+        let provisioned = aws_ports::provision(&stack, &sdk, PREFIX)
             .await
             .expect("provision on moto");
         let mut functions = BTreeMap::new();
@@ -129,6 +125,7 @@ impl World {
         World {
             functions,
             unrecorded: aws_ports::ports(&sdk, &provisioned.names()),
+            sdk,
         }
     }
 
@@ -162,6 +159,7 @@ impl Function {
             ports: aws_ports::ports_recorded(sdk, &names, &recorder),
             config,
             recorder,
+            names,
         }
     }
 
@@ -188,6 +186,18 @@ async fn api(
     key: Option<&str>,
 ) -> (i64, Value) {
     let f = w.function(SUM_ARRAY);
+    api_with(&f.ports, &f.config, method, path, body, key).await
+}
+
+/// [`api`] through sum_array's code with other ports or configuration.
+async fn api_with(
+    ports: &Ports,
+    config: &Config,
+    method: Method,
+    path: &str,
+    body: Option<&str>,
+    key: Option<&str>,
+) -> (i64, Value) {
     let mut request = ApiGatewayProxyRequest::default();
     request.http_method = method;
     request.path = Some(path.to_string());
@@ -198,7 +208,7 @@ async fn api(
             .headers
             .insert(handlers::api::IDEMPOTENCY_HEADER, value);
     }
-    let response = handlers::handle_api(&f.ports, &f.config, &request).await;
+    let response = handlers::handle_api(ports, config, &request).await;
     let text = match response.body {
         Some(Body::Text(t)) => t,
         other => panic!("unexpected body {other:?}"),
@@ -353,4 +363,73 @@ async fn get_done(w: &World) {
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["status"], "done", "{answer}");
     assert_eq!(answer["sum"], 90);
+}
+
+async fn status_of(w: &World, id: &str) -> Value {
+    let (status, answer) = api(w, Method::GET, &format!("/sums/{id}"), None, None).await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+/// sum_array's code with its TimesTwo queue's URL pointing at a queue that
+/// does not exist: the record is written, the fan-out refused.
+async fn fan_out_fails(w: &World) {
+    let f = w.function(SUM_ARRAY);
+    let mut names = f.names.clone();
+    let url = names.times_two_queue_url.take().expect("its queue");
+    names.times_two_queue_url = Some(format!("{url}-missing"));
+    let ports = aws_ports::ports_recorded(&w.sdk, &names, &f.recorder);
+    let body = Some("[4,5]");
+    let (status, answer) = api_with(&ports, &f.config, Method::POST, "/sumArray", body, None).await;
+    assert_eq!(status, 503, "{answer}");
+    let resources = aws_ports::Resources::from_prefix(&w.sdk, PREFIX)
+        .await
+        .expect("the queues and tables");
+    let listed = aws_ports::Admin::new(&w.sdk, resources)
+        .pending()
+        .await
+        .expect("a scan of the sums table");
+    let failed = listed
+        .iter()
+        .find(|a| a.status == "failed" && a.array_length == 2)
+        .expect("the array's record, failed");
+    let answer = status_of(w, &failed.array_id).await;
+    assert_eq!(answer["failure"], "not_enqueued", "{answer}");
+}
+
+async fn get_expired(w: &World) {
+    let f = w.function(SUM_ARRAY);
+    let mut short = f.config.clone();
+    short.array_deadline = Duration::from_secs(1);
+    let body = Some("[7,8,9]");
+    let (status, answer) = api_with(&f.ports, &short, Method::POST, "/sumArray", body, None).await;
+    assert_eq!(status, 200, "{answer}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let answer = status_of(w, answer["arrayId"].as_str().expect("arrayId")).await;
+    assert_eq!(answer["status"], "failed", "{answer}");
+    assert_eq!(answer["failure"], "expired", "{answer}");
+}
+
+/// A message of a pending array that `function` cannot decode, delivered for
+/// the last time before the dead-letter queue: the array is failed.
+async fn last_receive(w: &World, function: &str) {
+    let (status, answer) = post(w, "[1,2,3]", None).await;
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["arrayId"].as_str().expect("arrayId");
+    let f = w.function(function);
+    let broken = Received {
+        message_id: format!("broken-{function}"),
+        receipt: "unused".into(),
+        body: serde_json::json!({ "arrayId": id }).to_string(),
+        receive_count: f.config.max_receive_count,
+    };
+    let event = event_of(&[broken]);
+    let response = match function {
+        TIMES_TWO => handlers::handle_times_two(&f.ports, &f.config, &event).await,
+        _ => handlers::handle_reduce(&f.ports, &f.config, &event, None).await,
+    };
+    assert_eq!(response.batch_item_failures.len(), 1, "{function}");
+    let answer = status_of(w, id).await;
+    assert_eq!(answer["status"], "failed", "{answer}");
+    assert_eq!(answer["failure"], "dead_lettered", "{answer}");
 }
