@@ -3,6 +3,9 @@
 use packet::MAX_CHUNK_SIZE;
 use std::time::Duration;
 
+/// The longest SQS keeps a message (`MessageRetentionPeriod` at most).
+const MAX_MESSAGE_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
+
 /// Why a `CHUNK_SIZE` above [`MAX_CHUNK_SIZE`] is refused.
 const CHUNK_TOO_LARGE: &str =
     "must be at most 5814: a packet of that many elements is the most one 256 KiB SQS message holds";
@@ -88,7 +91,7 @@ impl Config {
                 },
             }
         };
-        Ok(Config {
+        let config = Config {
             chunk_size: number("CHUNK_SIZE", d.chunk_size, 1)?,
             fan_in: number("FAN_IN", d.fan_in, 2)?,
             max_elements: number("MAX_ELEMENTS", d.max_elements, 1)?,
@@ -108,7 +111,18 @@ impl Config {
                 d.array_deadline.as_secs(),
                 1,
             )?),
-        })
+        };
+        // An array must fail by its deadline before anything it needs can
+        // vanish: its scratchpad rows (TTL) and its messages (SQS keeps them
+        // 14 days at most), or a late redrive could find half an array.
+        if config.array_deadline >= config.scratchpad_ttl.min(MAX_MESSAGE_RETENTION) {
+            return Err(ConfigError {
+                name: "ARRAY_DEADLINE_SECONDS",
+                value: config.array_deadline.as_secs().to_string(),
+                reason: "must be below SCRATCHPAD_TTL_SECONDS and SQS's 14-day message retention",
+            });
+        }
+        Ok(config)
     }
 }
 
@@ -136,5 +150,15 @@ mod tests {
         let cfg = Config::from_lookup(|n| (n == "MAX_RECEIVE_COUNT").then(|| "3".to_string()))
             .expect("valid");
         assert_eq!(cfg.max_receive_count, 3);
+        let late = Config::from_lookup(|n| match n {
+            "ARRAY_DEADLINE_SECONDS" => Some("7200".into()),
+            "SCRATCHPAD_TTL_SECONDS" => Some("3600".into()),
+            _ => None,
+        })
+        .expect_err("a deadline after the rows expire is refused");
+        assert!(
+            late.to_string().contains("ARRAY_DEADLINE_SECONDS"),
+            "{late}"
+        );
     }
 }

@@ -91,6 +91,8 @@ pub struct Facts<'a> {
     pub expected: &'a [Expected],
     /// Every array id the sums table was asked to create, with its plan.
     pub allocated: &'a [(String, usize)],
+    /// Per plan: submitted with an Idempotency-Key.
+    pub keyed: &'a [bool],
     /// Ids whose submit answered success.
     pub accepted: &'a BTreeMap<String, usize>,
     /// Every distinct `done` value seen per array over the run.
@@ -135,6 +137,28 @@ pub fn check(f: &Facts<'_>) -> Vec<String> {
                 "{} scratchpad rows for an array nobody submitted: {id}",
                 list.len()
             ));
+        }
+    }
+    // A key stands for one array while its claim lives: two arrays of a
+    // keyed plan submitted within that time are a broken promise.
+    let ttl_ms = pipeline::IDEMPOTENCY_TTL_SECONDS * 1000;
+    for (plan, _) in f.keyed.iter().enumerate().filter(|(_, k)| **k) {
+        let mut starts: Vec<(u64, String)> = f
+            .allocated
+            .iter()
+            .filter(|(_, p)| *p == plan)
+            .filter_map(|(id, _)| Some((records.get(id)?.submitted_at_ms, short(id))))
+            .collect();
+        starts.sort();
+        for pair in starts.windows(2) {
+            if pair[1].0 - pair[0].0 < ttl_ms {
+                out.push(format!(
+                    "plan {plan}: one Idempotency-Key started {} and {} within its {} h",
+                    pair[0].1,
+                    pair[1].1,
+                    ttl_ms / 3_600_000
+                ));
+            }
         }
     }
     for (id, plan) in f.allocated {

@@ -54,6 +54,9 @@ pub struct Params {
     pub fault_steps: u64,
     pub mix: FaultMix,
     pub rates: Rates,
+    /// Per plan: submitted with an `Idempotency-Key`, by two clients at
+    /// once (the same key and body), each retrying on errors.
+    pub keyed: Vec<bool>,
 }
 
 fn element(rng: &mut SmallRng) -> String {
@@ -126,7 +129,8 @@ impl Params {
     /// The parameters of seed `seed`.
     pub fn from_seed(seed: u64) -> Params {
         let mut rng = SmallRng::seed_from_u64(seed);
-        let arrays = (0..rng.gen_range(1..=5)).map(|_| array(&mut rng)).collect();
+        let arrays: Vec<ArrayPlan> = (0..rng.gen_range(1..=5)).map(|_| array(&mut rng)).collect();
+        let n_arrays = arrays.len();
         let concurrency = if rng.gen_bool(0.3) {
             rng.gen_range(1..=3)
         } else {
@@ -181,6 +185,8 @@ impl Params {
             },
             mix,
             rates: Self::sdk_faults(&mut rng, mix, rates),
+            // Drawn last, like the SDK's faults, to keep earlier draws.
+            keyed: (0..n_arrays).map(|_| rng.gen_bool(0.3)).collect(),
         }
     }
 
@@ -189,17 +195,13 @@ impl Params {
     /// with transient errors (to which permanent ones belong).
     fn sdk_faults(rng: &mut SmallRng, mix: FaultMix, mut rates: Rates) -> Rates {
         let mixed = mix == FaultMix::Mixed;
-        if mixed || mix == FaultMix::Only(FaultKind::ErrorAfter) {
-            if rng.gen_bool(0.75) {
-                let p = rate(rng, FaultKind::RetriedAfterApplied);
-                rates.set(FaultKind::RetriedAfterApplied, p);
-            }
+        if (mixed || mix == FaultMix::Only(FaultKind::ErrorAfter)) && rng.gen_bool(0.75) {
+            let p = rate(rng, FaultKind::RetriedAfterApplied);
+            rates.set(FaultKind::RetriedAfterApplied, p);
         }
-        if mixed || mix == FaultMix::Only(FaultKind::ErrorBefore) {
-            if rng.gen_bool(0.75) {
-                let p = rate(rng, FaultKind::Denied);
-                rates.set(FaultKind::Denied, p);
-            }
+        if (mixed || mix == FaultMix::Only(FaultKind::ErrorBefore)) && rng.gen_bool(0.75) {
+            let p = rate(rng, FaultKind::Denied);
+            rates.set(FaultKind::Denied, p);
         }
         rates
     }
@@ -237,6 +239,13 @@ impl fmt::Display for Params {
             FaultMix::Mixed => "mixed".to_string(),
         };
         writeln!(f, "  faults: {mix}: {}", self.rates)?;
+        let keyed: Vec<usize> = (0..self.keyed.len()).filter(|&i| self.keyed[i]).collect();
+        if !keyed.is_empty() {
+            writeln!(
+                f,
+                "  plans submitted with an Idempotency-Key by two clients: {keyed:?}"
+            )?;
+        }
         for (i, a) in self.arrays.iter().enumerate() {
             let n = a.elements.len() as u64;
             let shape = match packet::Tree::new(n, a.chunk_size, a.fan_in) {

@@ -257,10 +257,18 @@ impl Sums for FaultySums {
         if let Some(plan) = self.plan {
             // `submit` draws a random v4 id; swap in a deterministic one so a
             // seed always produces the same run.
+            // A repeat with an Idempotency-Key inserts the id its claim
+            // holds: the same random id gets the same deterministic one.
             let mut s = self.sim.lock();
-            let id = format!("00000000-0000-4000-8000-{:012x}", s.allocated.len() + 1);
-            s.renamed.insert(record.array_id.clone(), id.clone());
-            s.allocated.push((id.clone(), plan));
+            let id = match s.renamed.get(&record.array_id) {
+                Some(id) => id.clone(),
+                None => {
+                    let id = format!("00000000-0000-4000-8000-{:012x}", s.allocated.len() + 1);
+                    s.renamed.insert(record.array_id.clone(), id.clone());
+                    s.allocated.push((id.clone(), plan));
+                    id
+                }
+            };
             record.array_id = id;
         }
         let key = short(&record.array_id);

@@ -19,7 +19,8 @@ use futures::future::join_all;
 use futures::FutureExt;
 use pipeline::memory::{MemoryBackend, MemoryQueue};
 use pipeline::{
-    get_sum, reduce_batch, submit, times_two, Clock, Config, Ports, Queue, StepError, SubmitError,
+    fail_dead_lettered, get_sum, reduce_batch, submit, submit_with_key, times_two, Clock, Config,
+    Idempotency, IdempotencyKey, Ports, Queue, StepError, SubmitError,
 };
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -51,6 +52,30 @@ impl Failure {
     fn injected(&self) -> bool {
         self.text.contains(DENIED)
     }
+}
+
+/// A batch's results as the scheduler sees them; first, like the handlers,
+/// fails the array of each message that failed on its last receive.
+async fn give_up_on_last<T>(
+    ports: &Ports,
+    function: &str,
+    bodies: &[&str],
+    last: &[bool],
+    results: Vec<Result<T, StepError>>,
+) -> Vec<Option<Failure>> {
+    let mut out = Vec::with_capacity(results.len());
+    for ((body, last), result) in bodies.iter().zip(last).zip(results) {
+        match result {
+            Ok(_) => out.push(None),
+            Err(e) => {
+                if *last {
+                    fail_dead_lettered(ports, function, body, &e).await;
+                }
+                out.push(Some(Failure::from(e)));
+            }
+        }
+    }
+    out
 }
 
 enum Output {
@@ -149,7 +174,10 @@ impl<'a> World<'a> {
             config: Config::default(),
             tasks: Vec::new(),
             next_task: 1,
-            clients: (0..params.arrays.len()).collect(),
+            // A keyed plan has two clients, POSTing the same key at once.
+            clients: (0..params.arrays.len())
+                .flat_map(|p| std::iter::repeat_n(p, if params.keyed[p] { 2 } else { 1 }))
+                .collect(),
             attempts: vec![0; params.arrays.len()],
             accepted: BTreeMap::new(),
             violations: Vec::new(),
@@ -324,8 +352,17 @@ impl<'a> World<'a> {
             ..Config::default()
         };
         let body = a.body();
+        let key = self.params.keyed[plan].then(|| Idempotency {
+            key: IdempotencyKey::parse(format!("plan-{plan}").as_bytes())
+                .unwrap_or_else(|e| unreachable!("plan-N is a valid key: {e}")),
+            caller: "sim".into(),
+        });
         let fut = async move {
-            Output::Client(match submit(&ports, &config, &body).await {
+            let submitted = match &key {
+                Some(key) => submit_with_key(&ports, &config, &body, Some(key)).await,
+                None => submit(&ports, &config, &body).await,
+            };
+            Output::Client(match submitted {
                 Ok(s) => Ok(s.array_id),
                 // The API answers any port error 503, so a client retries
                 // a denied call like a throttled one.
@@ -396,18 +433,20 @@ impl<'a> World<'a> {
                     .collect(),
             });
             let receipts = batch.iter().map(|m| m.receipt.clone()).collect();
+            // Messages on their last receive: a failure fails their array,
+            // as the handlers do before SQS dead-letters the message.
+            let max_receive_count = self.params.max_receive_count;
+            let last: Vec<bool> = batch
+                .iter()
+                .map(|m| m.receive_count >= max_receive_count)
+                .collect();
             let bodies: Vec<String> = batch.into_iter().map(|m| m.body).collect();
             let (ports, config) = (self.ports.clone(), self.config.clone());
             let (fut, kind): (Pin<Box<dyn Future<Output = Output>>>, Kind) = if map {
                 let fut = async move {
                     let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
                     let results = times_two(&ports, &config, &refs).await;
-                    Output::Batch(
-                        results
-                            .into_iter()
-                            .map(|r| r.err().map(Failure::from))
-                            .collect(),
-                    )
+                    Output::Batch(give_up_on_last(&ports, "times_two", &refs, &last, results).await)
                 };
                 (Box::pin(fut), Kind::Map { receipts })
             } else {
@@ -420,10 +459,7 @@ impl<'a> World<'a> {
                             let results =
                                 reduce_batch(&ports, &config, &refs, Some(deadline)).await;
                             Output::Batch(
-                                results
-                                    .into_iter()
-                                    .map(|r| r.err().map(Failure::from))
-                                    .collect(),
+                                give_up_on_last(&ports, "reduce", &refs, &last, results).await,
                             )
                         })
                     }
@@ -629,6 +665,7 @@ impl<'a> World<'a> {
             plans: &self.params.arrays,
             expected: &expected,
             allocated: &s.allocated,
+            keyed: &self.params.keyed,
             accepted: &self.accepted,
             observed: &s.observed,
             backend: &self.backend,

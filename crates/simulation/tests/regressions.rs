@@ -155,3 +155,16 @@ async fn a_redelivery_finishes_a_retire_cut_short_below_the_root() {
     assert_eq!(record.sum.map(|s| s.to_string()), Some("20".to_string()));
     assert_eq!(live(&backend), Vec::<String>::new());
 }
+
+/// Found by the simulation once it modelled dead-lettering and keyed
+/// submits (seed 2): a keyed submit whose fan-out failed half-way left the
+/// array pending for the client's retry; one of its sent messages then
+/// failed its last receive and failed the array as dead-lettered; the
+/// client's retry then saw a non-pending array and did not send the missing
+/// packets, so no redrive could ever finish it. A retry now sends the
+/// packets of every array that has not ended.
+#[test]
+fn a_keyed_retry_resends_the_packets_of_a_dead_lettered_array() {
+    let report = simulation::run_seed(2, &simulation::Options::default());
+    assert!(report.ok(), "{report}");
+}

@@ -192,10 +192,11 @@ pub async fn submit_with_key(
     if record.array_length != count {
         return Err(SubmitError::KeyReused { array_id });
     }
-    if record.status == Status::Pending {
+    if !record.has_ended() {
         // On failure the array stays pending: the client retries with the
         // same key, which sends the packets again; if it never does, the
-        // array's deadline ends it.
+        // array's deadline ends it. A dead-lettered array is sent again too:
+        // a packet the failed attempt never sent may be what it lacks.
         ports
             .times_two_queue
             .send(packets(&record, &elements)?)
