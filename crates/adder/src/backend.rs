@@ -186,14 +186,7 @@ pub async fn start_counted(
     stack: &Stack,
     counter: Option<&aws_ports::RequestCounter>,
 ) -> Result<Running, StartError> {
-    if let Some(unknown) = args
-        .function_credentials
-        .iter()
-        .find(|k| stack.function(&k.function).is_none())
-    {
-        let what = format!("function {} (given credentials)", unknown.function);
-        return Err(StartError::Missing(what));
-    }
+    check_credentials(args, stack)?;
     let (function_ports, client_ports, resources) = match args.backend {
         Kind::Memory => memory_ports(stack),
         Kind::Aws => aws_ports(args, stack, counter).await?,
@@ -234,12 +227,6 @@ pub async fn start_counted(
             "ReduceQueue" => ports.reduce_queue.clone(),
             other => return Err(StartError::Missing(format!("queue port for {other}"))),
         };
-        let visibility_timeout = match args.visibility_timeout {
-            Some(secs) => Duration::from_secs(secs),
-            None => stack
-                .queue(&event.queue)
-                .map_or(Duration::from_secs(30), |q| q.visibility_timeout),
-        };
         let handler = handler_for(
             &function.binary,
             ports,
@@ -248,15 +235,7 @@ pub async fn start_counted(
             function.timeout,
         )
         .ok_or_else(|| StartError::Missing(format!("handler for binary {}", function.binary)))?;
-        let concurrency = event.maximum_concurrency.unwrap_or(5) as usize;
-        let mapping = Mapping {
-            name: function.logical_id.clone(),
-            batch_size: event.batch_size as usize,
-            batching_window: event.batching_window,
-            concurrency: args.max_pollers.map_or(concurrency, |m| m.min(concurrency)),
-            visibility_timeout,
-            function_timeout: function.timeout,
-        };
+        let mapping = mapping_of(function, event, args, stack);
         pollers.extend(poller::spawn(mapping, queue, handler));
     }
     Ok(Running {
@@ -266,6 +245,45 @@ pub async fn start_counted(
         api_config,
         pollers,
     })
+}
+
+/// Keys for a function the template does not have are a typo, not a no-op.
+fn check_credentials(args: &BackendArgs, stack: &Stack) -> Result<(), StartError> {
+    match args
+        .function_credentials
+        .iter()
+        .find(|k| stack.function(&k.function).is_none())
+    {
+        Some(unknown) => Err(StartError::Missing(format!(
+            "function {} (given credentials)",
+            unknown.function
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// How the local poller plays `function`'s event source mapping.
+fn mapping_of(
+    function: &stack::FunctionSpec,
+    event: &stack::SqsEventSpec,
+    args: &BackendArgs,
+    stack: &Stack,
+) -> Mapping {
+    let visibility_timeout = match args.visibility_timeout {
+        Some(secs) => Duration::from_secs(secs),
+        None => stack
+            .queue(&event.queue)
+            .map_or(Duration::from_secs(30), |q| q.visibility_timeout),
+    };
+    let concurrency = event.maximum_concurrency.unwrap_or(5) as usize;
+    Mapping {
+        name: function.logical_id.clone(),
+        batch_size: event.batch_size as usize,
+        batching_window: event.batching_window,
+        concurrency: args.max_pollers.map_or(concurrency, |m| m.min(concurrency)),
+        visibility_timeout,
+        function_timeout: function.timeout,
+    }
 }
 
 /// Each function's ports (by logical id), a client's ports, and the deployed
