@@ -1,13 +1,15 @@
 //! The exactly-once faults end to end on moto: duplicate messages injected
 //! into both queues, the runner killed mid-run and restarted, and still the
 //! exact sums, written once, with no live packet left in the scratchpad.
+//! moto enforces IAM: each function signs as its own user (docs/iam.md); the
+//! test injects its duplicates as the harness.
 
 mod common;
 
-use aws_ports::{local_sdk_config, provision};
-use common::{array, expected, Server};
+use aws_ports::provision;
+use common::{array, expected, sdk_as, Server};
 use std::time::Duration;
-use test_support::Moto;
+use test_support::{iam, Moto};
 
 /// Copies up to `rounds * 10` visible messages of `queue` back into it:
 /// SQS's at-least-once delivery, on demand.
@@ -61,9 +63,10 @@ async fn duplicates_and_a_killed_runner_still_give_exact_sums() {
         "--visibility-timeout",
         "3",
     ];
-    let mut first = Server::aws(&moto, "chaos", &flags);
-    let sdk = local_sdk_config(moto.endpoint()).await;
     let stack = stack::Stack::embedded().expect("template");
+    let principals = iam::enforce(&moto, &stack, "chaos").expect("IAM users on moto");
+    let mut first = Server::aws_iam(&moto, &principals, "chaos", &flags);
+    let sdk = sdk_as(&moto, &principals.harness).await;
     let provisioned = provision(&stack, &sdk, "chaos")
         .await
         .expect("same queues and tables");
@@ -89,7 +92,8 @@ async fn duplicates_and_a_killed_runner_still_give_exact_sums() {
     copies += duplicate(&sqs, &times_two, 2).await + duplicate(&sqs, &reduce, 2).await;
     assert!(copies > 0, "the test must actually duplicate messages");
 
-    let second = Server::aws(&moto, "chaos", &flags);
+    first.assert_nothing_denied();
+    let second = Server::aws_iam(&moto, &principals, "chaos", &flags);
     for (id, elements) in ids.iter().zip(&arrays) {
         let sum = second.wait(id, Duration::from_secs(240)).await;
         assert_eq!(sum, expected(elements), "array {id}");
@@ -124,4 +128,5 @@ async fn duplicates_and_a_killed_runner_still_give_exact_sums() {
         .map(|item| format!("{:?}", item.get("packetId")))
         .collect();
     assert!(live.is_empty(), "live packets left behind: {live:?}");
+    second.assert_nothing_denied();
 }

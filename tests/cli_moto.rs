@@ -1,25 +1,36 @@
 //! The command-line client end to end, against `adder serve --backend aws`
 //! on moto: submit (arguments, JSON file, stdin, CSV column), wait, get,
 //! pending, scratchpad, and a dead-letter replay (list, redrive) after which
-//! the array finishes with its exact sum.
+//! the array finishes with its exact sum. moto enforces IAM: the functions
+//! sign as users holding exactly their template actions, the commands run as
+//! the operator of docs/iam.md, the test's own setup as the harness.
 
 mod common;
 
 use async_trait::async_trait;
-use common::{expected, run_adder, Server};
+use common::{expected, run_adder, sdk_as, Server};
 use pipeline::{PortError, Queue, Received};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use test_support::iam::{self, Principals};
 use test_support::Moto;
 
-/// Runs `adder args…` pointed at `server` and `moto`: (exit code, stdout, stderr).
+/// moto enforcing IAM, and the principals it knows.
+fn iam_on(moto: &Moto, prefix: &str) -> Principals {
+    let stack = stack::Stack::embedded().expect("template.yaml parses");
+    iam::enforce(moto, &stack, prefix).expect("IAM users on moto")
+}
+
+/// Runs `adder args…` as the operator, pointed at `server` and `moto`:
+/// (exit code, stdout, stderr).
 fn adder(
     moto: &Moto,
+    principals: &Principals,
     server: &Server,
     args: &[&str],
     stdin: Option<&str>,
 ) -> (i32, String, String) {
-    let mut env = moto.env();
+    let mut env = principals.operator_env(moto);
     env.push(("ADDER_API", server.base.clone()));
     env.push(("AWS_ENDPOINT_URL", moto.endpoint().to_string()));
     env.push(("RUST_LOG", "warn".to_string()));
@@ -27,8 +38,14 @@ fn adder(
 }
 
 /// Like [`adder`], asserting success; returns stdout.
-fn ok(moto: &Moto, server: &Server, args: &[&str], stdin: Option<&str>) -> String {
-    let (code, out, err) = adder(moto, server, args, stdin);
+fn ok(
+    moto: &Moto,
+    principals: &Principals,
+    server: &Server,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> String {
+    let (code, out, err) = adder(moto, principals, server, args, stdin);
     assert_eq!(code, 0, "adder {args:?} failed: {err}");
     out
 }
@@ -37,12 +54,14 @@ fn ok(moto: &Moto, server: &Server, args: &[&str], stdin: Option<&str>) -> Strin
 async fn submit_wait_get_pending_and_scratchpad() {
     let moto = Moto::start();
     let prefix = "cli";
-    let server = Server::aws(
+    let principals = iam_on(&moto, prefix);
+    let server = Server::aws_iam(
         &moto,
+        &principals,
         prefix,
         &["--max-pollers", "2", "--chunk-size", "3", "--fan-in", "2"],
     );
-    let run = |args: &[&str], stdin: Option<&str>| ok(&moto, &server, args, stdin);
+    let run = |args: &[&str], stdin: Option<&str>| ok(&moto, &principals, &server, args, stdin);
 
     // Arguments, with --wait: the sum on stdout.
     assert_eq!(
@@ -112,6 +131,7 @@ async fn submit_wait_get_pending_and_scratchpad() {
     );
     let (code, _, err) = adder(
         &moto,
+        &principals,
         &server,
         &["submit", "--csv", &csv_path, "--column", "item"],
         None,
@@ -123,6 +143,7 @@ async fn submit_wait_get_pending_and_scratchpad() {
     // Unknown id: the API's 404 is exit code 2 with the API's reason.
     let (code, _, err) = adder(
         &moto,
+        &principals,
         &server,
         &["get", "0f8fad5b-d9cb-469f-a165-70867728950e"],
         None,
@@ -171,6 +192,7 @@ async fn submit_wait_get_pending_and_scratchpad() {
         5,
         "{scanned}"
     );
+    server.assert_nothing_denied();
 }
 
 /// A TimesTwo queue that loses packets into the dead-letter queue, as if
@@ -220,11 +242,13 @@ impl Queue for Diverting {
 async fn dead_letters_are_listed_with_reasons_and_redriven_exactly_once() {
     let moto = Moto::start();
     let prefix = "replay";
-    let server = Server::aws(&moto, prefix, &["--max-pollers", "2"]);
-    let run = |args: &[&str]| ok(&moto, &server, args, None);
+    let principals = iam_on(&moto, prefix);
+    let server = Server::aws_iam(&moto, &principals, prefix, &["--max-pollers", "2"]);
+    let run = |args: &[&str]| ok(&moto, &principals, &server, args, None);
 
-    // The runner's own queues and tables (provisioning again is a no-op).
-    let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
+    // The runner's own queues and tables (provisioning again is a no-op),
+    // reached as the harness: the test plays SQS's and sum_array's parts.
+    let sdk = sdk_as(&moto, &principals.harness).await;
     let stack = stack::Stack::embedded().expect("template.yaml");
     let provisioned = aws_ports::provision(&stack, &sdk, prefix)
         .await
@@ -360,4 +384,5 @@ async fn dead_letters_are_listed_with_reasons_and_redriven_exactly_once() {
         listed.contains(&format!("array {id} done (late duplicate)")),
         "{listed}"
     );
+    server.assert_nothing_denied();
 }

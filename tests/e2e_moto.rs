@@ -1,12 +1,21 @@
 //! End to end against moto: `adder serve --backend aws` creates the queues and
 //! tables of template.yaml on a moto server, plays the event source mappings,
-//! and must return exact sums.
+//! and must return exact sums. moto enforces IAM: each function signs as a
+//! user holding exactly its actions from template.yaml (docs/iam.md), and a
+//! denied request fails the test naming its action.
 
 mod common;
 
 use common::{array, expected, Server};
 use std::time::Duration;
-use test_support::Moto;
+use test_support::{iam, Moto};
+
+/// `adder serve --backend aws` on `moto`, with IAM enforced.
+fn server(moto: &Moto, prefix: &str, extra: &[&str]) -> Server {
+    let stack = stack::Stack::embedded().expect("template.yaml parses");
+    let principals = iam::enforce(moto, &stack, prefix).expect("IAM users on moto");
+    Server::aws_iam(moto, &principals, prefix, extra)
+}
 
 fn numbers(n: usize, f: impl Fn(usize) -> String) -> Vec<String> {
     (0..n).map(f).collect()
@@ -15,7 +24,7 @@ fn numbers(n: usize, f: impl Fn(usize) -> String) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exact_sums_for_every_kind_of_array() {
     let moto = Moto::start();
-    let server = Server::aws(&moto, "e2e", &["--max-pollers", "4"]);
+    let server = server(&moto, "e2e", &["--max-pollers", "4"]);
     let cases: Vec<Vec<String>> = vec![
         numbers(1, |_| "21".into()),
         numbers(5, |i| (i + 1).to_string()),
@@ -41,12 +50,13 @@ async fn exact_sums_for_every_kind_of_array() {
         server.sum("[0.1,0.2,0.3]", Duration::from_secs(60)).await,
         "1.2"
     );
+    server.assert_nothing_denied();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deep_trees_with_small_chunks() {
     let moto = Moto::start();
-    let server = Server::aws(
+    let server = server(
         &moto,
         "deep",
         &["--max-pollers", "4", "--chunk-size", "7", "--fan-in", "3"],
@@ -56,12 +66,13 @@ async fn deep_trees_with_small_chunks() {
         .sum(&array(&elements), Duration::from_secs(180))
         .await;
     assert_eq!(sum, expected(&elements));
+    server.assert_nothing_denied();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_reach_the_client() {
     let moto = Moto::start();
-    let server = Server::aws(&moto, "bad", &["--max-pollers", "1"]);
+    let server = server(&moto, "bad", &["--max-pollers", "1"]);
     let (status, answer) = server.post("[1,\"a\",3]").await;
     assert_eq!(status, 400);
     assert_eq!(
@@ -70,4 +81,5 @@ async fn refusals_reach_the_client() {
     );
     let (status, _) = server.get("0f8fad5b-d9cb-469f-a165-70867728950e").await;
     assert_eq!(status, 404);
+    server.assert_nothing_denied();
 }

@@ -179,7 +179,7 @@ fn shipped_elements() -> Vec<String> {
     packet::parse_array(body)
         .expect("events/sum_array-post.json's body is an array of numbers")
         .into_iter()
-        .map(str::to_string)
+        .map(|e| e.into_owned())
         .collect()
 }
 

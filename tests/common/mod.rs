@@ -5,8 +5,10 @@
 use serde_json::Value;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use test_support::iam::{Principal, Principals};
 use test_support::Moto;
 
 /// A running `adder serve`, killed when dropped.
@@ -14,6 +16,8 @@ pub struct Server {
     child: Child,
     pub base: String,
     client: reqwest::Client,
+    /// Where its stderr goes, when it is watched for denied requests.
+    log: Option<PathBuf>,
 }
 
 fn free_port() -> u16 {
@@ -26,34 +30,53 @@ fn free_port() -> u16 {
 impl Server {
     /// `adder serve --backend aws` against `moto`, with extra flags.
     pub fn aws(moto: &Moto, prefix: &str, extra: &[&str]) -> Server {
-        let mut args = vec![
-            "--backend",
-            "aws",
-            "--endpoint-url",
-            moto.endpoint(),
-            "--prefix",
-            prefix,
-        ];
-        args.extend_from_slice(extra);
-        Server::start(&args, &moto.env())
+        Server::start(&aws_args(moto, prefix, extra), &moto.env())
+    }
+
+    /// Like [`Server::aws`], on a moto that enforces IAM (see
+    /// `test_support::iam`): it provisions as the deployer, and each function
+    /// and its poller sign as the function's own IAM user. Its log is watched:
+    /// [`Server::wait`] fails at the first request IAM denied, naming it.
+    pub fn aws_iam(moto: &Moto, principals: &Principals, prefix: &str, extra: &[&str]) -> Server {
+        let log = std::env::temp_dir().join(format!(
+            "adder-serve-{}-{prefix}-{}.log",
+            std::process::id(),
+            free_port()
+        ));
+        Server::spawn(
+            &aws_args(moto, prefix, extra),
+            &principals.runner_env(moto),
+            Some(log),
+        )
     }
 
     pub fn start(args: &[&str], env: &[(&'static str, String)]) -> Server {
+        Server::spawn(args, env, None)
+    }
+
+    fn spawn(args: &[&str], env: &[(&'static str, String)], log: Option<PathBuf>) -> Server {
         let port = free_port();
+        let stderr = match &log {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("a log file")),
+            None => Stdio::inherit(),
+        };
         let child = Command::new(env!("CARGO_BIN_EXE_adder"))
             .arg("serve")
             .args(["--port", &port.to_string()])
             .args(args)
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("RUST_LOG", "warn")
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start adder serve");
         let server = Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
+            log,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -69,6 +92,31 @@ impl Server {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// The log lines of requests IAM denied (the runner logs "IAM denied
+    /// <action>"); empty when the log is not watched.
+    pub fn denials(&self) -> Vec<String> {
+        let Some(path) = &self.log else {
+            return Vec::new();
+        };
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("IAM denied") || l.contains("not authorized"))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Fails the test if IAM denied any request so far.
+    pub fn assert_nothing_denied(&self) {
+        let denials = self.denials();
+        assert!(
+            denials.is_empty(),
+            "IAM denied {} request(s):\n{}",
+            denials.len(),
+            denials.join("\n")
+        );
     }
 
     /// POSTs `body` to /sumArray: (status, JSON answer).
@@ -112,6 +160,7 @@ impl Server {
     pub async fn wait(&self, id: &str, within: Duration) -> String {
         let deadline = Instant::now() + within;
         loop {
+            self.assert_nothing_denied();
             let (status, text) = self.get(id).await;
             assert_eq!(status, 200, "{text}");
             let json: Value = serde_json::from_str(&text).expect("JSON");
@@ -130,7 +179,40 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        if let Some(log) = &self.log {
+            let _ = std::fs::remove_file(log);
+        }
     }
+}
+
+fn aws_args<'a>(moto: &'a Moto, prefix: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--backend",
+        "aws",
+        "--endpoint-url",
+        moto.endpoint(),
+        "--prefix",
+        prefix,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// An SDK configuration for `moto` that signs as `principal`.
+pub async fn sdk_as(moto: &Moto, principal: &Principal) -> aws_config::SdkConfig {
+    let keys = aws_sdk_dynamodb::config::Credentials::new(
+        &principal.access_key_id,
+        &principal.secret_access_key,
+        None,
+        None,
+        "test-principal",
+    );
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto.endpoint())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(keys)
+        .load()
+        .await
 }
 
 /// The `sum` member's text exactly as sent (no float conversion on the way).

@@ -231,11 +231,6 @@ def test_api_stage_is_traced_and_throttled_by_the_parameters(auth: str):
         assert [referenced_id(s["Stage"]) for s in plan["Properties"]["ApiStages"]] == [stage_id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="until the Api sets OpenApiVersion (branch iam), SAM's Deployment also creates a stage named `Stage`; "
-    "remove this mark when that change is merged",
-)
 def test_api_has_no_stage_but_the_named_one(deployed: Deployed, aws: Clients):
     template = deployed.template
     implicit = [

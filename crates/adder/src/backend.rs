@@ -47,6 +47,73 @@ pub struct BackendArgs {
     /// otherwise); short values make a crashed runner's messages come back fast.
     #[arg(long)]
     pub visibility_timeout: Option<u64>,
+    /// Advanced, for --backend aws: each function's own AWS keys,
+    /// `Function=ACCESS_KEY_ID:SECRET`, comma-separated (prefer the variable:
+    /// arguments are visible to other users). Each function, and the poller of
+    /// its queue, signs with its own keys, as each Lambda runs with its own
+    /// role; the IAM-enforced tests give each the actions template.yaml grants
+    /// it. Other functions and provisioning use the usual credentials.
+    #[arg(
+        long,
+        env = "ADDER_FUNCTION_CREDENTIALS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub function_credentials: Vec<FunctionKeys>,
+}
+
+/// One function's AWS access key, from `Function=ACCESS_KEY_ID:SECRET`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FunctionKeys {
+    /// The function's logical id in template.yaml.
+    pub function: String,
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+impl std::fmt::Debug for FunctionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}:<secret>", self.function, self.access_key_id)
+    }
+}
+
+impl std::str::FromStr for FunctionKeys {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<FunctionKeys, String> {
+        let expected = "expected Function=ACCESS_KEY_ID:SECRET";
+        let (function, keys) = text.split_once('=').ok_or(expected)?;
+        let (id, secret) = keys.split_once(':').ok_or(expected)?;
+        if [function, id, secret]
+            .iter()
+            .any(|part| part.trim().is_empty())
+        {
+            return Err(expected.into());
+        }
+        Ok(FunctionKeys {
+            function: function.trim().to_string(),
+            access_key_id: id.trim().to_string(),
+            secret_access_key: secret.trim().to_string(),
+        })
+    }
+}
+
+impl FunctionKeys {
+    /// `sdk`, signing with these keys.
+    fn sdk(&self, sdk: &aws_config::SdkConfig) -> aws_config::SdkConfig {
+        let keys = aws_sdk_dynamodb::config::Credentials::new(
+            &self.access_key_id,
+            &self.secret_access_key,
+            None,
+            None,
+            "adder-function-credentials",
+        );
+        sdk.to_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(keys),
+            )
+            .build()
+    }
 }
 
 /// Why a local run could not start.
@@ -64,7 +131,7 @@ pub enum StartError {
 
 /// A running local pipeline.
 pub struct Running {
-    /// The ports the functions use, counted in `tally`.
+    /// The ports sum_array (the API) uses, counted in `tally`.
     pub ports: Ports,
     /// The same queues and tables for a client's own reads (not counted).
     pub client_ports: Ports,
@@ -119,42 +186,11 @@ pub async fn start_counted(
     stack: &Stack,
     counter: Option<&aws_ports::RequestCounter>,
 ) -> Result<Running, StartError> {
-    let (raw_ports, client_ports, resources): (Ports, Ports, BTreeMap<String, String>) =
-        match args.backend {
-            Kind::Memory => {
-                let max_receive_count = stack
-                    .queue("TimesTwoQueue")
-                    .and_then(|q| q.redrive.as_ref())
-                    .map_or(5, |r| r.max_receive_count);
-                let backend = MemoryBackend::new(Arc::new(SystemClock), max_receive_count);
-                let resources = stack
-                    .queues
-                    .iter()
-                    .map(|q| &q.logical_id)
-                    .chain(stack.tables.iter().map(|t| &t.logical_id))
-                    .map(|id| (id.clone(), format!("memory:{id}")))
-                    .collect();
-                (backend.ports(), backend.ports(), resources)
-            }
-            Kind::Aws => {
-                let sdk = sdk_config(args.endpoint_url.as_deref()).await;
-                let provisioned = aws_ports::provision(stack, &sdk, &args.prefix)
-                    .await
-                    .map_err(|e| StartError::Provision(e.to_string()))?;
-                let resources = provisioned
-                    .queue_urls
-                    .iter()
-                    .chain(provisioned.table_names.iter())
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                let names = provisioned.names();
-                (
-                    aws_ports::ports_counted(&sdk, &names, counter),
-                    aws_ports::ports(&sdk, &names),
-                    resources,
-                )
-            }
-        };
+    check_credentials(args, stack)?;
+    let (function_ports, client_ports, resources) = match args.backend {
+        Kind::Memory => memory_ports(stack),
+        Kind::Aws => aws_ports(args, stack, counter).await?,
+    };
     let config_of = |function: &str| -> Result<Config, StartError> {
         let spec = stack
             .function(function)
@@ -172,7 +208,12 @@ pub async fn start_counted(
         })?)
     };
     let tally = Arc::new(Tally::default());
-    let ports = tally.wrap(raw_ports);
+    let ports_of = |function: &str| -> Result<Ports, StartError> {
+        let ports = function_ports
+            .get(function)
+            .ok_or_else(|| StartError::Missing(format!("function {function}")))?;
+        Ok(tally.wrap(ports.clone()))
+    };
     let api_config = config_of("SumArrayFunction")?;
     let mut pollers = Vec::new();
     for function in stack.functions.iter() {
@@ -180,43 +221,147 @@ pub async fn start_counted(
             continue;
         };
         let config = config_of(&function.logical_id)?;
+        let ports = ports_of(&function.logical_id)?;
         let queue: Arc<dyn Queue> = match event.queue.as_str() {
             "TimesTwoQueue" => ports.times_two_queue.clone(),
             "ReduceQueue" => ports.reduce_queue.clone(),
             other => return Err(StartError::Missing(format!("queue port for {other}"))),
         };
-        let visibility_timeout = match args.visibility_timeout {
-            Some(secs) => Duration::from_secs(secs),
-            None => stack
-                .queue(&event.queue)
-                .map_or(Duration::from_secs(30), |q| q.visibility_timeout),
-        };
         let handler = handler_for(
             &function.binary,
-            ports.clone(),
+            ports,
             config,
             tally.function(&function.binary),
             function.timeout,
         )
         .ok_or_else(|| StartError::Missing(format!("handler for binary {}", function.binary)))?;
-        let concurrency = event.maximum_concurrency.unwrap_or(5) as usize;
-        let mapping = Mapping {
-            name: function.logical_id.clone(),
-            batch_size: event.batch_size as usize,
-            batching_window: event.batching_window,
-            concurrency: args.max_pollers.map_or(concurrency, |m| m.min(concurrency)),
-            visibility_timeout,
-            function_timeout: function.timeout,
-        };
+        let mapping = mapping_of(function, event, args, stack);
         pollers.extend(poller::spawn(mapping, queue, handler));
     }
     Ok(Running {
-        ports,
+        ports: ports_of("SumArrayFunction")?,
         client_ports,
         tally,
         api_config,
         pollers,
     })
+}
+
+/// Keys for a function the template does not have are a typo, not a no-op.
+fn check_credentials(args: &BackendArgs, stack: &Stack) -> Result<(), StartError> {
+    match args
+        .function_credentials
+        .iter()
+        .find(|k| stack.function(&k.function).is_none())
+    {
+        Some(unknown) => Err(StartError::Missing(format!(
+            "function {} (given credentials)",
+            unknown.function
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// How the local poller plays `function`'s event source mapping.
+fn mapping_of(
+    function: &stack::FunctionSpec,
+    event: &stack::SqsEventSpec,
+    args: &BackendArgs,
+    stack: &Stack,
+) -> Mapping {
+    let visibility_timeout = match args.visibility_timeout {
+        Some(secs) => Duration::from_secs(secs),
+        None => stack
+            .queue(&event.queue)
+            .map_or(Duration::from_secs(30), |q| q.visibility_timeout),
+    };
+    let concurrency = event.maximum_concurrency.unwrap_or(5) as usize;
+    Mapping {
+        name: function.logical_id.clone(),
+        batch_size: event.batch_size as usize,
+        batching_window: event.batching_window,
+        concurrency: args.max_pollers.map_or(concurrency, |m| m.min(concurrency)),
+        visibility_timeout,
+        function_timeout: function.timeout,
+    }
+}
+
+/// Each function's ports (by logical id), a client's ports, and the deployed
+/// name of every queue and table (by logical id).
+type Backend = (BTreeMap<String, Ports>, Ports, BTreeMap<String, String>);
+
+fn memory_ports(stack: &Stack) -> Backend {
+    let max_receive_count = stack
+        .queue("TimesTwoQueue")
+        .and_then(|q| q.redrive.as_ref())
+        .map_or(5, |r| r.max_receive_count);
+    let backend = MemoryBackend::new(Arc::new(SystemClock), max_receive_count);
+    let resources = stack
+        .queues
+        .iter()
+        .map(|q| &q.logical_id)
+        .chain(stack.tables.iter().map(|t| &t.logical_id))
+        .map(|id| (id.clone(), format!("memory:{id}")))
+        .collect();
+    let functions = stack
+        .functions
+        .iter()
+        .map(|f| (f.logical_id.clone(), backend.ports()))
+        .collect();
+    (functions, backend.ports(), resources)
+}
+
+async fn aws_ports(
+    args: &BackendArgs,
+    stack: &Stack,
+    counter: Option<&aws_ports::RequestCounter>,
+) -> Result<Backend, StartError> {
+    let sdk = sdk_config(args.endpoint_url.as_deref()).await;
+    let provisioned = aws_ports::provision(stack, &sdk, &args.prefix)
+        .await
+        .map_err(|e| StartError::Provision(e.to_string()))?;
+    let mut functions = BTreeMap::new();
+    for spec in &stack.functions {
+        let keys = args
+            .function_credentials
+            .iter()
+            .find(|k| k.function == spec.logical_id);
+        let sdk = keys.map_or_else(|| sdk.clone(), |k| k.sdk(&sdk));
+        let names = function_names(spec, stack, &provisioned)?;
+        let ports = aws_ports::ports_reporting_denials(&sdk, &names, counter);
+        functions.insert(spec.logical_id.clone(), ports);
+    }
+    let resources = provisioned
+        .queue_urls
+        .iter()
+        .chain(provisioned.table_names.iter())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let client_ports = aws_ports::ports(&sdk, &provisioned.names());
+    Ok((functions, client_ports, resources))
+}
+
+/// The queues and tables a function's environment names, as on Lambda, and
+/// the queue its event source mapping polls: Lambda's poller uses the
+/// function's role, so the local poller uses the function's ports.
+fn function_names(
+    spec: &stack::FunctionSpec,
+    stack: &Stack,
+    provisioned: &aws_ports::Provisioned,
+) -> Result<aws_ports::Names, StartError> {
+    let env = provisioned
+        .function_env(stack, &spec.logical_id)
+        .map_err(|e| StartError::Provision(e.to_string()))?;
+    let mut names = aws_ports::Names::from_lookup(|name| env.get(name).cloned());
+    if let Some(event) = &spec.sqs_event {
+        let url = provisioned.queue_urls.get(&event.queue).cloned();
+        match event.queue.as_str() {
+            "TimesTwoQueue" => names.times_two_queue_url = url,
+            "ReduceQueue" => names.reduce_queue_url = url,
+            other => return Err(StartError::Missing(format!("queue port for {other}"))),
+        }
+    }
+    Ok(names)
 }
 
 fn handler_for(
@@ -251,4 +396,52 @@ fn handler_for(
         }
         .boxed()
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        backend: BackendArgs,
+    }
+
+    fn args(flags: &[&str]) -> Result<BackendArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("adder").chain(flags.iter().copied()))
+            .map(|c| c.backend)
+    }
+
+    #[test]
+    fn reads_function_keys_and_never_prints_the_secret() {
+        let parsed = args(&[
+            "--function-credentials",
+            "TimesTwoFunction=AKIA1:s3cr:et,ReduceFunction=AKIA2:x",
+        ])
+        .expect("parses");
+        let keys = &parsed.function_credentials;
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0].function, "TimesTwoFunction");
+        assert_eq!(
+            keys[0].secret_access_key, "s3cr:et",
+            "the secret may hold ':'"
+        );
+        assert_eq!(format!("{:?}", keys[0]), "TimesTwoFunction=AKIA1:<secret>");
+        for bad in ["TimesTwoFunction", "F=AKIA", "=AKIA:x", "F=:x", "F=AKIA:"] {
+            assert!(args(&["--function-credentials", bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn refuses_keys_for_a_function_the_template_lacks() {
+        let stack = Stack::embedded().expect("template.yaml");
+        let parsed = args(&["--function-credentials", "NoSuchFunction=AKIA:x"]).expect("parses");
+        let error = start(&parsed, &stack).await.err().map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some("template.yaml has no function NoSuchFunction (given credentials)")
+        );
+    }
 }

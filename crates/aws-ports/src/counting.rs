@@ -1,13 +1,17 @@
 //! Counts the requests the SDK clients really send, by service and operation,
-//! for the benchmark's cost figures. Retries count: AWS bills every attempt.
+//! for the benchmark's cost figures (retries count: AWS bills every attempt),
+//! and records which IAM actions they needed on which resource, for the test
+//! that compares them with template.yaml's grants.
 
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 /// Requests sent for one operation.
@@ -68,6 +72,116 @@ impl Intercept for RequestCounter {
             sent.bytes += bytes;
             sent.billed += bytes.div_ceil(SQS_BILLING_CHUNK).max(1);
         }
+        Ok(())
+    }
+}
+
+/// One request as IAM authorises it: the action and the resource the client
+/// that sent it is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Call {
+    /// e.g. `sqs:SendMessage` for a `SendMessageBatch` request (see [`stack::iam`]).
+    pub action: String,
+    /// The label given to [`CallRecorder::on`]: which queue or table.
+    pub resource: String,
+}
+
+/// Records which IAM actions the SDK clients needed, by resource, so a test
+/// can compare what the code calls with what the template grants. Clones
+/// share one record.
+#[derive(Debug, Clone, Default)]
+pub struct CallRecorder {
+    calls: Arc<Mutex<BTreeSet<Call>>>,
+}
+
+impl CallRecorder {
+    pub fn new() -> CallRecorder {
+        CallRecorder::default()
+    }
+
+    /// An interceptor for a client that only talks to `resource`.
+    pub fn on(&self, resource: impl Into<String>) -> RecordCalls {
+        RecordCalls {
+            recorder: self.clone(),
+            resource: resource.into(),
+        }
+    }
+
+    pub fn calls(&self) -> BTreeSet<Call> {
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+}
+
+/// The interceptor [`CallRecorder::on`] makes: every attempt is recorded,
+/// since every attempt must be authorised.
+#[derive(Debug, Clone)]
+pub struct RecordCalls {
+    recorder: CallRecorder,
+    resource: String,
+}
+
+impl Intercept for RecordCalls {
+    fn name(&self) -> &'static str {
+        "RecordCalls"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let action = cfg.load::<Metadata>().map_or_else(
+            || "unknown:unknown".to_string(),
+            |m| stack::iam::action_of(&stack::iam::prefix_of(m.service()), m.name()),
+        );
+        if let Ok(mut calls) = self.recorder.calls.lock() {
+            calls.insert(Call {
+                action,
+                resource: self.resource.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Logs every request IAM refused (HTTP 403) as an error naming the action.
+/// moto's AccessDenied answer to a JSON-protocol client (DynamoDB, SQS) is
+/// XML, which the SDK reports as `Unknown: no message`; this line keeps the
+/// action's name in the local runner's log, where the IAM-enforced tests look.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReportDenials;
+
+impl Intercept for ReportDenials {
+    fn name(&self) -> &'static str {
+        "ReportDenials"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response();
+        if response.status().as_u16() != 403 {
+            return Ok(());
+        }
+        let action = cfg.load::<Metadata>().map_or_else(
+            || "an unknown action".to_string(),
+            |m| stack::iam::action_of(&stack::iam::prefix_of(m.service()), m.name()),
+        );
+        let answer = response
+            .body()
+            .bytes()
+            .map(|b| {
+                String::from_utf8_lossy(b)
+                    .chars()
+                    .take(400)
+                    .collect::<String>()
+            })
+            .unwrap_or_default();
+        tracing::error!(%action, %answer, "IAM denied {action} (HTTP 403)");
         Ok(())
     }
 }

@@ -17,12 +17,12 @@ mod sqs;
 mod unset;
 
 pub use admin::{Admin, AdminError, DeadLetter, PendingArray, Reason, Resources, Source, OUTPUTS};
-pub use counting::{RequestCounter, Sent};
+pub use counting::{Call, CallRecorder, RecordCalls, ReportDenials, RequestCounter, Sent};
 pub use dynamodb::{DynamoScratchpad, DynamoSums};
 pub use faults::LoseAnswers;
 pub use names::{
-    ports, ports_counted, Names, REDUCE_QUEUE_URL, SCRATCHPAD_TABLE, SUMS_TABLE,
-    TIMES_TWO_QUEUE_URL,
+    ports, ports_counted, ports_recorded, ports_reporting_denials, Names, REDUCE_QUEUE_URL,
+    SCRATCHPAD_TABLE, SUMS_TABLE, TIMES_TWO_QUEUE_URL,
 };
 pub use provision::{provision, ProvisionError, Provisioned};
 pub use sqs::{SqsQueue, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES};

@@ -1,6 +1,8 @@
 //! Which queues and tables a function talks to, and the ports over them.
 
-use crate::{DynamoScratchpad, DynamoSums, RequestCounter, SqsQueue, Unset};
+use crate::{
+    CallRecorder, DynamoScratchpad, DynamoSums, ReportDenials, RequestCounter, SqsQueue, Unset,
+};
 use aws_config::SdkConfig;
 use pipeline::{Ports, Queue, Scratchpad, Sums, SystemClock};
 use std::sync::Arc;
@@ -49,28 +51,79 @@ pub fn ports(sdk: &SdkConfig, names: &Names) -> Ports {
 
 /// Like [`ports`], with every SDK request tallied by `counter` (the benchmark).
 pub fn ports_counted(sdk: &SdkConfig, names: &Names, counter: Option<&RequestCounter>) -> Ports {
+    let (sqs, dynamodb) = clients(sdk, counter, false);
+    assemble(names, |_| sqs.clone(), |_| dynamodb.clone())
+}
+
+/// Like [`ports_counted`], and every request IAM refuses is logged with its
+/// action's name ([`ReportDenials`]): the local runner's ports.
+pub fn ports_reporting_denials(
+    sdk: &SdkConfig,
+    names: &Names,
+    counter: Option<&RequestCounter>,
+) -> Ports {
+    let (sqs, dynamodb) = clients(sdk, counter, true);
+    assemble(names, |_| sqs.clone(), |_| dynamodb.clone())
+}
+
+fn clients(
+    sdk: &SdkConfig,
+    counter: Option<&RequestCounter>,
+    report_denials: bool,
+) -> (aws_sdk_sqs::Client, aws_sdk_dynamodb::Client) {
     let mut sqs_config = aws_sdk_sqs::config::Builder::from(sdk);
     let mut dynamodb_config = aws_sdk_dynamodb::config::Builder::from(sdk);
     if let Some(counter) = counter {
         sqs_config = sqs_config.interceptor(counter.clone());
         dynamodb_config = dynamodb_config.interceptor(counter.clone());
     }
-    let sqs = aws_sdk_sqs::Client::from_conf(sqs_config.build());
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb_config.build());
+    if report_denials {
+        sqs_config = sqs_config.interceptor(ReportDenials);
+        dynamodb_config = dynamodb_config.interceptor(ReportDenials);
+    }
+    (
+        aws_sdk_sqs::Client::from_conf(sqs_config.build()),
+        aws_sdk_dynamodb::Client::from_conf(dynamodb_config.build()),
+    )
+}
+
+/// Like [`ports`], with one client per queue and table, each recording in
+/// `recorder` the IAM actions it needed, labelled with the variable that
+/// names its resource (`SUMS_TABLE`, …).
+pub fn ports_recorded(sdk: &SdkConfig, names: &Names, recorder: &CallRecorder) -> Ports {
+    let sqs = |variable: &'static str| {
+        let config = aws_sdk_sqs::config::Builder::from(sdk).interceptor(recorder.on(variable));
+        aws_sdk_sqs::Client::from_conf(config.build())
+    };
+    let dynamodb = |variable: &'static str| {
+        let config =
+            aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(recorder.on(variable));
+        aws_sdk_dynamodb::Client::from_conf(config.build())
+    };
+    assemble(names, sqs, dynamodb)
+}
+
+/// The ports over the named resources, each with the client `sqs` or
+/// `dynamodb` gives for its variable.
+fn assemble(
+    names: &Names,
+    sqs: impl Fn(&'static str) -> aws_sdk_sqs::Client,
+    dynamodb: impl Fn(&'static str) -> aws_sdk_dynamodb::Client,
+) -> Ports {
     let queue = |url: &Option<String>, variable| -> Arc<dyn Queue> {
         match url {
-            Some(url) => Arc::new(SqsQueue::new(sqs.clone(), url)),
+            Some(url) => Arc::new(SqsQueue::new(sqs(variable), url)),
             None => Arc::new(Unset { variable }),
         }
     };
     let scratchpad: Arc<dyn Scratchpad> = match &names.scratchpad_table {
-        Some(table) => Arc::new(DynamoScratchpad::new(dynamodb.clone(), table)),
+        Some(table) => Arc::new(DynamoScratchpad::new(dynamodb(SCRATCHPAD_TABLE), table)),
         None => Arc::new(Unset {
             variable: SCRATCHPAD_TABLE,
         }),
     };
     let sums: Arc<dyn Sums> = match &names.sums_table {
-        Some(table) => Arc::new(DynamoSums::new(dynamodb.clone(), table)),
+        Some(table) => Arc::new(DynamoSums::new(dynamodb(SUMS_TABLE), table)),
         None => Arc::new(Unset {
             variable: SUMS_TABLE,
         }),

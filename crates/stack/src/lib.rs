@@ -4,18 +4,20 @@
 //! the queues, tables and functions: CloudFormation deploys it to AWS, and the
 //! local runner and the tests read it through this crate to create the same
 //! queues and tables (on moto or in memory) and to play the same event source
-//! mappings. Only what those consumers need is read; everything else in the
-//! template (policies, API events, SSE settings...) is ignored.
+//! mappings. The functions' inline policies are read too, as (action,
+//! resource) grants, so the tests can compare them with what the code calls.
+//! Everything else in the template (the API, SSE settings...) is ignored.
 //!
 //! CloudFormation's short-form intrinsics (`!Ref X`, `!GetAtt X.Arn`) arrive
 //! from `serde_yaml_ng` as tagged values; their long forms (`{Ref: X}`,
 //! `{Fn::GetAtt: [X, Arn]}`) are accepted too.
 
+pub mod iam;
 mod parse;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// The repository's `template.yaml`, compiled in so binaries and tests read
@@ -127,8 +129,65 @@ pub struct FunctionSpec {
     pub timeout: Duration,
     /// `Globals.Function.Environment.Variables` overlaid with the function's own.
     pub environment: BTreeMap<String, EnvValue>,
-    /// Its SQS event source, if it has one.
+    /// What its role's inline policies allow.
+    pub grants: BTreeSet<Grant>,
+    /// The `AWS::Lambda::EventSourceMapping` that feeds it a queue, if any.
     pub sqs_event: Option<SqsEventSpec>,
+}
+
+/// One action a function's role allows on one resource of the template.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Grant {
+    /// An IAM action, e.g. `dynamodb:UpdateItem`.
+    pub action: String,
+    /// Logical id of the resource (`!GetAtt X.Arn` or `!Ref X` in the policy).
+    pub resource: String,
+}
+
+impl Grant {
+    pub fn new(action: impl Into<String>, resource: impl Into<String>) -> Grant {
+        Grant {
+            action: action.into(),
+            resource: resource.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} on {}", self.action, self.resource)
+    }
+}
+
+/// What Lambda's SQS poller calls with the function's role: an event source
+/// mapping needs these on its queue, and the function's code never calls them.
+pub const POLLER_ACTIONS: [&str; 3] = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+];
+
+impl FunctionSpec {
+    /// The grants its event source mapping needs: [`POLLER_ACTIONS`] on its queue.
+    pub fn poller_grants(&self) -> BTreeSet<Grant> {
+        self.sqs_event
+            .iter()
+            .flat_map(|e| POLLER_ACTIONS.map(|a| Grant::new(a, e.queue.clone())))
+            .collect()
+    }
+
+    /// Its grants for its own code to call: all of them but the poller's.
+    pub fn code_grants(&self) -> BTreeSet<Grant> {
+        self.grants
+            .difference(&self.poller_grants())
+            .cloned()
+            .collect()
+    }
+
+    /// Its distinct actions, whatever the resource.
+    pub fn actions(&self) -> BTreeSet<String> {
+        self.grants.iter().map(|g| g.action.clone()).collect()
+    }
 }
 
 /// The value of an environment variable, before deployment fills it in.
@@ -141,7 +200,7 @@ pub enum EnvValue {
     Resource(String),
 }
 
-/// An SQS event source mapping (`Events.<name>.Type: SQS`).
+/// An SQS event source mapping (`AWS::Lambda::EventSourceMapping`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqsEventSpec {
     /// Logical id of the queue it polls.

@@ -117,7 +117,7 @@ fn reads_the_functions_of_the_real_template() {
         Duration::from_secs(29),
         "its own Timeout wins"
     );
-    assert_eq!(submit.sqs_event, None, "API events are not SQS events");
+    assert_eq!(submit.sqs_event, None, "no mapping feeds it a queue");
 
     let times_two = stack
         .function("TimesTwoFunction")
@@ -154,7 +154,7 @@ fn resolves_parameters_to_their_defaults() {
 #[test]
 fn applies_sqs_defaults() {
     let t = with_resources(
-        "  Q:\n    Type: AWS::SQS::Queue\n  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: f\n    Properties:\n      Timeout: \"12\"\n      Environment:\n        Variables:\n          N: 5\n          FLAG: true\n          S: {Ref: Size}\n      Events:\n        E:\n          Type: SQS\n          Properties:\n            Queue: {\"Fn::GetAtt\": [Q, Arn]}\n            MaximumBatchingWindowInSeconds: 2\n",
+        "  Q:\n    Type: AWS::SQS::Queue\n  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: f\n    Properties:\n      Timeout: \"12\"\n      Environment:\n        Variables:\n          N: 5\n          FLAG: true\n          S: {Ref: Size}\n  E:\n    Type: AWS::Lambda::EventSourceMapping\n    Properties:\n      FunctionName: !Ref F\n      EventSourceArn: {\"Fn::GetAtt\": [Q, Arn]}\n      MaximumBatchingWindowInSeconds: 2\n",
     );
     let stack = Stack::parse(&t).expect("parses");
     let q = stack.queue("Q").expect("Q");
@@ -268,13 +268,146 @@ fn refuses_a_parameter_without_default_and_bad_yaml() {
     assert_eq!(err, "template: Resources is missing");
 }
 
+/// A function `F` and a queue `Q`, then `more` (indented as under `Resources:`).
+fn function_and_queue(more: &str) -> String {
+    with_resources(&format!(
+        "  Q:\n    Type: AWS::SQS::Queue\n  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: f\n{more}"
+    ))
+}
+
 #[test]
 fn refuses_two_sqs_events() {
-    let err = error_of(&with_resources(
-        "  Q:\n    Type: AWS::SQS::Queue\n  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: f\n    Properties:\n      Events:\n        A:\n          Type: SQS\n          Properties:\n            Queue: !GetAtt Q.Arn\n        B:\n          Type: SQS\n          Properties:\n            Queue: !GetAtt Q.Arn\n",
+    let mapping = |id: &str| {
+        format!("  {id}:\n    Type: AWS::Lambda::EventSourceMapping\n    Properties:\n      FunctionName: !Ref F\n      EventSourceArn: !GetAtt Q.Arn\n")
+    };
+    let err = error_of(&function_and_queue(&format!(
+        "{}{}",
+        mapping("A"),
+        mapping("B")
+    )));
+    assert_eq!(
+        err,
+        "B: Properties.FunctionName names F, which already has an event source mapping"
+    );
+}
+
+#[test]
+fn refuses_sam_sqs_events_and_their_managed_policy() {
+    let err = error_of(&function_and_queue(
+        "    Properties:\n      Events:\n        A:\n          Type: SQS\n          Properties:\n            Queue: !GetAtt Q.Arn\n",
     ));
     assert!(
-        err.starts_with("F: Properties.Events.B is a second SQS event"),
+        err.starts_with("F: Properties.Events.A is a SAM SQS event"),
         "{err}"
     );
+}
+
+#[test]
+fn a_mapping_must_name_a_function_and_a_queue() {
+    let err = error_of(&function_and_queue(
+        "  M:\n    Type: AWS::Lambda::EventSourceMapping\n    Properties:\n      FunctionName: !Ref Q\n      EventSourceArn: !GetAtt Q.Arn\n",
+    ));
+    assert_eq!(
+        err,
+        "M: Properties.FunctionName names Q, a AWS::SQS::Queue, not a function"
+    );
+    let err = error_of(&function_and_queue(
+        "  M:\n    Type: AWS::Lambda::EventSourceMapping\n    Properties:\n      FunctionName: !Ref F\n      EventSourceArn: !GetAtt F.Arn\n",
+    ));
+    assert!(err.contains("not a queue"), "{err}");
+}
+
+#[test]
+fn resolves_counts_given_by_parameters() {
+    let t = function_and_queue(
+        "  D:\n    Type: AWS::SQS::Queue\n  R:\n    Type: AWS::SQS::Queue\n    Properties:\n      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt D.Arn\n        maxReceiveCount: !Ref Size\n  M:\n    Type: AWS::Lambda::EventSourceMapping\n    Properties:\n      FunctionName: !Ref F\n      EventSourceArn: !GetAtt R.Arn\n      BatchSize: {Ref: Size}\n",
+    );
+    let stack = Stack::parse(&t).expect("parses");
+    let redrive = stack.queue("R").and_then(|q| q.redrive.clone());
+    assert_eq!(redrive.map(|r| r.max_receive_count), Some(7));
+    let event = stack.function("F").and_then(|f| f.sqs_event.clone());
+    assert_eq!(event.map(|e| e.batch_size), Some(7));
+
+    let err = error_of(&function_and_queue(
+        "  R:\n    Type: AWS::SQS::Queue\n    Properties:\n      RedrivePolicy:\n        deadLetterTargetArn: !GetAtt Q.Arn\n        maxReceiveCount: !Ref Nothing\n",
+    ));
+    assert_eq!(
+        err,
+        "R: Properties.RedrivePolicy.maxReceiveCount refers to Nothing, which is not a parameter"
+    );
+}
+
+#[test]
+fn the_real_template_passes_max_receive_count_everywhere() {
+    let stack = real();
+    assert_eq!(stack.parameter("MaxReceiveCount"), Some("5"));
+    assert_eq!(stack.parameter("ArrayDeadlineSeconds"), Some("259200"));
+    for queue in ["TimesTwoQueue", "ReduceQueue"] {
+        let redrive = stack.queue(queue).and_then(|q| q.redrive.clone());
+        assert_eq!(redrive.map(|r| r.max_receive_count), Some(5), "{queue}");
+    }
+    for function in &stack.functions {
+        let env = stack
+            .resolve_env(function, |id| Some(id.to_string()))
+            .expect("resolves");
+        assert_eq!(env["MAX_RECEIVE_COUNT"], "5", "{}", function.logical_id);
+        assert_eq!(
+            env["ARRAY_DEADLINE_SECONDS"], "259200",
+            "{}",
+            function.logical_id
+        );
+    }
+}
+
+#[test]
+fn reads_grants_from_inline_statements() {
+    let t = function_and_queue(
+        "    Properties:\n      Policies:\n        - Statement:\n            - Effect: Allow\n              Action: [sqs:SendMessage, sqs:ReceiveMessage]\n              Resource: !GetAtt Q.Arn\n            - Effect: Allow\n              Action: sqs:GetQueueUrl\n              Resource: [!Ref Q]\n",
+    );
+    let stack = Stack::parse(&t).expect("parses");
+    let f = stack.function("F").expect("F");
+    let grants: Vec<String> = f.grants.iter().map(Grant::to_string).collect();
+    assert_eq!(
+        grants,
+        [
+            "sqs:GetQueueUrl on Q",
+            "sqs:ReceiveMessage on Q",
+            "sqs:SendMessage on Q"
+        ]
+    );
+}
+
+#[test]
+fn refuses_grants_the_tests_could_not_check() {
+    let policy =
+        |body: &str| function_and_queue(&format!("    Properties:\n      Policies:\n{body}"));
+    let err = error_of(&policy(
+        "        - Statement:\n            - Effect: Allow\n              Action: [sqs:SendMessage]\n              Resource: \"*\"\n",
+    ));
+    assert!(
+        err.starts_with(
+            "F: Properties.Policies[0].Statement[0].Resource must name a resource of this template"
+        ),
+        "{err}"
+    );
+    let err = error_of(&policy("        - AmazonSQSFullAccess\n"));
+    assert!(
+        err.starts_with("F: Properties.Policies[0] must be an inline policy"),
+        "{err}"
+    );
+    let err = error_of(&policy(
+        "        - SQSSendMessagePolicy:\n            QueueName: !GetAtt Q.QueueName\n",
+    ));
+    assert!(err.contains("must be an inline policy"), "{err}");
+    let err = error_of(&policy(
+        "        - Statement:\n            - Effect: Deny\n              Action: [sqs:SendMessage]\n              Resource: !GetAtt Q.Arn\n",
+    ));
+    assert_eq!(
+        err,
+        "F: Properties.Policies[0].Statement[0].Effect must be Allow"
+    );
+    let err = error_of(&policy(
+        "        - Statement:\n            - Effect: Allow\n              NotAction: [sqs:SendMessage]\n              Resource: !GetAtt Q.Arn\n",
+    ));
+    assert!(err.contains("uses NotAction"), "{err}");
 }

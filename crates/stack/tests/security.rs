@@ -1,8 +1,10 @@
 //! The security settings of `template.yaml` that no linter checks for us:
-//! authentication on by default, throttling, least-privilege policies,
-//! encryption, backups. A change that weakens one fails here.
+//! authentication on by default, throttling, least-privilege policies (each
+//! function granted exactly what it uses, pollers scoped to their own queue),
+//! a valid OpenAPI body, encryption, backups. A change that weakens one fails here.
 
 use serde_yaml_ng::Value;
+use stack::{FunctionSpec, Grant, Stack, POLLER_ACTIONS};
 use std::collections::BTreeSet;
 
 fn template() -> Value {
@@ -14,46 +16,26 @@ fn resource<'a>(t: &'a Value, id: &str) -> &'a Value {
     &t["Resources"][id]
 }
 
-/// `!GetAtt X.Arn` or `!Ref X` as the logical id X.
+/// `!Ref X` as the logical id X.
 fn target(v: &Value) -> String {
     match v {
-        Value::Tagged(t) => t
-            .value
-            .as_str()
-            .map(|s| s.trim_end_matches(".Arn").to_string())
-            .unwrap_or_default(),
+        Value::Tagged(t) => t.value.as_str().unwrap_or_default().to_string(),
         other => format!("{other:?}"),
     }
 }
 
-/// Every (action, resource) a function's inline policies allow.
-fn grants(t: &Value, function: &str) -> BTreeSet<(String, String)> {
-    let mut out = BTreeSet::new();
-    let policies = resource(t, function)["Properties"]["Policies"]
-        .as_sequence()
-        .expect("Policies");
-    for policy in policies {
-        for statement in policy["Statement"].as_sequence().expect("Statement") {
-            assert_eq!(statement["Effect"].as_str(), Some("Allow"));
-            let on = target(&statement["Resource"]);
-            for action in statement["Action"].as_sequence().expect("Action list") {
-                let action = action.as_str().expect("action").to_string();
-                assert!(
-                    !action.contains('*'),
-                    "{function}: wildcard action {action}"
-                );
-                out.insert((action, on.clone()));
-            }
-        }
-    }
-    out
+fn stack() -> Stack {
+    Stack::embedded().expect("template.yaml parses")
 }
 
-fn set(pairs: &[(&str, &str)]) -> BTreeSet<(String, String)> {
-    pairs
-        .iter()
-        .map(|(a, r)| (a.to_string(), r.to_string()))
-        .collect()
+fn function<'a>(stack: &'a Stack, id: &str) -> &'a FunctionSpec {
+    stack
+        .function(id)
+        .unwrap_or_else(|| panic!("no function {id}"))
+}
+
+fn set(pairs: &[(&str, &str)]) -> BTreeSet<Grant> {
+    pairs.iter().map(|(a, r)| Grant::new(*a, *r)).collect()
 }
 
 #[test]
@@ -108,39 +90,179 @@ fn the_stage_is_throttled_from_parameters() {
     assert_eq!(settings["ResourcePath"].as_str(), Some("/*"));
 }
 
+/// The grants as intended, written out so a change to them shows in review.
+/// `tests/iam_grants.rs` checks the same grants against what the code calls.
 #[test]
-fn each_function_gets_only_what_it_uses() {
-    let t = template();
+fn each_function_gets_exactly_what_it_uses() {
+    let stack = stack();
+    let sums_failed = ("dynamodb:UpdateItem", "SumsTable");
+    let expected = [
+        (
+            "SumArrayFunction",
+            set(&[
+                ("sqs:SendMessage", "TimesTwoQueue"),
+                ("dynamodb:PutItem", "SumsTable"),
+                ("dynamodb:GetItem", "SumsTable"),
+                sums_failed,
+            ]),
+        ),
+        (
+            "TimesTwoFunction",
+            set(&[
+                ("sqs:SendMessage", "ReduceQueue"),
+                ("dynamodb:PutItem", "ScratchpadTable"),
+                ("dynamodb:GetItem", "SumsTable"),
+                sums_failed,
+                ("sqs:ReceiveMessage", "TimesTwoQueue"),
+                ("sqs:DeleteMessage", "TimesTwoQueue"),
+                ("sqs:GetQueueAttributes", "TimesTwoQueue"),
+            ]),
+        ),
+        (
+            "ReduceFunction",
+            set(&[
+                ("sqs:SendMessage", "ReduceQueue"),
+                ("dynamodb:PutItem", "ScratchpadTable"),
+                ("dynamodb:Query", "ScratchpadTable"),
+                ("dynamodb:BatchWriteItem", "ScratchpadTable"),
+                ("dynamodb:GetItem", "SumsTable"),
+                sums_failed,
+                ("sqs:ReceiveMessage", "ReduceQueue"),
+                ("sqs:DeleteMessage", "ReduceQueue"),
+                ("sqs:GetQueueAttributes", "ReduceQueue"),
+            ]),
+        ),
+    ];
     assert_eq!(
-        grants(&t, "SumArrayFunction"),
-        set(&[
-            ("sqs:SendMessage", "TimesTwoQueue"),
-            ("dynamodb:PutItem", "SumsTable"),
-            ("dynamodb:GetItem", "SumsTable"),
-        ])
+        stack.functions.len(),
+        expected.len(),
+        "a function is missing here"
     );
-    let times_two = grants(&t, "TimesTwoFunction");
+    for (id, grants) in expected {
+        let granted = &function(&stack, id).grants;
+        let missing: Vec<_> = grants.difference(granted).map(Grant::to_string).collect();
+        let extra: Vec<_> = granted.difference(&grants).map(Grant::to_string).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{id}: not granted {missing:?}; granted but not used {extra:?}"
+        );
+    }
+}
+
+#[test]
+fn no_wildcards_anywhere_in_the_functions_policies() {
+    let t = template();
+    let stack = stack();
+    for f in &stack.functions {
+        for grant in &f.grants {
+            assert!(
+                !grant.action.contains('*') && !grant.resource.contains('*'),
+                "{}: wildcard in {grant}",
+                f.logical_id
+            );
+        }
+        // The parser refuses a "*" resource; check the text too, so a
+        // parser change cannot let one through unseen.
+        let policies = &resource(&t, &f.logical_id)["Properties"]["Policies"];
+        let text = serde_yaml_ng::to_string(policies).expect("policies as text");
+        assert!(!text.contains('*'), "{}: {text}", f.logical_id);
+    }
+}
+
+/// SAM's `Type: SQS` event would attach AWSLambdaSQSQueueExecutionRole:
+/// receive and delete on every queue of the account.
+#[test]
+fn pollers_read_only_their_own_queue() {
+    let t = template();
+    let resources = t["Resources"].as_mapping().expect("Resources");
+    for (id, body) in resources {
+        let events = body["Properties"]["Events"].as_mapping();
+        for (name, event) in events.into_iter().flatten() {
+            assert_ne!(
+                event["Type"].as_str(),
+                Some("SQS"),
+                "{id:?}: event {name:?} brings the managed SQS execution policy"
+            );
+        }
+        let managed = format!("{:?}", body["Properties"]["ManagedPolicyArns"]);
+        assert!(!managed.contains("SQS"), "{id:?}: {managed}");
+    }
+    let stack = stack();
+    let mut polled = BTreeSet::new();
+    for f in &stack.functions {
+        let on_queues: BTreeSet<Grant> = f
+            .grants
+            .iter()
+            .filter(|g| POLLER_ACTIONS.contains(&g.action.as_str()))
+            .cloned()
+            .collect();
+        assert_eq!(on_queues, f.poller_grants(), "{}", f.logical_id);
+        if let Some(event) = &f.sqs_event {
+            polled.insert(event.queue.clone());
+            let mapping = resources
+                .iter()
+                .find(|(_, body)| {
+                    body["Type"].as_str() == Some("AWS::Lambda::EventSourceMapping")
+                        && target(&body["Properties"]["FunctionName"]) == f.logical_id
+                })
+                .expect("the function's mapping");
+            assert_eq!(
+                mapping.1["DependsOn"].as_str(),
+                Some(format!("{}Role", f.logical_id).as_str()),
+                "{}: its mapping must wait for the role's permissions",
+                f.logical_id
+            );
+        }
+    }
+    assert_eq!(polled, set_of(&["TimesTwoQueue", "ReduceQueue"]));
+}
+
+fn set_of(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// Without OpenApiVersion SAM also deploys a stage named `Stage`, with no
+/// throttling, whose requests fail; without responses the import warns.
+#[test]
+fn the_api_body_is_valid_openapi_3() {
+    let t = template();
+    let api = &resource(&t, "Api")["Properties"];
+    assert_eq!(api["OpenApiVersion"].as_str(), Some("3.0.1"));
+    let body = &api["DefinitionBody"];
     assert!(
-        times_two.is_subset(&set(&[
-            ("sqs:SendMessage", "ReduceQueue"),
-            ("dynamodb:PutItem", "ScratchpadTable"),
-            ("dynamodb:GetItem", "SumsTable"),
-            ("dynamodb:UpdateItem", "SumsTable"),
-        ])),
-        "{times_two:?}"
+        body["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.0")),
+        "{:?}",
+        body["openapi"]
     );
-    let reduce = grants(&t, "ReduceFunction");
-    assert!(
-        reduce.is_subset(&set(&[
-            ("sqs:SendMessage", "ReduceQueue"),
-            ("dynamodb:PutItem", "ScratchpadTable"),
-            ("dynamodb:Query", "ScratchpadTable"),
-            ("dynamodb:BatchWriteItem", "ScratchpadTable"),
-            ("dynamodb:GetItem", "SumsTable"),
-            ("dynamodb:UpdateItem", "SumsTable"),
-        ])),
-        "{reduce:?}"
-    );
+    let contract: Value =
+        serde_yaml_ng::from_str(include_str!("../../../openapi.yaml")).expect("openapi.yaml");
+    for (path, methods) in body["paths"].as_mapping().expect("paths") {
+        for (method, operation) in methods.as_mapping().expect("methods") {
+            let statuses = |op: &Value| -> BTreeSet<String> {
+                op["responses"]
+                    .as_mapping()
+                    .into_iter()
+                    .flatten()
+                    .map(|(status, response)| {
+                        assert!(
+                            response["description"].as_str().is_some(),
+                            "{path:?} {method:?} {status:?}: a response needs a description"
+                        );
+                        status.as_str().unwrap_or_default().to_string()
+                    })
+                    .collect()
+            };
+            let declared = statuses(operation);
+            assert!(!declared.is_empty(), "{path:?} {method:?}: no responses");
+            let documented = statuses(&contract["paths"][path][method]);
+            assert_eq!(
+                declared, documented,
+                "{path:?} {method:?} as in openapi.yaml"
+            );
+        }
+    }
 }
 
 #[test]

@@ -1,10 +1,12 @@
 //! Walking the template's YAML. Every error names the resource (or section)
 //! and the property path, so a typo in `template.yaml` is found at once.
 
+mod mappings;
+mod policies;
+
 use crate::{
-    AttributeType, EnvValue, FunctionSpec, QueueSpec, Redrive, SqsEventSpec, Stack, StackError,
-    TableSpec, DEFAULT_BATCH_SIZE, DEFAULT_FUNCTION_TIMEOUT, DEFAULT_RETENTION,
-    DEFAULT_VISIBILITY_TIMEOUT,
+    AttributeType, EnvValue, FunctionSpec, QueueSpec, Redrive, Stack, StackError, TableSpec,
+    DEFAULT_FUNCTION_TIMEOUT, DEFAULT_RETENTION, DEFAULT_VISIBILITY_TIMEOUT,
 };
 use serde_yaml_ng::{Mapping, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -197,6 +199,7 @@ pub(crate) fn stack(template: &str) -> Result<Stack, StackError> {
             _ => {}
         }
     }
+    mappings::attach(resources, &mut stack, &refs)?;
     check_redrive_cycles(&stack)?;
     Ok(stack)
 }
@@ -223,6 +226,20 @@ impl Refs<'_> {
             Some(QUEUE) => Ok(id),
             Some(other) => Err(at.invalid(property, format!("names {id}, a {other}, not a queue"))),
             None => Err(at.invalid(property, format!("names {id}, which is not a resource"))),
+        }
+    }
+
+    /// A count that may be `!Ref <Parameter>`: the parameter's default.
+    fn count_u32(&self, at: At, value: &Value, property: &str) -> Result<u32, StackError> {
+        let Some(target) = ref_target(value) else {
+            return at.count_u32(value, property);
+        };
+        match self.parameters.get(target) {
+            Some(default) => at.count_u32(&Value::String(default.clone()), property),
+            None => Err(at.invalid(
+                property,
+                format!("refers to {target}, which is not a parameter"),
+            )),
         }
     }
 
@@ -284,7 +301,7 @@ fn queue(at: At, properties: Option<&Mapping>, refs: &Refs) -> Result<QueueSpec,
                 .get("maxReceiveCount")
                 .ok_or_else(|| at.missing("Properties.RedrivePolicy.maxReceiveCount"))?;
             let max_receive_count =
-                at.count_u32(count, "Properties.RedrivePolicy.maxReceiveCount")?;
+                refs.count_u32(at, count, "Properties.RedrivePolicy.maxReceiveCount")?;
             if max_receive_count == 0 {
                 return Err(at.invalid(
                     "Properties.RedrivePolicy.maxReceiveCount",
@@ -469,80 +486,32 @@ fn function(
         }
     }
 
-    let mut sqs_event = None;
-    let events = at.mapping(properties, "Events", "Properties.Events")?;
-    for (name, event) in events.into_iter().flatten() {
-        let name = at.string(name, "Properties.Events")?;
-        let path = format!("Properties.Events.{name}");
-        if event.get("Type").and_then(Value::as_str) != Some("SQS") {
-            continue;
-        }
-        if sqs_event.is_some() {
-            return Err(at.invalid(&path, "is a second SQS event; a function may have only one"));
-        }
-        let props = at
-            .mapping(
-                event.as_mapping(),
-                "Properties",
-                &format!("{path}.Properties"),
-            )?
-            .ok_or_else(|| at.missing(&format!("{path}.Properties")))?;
-        sqs_event = Some(sqs(at, props, &format!("{path}.Properties"), refs)?);
-    }
-
+    refuse_sam_sqs_events(at, properties)?;
     Ok(FunctionSpec {
         logical_id: at.resource.to_string(),
         binary,
         timeout,
         environment,
-        sqs_event,
+        grants: policies::grants(at, properties, refs)?,
+        sqs_event: None,
     })
 }
 
-fn sqs(at: At, props: &Mapping, path: &str, refs: &Refs) -> Result<SqsEventSpec, StackError> {
-    let queue = props
-        .get("Queue")
-        .ok_or_else(|| at.missing(&format!("{path}.Queue")))?;
-    let queue = refs.queue_arn(at, queue, &format!("{path}.Queue"))?;
-    let batch_size = props
-        .get("BatchSize")
-        .map(|v| at.count_u32(v, &format!("{path}.BatchSize")))
-        .transpose()?
-        .unwrap_or(DEFAULT_BATCH_SIZE);
-    if batch_size == 0 {
-        return Err(at.invalid(&format!("{path}.BatchSize"), "must be at least 1"));
-    }
-    let batching_window = at
-        .seconds(
-            props.get("MaximumBatchingWindowInSeconds"),
-            &format!("{path}.MaximumBatchingWindowInSeconds"),
-        )?
-        .unwrap_or(Duration::ZERO);
-    let scaling = at.mapping(
-        Some(props),
-        "ScalingConfig",
-        &format!("{path}.ScalingConfig"),
-    )?;
-    let maximum_concurrency = scaling
-        .and_then(|s| s.get("MaximumConcurrency"))
-        .map(|v| at.count_u32(v, &format!("{path}.ScalingConfig.MaximumConcurrency")))
-        .transpose()?;
-    let report_batch_item_failures = match props.get("FunctionResponseTypes") {
-        None => false,
-        Some(Value::Sequence(types)) => types
-            .iter()
-            .any(|t| t.as_str() == Some("ReportBatchItemFailures")),
-        Some(_) => {
-            return Err(at.invalid(&format!("{path}.FunctionResponseTypes"), "must be a list"))
+/// SAM's `Type: SQS` event attaches AWSLambdaSQSQueueExecutionRole, which may
+/// receive from and delete in every queue of the account.
+fn refuse_sam_sqs_events(at: At, properties: Option<&Mapping>) -> Result<(), StackError> {
+    let events = at.mapping(properties, "Events", "Properties.Events")?;
+    for (name, event) in events.into_iter().flatten() {
+        if event.get("Type").and_then(Value::as_str) == Some("SQS") {
+            let name = at.string(name, "Properties.Events")?;
+            return Err(at.invalid(
+                &format!("Properties.Events.{name}"),
+                "is a SAM SQS event, whose managed policy covers every queue of the account: \
+                 declare an AWS::Lambda::EventSourceMapping and grant the function its own queue",
+            ));
         }
-    };
-    Ok(SqsEventSpec {
-        queue,
-        batch_size,
-        batching_window,
-        maximum_concurrency,
-        report_batch_item_failures,
-    })
+    }
+    Ok(())
 }
 
 /// Refuses a chain of redrive policies that loops back on itself, which SQS

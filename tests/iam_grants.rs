@@ -1,0 +1,435 @@
+//! What each function is granted in template.yaml must be exactly what its
+//! code calls, derived from the code, not typed twice by hand.
+//!
+//! Each function's handler runs against moto through every path it has, with
+//! its own ports: one SDK client per queue and table it is given, each
+//! recording the IAM action of every request and the resource it is bound to.
+//! The recorded set must equal the function's grants, less what Lambda's
+//! poller calls with its role (receive, delete, GetQueueAttributes on its
+//! queue), which the test plays with clients of its own.
+//!
+//! To cover a new code path, add a scenario to [`SCENARIOS`].
+
+use aws_lambda_events::apigw::ApiGatewayProxyRequest;
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_ports::{CallRecorder, Names, Provisioned};
+use futures::future::BoxFuture;
+use http::{HeaderValue, Method};
+use pipeline::{Config, Ports, Received};
+use serde_json::Value;
+use stack::{EnvValue, FunctionSpec, Grant, Stack};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use test_support::Moto;
+
+const SUM_ARRAY: &str = "SumArrayFunction";
+const TIMES_TWO: &str = "TimesTwoFunction";
+const REDUCE: &str = "ReduceFunction";
+/// Prefix of the queue and table names on moto.
+const PREFIX: &str = "grants";
+
+/// One function as Lambda would run it: its environment, its own ports.
+struct Function {
+    spec: FunctionSpec,
+    ports: Ports,
+    config: Config,
+    recorder: CallRecorder,
+    /// What its environment names, as its ports were built from.
+    names: Names,
+}
+
+/// The stack on moto, the three functions, and ports of the test's own (the
+/// pollers', the client's) that record nothing.
+struct World {
+    functions: BTreeMap<String, Function>,
+    unrecorded: Ports,
+    sdk: aws_config::SdkConfig,
+}
+
+type Scenario = for<'w> fn(&'w World) -> BoxFuture<'w, ()>;
+
+/// Every path of every function, in an order where each finds the messages
+/// and rows the ones before it left. The failure paths come last: their
+/// arrays' packets stay in the queues, unmapped.
+const SCENARIOS: &[(&str, Scenario)] = &[
+    ("POST without a key", |w| Box::pin(post_unkeyed(w))),
+    ("POST with a key, twice", |w| Box::pin(post_keyed_twice(w))),
+    ("POST an empty array", |w| Box::pin(post_empty(w))),
+    ("GET a pending array and a missing one", |w| {
+        Box::pin(get_pending_and_missing(w))
+    }),
+    ("map every packet, one delivered twice", |w| {
+        Box::pin(map_all(w))
+    }),
+    ("reduce out of time: the rest is re-sent", |w| {
+        Box::pin(reduce_out_of_time(w))
+    }),
+    ("reduce to done, one message delivered twice", |w| {
+        Box::pin(reduce_all(w))
+    }),
+    ("GET the done arrays", |w| Box::pin(get_done(w))),
+    ("POST whose fan-out fails: the array is failed", |w| {
+        Box::pin(fan_out_fails(w))
+    }),
+    (
+        "GET an array past its deadline: it is failed as expired",
+        |w| Box::pin(get_expired(w)),
+    ),
+    ("times_two fails a message on its last receive", |w| {
+        Box::pin(last_receive(w, TIMES_TWO))
+    }),
+    ("reduce fails a message on its last receive", |w| {
+        Box::pin(last_receive(w, REDUCE))
+    }),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_function_is_granted_exactly_what_its_code_calls() {
+    let moto = Moto::start();
+    let world = World::on(&moto).await;
+    for (name, scenario) in SCENARIOS {
+        eprintln!("scenario: {name}");
+        scenario(&world).await;
+    }
+    let mut problems = Vec::new();
+    for (id, function) in &world.functions {
+        let called = function.called();
+        let granted = function.spec.code_grants();
+        for missing in called.difference(&granted) {
+            problems.push(format!(
+                "{id}: its code calls {missing}, which template.yaml does not grant"
+            ));
+        }
+        for unused in granted.difference(&called) {
+            problems.push(format!(
+                "{id}: template.yaml grants {unused}, which no scenario calls"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+impl World {
+    async fn on(moto: &Moto) -> World {
+        let stack = Stack::embedded().expect("template.yaml parses");
+        let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
+        let provisioned = aws_ports::provision(&stack, &sdk, PREFIX)
+            .await
+            .expect("provision on moto");
+        let mut functions = BTreeMap::new();
+        for spec in &stack.functions {
+            let function = Function::new(spec, &provisioned, &stack, &sdk);
+            functions.insert(spec.logical_id.clone(), function);
+        }
+        World {
+            functions,
+            unrecorded: aws_ports::ports(&sdk, &provisioned.names()),
+            sdk,
+        }
+    }
+
+    fn function(&self, id: &str) -> &Function {
+        self.functions
+            .get(id)
+            .unwrap_or_else(|| panic!("template.yaml has no {id}"))
+    }
+}
+
+impl Function {
+    fn new(
+        spec: &FunctionSpec,
+        provisioned: &Provisioned,
+        stack: &Stack,
+        sdk: &aws_config::SdkConfig,
+    ) -> Function {
+        let env = provisioned
+            .function_env(stack, &spec.logical_id)
+            .expect("the function's environment");
+        // Small packets and fan-in so a few elements make a tree of several levels.
+        let config = Config::from_lookup(|name| match name {
+            "CHUNK_SIZE" | "FAN_IN" => Some("2".into()),
+            _ => env.get(name).cloned(),
+        })
+        .expect("the function's configuration");
+        let recorder = CallRecorder::new();
+        let names = Names::from_lookup(|name| env.get(name).cloned());
+        Function {
+            spec: spec.clone(),
+            ports: aws_ports::ports_recorded(sdk, &names, &recorder),
+            config,
+            recorder,
+            names,
+        }
+    }
+
+    /// What its clients sent, as grants: each client's label is the variable
+    /// that names its resource, which the template binds to a logical id.
+    fn called(&self) -> BTreeSet<Grant> {
+        let resource_of = |variable: &str| match self.spec.environment.get(variable) {
+            Some(EnvValue::Resource(id)) => id.clone(),
+            other => panic!("{variable} is {other:?}, not a resource"),
+        };
+        self.recorder
+            .calls()
+            .into_iter()
+            .map(|c| Grant::new(c.action, resource_of(&c.resource)))
+            .collect()
+    }
+}
+
+async fn api(
+    w: &World,
+    method: Method,
+    path: &str,
+    body: Option<&str>,
+    key: Option<&str>,
+) -> (i64, Value) {
+    let f = w.function(SUM_ARRAY);
+    api_with(&f.ports, &f.config, method, path, body, key).await
+}
+
+/// [`api`] through sum_array's code with other ports or configuration.
+async fn api_with(
+    ports: &Ports,
+    config: &Config,
+    method: Method,
+    path: &str,
+    body: Option<&str>,
+    key: Option<&str>,
+) -> (i64, Value) {
+    let mut request = ApiGatewayProxyRequest::default();
+    request.http_method = method;
+    request.path = Some(path.to_string());
+    request.body = body.map(str::to_string);
+    if let Some(key) = key {
+        let value = HeaderValue::from_str(key).expect("a header value");
+        request
+            .headers
+            .insert(handlers::api::IDEMPOTENCY_HEADER, value);
+    }
+    let response = handlers::handle_api(ports, config, &request).await;
+    let text = match response.body {
+        Some(Body::Text(t)) => t,
+        other => panic!("unexpected body {other:?}"),
+    };
+    let json = serde_json::from_str(&text).expect("a JSON answer");
+    (response.status_code, json)
+}
+
+async fn post(w: &World, body: &str, key: Option<&str>) -> (i64, Value) {
+    api(w, Method::POST, "/sumArray", Some(body), key).await
+}
+
+async fn post_unkeyed(w: &World) {
+    let (status, answer) = post(w, "[1,2,3,4,5,6,7,8,9]", None).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
+async fn post_keyed_twice(w: &World) {
+    let body = "[10,20,30,40,50]";
+    let (first, a) = post(w, body, Some("grants-key")).await;
+    let (second, b) = post(w, body, Some("grants-key")).await;
+    assert_eq!((first, second), (200, 200), "{a} {b}");
+    assert_eq!(a["arrayId"], b["arrayId"]);
+    let (other, answer) = post(w, "[1]", Some("grants-key")).await;
+    assert_eq!(other, 422, "{answer}");
+}
+
+async fn post_empty(w: &World) {
+    let (status, answer) = post(w, "[]", None).await;
+    assert_eq!(status, 200, "{answer}");
+}
+
+async fn get_pending_and_missing(w: &World) {
+    let (status, answer) = post(w, "[0.5,0.25]", None).await;
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["arrayId"].as_str().expect("arrayId");
+    let (status, answer) = api(w, Method::GET, &format!("/sums/{id}"), None, None).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("pending")));
+    let missing = "/sums/0f8fad5b-d9cb-469f-a165-70867728950e";
+    assert_eq!(api(w, Method::GET, missing, None, None).await.0, 404);
+}
+
+/// Every message of `queue`, taken as the poller would (by the test's own
+/// clients), in batches of up to ten.
+async fn drain(queue: &dyn pipeline::Queue) -> Vec<Vec<Received>> {
+    let mut batches = Vec::new();
+    loop {
+        let batch = queue
+            .receive(10, Duration::from_millis(200), Duration::from_secs(60))
+            .await
+            .expect("receive");
+        if batch.is_empty() {
+            return batches;
+        }
+        batches.push(batch);
+    }
+}
+
+/// The event Lambda's poller would deliver for `batch`.
+fn event_of(batch: &[Received]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = batch
+        .iter()
+        .map(|m| {
+            let mut record = SqsMessage::default();
+            record.message_id = Some(m.message_id.clone());
+            record.receipt_handle = Some(m.receipt.clone());
+            record.body = Some(m.body.clone());
+            record.attributes.insert(
+                "ApproximateReceiveCount".into(),
+                m.receive_count.to_string(),
+            );
+            record
+        })
+        .collect();
+    event
+}
+
+/// Delivers every batch, the first message of the first batch twice (as SQS
+/// may), and deletes what the handler did not report failed.
+async fn deliver<'w>(
+    queue: &dyn pipeline::Queue,
+    batches: Vec<Vec<Received>>,
+    handle: impl Fn(SqsEvent) -> BoxFuture<'w, aws_lambda_events::sqs::SqsBatchResponse>,
+) {
+    for (i, mut batch) in batches.into_iter().enumerate() {
+        if i == 0 {
+            batch.push(batch[0].clone());
+        }
+        let response = handle(event_of(&batch)).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "failed items: {:?}",
+            response.batch_item_failures
+        );
+        let mut receipts: Vec<String> = batch.into_iter().map(|m| m.receipt).collect();
+        receipts.sort();
+        receipts.dedup();
+        queue.delete(receipts).await.expect("delete");
+    }
+}
+
+async fn map_all(w: &World) {
+    let f = w.function(TIMES_TWO);
+    let queue = w.unrecorded.times_two_queue.as_ref();
+    let batches = drain(queue).await;
+    assert!(!batches.is_empty(), "the POSTs left packets to map");
+    deliver(queue, batches, |event| {
+        Box::pin(async move { handlers::handle_times_two(&f.ports, &f.config, &event).await })
+    })
+    .await;
+}
+
+async fn reduce_all(w: &World) {
+    let f = w.function(REDUCE);
+    let queue = w.unrecorded.reduce_queue.as_ref();
+    loop {
+        let batches = drain(queue).await;
+        if batches.is_empty() {
+            return;
+        }
+        deliver(queue, batches, |event| {
+            Box::pin(
+                async move { handlers::handle_reduce(&f.ports, &f.config, &event, None).await },
+            )
+        })
+        .await;
+    }
+}
+
+/// Every reduce message handled with its deadline already passed: each is
+/// re-sent as it is, for the next invocation.
+async fn reduce_out_of_time(w: &World) {
+    let f = w.function(REDUCE);
+    let queue = w.unrecorded.reduce_queue.as_ref();
+    let batches = drain(queue).await;
+    assert!(!batches.is_empty(), "mapping left reduce messages");
+    let passed = Some(0);
+    deliver(queue, batches, |event| {
+        Box::pin(async move { handlers::handle_reduce(&f.ports, &f.config, &event, passed).await })
+    })
+    .await;
+}
+
+async fn get_done(w: &World) {
+    let (status, answer) = post(w, "[1,2,3,4,5,6,7,8,9]", Some("grants-done")).await;
+    assert_eq!(status, 200, "{answer}");
+    map_all(w).await;
+    reduce_all(w).await;
+    let id = answer["arrayId"].as_str().expect("arrayId");
+    let (status, answer) = api(w, Method::GET, &format!("/sums/{id}"), None, None).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["status"], "done", "{answer}");
+    assert_eq!(answer["sum"], 90);
+}
+
+async fn status_of(w: &World, id: &str) -> Value {
+    let (status, answer) = api(w, Method::GET, &format!("/sums/{id}"), None, None).await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+/// sum_array's code with its TimesTwo queue's URL pointing at a queue that
+/// does not exist: the record is written, the fan-out refused.
+async fn fan_out_fails(w: &World) {
+    let f = w.function(SUM_ARRAY);
+    let mut names = f.names.clone();
+    let url = names.times_two_queue_url.take().expect("its queue");
+    names.times_two_queue_url = Some(format!("{url}-missing"));
+    let ports = aws_ports::ports_recorded(&w.sdk, &names, &f.recorder);
+    let body = Some("[4,5]");
+    let (status, answer) = api_with(&ports, &f.config, Method::POST, "/sumArray", body, None).await;
+    assert_eq!(status, 503, "{answer}");
+    let resources = aws_ports::Resources::from_prefix(&w.sdk, PREFIX)
+        .await
+        .expect("the queues and tables");
+    let listed = aws_ports::Admin::new(&w.sdk, resources)
+        .pending()
+        .await
+        .expect("a scan of the sums table");
+    let failed = listed
+        .iter()
+        .find(|a| a.status == "failed" && a.array_length == 2)
+        .expect("the array's record, failed");
+    let answer = status_of(w, &failed.array_id).await;
+    assert_eq!(answer["failure"], "not_enqueued", "{answer}");
+}
+
+async fn get_expired(w: &World) {
+    let f = w.function(SUM_ARRAY);
+    let mut short = f.config.clone();
+    short.array_deadline = Duration::from_secs(1);
+    let body = Some("[7,8,9]");
+    let (status, answer) = api_with(&f.ports, &short, Method::POST, "/sumArray", body, None).await;
+    assert_eq!(status, 200, "{answer}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let answer = status_of(w, answer["arrayId"].as_str().expect("arrayId")).await;
+    assert_eq!(answer["status"], "failed", "{answer}");
+    assert_eq!(answer["failure"], "expired", "{answer}");
+}
+
+/// A message of a pending array that `function` cannot decode, delivered for
+/// the last time before the dead-letter queue: the array is failed.
+async fn last_receive(w: &World, function: &str) {
+    let (status, answer) = post(w, "[1,2,3]", None).await;
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["arrayId"].as_str().expect("arrayId");
+    let f = w.function(function);
+    let broken = Received {
+        message_id: format!("broken-{function}"),
+        receipt: "unused".into(),
+        body: serde_json::json!({ "arrayId": id }).to_string(),
+        receive_count: f.config.max_receive_count,
+    };
+    let event = event_of(&[broken]);
+    let response = match function {
+        TIMES_TWO => handlers::handle_times_two(&f.ports, &f.config, &event).await,
+        _ => handlers::handle_reduce(&f.ports, &f.config, &event, None).await,
+    };
+    assert_eq!(response.batch_item_failures.len(), 1, "{function}");
+    let answer = status_of(w, id).await;
+    assert_eq!(answer["status"], "failed", "{answer}");
+    assert_eq!(answer["failure"], "dead_lettered", "{answer}");
+}
