@@ -246,3 +246,25 @@ async fn garbage_on_its_last_receive_fails_no_array() {
     assert_eq!(metrics.arrays_failed, 0);
     assert_eq!(get(&ports, &id).await["status"], "pending");
 }
+
+/// A packet of an array past its deadline is not mapped (its merged leaves'
+/// tombstones may be gone by TTL, and mapping would count them again): the
+/// array fails as expired instead.
+#[tokio::test]
+async fn a_packet_of_an_overdue_array_is_not_mapped() {
+    let (b, clock) = backend();
+    let ports = b.ports();
+    let (_, json) = call(&ports, Method::POST, "/sumArray", Some("[1,2]")).await;
+    let id = json["arrayId"].as_str().expect("id").to_string();
+    let deadline = Config::default().array_deadline.as_millis() as u64;
+    clock.0.store(START_MS + deadline + 1, Ordering::SeqCst);
+    drain(&b, &ports).await;
+    assert!(b.scratchpad.rows().is_empty(), "nothing was mapped");
+    let record = b.sums.records().remove(0);
+    assert_eq!(record.status, Status::Failed);
+    assert_eq!(
+        record.failure.map(|f| f.kind),
+        Some(pipeline::FailureKind::Expired)
+    );
+    assert_eq!(get(&ports, &id).await["failure"], "expired");
+}

@@ -31,6 +31,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Stored {
     id: String,
     body: String,
+    /// When it was first sent: SQS drops a message its retention period
+    /// after that, wherever it is then (a dead-letter queue included).
+    sent_at_ms: u64,
     visible_at_ms: u64,
     receive_count: u32,
     receipt: Option<String>,
@@ -86,6 +89,17 @@ impl MemoryQueue {
             .collect()
     }
 
+    /// Drops every message sent more than `retention` ago, as SQS does
+    /// (`MessageRetentionPeriod`); returns how many.
+    pub fn drop_expired(&self, retention: Duration) -> usize {
+        let now = self.clock.now_ms();
+        let keep_from = now.saturating_sub(retention.as_millis() as u64);
+        let mut messages = lock(&self.messages);
+        let before = messages.len();
+        messages.retain(|_, m| m.sent_at_ms >= keep_from);
+        before - messages.len()
+    }
+
     /// Milliseconds until the next hidden message becomes visible, if any.
     pub fn next_visible_in_ms(&self) -> Option<u64> {
         let now = self.clock.now_ms();
@@ -100,6 +114,7 @@ impl MemoryQueue {
         let stored = Stored {
             id: format!("{}-{seq}", self.name),
             body,
+            sent_at_ms: self.clock.now_ms(),
             visible_at_ms: 0,
             receive_count: 0,
             receipt: None,
@@ -235,6 +250,16 @@ impl MemoryScratchpad {
     /// Every row (for inspection and tests).
     pub fn rows(&self) -> Vec<ScratchpadRow> {
         lock(&self.rows).values().cloned().collect()
+    }
+
+    /// Deletes every row whose `expires_at` (Unix seconds) is before
+    /// `now_s`, as DynamoDB's TTL does (lazily on AWS; at once here, the
+    /// harsher case); returns how many.
+    pub fn delete_expired(&self, now_s: u64) -> usize {
+        let mut rows = lock(&self.rows);
+        let before = rows.len();
+        rows.retain(|_, r| r.expires_at >= now_s);
+        before - rows.len()
     }
 }
 

@@ -189,6 +189,14 @@ pub struct SumRecord {
 }
 
 impl SumRecord {
+    /// Whether the array is past its deadline without having ended: it is
+    /// failed as expired by whoever reads it next, and no step works on it
+    /// any more (what it needs may have expired: scratchpad rows by TTL,
+    /// messages by SQS's retention).
+    pub fn is_overdue(&self, now_ms: u64) -> bool {
+        !self.has_ended() && now_ms > self.deadline_ms
+    }
+
     /// Whether nothing more can change the array: done, or failed for a
     /// reason no redrive can undo. Work on such an array is skipped.
     pub fn has_ended(&self) -> bool {

@@ -117,6 +117,8 @@ fn rate(rng: &mut SmallRng, kind: FaultKind) -> f64 {
         FaultKind::RetriedAfterApplied => (0.01, 0.1),
         // Of the calls that fail before taking effect, the share that fail for good.
         FaultKind::Denied => (0.05, 0.3),
+        // Per scheduler tick while faults are on: a few per run at most.
+        FaultKind::Outage => (0.00002, 0.0002),
     };
     if lo < hi {
         rng.gen_range(lo..hi)
@@ -161,7 +163,7 @@ impl Params {
             }
         }
         let function_timeout_ms = rng.gen_range(6_000..=60_000);
-        Params {
+        let mut params = Params {
             seed,
             arrays,
             concurrency,
@@ -187,7 +189,13 @@ impl Params {
             rates: Self::sdk_faults(&mut rng, mix, rates),
             // Drawn last, like the SDK's faults, to keep earlier draws.
             keyed: (0..n_arrays).map(|_| rng.gen_bool(0.3)).collect(),
+        };
+        // Drawn after everything else, for the same reason.
+        if params.mix == FaultMix::Mixed && rng.gen_bool(0.3) {
+            let p = rate(&mut rng, FaultKind::Outage);
+            params.rates.set(FaultKind::Outage, p);
         }
+        params
     }
 
     /// The faults of the SDK around a call, drawn last so that adding them

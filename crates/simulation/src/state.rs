@@ -44,9 +44,13 @@ pub enum FaultKind {
     /// A call is refused for good (AccessDenied, a validation error): no
     /// retry of the same request can succeed while the cause lasts.
     Denied,
+    /// The pipeline stops for longer than SQS keeps messages and the
+    /// scratchpad keeps rows: messages past their retention are dropped and
+    /// rows past their TTL deleted; arrays caught in it must still end.
+    Outage,
 }
 
-const KINDS: usize = 12;
+const KINDS: usize = 13;
 
 impl FaultKind {
     pub const ALL: [FaultKind; KINDS] = [
@@ -62,6 +66,7 @@ impl FaultKind {
         FaultKind::Timeout,
         FaultKind::RetriedAfterApplied,
         FaultKind::Denied,
+        FaultKind::Outage,
     ];
 
     pub fn name(self) -> &'static str {
@@ -78,6 +83,7 @@ impl FaultKind {
             FaultKind::Timeout => "timeout",
             FaultKind::RetriedAfterApplied => "retried-after-applied",
             FaultKind::Denied => "denied",
+            FaultKind::Outage => "outage",
         }
     }
 

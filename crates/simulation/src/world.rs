@@ -254,6 +254,9 @@ impl<'a> World<'a> {
             }
         };
         self.clock.advance(ms);
+        if self.roll(FaultKind::Outage) {
+            self.outage();
+        }
         if !self.tasks.is_empty() && self.roll(FaultKind::VisibilityExpiry) {
             let to_ms = self.clock.advance(self.params.visibility_ms) - crate::clock::EPOCH_MS;
             self.trace(Event::Clock {
@@ -261,6 +264,37 @@ impl<'a> World<'a> {
                 why: "slow handlers: visibility timeouts expire",
             });
         }
+    }
+
+    /// Time jumps past SQS's longest retention and the scratchpad's TTL:
+    /// what AWS would have dropped or deleted by then is gone.
+    fn outage(&mut self) {
+        const FIFTEEN_DAYS_MS: u64 = 15 * 24 * 3600 * 1000;
+        // No invocation outlives Lambda's 15-minute limit: whatever runs
+        // now dies with the outage, and clients try again after it.
+        for task in std::mem::take(&mut self.tasks) {
+            self.trace(Event::Crash { task: task.id });
+            if let Kind::Client { plan } = task.kind {
+                self.clients.push_back(plan);
+            }
+        }
+        let retention = Duration::from_secs(14 * 24 * 3600);
+        let to_ms = self.clock.advance(FIFTEEN_DAYS_MS) - crate::clock::EPOCH_MS;
+        for queue in [
+            &self.backend.times_two_queue,
+            &self.backend.times_two_dlq,
+            &self.backend.reduce_queue,
+            &self.backend.reduce_dlq,
+        ] {
+            queue.drop_expired(retention);
+        }
+        self.backend
+            .scratchpad
+            .delete_expired(self.clock.now_ms() / 1000);
+        self.trace(Event::Clock {
+            to_ms,
+            why: "an outage of 15 days: messages past retention dropped, rows past their TTL deleted",
+        });
     }
 
     /// One scheduler step; false once the run is over.
@@ -674,6 +708,7 @@ impl<'a> World<'a> {
             expected: &expected,
             allocated: &s.allocated,
             keyed: &self.params.keyed,
+            outage: s.counts.get(FaultKind::Outage) > 0,
             accepted: &self.accepted,
             observed: &s.observed,
             backend: &self.backend,

@@ -66,9 +66,15 @@ async fn map_array(
         }
         Err(e) => return fail_all(&msgs, &|| e.clone().into()),
     };
-    if record.has_ended() {
-        // A late duplicate, or a packet of an array that failed: there is
-        // nothing to add.
+    let overdue = record.is_overdue(ports.clock.now_ms());
+    if overdue {
+        // Its scratchpad rows may have expired: mapping now could bring a
+        // merged leaf back to life. The array ends here instead.
+        super::submit::expire(ports, &record).await;
+    }
+    if overdue || record.has_ended() {
+        // A late duplicate, a packet of an array that failed, or of one
+        // that just expired: there is nothing to add.
         return msgs
             .iter()
             .map(|(i, _)| (*i, Ok(MapOutcome::default())))

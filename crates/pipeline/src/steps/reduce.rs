@@ -156,6 +156,12 @@ async fn reduce_message(
         });
     }
     let mut outcome = ReduceOutcome::default();
+    if record.is_overdue(ports.clock.now_ms()) {
+        // What the walk needs may have expired (rows by TTL): end the array
+        // rather than merge what is left of it.
+        super::submit::expire(ports, &record).await;
+        return Ok(outcome);
+    }
     // A done array is still walked: a walk that died after the sum was written
     // left live children behind, and only its redelivered message knows where.
     // Every node of a done array exists, so this walk writes nothing new.

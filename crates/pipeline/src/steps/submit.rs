@@ -264,10 +264,17 @@ fn packets(record: &SumRecord, elements: &[Cow<'_, str>]) -> Result<Vec<String>,
 /// Reads an array's record, if it exists. A record still pending past its
 /// deadline is failed as expired first, so a reader never waits forever.
 pub async fn get_sum(ports: &Ports, array_id: &str) -> Result<Option<SumRecord>, PortError> {
-    let record = match ports.sums.get(array_id).await? {
-        Some(r) if r.status == Status::Pending && ports.clock.now_ms() > r.deadline_ms => r,
-        other => return Ok(other),
-    };
+    match ports.sums.get(array_id).await? {
+        Some(r) if r.is_overdue(ports.clock.now_ms()) => {
+            expire(ports, &r).await;
+            ports.sums.get(array_id).await
+        }
+        other => Ok(other),
+    }
+}
+
+/// Fails an overdue array as expired (see [`SumRecord::is_overdue`]).
+pub(crate) async fn expire(ports: &Ports, record: &SumRecord) {
     let allowed = Duration::from_millis(record.deadline_ms.saturating_sub(record.submitted_at_ms));
     let failure = Failure {
         kind: FailureKind::Expired,
@@ -277,8 +284,7 @@ pub async fn get_sum(ports: &Ports, array_id: &str) -> Result<Option<SumRecord>,
             human(allowed)
         ),
     };
-    fail_array(ports, array_id, &failure).await;
-    ports.sums.get(array_id).await
+    fail_array(ports, &record.array_id, &failure).await;
 }
 
 /// A duration in the largest whole unit that fits: "3 days", "2 hours", "90 s".
