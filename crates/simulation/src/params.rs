@@ -57,6 +57,9 @@ pub struct Params {
     /// Per plan: submitted with an `Idempotency-Key`, by two clients at
     /// once (the same key and body), each retrying on errors.
     pub keyed: Vec<bool>,
+    /// CPU cost of the map per element, in microseconds: with large
+    /// batches of large packets, Lambda's timeout follows from the work.
+    pub map_us_per_element: u64,
 }
 
 fn element(rng: &mut SmallRng) -> String {
@@ -189,11 +192,21 @@ impl Params {
             rates: Self::sdk_faults(&mut rng, mix, rates),
             // Drawn last, like the SDK's faults, to keep earlier draws.
             keyed: (0..n_arrays).map(|_| rng.gen_bool(0.3)).collect(),
+            map_us_per_element: 1,
         };
         // Drawn after everything else, for the same reason.
         if params.mix == FaultMix::Mixed && rng.gen_bool(0.3) {
             let p = rate(&mut rng, FaultKind::Outage);
             params.rates.set(FaultKind::Outage, p);
+        }
+        // A slow map in some runs: up to 100 µs per element, over a hundred
+        // times the measured worst case of a packet of canonical elements
+        // (`cargo bench -p packet -- "worst case"`: 0.77 ms per 1,000). Before
+        // elements were bounded a map could cost 142 µs per element and more;
+        // at 20 ms per element this simulation ends in timeouts that no
+        // retry survives (batches dead-lettered again after every redrive).
+        if rng.gen_bool(0.3) {
+            params.map_us_per_element = rng.gen_range(1..=100);
         }
         params
     }
@@ -247,6 +260,7 @@ impl fmt::Display for Params {
             FaultMix::Mixed => "mixed".to_string(),
         };
         writeln!(f, "  faults: {mix}: {}", self.rates)?;
+        writeln!(f, "  map cost: {} µs per element", self.map_us_per_element)?;
         let keyed: Vec<usize> = (0..self.keyed.len()).filter(|&i| self.keyed[i]).collect();
         if !keyed.is_empty() {
             writeln!(

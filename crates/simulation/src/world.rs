@@ -17,6 +17,7 @@ use crate::trace::Event;
 use crate::{Options, Reducer, RunReport};
 use futures::future::join_all;
 use futures::FutureExt;
+use packet::MapMessage;
 use pipeline::memory::{MemoryBackend, MemoryQueue};
 use pipeline::{
     fail_dead_lettered, get_sum, reduce_batch, submit, submit_with_key, times_two, Clock, Config,
@@ -52,6 +53,11 @@ impl Failure {
     fn injected(&self) -> bool {
         self.text.contains(DENIED)
     }
+}
+
+/// Virtual CPU time of mapping `elements` at `us_per_element` microseconds.
+fn map_work_ms(us_per_element: u64, elements: usize) -> u64 {
+    us_per_element.saturating_mul(elements as u64) / 1000
 }
 
 /// A batch's results as the scheduler sees them; first, like the handlers,
@@ -96,6 +102,9 @@ struct Task {
     kind: Kind,
     /// When Lambda kills the invocation (if the run enforces timeouts).
     deadline_ms: u64,
+    /// CPU time the invocation spends before its first call: a map's cost
+    /// grows with the elements it doubles and sums.
+    work_ms: u64,
     fut: Pin<Box<dyn Future<Output = Output>>>,
 }
 
@@ -333,6 +342,11 @@ impl<'a> World<'a> {
                     // The client saw a 5xx and will try again.
                     self.clients.push_back(plan);
                 }
+            } else if self.tasks[i].work_ms > 0 {
+                // The handler computes; time passes, and Lambda may stop it
+                // at its timeout before it gets further.
+                let work = std::mem::take(&mut self.tasks[i].work_ms);
+                self.clock.advance(work);
             } else {
                 self.poll(i);
             }
@@ -410,6 +424,7 @@ impl<'a> World<'a> {
         self.tasks.push(Task {
             id,
             deadline_ms: u64::MAX,
+            work_ms: 0,
             kind: Kind::Client { plan },
             fut: Box::pin(fut),
         });
@@ -475,6 +490,15 @@ impl<'a> World<'a> {
                 .map(|m| m.receive_count >= max_receive_count)
                 .collect();
             let bodies: Vec<String> = batch.into_iter().map(|m| m.body).collect();
+            let elements: usize = if map {
+                bodies
+                    .iter()
+                    .filter_map(|b| MapMessage::decode(b).ok())
+                    .map(|m| m.elements.len())
+                    .sum()
+            } else {
+                0
+            };
             let (ports, config) = (self.ports.clone(), self.config.clone());
             let (fut, kind): (Pin<Box<dyn Future<Output = Output>>>, Kind) = if map {
                 let fut = async move {
@@ -520,6 +544,7 @@ impl<'a> World<'a> {
                 kind,
                 fut,
                 deadline_ms,
+                work_ms: map_work_ms(self.params.map_us_per_element, elements),
             });
             return true;
         }

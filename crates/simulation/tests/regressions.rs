@@ -168,3 +168,22 @@ fn a_keyed_retry_resends_the_packets_of_a_dead_lettered_array() {
     let report = simulation::run_seed(2, &simulation::Options::default());
     assert!(report.ok(), "{report}");
 }
+
+/// Why the map's cost must be bounded by its element count: at 20 ms per
+/// element (the cost of elements with unbounded texts, in the order of the
+/// old worst case) batches outlast the function timeout on every delivery,
+/// a timeout fails the whole batch, and arrays never finish. With the
+/// bounded cost the simulation draws (at most 100 µs), the same seed passes.
+#[test]
+fn a_map_slower_than_its_timeout_is_caught() {
+    let mut params = simulation::Params::from_seed(3107);
+    params.map_us_per_element = 20_000;
+    let slow = simulation::run_params(&params, &simulation::Options::default());
+    assert!(
+        !slow.ok(),
+        "a map that outlasts its timeout must break the run"
+    );
+    params.map_us_per_element = 100;
+    let bounded = simulation::run_params(&params, &simulation::Options::default());
+    assert!(bounded.ok(), "{bounded}");
+}
