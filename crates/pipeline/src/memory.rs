@@ -9,12 +9,12 @@
 //! with a DynamoDB Query.
 
 use crate::ports::{
-    Claimed, Clock, Completion, Failing, Failure, FailureKind, KeyClaim, PortError, Put, Queue,
-    Received, RowKey, Scratchpad, ScratchpadRow, Status, SumRecord, Sums,
+    check_message_sizes, Claimed, Clock, Completion, Failing, Failure, FailureKind, KeyClaim,
+    PortError, Put, Queue, Received, RowKey, Scratchpad, ScratchpadRow, Status, SumRecord, Sums,
     FAILED_RECORD_RETENTION_SECONDS,
 };
 use async_trait::async_trait;
-use packet::{Number, MAX_MESSAGE_BYTES};
+use packet::Number;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -177,18 +177,6 @@ impl MemoryQueue {
             r.dead_letter.arrived.notify_waiters();
         }
         out
-    }
-}
-
-/// SQS refuses a message body over its size limit; so does every queue here,
-/// before sending anything, with the same error the SQS port gives.
-pub fn check_message_sizes(bodies: &[String]) -> Result<(), PortError> {
-    match bodies.iter().find(|b| b.len() > MAX_MESSAGE_BYTES) {
-        Some(body) => Err(PortError::Rejected(format!(
-            "a message of {} bytes exceeds the queue's limit of {MAX_MESSAGE_BYTES} bytes",
-            body.len()
-        ))),
-        None => Ok(()),
     }
 }
 

@@ -4,7 +4,7 @@
 //! and in-process) must behave the same way, which the contract suite checks.
 
 use async_trait::async_trait;
-use packet::Number;
+use packet::{Number, MAX_MESSAGE_BYTES};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -34,6 +34,18 @@ pub struct Received {
     pub body: String,
     /// How many times it has been received, this time included.
     pub receive_count: u32,
+}
+
+/// SQS refuses a message body over its size limit; so does every queue,
+/// before sending anything (the SQS port checks the same limit itself).
+pub fn check_message_sizes(bodies: &[String]) -> Result<(), PortError> {
+    match bodies.iter().find(|b| b.len() > MAX_MESSAGE_BYTES) {
+        Some(body) => Err(PortError::Rejected(format!(
+            "a message of {} bytes exceeds the queue's limit of {MAX_MESSAGE_BYTES} bytes",
+            body.len()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// A message queue (SQS standard queue semantics: at least once, any order).

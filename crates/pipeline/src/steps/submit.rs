@@ -2,10 +2,9 @@
 
 use crate::config::Config;
 use crate::idempotency::{fingerprint, Idempotency, IDEMPOTENCY_TTL_SECONDS};
-use crate::memory::check_message_sizes;
 use crate::ports::{
-    Claimed, Failing, Failure, FailureKind, KeyClaim, PortError, Ports, Put, Status, SumRecord,
-    FAILED_RECORD_RETENTION_SECONDS,
+    check_message_sizes, Claimed, Failing, Failure, FailureKind, KeyClaim, PortError, Ports, Put,
+    Status, SumRecord, FAILED_RECORD_RETENTION_SECONDS,
 };
 use packet::{parse_array, BodyError, MapMessage, Number, Tree};
 use std::borrow::Cow;
