@@ -12,7 +12,7 @@
 
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use aws_lambda_events::encodings::Body;
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::SqsEvent;
 use aws_ports::{CallRecorder, Names, Provisioned};
 use futures::future::BoxFuture;
 use http::{HeaderValue, Method};
@@ -267,26 +267,6 @@ async fn drain(queue: &dyn pipeline::Queue) -> Vec<Vec<Received>> {
     }
 }
 
-/// The event Lambda's poller would deliver for `batch`.
-fn event_of(batch: &[Received]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    event.records = batch
-        .iter()
-        .map(|m| {
-            let mut record = SqsMessage::default();
-            record.message_id = Some(m.message_id.clone());
-            record.receipt_handle = Some(m.receipt.clone());
-            record.body = Some(m.body.clone());
-            record.attributes.insert(
-                "ApproximateReceiveCount".into(),
-                m.receive_count.to_string(),
-            );
-            record
-        })
-        .collect();
-    event
-}
-
 /// Delivers every batch, the first message of the first batch twice (as SQS
 /// may), and deletes what the handler did not report failed.
 async fn deliver<'w>(
@@ -298,7 +278,7 @@ async fn deliver<'w>(
         if i == 0 {
             batch.push(batch[0].clone());
         }
-        let response = handle(event_of(&batch)).await;
+        let response = handle(handlers::sqs_event(&batch)).await;
         assert!(
             response.batch_item_failures.is_empty(),
             "failed items: {:?}",
@@ -423,7 +403,7 @@ async fn last_receive(w: &World, function: &str) {
         body: serde_json::json!({ "arrayId": id }).to_string(),
         receive_count: f.config.max_receive_count,
     };
-    let event = event_of(&[broken]);
+    let event = handlers::sqs_event(&[broken]);
     let response = match function {
         TIMES_TWO => handlers::handle_times_two(&f.ports, &f.config, &event).await,
         _ => handlers::handle_reduce(&f.ports, &f.config, &event, None).await,

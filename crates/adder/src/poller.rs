@@ -7,7 +7,7 @@
 //! left to reappear if the handler overruns the function's timeout. Redrive to
 //! the dead-letter queue is the queue's own business, as in SQS.
 
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::BoxFuture;
 use pipeline::{Queue, Received};
 use std::collections::HashSet;
@@ -87,21 +87,7 @@ async fn poll_once(
     if batch.is_empty() {
         return Ok(());
     }
-    let mut event = SqsEvent::default();
-    event.records = batch
-        .iter()
-        .map(|m| {
-            let mut record = SqsMessage::default();
-            record.message_id = Some(m.message_id.clone());
-            record.receipt_handle = Some(m.receipt.clone());
-            record.body = Some(m.body.clone());
-            record.attributes.insert(
-                "ApproximateReceiveCount".into(),
-                m.receive_count.to_string(),
-            );
-            record
-        })
-        .collect();
+    let event = handlers::sqs_event(&batch);
     let response = match tokio::time::timeout(mapping.function_timeout, handler(event)).await {
         Ok(r) => r,
         Err(_) => {

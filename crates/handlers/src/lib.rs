@@ -11,7 +11,7 @@ pub mod sqs;
 
 pub use api::{handle_api, MAX_BODY_BYTES};
 pub use metrics::Metrics;
-pub use sqs::{handle_reduce, handle_times_two, measure_reduce, measure_times_two};
+pub use sqs::{handle_reduce, handle_times_two, measure_reduce, measure_times_two, sqs_event};
 
 /// Logs for Lambda: JSON lines (CloudWatch parses them), level from `RUST_LOG`
 /// or Lambda's `AWS_LAMBDA_LOG_LEVEL`, `info` by default.

@@ -6,8 +6,8 @@
 //! invocation publishes its metrics (see [`crate::metrics`]).
 
 use crate::metrics::Metrics;
-use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
-use pipeline::{fail_dead_lettered, reduce_batch, times_two, Config, Ports, StepError};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use pipeline::{fail_dead_lettered, reduce_batch, times_two, Config, Ports, Received, StepError};
 use tracing::Instrument;
 
 fn report(failures: Vec<(String, StepError)>, function: &str) -> SqsBatchResponse {
@@ -23,6 +23,27 @@ fn report(failures: Vec<(String, StepError)>, function: &str) -> SqsBatchRespons
         response.add_failure(message_id);
     }
     response
+}
+
+/// The event Lambda's SQS poller delivers for `batch`: what the local
+/// runner's pollers (and tests) hand to the handlers.
+pub fn sqs_event(batch: &[Received]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = batch
+        .iter()
+        .map(|m| {
+            let mut record = SqsMessage::default();
+            record.message_id = Some(m.message_id.clone());
+            record.receipt_handle = Some(m.receipt.clone());
+            record.body = Some(m.body.clone());
+            record.attributes.insert(
+                "ApproximateReceiveCount".into(),
+                m.receive_count.to_string(),
+            );
+            record
+        })
+        .collect();
+    event
 }
 
 /// One message of a batch.

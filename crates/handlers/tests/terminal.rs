@@ -3,7 +3,6 @@
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
 use handlers::{handle_api, handle_reduce, handle_times_two, measure_times_two};
 use http::Method;
 use pipeline::injected::{InjectedQueue, InjectedSums, Injection};
@@ -49,24 +48,6 @@ async fn get(ports: &Ports, array_id: &str) -> Value {
     json
 }
 
-fn event(batch: &[Received]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    event.records = batch
-        .iter()
-        .map(|m| {
-            let mut record = SqsMessage::default();
-            record.message_id = Some(m.message_id.clone());
-            record.body = Some(m.body.clone());
-            record.attributes.insert(
-                "ApproximateReceiveCount".into(),
-                m.receive_count.to_string(),
-            );
-            record
-        })
-        .collect();
-    event
-}
-
 /// Runs both functions until the queues are empty.
 async fn drain(b: &MemoryBackend, ports: &Ports) {
     let config = Config::default();
@@ -80,9 +61,9 @@ async fn drain(b: &MemoryBackend, ports: &Ports) {
                 continue;
             }
             let response = if reduce {
-                handle_reduce(ports, &config, &event(&batch), None).await
+                handle_reduce(ports, &config, &handlers::sqs_event(&batch), None).await
             } else {
-                handle_times_two(ports, &config, &event(&batch)).await
+                handle_times_two(ports, &config, &handlers::sqs_event(&batch)).await
             };
             assert!(response.batch_item_failures.is_empty(), "a message failed");
             let receipts = batch.iter().map(|m| m.receipt.clone()).collect();
@@ -195,11 +176,13 @@ async fn a_message_failing_its_last_receive_fails_its_array_until_redriven() {
     );
     let config = Config::default();
     batch[0].receive_count = config.max_receive_count - 1;
-    let (response, metrics) = measure_times_two(&ports, &config, &event(&batch)).await;
+    let (response, metrics) =
+        measure_times_two(&ports, &config, &handlers::sqs_event(&batch)).await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(metrics.arrays_failed, 0, "not the last receive yet");
     batch[0].receive_count = config.max_receive_count;
-    let (response, metrics) = measure_times_two(&ports, &config, &event(&batch)).await;
+    let (response, metrics) =
+        measure_times_two(&ports, &config, &handlers::sqs_event(&batch)).await;
     assert_eq!(
         response.batch_item_failures.len(),
         1,
@@ -241,7 +224,7 @@ async fn garbage_on_its_last_receive_fails_no_array() {
         receive_count: 5,
     };
     let (response, metrics) =
-        measure_times_two(&ports, &Config::default(), &event(&[garbage])).await;
+        measure_times_two(&ports, &Config::default(), &handlers::sqs_event(&[garbage])).await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(metrics.arrays_failed, 0);
     assert_eq!(get(&ports, &id).await["status"], "pending");
