@@ -83,3 +83,38 @@ async fn refusals_reach_the_client() {
     assert_eq!(status, 404);
     server.assert_nothing_denied();
 }
+
+/// README "Reading a result": the sums table's row for an array, read the way
+/// `aws dynamodb get-item --table-name <prefix>-SumsTable --key
+/// '{"arrayId":{"S":"<arrayId>"}}'` reads it, holds the result under the
+/// original's attribute name, `resultSum`, as an exact Number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sums_table_row_holds_result_sum() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let moto = Moto::start();
+    let server = Server::aws(&moto, "row", &[]);
+    let (status, answer) = server.post("[1,2,3,4,5.5]").await;
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["arrayId"].as_str().expect("arrayId");
+    assert_eq!(server.wait(id, Duration::from_secs(60)).await, "31");
+    let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
+    let row = aws_sdk_dynamodb::Client::new(&sdk)
+        .get_item()
+        .table_name("row-SumsTable")
+        .key("arrayId", AttributeValue::S(id.to_string()))
+        .send()
+        .await
+        .expect("get-item")
+        .item
+        .expect("the array's row");
+    assert_eq!(
+        row.get("resultSum"),
+        Some(&AttributeValue::N("31".into())),
+        "{row:?}"
+    );
+    assert_eq!(
+        row.get("status"),
+        Some(&AttributeValue::S("done".into())),
+        "{row:?}"
+    );
+}

@@ -728,7 +728,7 @@ async fn handle_all(function: &mut Function, event: &Value) {
     assert_eq!(failures(&response), Vec::<String>::new(), "{response}");
 }
 
-/// The README's walkthrough (`cargo lambda watch`, `cargo lambda invoke
+/// docs/local.md's walkthrough (`cargo lambda watch`, `cargo lambda invoke
 /// --data-file events/…`) with its own files and settings; the shipped SQS
 /// events, the placeholder id replaced, carry exactly what the functions send.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 /// Prices used for the estimate: us-east-1, on-demand, list prices as of
-/// 2026-11 (see README). Free tiers are ignored.
+/// 2026-11 (see docs/performance.md). Free tiers are ignored.
 pub mod price {
     /// SQS standard queue, per request (each started 64 KiB of payload is one request).
     pub const SQS_REQUEST: f64 = 0.40 / 1e6;

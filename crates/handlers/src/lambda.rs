@@ -9,6 +9,18 @@
 //! report. It is posted with the runtime crate's own client and `Diagnostic`,
 //! to the address the runtime itself would use (`AWS_LAMBDA_RUNTIME_API`).
 
+// `lambda_runtime` catches a panic in a handler and reports it as that
+// invocation's error: the SQS batch comes back later, the process stays warm,
+// and the panic's message reaches the logs. Built with `panic = "abort"` (which
+// cargo-lambda puts into release builds unless the profile says otherwise),
+// the process dies instead: a bare `Runtime.ExitError` and a cold start. The
+// workspace's `[profile.release]` says `unwind`; this keeps it so.
+#[cfg(panic = "abort")]
+compile_error!(
+    "the Lambda functions need panic = \"unwind\" (Cargo.toml [profile.release]): \
+     lambda_runtime can only catch a handler's panic by unwinding"
+);
+
 use http::{Method, Uri};
 use lambda_runtime::Diagnostic;
 use lambda_runtime_api_client::{body::Body, build_request, PooledClient};

@@ -13,29 +13,13 @@ pub use api::{handle_api, MAX_BODY_BYTES};
 pub use metrics::Metrics;
 pub use sqs::{handle_reduce, handle_times_two, measure_reduce, measure_times_two, sqs_event};
 
-/// Logs for Lambda: JSON lines (CloudWatch parses them), level from `RUST_LOG`
-/// or Lambda's `AWS_LAMBDA_LOG_LEVEL`, `info` by default.
+/// Logs for Lambda, set up by the runtime crate itself, so they follow the
+/// function's `LoggingConfig` (template.yaml Globals): JSON lines when Lambda
+/// sets `AWS_LAMBDA_LOG_FORMAT=JSON`, the level from `AWS_LAMBDA_LOG_LEVEL`
+/// (else `RUST_LOG`, else `info`). JSON lines carry the spans they were logged
+/// in, so the runtime's `requestId`, the function (`times_two`, `reduce`), the
+/// `array_id` and the walk's `packet_id` are on every line a step writes;
+/// Lambda's application log level filters on their `level` field.
 pub fn init_lambda_tracing() {
-    let level = std::env::var("RUST_LOG")
-        .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_lowercase()))
-        .unwrap_or_else(|_| "info".to_string());
-    let _ = tracing::subscriber::set_global_default(json_subscriber(&level, std::io::stdout));
-}
-
-/// The JSON log format: every line carries the spans it was logged in, so the
-/// runtime's `requestId`, the function (`times_two`, `reduce`), the `array_id`
-/// and the walk's `packet_id` are on every line a step writes.
-pub fn json_subscriber<W>(level: &str, writer: W) -> impl tracing::Subscriber + Send + Sync
-where
-    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
-{
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
-        .with_current_span(true)
-        .with_span_list(true)
-        .without_time()
-        .with_target(false)
-        .with_writer(writer)
-        .finish()
+    lambda_runtime::tracing::init_default_subscriber();
 }

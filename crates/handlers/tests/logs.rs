@@ -26,39 +26,43 @@ impl Write for Buffer {
 fn json_lines_carry_function_array_and_packet() {
     let buffer = Buffer::default();
     let sink = buffer.clone();
-    let subscriber = handlers::json_subscriber("debug", move || sink.clone());
+    // What Lambda sets for template.yaml's LoggingConfig (LogFormat: JSON),
+    // with the level raised to see every line. The runtime's initialisation
+    // installs a global subscriber: this file holds this one test only.
+    std::env::set_var("AWS_LAMBDA_LOG_FORMAT", "JSON");
+    std::env::set_var("AWS_LAMBDA_LOG_LEVEL", "DEBUG");
+    std::env::remove_var("RUST_LOG");
+    lambda_runtime::tracing::init_default_subscriber_with_writer(move || sink.clone());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let array_id = tracing::subscriber::with_default(subscriber, || {
-        runtime.block_on(async {
-            let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
-            let ports = backend.ports();
-            let config = Config::default();
-            let accepted = submit(&ports, &config, "[1,2,3]").await.expect("accepted");
-            let mut event = SqsEvent::default();
-            for (i, body) in backend.times_two_queue.bodies().into_iter().enumerate() {
-                let mut m = SqsMessage::default();
-                m.message_id = Some(format!("m{i}"));
-                m.body = Some(body);
-                event.records.push(m);
-            }
-            let mut bad = SqsMessage::default();
-            bad.message_id = Some("bad".into());
-            bad.body = Some("{\"not\":\"a packet\"}".into());
-            event.records.push(bad);
-            handlers::handle_times_two(&ports, &config, &event).await;
-            let mut event = SqsEvent::default();
-            for (i, body) in backend.reduce_queue.bodies().into_iter().enumerate() {
-                let mut m = SqsMessage::default();
-                m.message_id = Some(format!("r{i}"));
-                m.body = Some(body);
-                event.records.push(m);
-            }
-            handlers::handle_reduce(&ports, &config, &event, None).await;
-            accepted.array_id
-        })
+    let array_id = runtime.block_on(async {
+        let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+        let ports = backend.ports();
+        let config = Config::default();
+        let accepted = submit(&ports, &config, "[1,2,3]").await.expect("accepted");
+        let mut event = SqsEvent::default();
+        for (i, body) in backend.times_two_queue.bodies().into_iter().enumerate() {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(format!("m{i}"));
+            m.body = Some(body);
+            event.records.push(m);
+        }
+        let mut bad = SqsMessage::default();
+        bad.message_id = Some("bad".into());
+        bad.body = Some("{\"not\":\"a packet\"}".into());
+        event.records.push(bad);
+        handlers::handle_times_two(&ports, &config, &event).await;
+        let mut event = SqsEvent::default();
+        for (i, body) in backend.reduce_queue.bodies().into_iter().enumerate() {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(format!("r{i}"));
+            m.body = Some(body);
+            event.records.push(m);
+        }
+        handlers::handle_reduce(&ports, &config, &event, None).await;
+        accepted.array_id
     });
     let text = String::from_utf8(buffer.0.lock().expect("buffer").clone()).expect("utf-8");
     let lines: Vec<Value> = text

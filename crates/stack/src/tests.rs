@@ -132,14 +132,16 @@ fn reads_the_functions_of_the_real_template() {
 fn resolves_parameters_to_their_defaults() {
     let stack = real();
     assert_eq!(stack.parameter("ChunkSize"), Some("1000"));
-    assert_eq!(stack.parameter("LogLevel"), Some("info"));
+    assert_eq!(stack.parameter("LogLevel"), Some("INFO"));
     let reduce = stack.function("ReduceFunction").expect("ReduceFunction");
     let env = stack
         .resolve_env(reduce, |id| Some(format!("made-{id}")))
         .expect("resolves");
     assert_eq!(env["CHUNK_SIZE"], "1000");
     assert_eq!(env["FAN_IN"], "100");
-    assert_eq!(env["RUST_LOG"], "info");
+    assert_eq!(env["MAX_RECEIVE_COUNT"], "5");
+    // The log level is LoggingConfig's, which Lambda passes as AWS_LAMBDA_LOG_LEVEL.
+    assert!(!env.contains_key("RUST_LOG"), "{env:?}");
     assert_eq!(env["REDUCE_QUEUE_URL"], "made-ReduceQueue");
     assert_eq!(env["SCRATCHPAD_TABLE"], "made-ScratchpadTable");
 

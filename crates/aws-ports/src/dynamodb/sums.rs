@@ -19,7 +19,9 @@ const STATUS: &str = "status";
 const ARRAY_LENGTH: &str = "arrayLength";
 const CHUNK_SIZE: &str = "chunkSize";
 const FAN_IN: &str = "fanIn";
-const SUM: &str = "sum";
+/// The original's name for the result (`SET resultSum = :resultSum`), kept so
+/// `aws dynamodb get-item` on the sums table reads as its users were promised.
+pub const RESULT_SUM: &str = "resultSum";
 const SUBMITTED_AT: &str = "submittedAt";
 const FINISHED_AT: &str = "finishedAt";
 const REDUCED_ELEMENTS: &str = "reducedElements";
@@ -59,7 +61,7 @@ impl DynamoSums {
             (SUBMITTED_AT.into(), count_value(record.submitted_at_ms)),
         ]);
         if let Some(sum) = &record.sum {
-            item.insert(SUM.into(), number_value(sum));
+            item.insert(RESULT_SUM.into(), number_value(sum));
         }
         if let Some(at) = record.finished_at_ms {
             item.insert(FINISHED_AT.into(), count_value(at));
@@ -108,7 +110,7 @@ impl DynamoSums {
             array_length: r.count(ARRAY_LENGTH)?,
             chunk_size: r.count(CHUNK_SIZE)?,
             fan_in: r.count(FAN_IN)?,
-            sum: r.optional_number(SUM)?,
+            sum: r.optional_number(RESULT_SUM)?,
             submitted_at_ms: r.count(SUBMITTED_AT)?,
             finished_at_ms: r.optional_count(FINISHED_AT)?,
             reduced_elements: r.optional_count(REDUCED_ELEMENTS)?.unwrap_or(0),
@@ -292,7 +294,7 @@ impl Sums for DynamoSums {
                 ":dead_lettered",
                 AttributeValue::S(FailureKind::DeadLettered.as_str().into()),
             )
-            .expression_attribute_names("#sum", SUM)
+            .expression_attribute_names("#sum", RESULT_SUM)
             .expression_attribute_names("#finishedAt", FINISHED_AT)
             .expression_attribute_values(":done", AttributeValue::S(Status::Done.as_str().into()))
             .expression_attribute_values(
