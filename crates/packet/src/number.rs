@@ -245,31 +245,52 @@ impl Number {
 }
 
 /// Exact sum of JSON number texts (already checked with [`check_number`]).
+pub fn sum_texts<'a>(texts: impl IntoIterator<Item = &'a str>) -> Number {
+    let mut sum = TextSum::default();
+    for text in texts {
+        sum.add(text);
+    }
+    sum.total()
+}
+
+/// A running exact sum of JSON number texts (already checked with
+/// [`check_number`]), for callers that see the texts one at a time, such as
+/// the byte-range readers, which stream and cannot hold them all.
 ///
 /// This is the map's inner loop, so ordinary numbers are added as `i128`
 /// mantissas over a common power of ten, with no allocation; the first
 /// element or partial sum that does not fit moves the sum to [`BigDecimal`].
 /// Either way the result is exact.
-pub fn sum_texts<'a>(texts: impl IntoIterator<Item = &'a str>) -> Number {
-    let mut fast: i128 = 0;
-    let mut scale: u32 = 0;
-    let mut slow: Option<BigDecimal> = None;
-    for text in texts {
-        if slow.is_none() {
-            if let Some(sum) = small(text).and_then(|(m, s)| add_scaled(fast, scale, m, s)) {
-                (fast, scale) = sum;
-                continue;
+#[derive(Debug, Clone, Default)]
+pub struct TextSum {
+    fast: i128,
+    scale: u32,
+    slow: Option<BigDecimal>,
+}
+
+impl TextSum {
+    pub fn add(&mut self, text: &str) {
+        if self.slow.is_none() {
+            if let Some(sum) =
+                small(text).and_then(|(m, s)| add_scaled(self.fast, self.scale, m, s))
+            {
+                (self.fast, self.scale) = sum;
+                return;
             }
-            slow = Some(BigDecimal::new(fast.into(), i64::from(scale)));
+            self.slow = Some(BigDecimal::new(self.fast.into(), i64::from(self.scale)));
         }
-        if let (Some(total), Ok(n)) = (slow.as_mut(), BigDecimal::from_str(text)) {
+        if let (Some(total), Ok(n)) = (self.slow.as_mut(), BigDecimal::from_str(text)) {
             *total += n;
         }
     }
-    Number(
-        slow.unwrap_or_else(|| BigDecimal::new(fast.into(), i64::from(scale)))
-            .normalized(),
-    )
+
+    pub fn total(self) -> Number {
+        Number(
+            self.slow
+                .unwrap_or_else(|| BigDecimal::new(self.fast.into(), i64::from(self.scale)))
+                .normalized(),
+        )
+    }
 }
 
 /// Largest number of fraction digits the fast path keeps.
