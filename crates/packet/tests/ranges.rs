@@ -7,8 +7,8 @@
 //! ```
 
 use packet::ranges::{
-    column_index, line_of, ranges_of, read_from, read_range, BadData, Format, RangeError, RangeSum,
-    MAX_RECORD_BYTES,
+    column_index, line_of, ranges_of, read_from, read_range, resolve_column, BadData, Format,
+    RangeError, RangeSum, MAX_RECORD_BYTES,
 };
 use packet::{check_number, parse_array, sum_texts, Number, NumberError};
 use proptest::prelude::*;
@@ -212,16 +212,13 @@ impl JsonFile {
         (text.into_bytes(), offsets)
     }
 
-    /// The longest value plus the longest whitespace run after a token.
-    fn tail(&self) -> u64 {
+    /// The longest value plus the longest run of whitespace in `object`
+    /// (this file, built): what a range may read past its end.
+    fn tail(&self, object: &[u8]) -> u64 {
         let record = self.values.iter().map(String::len).max().unwrap_or(1);
-        let gap = [&self.lead, &self.trail]
-            .into_iter()
-            .chain(&self.gaps)
-            .map(|g| g.len())
-            .max()
-            .unwrap_or(0);
-        (record + gap) as u64
+        let space = |b: &u8| b" \t\r\n".contains(b);
+        let run = object.split(|b| !space(b)).map(<[u8]>::len).max();
+        (record + run.unwrap_or(0)) as u64
     }
 }
 
@@ -417,7 +414,7 @@ proptest! {
     ) {
         let (object, _) = file.build();
         let range_bytes = range_size(size, &object);
-        check_sums(Format::JsonArray, &object, &file.values, file.tail(), range_bytes, buffer)?;
+        check_sums(Format::JsonArray, &object, &file.values, file.tail(&object), range_bytes, buffer)?;
         // The body parser reads the same object as the same numbers.
         let text = std::str::from_utf8(&object).expect("ASCII");
         let parsed = parse_array(text).expect("a valid body");
@@ -724,6 +721,26 @@ fn column_names_resolve_from_the_first_line() {
     assert_eq!(column_index(b"\r\na,b", "a"), Err(BadData::NoHeader));
     assert_eq!(column_index(b"", "a"), Err(BadData::NoHeader));
     assert_eq!(column_index(b"\"a,b", "a"), Err(BadData::QuoteNotClosed));
+    // From the object's stream: only its first line is read.
+    let mut object = &b"id,value\n1,2\n"[..];
+    assert_eq!(resolve_column(&mut object, "value").expect("found"), 1);
+    assert_eq!(object, b"1,2\n");
+    let missing = resolve_column(&b"id,value"[..], "total");
+    assert!(matches!(
+        missing,
+        Err(RangeError::BadData {
+            offset: 0,
+            reason: BadData::NoSuchColumn(_)
+        })
+    ));
+    let endless = vec![b'a'; MAX_RECORD_BYTES + 1];
+    assert!(matches!(
+        resolve_column(&endless[..], "a"),
+        Err(RangeError::BadData {
+            offset: 0,
+            reason: BadData::TooLong
+        })
+    ));
 }
 
 #[test]

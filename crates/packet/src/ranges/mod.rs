@@ -222,6 +222,23 @@ pub fn line_of(offset: u64, reader: impl Read) -> io::Result<u64> {
     }
 }
 
+/// The 0-based index of the CSV column called `name`, from the object's
+/// first line (`object` at byte 0; reading stops after the first `\n`, and
+/// at most [`MAX_RECORD_BYTES`] are read). See [`column_index`] for what a
+/// header may look like.
+pub fn resolve_column(object: impl BufRead, name: &str) -> Result<usize, RangeError> {
+    let mut line = Vec::new();
+    let limit = MAX_RECORD_BYTES as u64 + 1;
+    object
+        .take(limit)
+        .read_until(b'\n', &mut line)
+        .map_err(|source| RangeError::Read { offset: 0, source })?;
+    if line.len() > MAX_RECORD_BYTES && line.last() != Some(&b'\n') {
+        return Err(bad(0, BadData::TooLong));
+    }
+    column_index(&line, name).map_err(|reason| bad(0, reason))
+}
+
 /// Count and exact sum of a range's accepted numbers.
 #[derive(Default)]
 struct Summer {
