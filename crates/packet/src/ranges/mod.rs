@@ -25,7 +25,12 @@
 //! first byte of the line). Several ranges of one bad object may fail; the
 //! object's error is the one with the smallest offset, which is the first
 //! error a front-to-back parse of the whole object would report, whatever the
-//! range size. For the line formats, [`line_of`] turns that offset into a line
+//! range size; exactly one range reports that offset. No range of a valid
+//! object fails, so the first error to arrive, from whichever range, already
+//! proves the object bad (a range past the first defect may report a later
+//! symptom of it, e.g. the second line of a quoted line break); to name the
+//! first defect, keep the smallest offset of the errors the ranges report.
+//! For the line formats, [`line_of`] turns that offset into a line
 //! number; it reads the object from its start, so run it only on failure.
 //! [`RangeError::Read`] is not bad data: the object could not be read (or it
 //! is shorter than `size`); retry the range.
