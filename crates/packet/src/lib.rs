@@ -9,11 +9,14 @@
 mod body;
 mod message;
 mod number;
+pub mod ranges;
 mod tree;
 
 pub use body::{parse_array, BodyError};
 pub use message::{
     array_id_of, MapMessage, MessageError, ReduceMessage, MAX_CHUNK_SIZE, MAX_MESSAGE_BYTES,
 };
-pub use number::{canonical, check_number, sum_texts, Number, NumberError, MAX_ELEMENT_TEXT};
+pub use number::{
+    canonical, check_number, sum_texts, Number, NumberError, TextSum, MAX_ELEMENT_TEXT,
+};
 pub use tree::{NodeId, Tree, TreeError};

@@ -245,69 +245,127 @@ impl Number {
 }
 
 /// Exact sum of JSON number texts (already checked with [`check_number`]).
+pub fn sum_texts<'a>(texts: impl IntoIterator<Item = &'a str>) -> Number {
+    let mut sum = TextSum::default();
+    for text in texts {
+        sum.add(text);
+    }
+    sum.total()
+}
+
+/// A running exact sum of JSON number texts (already checked with
+/// [`check_number`]), for callers that see the texts one at a time, such as
+/// the byte-range readers, which stream and cannot hold them all.
 ///
 /// This is the map's inner loop, so ordinary numbers are added as `i128`
 /// mantissas over a common power of ten, with no allocation; the first
 /// element or partial sum that does not fit moves the sum to [`BigDecimal`].
 /// Either way the result is exact.
-pub fn sum_texts<'a>(texts: impl IntoIterator<Item = &'a str>) -> Number {
-    let mut fast: i128 = 0;
-    let mut scale: u32 = 0;
-    let mut slow: Option<BigDecimal> = None;
-    for text in texts {
-        if slow.is_none() {
-            if let Some(sum) = small(text).and_then(|(m, s)| add_scaled(fast, scale, m, s)) {
-                (fast, scale) = sum;
-                continue;
+#[derive(Debug, Clone, Default)]
+pub struct TextSum {
+    fast: i128,
+    scale: u32,
+    slow: Option<BigDecimal>,
+}
+
+impl TextSum {
+    pub fn add(&mut self, text: &str) {
+        if self.slow.is_none() {
+            if let Some(sum) =
+                small(text).and_then(|(m, s)| add_scaled(self.fast, self.scale, m, s))
+            {
+                (self.fast, self.scale) = sum;
+                return;
             }
-            slow = Some(BigDecimal::new(fast.into(), i64::from(scale)));
+            self.slow = Some(BigDecimal::new(self.fast.into(), i64::from(self.scale)));
         }
-        if let (Some(total), Ok(n)) = (slow.as_mut(), BigDecimal::from_str(text)) {
+        if let (Some(total), Ok(n)) = (self.slow.as_mut(), BigDecimal::from_str(text)) {
             *total += n;
         }
     }
-    Number(
-        slow.unwrap_or_else(|| BigDecimal::new(fast.into(), i64::from(scale)))
-            .normalized(),
-    )
+
+    pub fn total(self) -> Number {
+        Number(
+            self.slow
+                .unwrap_or_else(|| BigDecimal::new(self.fast.into(), i64::from(self.scale)))
+                .normalized(),
+        )
+    }
 }
 
 /// Largest number of fraction digits the fast path keeps.
 const FAST_SCALE: u32 = 30;
 
+/// Powers of ten that fit an `i128`: a table, since `checked_pow` loops and
+/// the map calls this for most elements.
+const POW10: [i128; 39] = {
+    let mut table = [1i128; 39];
+    let mut k = 1;
+    while k < table.len() {
+        table[k] = table[k - 1] * 10;
+        k += 1;
+    }
+    table
+};
+
 fn pow10(k: u32) -> Option<i128> {
-    10i128.checked_pow(k)
+    POW10.get(usize::try_from(k).ok()?).copied()
+}
+
+/// `m * 10^k`, if it fits an `i128`. Overflow checks on `i128` are library
+/// calls; a mantissa under 2^64 times 10^18 or less cannot overflow.
+fn scale_up(m: i128, k: u32) -> Option<i128> {
+    if k == 0 {
+        return Some(m);
+    }
+    let power = pow10(k)?;
+    if k <= 18 && m.unsigned_abs() < 1 << 64 {
+        Some(m * power)
+    } else {
+        m.checked_mul(power)
+    }
 }
 
 /// `a / 10^sa + b / 10^sb` as `(mantissa, scale)`, if it fits an `i128`.
 fn add_scaled(a: i128, sa: u32, b: i128, sb: u32) -> Option<(i128, u32)> {
     let scale = sa.max(sb);
-    let a = a.checked_mul(pow10(scale - sa)?)?;
-    let b = b.checked_mul(pow10(scale - sb)?)?;
+    let a = scale_up(a, scale - sa)?;
+    let b = scale_up(b, scale - sb)?;
     Some((a.checked_add(b)?, scale))
 }
 
 /// A checked JSON number as `(mantissa, scale)` when it is small enough.
 fn small(text: &str) -> Option<(i128, u32)> {
-    let (negative, rest) = match text.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, text),
-    };
-    let (digits_part, exponent) = match rest.find(['e', 'E']) {
-        Some(i) => (&rest[..i], rest[i + 1..].parse::<i32>().ok()?),
-        None => (rest, 0),
-    };
-    let (int, frac) = digits_part.split_once('.').unwrap_or((digits_part, ""));
-    if int.len() + frac.len() > 36 {
-        return None;
+    let negative = text.starts_with('-');
+    let bytes = &text.as_bytes()[usize::from(negative)..];
+    // One pass over the digits; the text is checked, so anything other
+    // than a digit or the point is the exponent's `e`.
+    let (mut m, mut digits, mut fraction, mut in_fraction) = (0i128, 0usize, 0i32, false);
+    let mut end = bytes.len();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits > 36 {
+                    return None;
+                }
+                m = m * 10 + i128::from(b - b'0');
+                fraction += i32::from(in_fraction);
+            }
+            b'.' => in_fraction = true,
+            _ => {
+                end = i;
+                break;
+            }
+        }
     }
-    let mut m: i128 = 0;
-    for b in int.bytes().chain(frac.bytes()) {
-        m = m * 10 + i128::from(b.wrapping_sub(b'0'));
-    }
-    let mut scale = frac.len() as i32 - exponent;
+    let exponent = match bytes.get(end + 1..) {
+        Some(e) => std::str::from_utf8(e).ok()?.parse::<i32>().ok()?,
+        None => 0,
+    };
+    let mut scale = fraction.checked_sub(exponent)?;
     if scale < 0 {
-        m = m.checked_mul(pow10(u32::try_from(-scale).ok()?)?)?;
+        m = scale_up(m, u32::try_from(-scale).ok()?)?;
         scale = 0;
     }
     let scale = u32::try_from(scale).ok().filter(|s| *s <= FAST_SCALE)?;
