@@ -1,7 +1,7 @@
 //! The three steps on the in-process ports, driven by a plain loop.
 
 use pipeline::injected::{InjectedSums, Injection};
-use pipeline::memory::{MemoryBackend, MemoryQueue};
+use pipeline::memory::{MemoryBackend, MemoryQueue, Stage};
 use pipeline::PortError;
 use pipeline::{reduce, submit, times_two, Config, Queue, Received, Status, SystemClock};
 use std::sync::Arc;
@@ -15,38 +15,41 @@ async fn take(queue: &MemoryQueue) -> Vec<Received> {
         .expect("receive")
 }
 
+/// Runs the map and the reduce until the queues are empty; every message
+/// must succeed. With `duplicate`, each map message is sent once more after
+/// it was mapped, as SQS may deliver it twice.
 async fn drain(backend: &MemoryBackend, config: &Config, duplicate: bool) {
-    let ports = backend.ports();
+    let ports = &backend.ports();
     let mut copied = std::collections::HashSet::new();
-    for _ in 0..10_000 {
-        let batch = take(&backend.times_two_queue).await;
-        let bodies: Vec<&str> = batch.iter().map(|m| m.body.as_str()).collect();
-        let results = times_two(&ports, config, &bodies).await;
-        let mut done = Vec::new();
-        for (m, r) in batch.iter().zip(results) {
-            r.expect("map");
-            done.push(m.receipt.clone());
-            if duplicate && copied.insert(m.body.clone()) {
-                backend
-                    .times_two_queue
-                    .send(vec![m.body.clone()])
-                    .await
-                    .expect("dup");
+    backend
+        .drain(10_000, |stage, batch| {
+            let copies: Vec<String> = batch
+                .iter()
+                .filter(|m| duplicate && stage == Stage::Map && copied.insert(m.body.clone()))
+                .map(|m| m.body.clone())
+                .collect();
+            async move {
+                let bodies: Vec<&str> = batch.iter().map(|m| m.body.as_str()).collect();
+                match stage {
+                    Stage::Map => {
+                        for r in times_two(ports, config, &bodies).await {
+                            r.expect("map");
+                        }
+                    }
+                    Stage::Reduce => {
+                        for body in bodies {
+                            reduce(ports, config, body).await.expect("reduce");
+                        }
+                    }
+                }
+                if !copies.is_empty() {
+                    backend.times_two_queue.send(copies).await.expect("dup");
+                }
+                batch.into_iter().map(|m| m.receipt).collect()
             }
-        }
-        backend.times_two_queue.delete(done).await.expect("delete");
-        let batch = take(&backend.reduce_queue).await;
-        let mut done = Vec::new();
-        for m in &batch {
-            reduce(&ports, config, &m.body).await.expect("reduce");
-            done.push(m.receipt.clone());
-        }
-        backend.reduce_queue.delete(done).await.expect("delete");
-        if backend.times_two_queue.is_empty() && backend.reduce_queue.is_empty() {
-            return;
-        }
-    }
-    panic!("pipeline did not drain");
+        })
+        .await
+        .expect("the pipeline drains");
 }
 
 async fn run(body: &str, config: Config, duplicate: bool) -> (String, MemoryBackend) {
@@ -97,7 +100,7 @@ async fn sums_exactly_for_many_shapes() {
                 .map(|r| {
                     format!(
                         "{}/{}",
-                        r.key.array_id.split('/').nth(1).unwrap_or("-"),
+                        r.key.partition_key.split('/').nth(1).unwrap_or("-"),
                         r.key.packet_id
                     )
                 })
