@@ -3,7 +3,9 @@
 use pipeline::injected::{InjectedSums, Injection};
 use pipeline::memory::{MemoryBackend, MemoryQueue, Stage};
 use pipeline::PortError;
-use pipeline::{reduce, submit, times_two, Config, Queue, Received, Status, SystemClock};
+use pipeline::{
+    reduce, submit, times_two, Config, Ports, Queue, Received, Status, SumRecord, SystemClock,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,17 +54,22 @@ async fn drain(backend: &MemoryBackend, config: &Config, duplicate: bool) {
         .expect("the pipeline drains");
 }
 
+/// The record of an array that must exist.
+async fn record(ports: &Ports, array_id: &str) -> SumRecord {
+    ports
+        .sums
+        .get(array_id)
+        .await
+        .expect("get")
+        .expect("record")
+}
+
 async fn run(body: &str, config: Config, duplicate: bool) -> (String, MemoryBackend) {
     let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
     let ports = backend.ports();
     let accepted = submit(&ports, &config, body).await.expect("accepted");
     drain(&backend, &config, duplicate).await;
-    let record = ports
-        .sums
-        .get(&accepted.array_id)
-        .await
-        .expect("get")
-        .expect("record");
+    let record = record(&ports, &accepted.array_id).await;
     assert_eq!(record.status, Status::Done, "{body}");
     (record.sum.expect("sum").to_string(), backend)
 }
@@ -164,12 +171,7 @@ async fn reduce_hands_work_on_when_time_runs_out() {
         .expect("re-triggered message");
     let outcome = reduce(&ports, &config, &rest).await.expect("reduce");
     assert!(outcome.completed);
-    let record = ports
-        .sums
-        .get(&accepted.array_id)
-        .await
-        .expect("get")
-        .expect("record");
+    let record = record(&ports, &accepted.array_id).await;
     assert_eq!(record.sum.expect("sum").to_string(), "72");
 }
 
@@ -225,11 +227,31 @@ async fn a_failed_progress_update_does_not_fail_the_map() {
         assert!(r.expect("map succeeds without progress").created);
     }
     assert_eq!(backend.reduce_queue.len(), 1, "reduce was still told");
-    let record = ports
-        .sums
-        .get(&accepted.array_id)
-        .await
-        .expect("get")
-        .expect("record");
+    let record = record(&ports, &accepted.array_id).await;
     assert_eq!(record.reduced_elements, 0);
+}
+
+/// `drain` gives up, naming what is left, when a batch is never finished
+/// (its messages stay hidden, then come again): it does not spin forever.
+#[tokio::test]
+async fn drain_gives_up_on_messages_never_finished() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    submit(&backend.ports(), &cfg(2, 2), "[1,2,3]")
+        .await
+        .expect("accepted");
+    let mut delivered = 0;
+    let left = backend
+        .drain(3, |_, batch| {
+            delivered += batch.len();
+            async { Vec::new() }
+        })
+        .await;
+    assert_eq!(
+        delivered, 2,
+        "each message once: unfinished ones stay hidden"
+    );
+    assert_eq!(
+        left.map_err(|e| e.to_string()),
+        Err("2 TimesTwo and 0 Reduce messages left after 3 rounds".into())
+    );
 }
