@@ -144,17 +144,7 @@ async fn store_leaves<'m, 'b>(
             ));
             continue;
         }
-        let row = ScratchpadRow {
-            key: RowKey {
-                partition_key: t.partition_key(array_id, m.leaf),
-                packet_id: m.leaf.to_string(),
-            },
-            packet_value: m.doubled_sum(),
-            array_length: t.array_length(),
-            packet_contains: m.elements.len() as u64,
-            expires_at,
-            consumed: false,
-        };
+        let row = leaf_row(array_id, m, expires_at);
         puts.push(async move { (*i, m, ports.scratchpad.put_new(&row).await) });
     }
     let mut stored = Vec::new();
@@ -169,6 +159,21 @@ async fn store_leaves<'m, 'b>(
         }
     }
     (stored, out)
+}
+
+/// The scratchpad row of the leaf `m` carries, doubled.
+fn leaf_row(array_id: &str, m: &MapMessage<'_>, expires_at: u64) -> ScratchpadRow {
+    ScratchpadRow {
+        key: RowKey {
+            partition_key: m.tree.partition_key(array_id, m.leaf),
+            packet_id: m.leaf.to_string(),
+        },
+        packet_value: m.doubled_sum(),
+        array_length: m.tree.array_length(),
+        packet_contains: m.elements.len() as u64,
+        expires_at,
+        consumed: false,
+    }
 }
 
 /// Tells reduce to merge the stored leaves' parents, then counts the
