@@ -253,7 +253,7 @@ async fn get_pending_and_missing(w: &World) {
 
 /// Every message of `queue`, taken as the poller would (by the test's own
 /// clients), in batches of up to ten.
-async fn drain(queue: &dyn pipeline::Queue) -> Vec<Vec<Received>> {
+async fn receive_every_batch(queue: &dyn pipeline::Queue) -> Vec<Vec<Received>> {
     let mut batches = Vec::new();
     loop {
         let batch = queue
@@ -294,7 +294,7 @@ async fn deliver<'w>(
 async fn map_all(w: &World) {
     let f = w.function(TIMES_TWO);
     let queue = w.unrecorded.times_two_queue.as_ref();
-    let batches = drain(queue).await;
+    let batches = receive_every_batch(queue).await;
     assert!(!batches.is_empty(), "the POSTs left packets to map");
     deliver(queue, batches, |event| {
         Box::pin(async move { handlers::handle_times_two(&f.ports, &f.config, &event).await })
@@ -306,7 +306,7 @@ async fn reduce_all(w: &World) {
     let f = w.function(REDUCE);
     let queue = w.unrecorded.reduce_queue.as_ref();
     loop {
-        let batches = drain(queue).await;
+        let batches = receive_every_batch(queue).await;
         if batches.is_empty() {
             return;
         }
@@ -324,7 +324,7 @@ async fn reduce_all(w: &World) {
 async fn reduce_out_of_time(w: &World) {
     let f = w.function(REDUCE);
     let queue = w.unrecorded.reduce_queue.as_ref();
-    let batches = drain(queue).await;
+    let batches = receive_every_batch(queue).await;
     assert!(!batches.is_empty(), "mapping left reduce messages");
     let passed = Some(0);
     deliver(queue, batches, |event| {

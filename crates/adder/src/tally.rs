@@ -144,9 +144,9 @@ impl Scratchpad for CountedScratchpad {
         self.tally.call("scratchpad.put_new");
         self.inner.put_new(row).await
     }
-    async fn group(&self, array_id: &str) -> Result<Vec<ScratchpadRow>, PortError> {
+    async fn group(&self, partition_key: &str) -> Result<Vec<ScratchpadRow>, PortError> {
         self.tally.call("scratchpad.group");
-        let rows = self.inner.group(array_id).await?;
+        let rows = self.inner.group(partition_key).await?;
         self.tally
             .rows_read
             .fetch_add(rows.len() as u64, Ordering::Relaxed);

@@ -302,7 +302,7 @@ impl Admin {
         let mut rows = Vec::new();
         for level in (1..=tree.root().level).rev() {
             for index in 0..tree.width(level) {
-                let key = tree.children_key(array_id, NodeId::new(level, index));
+                let key = tree.children_partition_key(array_id, NodeId::new(level, index));
                 rows.extend(scratchpad.group(&key).await?);
             }
         }

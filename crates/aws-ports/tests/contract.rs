@@ -214,10 +214,10 @@ fn num(text: &str) -> Number {
     Number::parse_unchecked(text).expect("a number")
 }
 
-fn row(array_id: &str, packet_id: &str, value: &str) -> ScratchpadRow {
+fn row(partition_key: &str, packet_id: &str, value: &str) -> ScratchpadRow {
     ScratchpadRow {
         key: RowKey {
-            array_id: array_id.to_string(),
+            partition_key: partition_key.to_string(),
             packet_id: packet_id.to_string(),
         },
         packet_value: num(value),

@@ -2,7 +2,7 @@
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::SqsEvent;
 use base64::Engine;
 use handlers::{handle_api, handle_reduce, handle_times_two, MAX_BODY_BYTES};
 use http::Method;
@@ -182,18 +182,18 @@ async fn aws_failures_are_503_not_500() {
     );
 }
 
-fn sqs_event(bodies: &[(&str, &str)]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    event.records = bodies
+/// The event Lambda delivers for messages `(id, body)`, each on its first receive.
+fn sqs_event(messages: &[(&str, &str)]) -> SqsEvent {
+    let batch: Vec<Received> = messages
         .iter()
-        .map(|(id, body)| {
-            let mut m = SqsMessage::default();
-            m.message_id = Some(id.to_string());
-            m.body = Some(body.to_string());
-            m
+        .map(|(id, body)| Received {
+            message_id: id.to_string(),
+            receipt: format!("receipt-{id}"),
+            body: body.to_string(),
+            receive_count: 1,
         })
         .collect();
-    event
+    handlers::sqs_event(&batch)
 }
 
 #[tokio::test]

@@ -4,15 +4,16 @@
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
-use handlers::{handle_api, handle_reduce, handle_times_two};
+use drain::drain;
+use handlers::handle_api;
 use http::{HeaderValue, Method};
 use pipeline::injected::{InjectedQueue, InjectedSums, Injection};
 use pipeline::memory::MemoryBackend;
-use pipeline::{Config, PortError, Ports, Queue, Received, Status, SystemClock};
+use pipeline::{Config, PortError, Ports, Status, SystemClock};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::Duration;
+
+mod drain;
 
 fn post(body: &str, key: Option<&[u8]>, caller: Option<&str>) -> ApiGatewayProxyRequest {
     let mut r = ApiGatewayProxyRequest::default();
@@ -52,49 +53,6 @@ fn backend() -> MemoryBackend {
     MemoryBackend::new(Arc::new(SystemClock), 5)
 }
 
-fn event(batch: &[Received]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    event.records = batch
-        .iter()
-        .map(|m| {
-            let mut record = SqsMessage::default();
-            record.message_id = Some(m.message_id.clone());
-            record.body = Some(m.body.clone());
-            record
-        })
-        .collect();
-    event
-}
-
-/// Runs both handlers until the queues are empty; every message must succeed.
-async fn drain(b: &MemoryBackend) {
-    let ports = b.ports();
-    let config = Config::default();
-    for _ in 0..1_000 {
-        for (queue, reduce) in [(&b.times_two_queue, false), (&b.reduce_queue, true)] {
-            let batch = queue
-                .receive(10, Duration::ZERO, Duration::from_secs(60))
-                .await
-                .expect("receive");
-            if batch.is_empty() {
-                continue;
-            }
-            let response = if reduce {
-                handle_reduce(&ports, &config, &event(&batch), None).await
-            } else {
-                handle_times_two(&ports, &config, &event(&batch)).await
-            };
-            assert!(response.batch_item_failures.is_empty(), "a message failed");
-            let receipts = batch.iter().map(|m| m.receipt.clone()).collect();
-            queue.delete(receipts).await.expect("delete");
-        }
-        if b.times_two_queue.is_empty() && b.reduce_queue.is_empty() {
-            return;
-        }
-    }
-    panic!("the pipeline did not drain");
-}
-
 fn done_sum(b: &MemoryBackend, array_id: &str) -> String {
     let record = b
         .sums
@@ -118,7 +76,7 @@ async fn a_retried_post_returns_the_same_array() {
     assert_eq!(status, 200);
     assert_eq!(again, first_text, "the same answer, byte for byte");
     assert_eq!(b.sums.records().len(), 1, "one computation, not two");
-    drain(&b).await;
+    drain(&b, &b.ports()).await;
     assert_eq!(done_sum(&b, &array_id), "30");
 
     // Once done, a retry enqueues nothing and still answers the same.
@@ -210,7 +168,7 @@ async fn a_retry_finishes_an_array_whose_submit_crashed_before_enqueueing() {
     let (status, json, _) = call(&ports, &request).await;
     assert_eq!(status, 200);
     assert_eq!(json["arrayId"].as_str(), Some(record.array_id.as_str()));
-    drain(&b).await;
+    drain(&b, &b.ports()).await;
     assert_eq!(done_sum(&b, &record.array_id), "56");
     assert_eq!(b.sums.records().len(), 1);
 }
@@ -235,7 +193,7 @@ async fn a_retry_finishes_an_array_whose_submit_crashed_before_recording() {
     let (status, json, _) = call(&ports, &request).await;
     assert_eq!(status, 200);
     let array_id = json["arrayId"].as_str().expect("id").to_string();
-    drain(&b).await;
+    drain(&b, &b.ports()).await;
     assert_eq!(done_sum(&b, &array_id), "4");
 }
 

@@ -3,7 +3,8 @@
 
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
-use handlers::{handle_api, handle_reduce, handle_times_two, measure_times_two};
+use drain::drain;
+use handlers::{handle_api, measure_times_two};
 use http::Method;
 use pipeline::injected::{InjectedQueue, InjectedSums, Injection};
 use pipeline::memory::MemoryBackend;
@@ -12,6 +13,8 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+mod drain;
 
 /// A clock the test moves.
 struct ManualClock(AtomicU64);
@@ -46,34 +49,6 @@ async fn get(ports: &Ports, array_id: &str) -> Value {
     let (status, json) = call(ports, Method::GET, &format!("/sums/{array_id}"), None).await;
     assert_eq!(status, 200, "{json}");
     json
-}
-
-/// Runs both functions until the queues are empty.
-async fn drain(b: &MemoryBackend, ports: &Ports) {
-    let config = Config::default();
-    for _ in 0..100 {
-        for (queue, reduce) in [(&b.times_two_queue, false), (&b.reduce_queue, true)] {
-            let batch = queue
-                .receive(10, Duration::ZERO, Duration::from_secs(60))
-                .await
-                .expect("receive");
-            if batch.is_empty() {
-                continue;
-            }
-            let response = if reduce {
-                handle_reduce(ports, &config, &handlers::sqs_event(&batch), None).await
-            } else {
-                handle_times_two(ports, &config, &handlers::sqs_event(&batch)).await
-            };
-            assert!(response.batch_item_failures.is_empty(), "a message failed");
-            let receipts = batch.iter().map(|m| m.receipt.clone()).collect();
-            queue.delete(receipts).await.expect("delete");
-        }
-        if b.times_two_queue.is_empty() && b.reduce_queue.is_empty() {
-            return;
-        }
-    }
-    panic!("the pipeline did not drain");
 }
 
 /// Before: the SDK's retry of the record's PutItem found the record its first

@@ -177,7 +177,7 @@ impl Tree {
     }
 
     /// The scratchpad partition key of `node`'s row: shared with its siblings only.
-    pub fn group_key(&self, array_id: &str, node: NodeId) -> String {
+    pub fn partition_key(&self, array_id: &str, node: NodeId) -> String {
         match self.parent(node) {
             Some(parent) if !self.is_root(parent) => format!("{array_id}/{parent}"),
             _ => array_id.to_string(),
@@ -185,7 +185,7 @@ impl Tree {
     }
 
     /// The partition key holding `node`'s children.
-    pub fn children_key(&self, array_id: &str, node: NodeId) -> String {
+    pub fn children_partition_key(&self, array_id: &str, node: NodeId) -> String {
         if self.is_root(node) {
             array_id.to_string()
         } else {
@@ -207,7 +207,7 @@ mod tests {
         assert_eq!(tree.leaf_elements(2), 4..5);
         assert_eq!(tree.contains(NodeId::new(0, 2)), 1);
         assert_eq!(tree.contains(tree.root()), 5);
-        assert_eq!(tree.group_key("a", NodeId::new(0, 1)), "a");
+        assert_eq!(tree.partition_key("a", NodeId::new(0, 1)), "a");
         let single = Tree::new(1, 1000, 100).expect("valid");
         assert_eq!(single.root(), NodeId::new(1, 0));
         assert_eq!(single.children(single.root()), vec![NodeId::new(0, 0)]);
@@ -233,7 +233,10 @@ mod tests {
                     assert_eq!(sum, tree.contains(node));
                     for kid in kids {
                         assert_eq!(tree.parent(kid), Some(node));
-                        assert_eq!(tree.group_key("a", kid), tree.children_key("a", node));
+                        assert_eq!(
+                            tree.partition_key("a", kid),
+                            tree.children_partition_key("a", node)
+                        );
                     }
                 }
             }

@@ -16,6 +16,7 @@ use crate::ports::{
 use async_trait::async_trait;
 use packet::Number;
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -262,10 +263,10 @@ impl Scratchpad for MemoryScratchpad {
         Ok(Put::Created)
     }
 
-    async fn group(&self, array_id: &str) -> Result<Vec<ScratchpadRow>, PortError> {
+    async fn group(&self, partition_key: &str) -> Result<Vec<ScratchpadRow>, PortError> {
         let mut out = Vec::new();
         let mut cursor = RowKey {
-            array_id: array_id.to_string(),
+            partition_key: partition_key.to_string(),
             packet_id: String::new(),
         };
         let mut first = true;
@@ -277,7 +278,7 @@ impl Scratchpad for MemoryScratchpad {
                 if !first && item.is_some_and(|(k, _)| *k == cursor) {
                     item = range.next();
                 }
-                item.filter(|(k, _)| k.array_id == array_id)
+                item.filter(|(k, _)| k.partition_key == partition_key)
                     .map(|(_, v)| v.clone())
             };
             first = false;
@@ -435,6 +436,29 @@ fn revivable(record: &SumRecord) -> bool {
         .is_some_and(|f| f.kind == FailureKind::DeadLettered)
 }
 
+/// Which queue of a [`MemoryBackend`] a batch comes from, and so which step
+/// handles it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The TimesTwo queue, for the map.
+    Map,
+    /// The Reduce queue.
+    Reduce,
+}
+
+/// Why [`MemoryBackend::drain`] stopped with messages left.
+#[derive(Debug, thiserror::Error)]
+pub enum NotDrained {
+    #[error("{times_two} TimesTwo and {reduce} Reduce messages left after {rounds} rounds")]
+    Rounds {
+        rounds: usize,
+        times_two: usize,
+        reduce: usize,
+    },
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
 /// A complete in-process backend: both queues with their dead-letter queues,
 /// both tables, one clock.
 #[derive(Clone)]
@@ -473,6 +497,40 @@ impl MemoryBackend {
             sums: Arc::new(MemorySums::new()),
             clock,
         }
+    }
+
+    /// Delivers every queued message until both queues are empty, as the two
+    /// event source mappings would: each round a batch of up to ten from the
+    /// TimesTwo queue, then one from the Reduce queue. `deliver` handles a
+    /// batch and answers the receipts of the messages it finished; those are
+    /// deleted, the others come again once their visibility timeout (a
+    /// minute on the backend's clock) has passed.
+    pub async fn drain<F, Fut>(&self, rounds: usize, mut deliver: F) -> Result<(), NotDrained>
+    where
+        F: FnMut(Stage, Vec<Received>) -> Fut,
+        Fut: Future<Output = Vec<String>>,
+    {
+        let visibility = Duration::from_secs(60);
+        for _ in 0..rounds {
+            for (stage, queue) in [
+                (Stage::Map, &self.times_two_queue),
+                (Stage::Reduce, &self.reduce_queue),
+            ] {
+                let batch = queue.take_visible(10, visibility);
+                if !batch.is_empty() {
+                    let finished = deliver(stage, batch).await;
+                    queue.delete(finished).await?;
+                }
+            }
+            if self.times_two_queue.is_empty() && self.reduce_queue.is_empty() {
+                return Ok(());
+            }
+        }
+        Err(NotDrained::Rounds {
+            rounds,
+            times_two: self.times_two_queue.len(),
+            reduce: self.reduce_queue.len(),
+        })
     }
 
     pub fn ports(&self) -> crate::ports::Ports {

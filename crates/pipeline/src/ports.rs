@@ -65,10 +65,14 @@ pub trait Queue: Send + Sync {
     async fn delete(&self, receipts: Vec<String>) -> Result<(), PortError>;
 }
 
-/// Key of a scratchpad row: `arrayId` (partition) and `packetId` (sort).
+/// Key of a scratchpad row. The table's attributes keep the original's
+/// names, `arrayId` (partition) and `packetId` (sort), but the partition key
+/// is not always an array id: see [`RowKey::partition_key`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RowKey {
-    pub array_id: String,
+    /// `<arrayId>` for the root's children, `<arrayId>/<parent>` for any
+    /// other node's: the rows one merge reads share it (`Tree::partition_key`).
+    pub partition_key: String,
     pub packet_id: String,
 }
 
@@ -98,9 +102,9 @@ pub enum Put {
 pub trait Scratchpad: Send + Sync {
     /// Writes `row` unless a row with its key exists.
     async fn put_new(&self, row: &ScratchpadRow) -> Result<Put, PortError>;
-    /// Every row under partition key `array_id`, read consistently item by item
+    /// Every row under `partition_key`, read consistently item by item
     /// (read-committed, like a DynamoDB Query: not a snapshot).
-    async fn group(&self, array_id: &str) -> Result<Vec<ScratchpadRow>, PortError>;
+    async fn group(&self, partition_key: &str) -> Result<Vec<ScratchpadRow>, PortError>;
     /// Marks rows consumed (overwrites each with `consumed` set).
     async fn retire(&self, rows: &[ScratchpadRow]) -> Result<(), PortError>;
 }

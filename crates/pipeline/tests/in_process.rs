@@ -1,9 +1,11 @@
 //! The three steps on the in-process ports, driven by a plain loop.
 
 use pipeline::injected::{InjectedSums, Injection};
-use pipeline::memory::{MemoryBackend, MemoryQueue};
+use pipeline::memory::{MemoryBackend, MemoryQueue, Stage};
 use pipeline::PortError;
-use pipeline::{reduce, submit, times_two, Config, Queue, Received, Status, SystemClock};
+use pipeline::{
+    reduce, submit, times_two, Config, Ports, Queue, Received, Status, SumRecord, SystemClock,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,38 +17,51 @@ async fn take(queue: &MemoryQueue) -> Vec<Received> {
         .expect("receive")
 }
 
+/// Runs the map and the reduce until the queues are empty; every message
+/// must succeed. With `duplicate`, each map message is sent once more after
+/// it was mapped, as SQS may deliver it twice.
 async fn drain(backend: &MemoryBackend, config: &Config, duplicate: bool) {
-    let ports = backend.ports();
+    let ports = &backend.ports();
     let mut copied = std::collections::HashSet::new();
-    for _ in 0..10_000 {
-        let batch = take(&backend.times_two_queue).await;
-        let bodies: Vec<&str> = batch.iter().map(|m| m.body.as_str()).collect();
-        let results = times_two(&ports, config, &bodies).await;
-        let mut done = Vec::new();
-        for (m, r) in batch.iter().zip(results) {
-            r.expect("map");
-            done.push(m.receipt.clone());
-            if duplicate && copied.insert(m.body.clone()) {
-                backend
-                    .times_two_queue
-                    .send(vec![m.body.clone()])
-                    .await
-                    .expect("dup");
+    backend
+        .drain(10_000, |stage, batch| {
+            let copies: Vec<String> = batch
+                .iter()
+                .filter(|m| duplicate && stage == Stage::Map && copied.insert(m.body.clone()))
+                .map(|m| m.body.clone())
+                .collect();
+            async move {
+                let bodies: Vec<&str> = batch.iter().map(|m| m.body.as_str()).collect();
+                match stage {
+                    Stage::Map => {
+                        for r in times_two(ports, config, &bodies).await {
+                            r.expect("map");
+                        }
+                    }
+                    Stage::Reduce => {
+                        for body in bodies {
+                            reduce(ports, config, body).await.expect("reduce");
+                        }
+                    }
+                }
+                if !copies.is_empty() {
+                    backend.times_two_queue.send(copies).await.expect("dup");
+                }
+                batch.into_iter().map(|m| m.receipt).collect()
             }
-        }
-        backend.times_two_queue.delete(done).await.expect("delete");
-        let batch = take(&backend.reduce_queue).await;
-        let mut done = Vec::new();
-        for m in &batch {
-            reduce(&ports, config, &m.body).await.expect("reduce");
-            done.push(m.receipt.clone());
-        }
-        backend.reduce_queue.delete(done).await.expect("delete");
-        if backend.times_two_queue.is_empty() && backend.reduce_queue.is_empty() {
-            return;
-        }
-    }
-    panic!("pipeline did not drain");
+        })
+        .await
+        .expect("the pipeline drains");
+}
+
+/// The record of an array that must exist.
+async fn record(ports: &Ports, array_id: &str) -> SumRecord {
+    ports
+        .sums
+        .get(array_id)
+        .await
+        .expect("get")
+        .expect("record")
 }
 
 async fn run(body: &str, config: Config, duplicate: bool) -> (String, MemoryBackend) {
@@ -54,12 +69,7 @@ async fn run(body: &str, config: Config, duplicate: bool) -> (String, MemoryBack
     let ports = backend.ports();
     let accepted = submit(&ports, &config, body).await.expect("accepted");
     drain(&backend, &config, duplicate).await;
-    let record = ports
-        .sums
-        .get(&accepted.array_id)
-        .await
-        .expect("get")
-        .expect("record");
+    let record = record(&ports, &accepted.array_id).await;
     assert_eq!(record.status, Status::Done, "{body}");
     (record.sum.expect("sum").to_string(), backend)
 }
@@ -97,7 +107,7 @@ async fn sums_exactly_for_many_shapes() {
                 .map(|r| {
                     format!(
                         "{}/{}",
-                        r.key.array_id.split('/').nth(1).unwrap_or("-"),
+                        r.key.partition_key.split('/').nth(1).unwrap_or("-"),
                         r.key.packet_id
                     )
                 })
@@ -161,12 +171,7 @@ async fn reduce_hands_work_on_when_time_runs_out() {
         .expect("re-triggered message");
     let outcome = reduce(&ports, &config, &rest).await.expect("reduce");
     assert!(outcome.completed);
-    let record = ports
-        .sums
-        .get(&accepted.array_id)
-        .await
-        .expect("get")
-        .expect("record");
+    let record = record(&ports, &accepted.array_id).await;
     assert_eq!(record.sum.expect("sum").to_string(), "72");
 }
 
@@ -222,11 +227,31 @@ async fn a_failed_progress_update_does_not_fail_the_map() {
         assert!(r.expect("map succeeds without progress").created);
     }
     assert_eq!(backend.reduce_queue.len(), 1, "reduce was still told");
-    let record = ports
-        .sums
-        .get(&accepted.array_id)
-        .await
-        .expect("get")
-        .expect("record");
+    let record = record(&ports, &accepted.array_id).await;
     assert_eq!(record.reduced_elements, 0);
+}
+
+/// `drain` gives up, naming what is left, when a batch is never finished
+/// (its messages stay hidden, then come again): it does not spin forever.
+#[tokio::test]
+async fn drain_gives_up_on_messages_never_finished() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    submit(&backend.ports(), &cfg(2, 2), "[1,2,3]")
+        .await
+        .expect("accepted");
+    let mut delivered = 0;
+    let left = backend
+        .drain(3, |_, batch| {
+            delivered += batch.len();
+            async { Vec::new() }
+        })
+        .await;
+    assert_eq!(
+        delivered, 2,
+        "each message once: unfinished ones stay hidden"
+    );
+    assert_eq!(
+        left.map_err(|e| e.to_string()),
+        Err("2 TimesTwo and 0 Reduce messages left after 3 rounds".into())
+    );
 }

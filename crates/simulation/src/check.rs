@@ -62,8 +62,8 @@ impl Expected {
         if tree.check(node).is_err() || tree.is_root(node) {
             return Some("node outside the tree (or the root)".into());
         }
-        if row.key.array_id != tree.group_key(id, node) {
-            return Some(format!("stored under partition {}", row.key.array_id));
+        if row.key.partition_key != tree.partition_key(id, node) {
+            return Some(format!("stored under partition {}", row.key.partition_key));
         }
         if row.packet_contains != tree.contains(node) || row.array_length != tree.array_length() {
             return Some(format!(
@@ -106,9 +106,9 @@ pub struct Facts<'a> {
 fn describe(row: &ScratchpadRow) -> String {
     let (id, rest) = row
         .key
-        .array_id
+        .partition_key
         .split_once('/')
-        .map_or((row.key.array_id.as_str(), ""), |(a, b)| (a, b));
+        .map_or((row.key.partition_key.as_str(), ""), |(a, b)| (a, b));
     format!(
         "{}{}{} {}",
         short(id),
@@ -130,7 +130,13 @@ pub fn check(f: &Facts<'_>) -> Vec<String> {
         .collect();
     let mut rows: BTreeMap<String, Vec<ScratchpadRow>> = BTreeMap::new();
     for row in f.backend.scratchpad.rows() {
-        let id = row.key.array_id.split('/').next().unwrap_or("").to_string();
+        let id = row
+            .key
+            .partition_key
+            .split('/')
+            .next()
+            .unwrap_or("")
+            .to_string();
         rows.entry(id).or_default().push(row);
     }
     let known: BTreeSet<&str> = f.allocated.iter().map(|(id, _)| id.as_str()).collect();
@@ -240,7 +246,7 @@ pub fn check(f: &Facts<'_>) -> Vec<String> {
         if let (Some(tree), true) = (&exp.tree, n > 0 && !f.outage) {
             let under_root: BTreeSet<NodeId> = list
                 .iter()
-                .filter(|r| r.key.array_id == *id)
+                .filter(|r| r.key.partition_key == *id)
                 .filter_map(|r| r.key.packet_id.parse().ok())
                 .filter(|node| tree.parent(*node) == Some(tree.root()))
                 .collect();

@@ -165,6 +165,22 @@ impl Summary {
         self.steps += other.steps;
         self.invocations += other.invocations;
     }
+
+    /// Two lines for people: the seeds from `start`, how many failed and
+    /// what ran (in `took` on `threads` threads); the faults injected.
+    pub fn report(&self, start: u64, took: std::time::Duration, threads: usize) -> String {
+        format!(
+            "{} seeds ({start}..{}) in {took:.1?} on {threads} threads: {} failed; {} steps, {} invocations\n\
+             faults injected: {} (total {})",
+            self.seeds,
+            start + self.seeds,
+            self.failed.len(),
+            self.steps,
+            self.invocations,
+            self.counts,
+            self.counts.total()
+        )
+    }
 }
 
 /// Runs seeds `start..start + count` on `threads` threads; `first_failure`

@@ -64,21 +64,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let started = Instant::now();
     let (summary, first) = run_many(args.start, args.seeds, threads, &opts);
-    println!(
-        "{} seeds ({}..{}) in {:.1?} on {threads} threads: {} failed; {} steps, {} invocations",
-        summary.seeds,
-        args.start,
-        args.start + args.seeds,
-        started.elapsed(),
-        summary.failed.len(),
-        summary.steps,
-        summary.invocations
-    );
-    println!(
-        "faults injected: {} (total {})",
-        summary.counts,
-        summary.counts.total()
-    );
+    println!("{}", summary.report(args.start, started.elapsed(), threads));
     if let Some(report) = first {
         println!(
             "failing seeds: {:?}",

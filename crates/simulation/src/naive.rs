@@ -39,7 +39,7 @@ pub async fn naive_reduce(ports: &Ports, sim: &Sim, body: &str) -> Result<(), St
             };
             let merged = ScratchpadRow {
                 key: RowKey {
-                    array_id: msg.array_id.clone(),
+                    partition_key: msg.array_id.clone(),
                     packet_id: format!("N-{fresh}"),
                 },
                 packet_value: a.packet_value.clone() + b.packet_value.clone(),

@@ -156,7 +156,11 @@ pub struct FaultyScratchpad {
 #[async_trait]
 impl Scratchpad for FaultyScratchpad {
     async fn put_new(&self, row: &ScratchpadRow) -> Result<Put, PortError> {
-        let key = format!("{} {}", short_key(&row.key.array_id), row.key.packet_id);
+        let key = format!(
+            "{} {}",
+            short_key(&row.key.partition_key),
+            row.key.packet_id
+        );
         yield_point().await;
         self.sim.before("put_new", &key)?;
         let mut put = self.inner.put_new(row).await?;
@@ -168,11 +172,11 @@ impl Scratchpad for FaultyScratchpad {
         Ok(put)
     }
 
-    async fn group(&self, array_id: &str) -> Result<Vec<ScratchpadRow>, PortError> {
-        let key = short_key(array_id);
+    async fn group(&self, partition_key: &str) -> Result<Vec<ScratchpadRow>, PortError> {
+        let key = short_key(partition_key);
         yield_point().await;
         self.sim.before("group", &key)?;
-        let rows = self.inner.group(array_id).await?;
+        let rows = self.inner.group(partition_key).await?;
         yield_point().await;
         self.sim.after("group", &key)?;
         Ok(rows)
@@ -180,7 +184,7 @@ impl Scratchpad for FaultyScratchpad {
 
     async fn retire(&self, rows: &[ScratchpadRow]) -> Result<(), PortError> {
         let key = match rows.first() {
-            Some(r) => format!("{} x{}", short_key(&r.key.array_id), rows.len()),
+            Some(r) => format!("{} x{}", short_key(&r.key.partition_key), rows.len()),
             None => "x0".to_string(),
         };
         yield_point().await;

@@ -21,7 +21,7 @@ use packet::MapMessage;
 use pipeline::memory::{MemoryBackend, MemoryQueue};
 use pipeline::{
     fail_dead_lettered, get_sum, reduce_batch, submit, submit_with_key, times_two, Clock, Config,
-    Idempotency, IdempotencyKey, Ports, Queue, StepError, SubmitError,
+    Idempotency, IdempotencyKey, Ports, Queue, Received, StepError, SubmitError,
 };
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -97,6 +97,9 @@ enum Kind {
     Reduce { receipts: Vec<String> },
 }
 
+/// A running invocation, polled by hand.
+type Invocation = Pin<Box<dyn Future<Output = Output>>>;
+
 struct Task {
     id: u64,
     kind: Kind,
@@ -105,7 +108,7 @@ struct Task {
     /// CPU time the invocation spends before its first call: a map's cost
     /// grows with the elements it doubles and sums.
     work_ms: u64,
-    fut: Pin<Box<dyn Future<Output = Output>>>,
+    fut: Invocation,
 }
 
 /// Submit attempts per plan while faults are on.
@@ -434,10 +437,18 @@ impl<'a> World<'a> {
     fn deliver(&mut self) -> bool {
         let map_first = self.sim.lock().rng.gen_bool(0.5);
         for map in [map_first, !map_first] {
-            let (queue, max) = if map {
-                (self.backend.times_two_queue.clone(), self.params.map_batch)
+            let (queue, max, name) = if map {
+                (
+                    self.backend.times_two_queue.clone(),
+                    self.params.map_batch,
+                    "TimesTwo",
+                )
             } else {
-                (self.backend.reduce_queue.clone(), self.params.reduce_batch)
+                (
+                    self.backend.reduce_queue.clone(),
+                    self.params.reduce_batch,
+                    "Reduce",
+                )
             };
             let visibility = Duration::from_millis(self.params.visibility_ms);
             let got = queue
@@ -450,7 +461,6 @@ impl<'a> World<'a> {
             }
             let id = self.next_task;
             self.next_task += 1;
-            let name = if map { "TimesTwo" } else { "Reduce" };
             if self.roll(FaultKind::ReceiveLost) {
                 self.trace(Event::Fault {
                     task: id,
@@ -459,20 +469,7 @@ impl<'a> World<'a> {
                 });
                 return true;
             }
-            let mut batch = got;
-            if batch.len() > 1 && self.roll(FaultKind::Reorder) {
-                batch.shuffle(&mut self.sim.lock().rng);
-            }
-            for m in &batch {
-                if self.roll(FaultKind::Duplicate) {
-                    self.trace(Event::Fault {
-                        task: id,
-                        kind: FaultKind::Duplicate,
-                        what: describe(&m.body),
-                    });
-                    let _ = queue.send(vec![m.body.clone()]).now_or_never();
-                }
-            }
+            let batch = self.disorder(id, &queue, got);
             self.trace(Event::Deliver {
                 task: id,
                 queue: name,
@@ -481,74 +478,100 @@ impl<'a> World<'a> {
                     .map(|m| format!("{} (#{})", describe(&m.body), m.receive_count))
                     .collect(),
             });
-            let receipts = batch.iter().map(|m| m.receipt.clone()).collect();
-            // Messages on their last receive: a failure fails their array,
-            // as the handlers do before SQS dead-letters the message.
-            let max_receive_count = self.params.max_receive_count;
-            let last: Vec<bool> = batch
-                .iter()
-                .map(|m| m.receive_count >= max_receive_count)
-                .collect();
-            let bodies: Vec<String> = batch.into_iter().map(|m| m.body).collect();
-            let elements: usize = if map {
-                bodies
-                    .iter()
-                    .filter_map(|b| MapMessage::decode(b).ok())
-                    .map(|m| m.elements.len())
-                    .sum()
-            } else {
-                0
-            };
-            let (ports, config) = (self.ports.clone(), self.config.clone());
-            let (fut, kind): (Pin<Box<dyn Future<Output = Output>>>, Kind) = if map {
-                let fut = async move {
-                    let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
-                    let results = times_two(&ports, &config, &refs).await;
-                    Output::Batch(give_up_on_last(&ports, "times_two", &refs, &last, results).await)
-                };
-                (Box::pin(fut), Kind::Map { receipts })
-            } else {
-                let fut: Pin<Box<dyn Future<Output = Output>>> = match self.opts.reducer {
-                    Reducer::Real => {
-                        // The handler's deadline, as Lambda's context gives it.
-                        let deadline = self.clock.now_ms() + self.params.function_timeout_ms;
-                        Box::pin(async move {
-                            let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
-                            let results =
-                                reduce_batch(&ports, &config, &refs, Some(deadline)).await;
-                            Output::Batch(
-                                give_up_on_last(&ports, "reduce", &refs, &last, results).await,
-                            )
-                        })
-                    }
-                    Reducer::Naive => {
-                        let sim = self.sim.clone();
-                        Box::pin(async move {
-                            let runs = bodies.iter().map(|b| naive_reduce(&ports, &sim, b));
-                            let results = join_all(runs).await;
-                            Output::Batch(
-                                results
-                                    .into_iter()
-                                    .map(|r| r.err().map(Failure::from))
-                                    .collect(),
-                            )
-                        })
-                    }
-                };
-                (fut, Kind::Reduce { receipts })
-            };
-            self.invocations += 1;
-            let deadline_ms = self.clock.now_ms() + self.params.function_timeout_ms;
-            self.tasks.push(Task {
-                id,
-                kind,
-                fut,
-                deadline_ms,
-                work_ms: map_work_ms(self.params.map_us_per_element, elements),
-            });
+            self.start_invocation(id, map, batch);
             return true;
         }
         false
+    }
+
+    /// What SQS may do to a batch: deliver it in another order, and send
+    /// some of its messages again.
+    fn disorder(&self, task: u64, queue: &MemoryQueue, mut batch: Vec<Received>) -> Vec<Received> {
+        if batch.len() > 1 && self.roll(FaultKind::Reorder) {
+            batch.shuffle(&mut self.sim.lock().rng);
+        }
+        for m in &batch {
+            if self.roll(FaultKind::Duplicate) {
+                self.trace(Event::Fault {
+                    task,
+                    kind: FaultKind::Duplicate,
+                    what: describe(&m.body),
+                });
+                let _ = queue.send(vec![m.body.clone()]).now_or_never();
+            }
+        }
+        batch
+    }
+
+    /// Starts the invocation of the map (`map`) or the reduce for `batch`.
+    fn start_invocation(&mut self, id: u64, map: bool, batch: Vec<Received>) {
+        let receipts = batch.iter().map(|m| m.receipt.clone()).collect();
+        // Messages on their last receive: a failure fails their array,
+        // as the handlers do before SQS dead-letters the message.
+        let max_receive_count = self.params.max_receive_count;
+        let last: Vec<bool> = batch
+            .iter()
+            .map(|m| m.receive_count >= max_receive_count)
+            .collect();
+        let bodies: Vec<String> = batch.into_iter().map(|m| m.body).collect();
+        let (fut, kind, elements) = if map {
+            let elements: usize = bodies
+                .iter()
+                .filter_map(|b| MapMessage::decode(b).ok())
+                .map(|m| m.elements.len())
+                .sum();
+            let fut = self.map_invocation(bodies, last);
+            (fut, Kind::Map { receipts }, elements)
+        } else {
+            let fut = self.reduce_invocation(bodies, last);
+            (fut, Kind::Reduce { receipts }, 0)
+        };
+        self.invocations += 1;
+        let deadline_ms = self.clock.now_ms() + self.params.function_timeout_ms;
+        self.tasks.push(Task {
+            id,
+            kind,
+            fut,
+            deadline_ms,
+            work_ms: map_work_ms(self.params.map_us_per_element, elements),
+        });
+    }
+
+    fn map_invocation(&self, bodies: Vec<String>, last: Vec<bool>) -> Invocation {
+        let (ports, config) = (self.ports.clone(), self.config.clone());
+        Box::pin(async move {
+            let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+            let results = times_two(&ports, &config, &refs).await;
+            Output::Batch(give_up_on_last(&ports, "times_two", &refs, &last, results).await)
+        })
+    }
+
+    fn reduce_invocation(&self, bodies: Vec<String>, last: Vec<bool>) -> Invocation {
+        let (ports, config) = (self.ports.clone(), self.config.clone());
+        match self.opts.reducer {
+            Reducer::Real => {
+                // The handler's deadline, as Lambda's context gives it.
+                let deadline = self.clock.now_ms() + self.params.function_timeout_ms;
+                Box::pin(async move {
+                    let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+                    let results = reduce_batch(&ports, &config, &refs, Some(deadline)).await;
+                    Output::Batch(give_up_on_last(&ports, "reduce", &refs, &last, results).await)
+                })
+            }
+            Reducer::Naive => {
+                let sim = self.sim.clone();
+                Box::pin(async move {
+                    let runs = bodies.iter().map(|b| naive_reduce(&ports, &sim, b));
+                    let results = join_all(runs).await;
+                    Output::Batch(
+                        results
+                            .into_iter()
+                            .map(|r| r.err().map(Failure::from))
+                            .collect(),
+                    )
+                })
+            }
+        }
     }
 
     fn poll(&mut self, i: usize) {

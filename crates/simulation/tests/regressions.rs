@@ -29,8 +29,8 @@ impl Scratchpad for CutRetire {
     async fn put_new(&self, row: &ScratchpadRow) -> Result<Put, PortError> {
         self.inner.put_new(row).await
     }
-    async fn group(&self, array_id: &str) -> Result<Vec<ScratchpadRow>, PortError> {
-        self.inner.group(array_id).await
+    async fn group(&self, partition_key: &str) -> Result<Vec<ScratchpadRow>, PortError> {
+        self.inner.group(partition_key).await
     }
     async fn retire(&self, rows: &[ScratchpadRow]) -> Result<(), PortError> {
         if self.armed.swap(false, Ordering::SeqCst) {
@@ -72,7 +72,7 @@ fn live(backend: &MemoryBackend) -> Vec<String> {
         .rows()
         .into_iter()
         .filter(|r| !r.consumed)
-        .map(|r| format!("{} {}", r.key.array_id, r.key.packet_id))
+        .map(|r| format!("{} {}", r.key.partition_key, r.key.packet_id))
         .collect()
 }
 

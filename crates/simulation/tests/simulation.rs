@@ -26,19 +26,8 @@ fn many_seeds_are_exactly_once() {
     let started = Instant::now();
     let (summary, first) = run_many(start, count, threads(), &Options::default());
     println!(
-        "simulation: {} seeds ({start}..{}) in {:.1?} on {} threads: {} failed, {} scheduler steps, {} invocations",
-        summary.seeds,
-        start + count,
-        started.elapsed(),
-        threads(),
-        summary.failed.len(),
-        summary.steps,
-        summary.invocations
-    );
-    println!(
-        "faults injected: {} (total {})",
-        summary.counts,
-        summary.counts.total()
+        "simulation: {}",
+        summary.report(start, started.elapsed(), threads())
     );
     if let Some(report) = first {
         panic!(

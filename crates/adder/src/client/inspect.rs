@@ -95,7 +95,7 @@ pub async fn scratchpad(args: &AwsArgs, array_id: &str, scan: bool) -> Result<()
     .map_err(failed)?;
     let width = rows
         .iter()
-        .map(|r| r.key.array_id.len())
+        .map(|r| r.key.partition_key.len())
         .max()
         .unwrap_or(0)
         .max("partition".len());
@@ -106,7 +106,7 @@ pub async fn scratchpad(args: &AwsArgs, array_id: &str, scan: bool) -> Result<()
     for r in &rows {
         println!(
             "{:<width$}  {:<12}  {:>24}  {:>14}  {}",
-            r.key.array_id,
+            r.key.partition_key,
             r.key.packet_id,
             r.packet_value.to_string(),
             r.packet_contains,

@@ -7,9 +7,11 @@ mod sums;
 pub use scratchpad::DynamoScratchpad;
 pub use sums::DynamoSums;
 
+use crate::errors::from_sdk;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use packet::Number;
-use pipeline::PortError;
+use pipeline::{PortError, Put};
 use std::collections::HashMap;
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -27,6 +29,30 @@ pub(crate) fn number_value(n: &Number) -> AttributeValue {
 
 pub(crate) fn count_value(n: u64) -> AttributeValue {
     AttributeValue::N(n.to_string())
+}
+
+/// Writes `item` into `table` unless an item with its key exists, which
+/// `absent` (an `attribute_not_exists` of a key attribute) tells.
+pub(crate) async fn put_if_absent(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    item: Item,
+    absent: &str,
+) -> Result<Put, PortError> {
+    let result = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(absent)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(Put::Created),
+        Err(e) => match e.as_service_error() {
+            Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(Put::AlreadyThere),
+            _ => Err(from_sdk(&format!("PutItem on {table}"), e)),
+        },
+    }
 }
 
 /// Reads attributes of an item, naming the table and attribute when one is

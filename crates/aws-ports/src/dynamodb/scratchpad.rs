@@ -1,17 +1,17 @@
 //! [`Scratchpad`] on a DynamoDB table keyed by `arrayId` (hash) and
-//! `packetId` (range), with the original adder's attribute names.
+//! `packetId` (range), with the original adder's attribute names: `arrayId`
+//! holds a [`RowKey::partition_key`], which is not always an array id.
 
-use super::{count_value, number_value, Item, Reader};
+use super::{count_value, number_value, put_if_absent, Item, Reader};
 use crate::errors::{from_build, from_sdk};
 use crate::retry::backoff;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt};
 use pipeline::{PortError, Put, RowKey, Scratchpad, ScratchpadRow};
 use std::collections::{BTreeMap, HashMap};
 
-const ARRAY_ID: &str = "arrayId";
+const PARTITION_KEY: &str = "arrayId";
 const PACKET_ID: &str = "packetId";
 const PACKET_VALUE: &str = "packetValue";
 const ARRAY_LENGTH: &str = "arrayLength";
@@ -48,7 +48,10 @@ impl DynamoScratchpad {
 
     fn item(row: &ScratchpadRow) -> Item {
         HashMap::from([
-            (ARRAY_ID.into(), AttributeValue::S(row.key.array_id.clone())),
+            (
+                PARTITION_KEY.into(),
+                AttributeValue::S(row.key.partition_key.clone()),
+            ),
             (
                 PACKET_ID.into(),
                 AttributeValue::S(row.key.packet_id.clone()),
@@ -68,7 +71,7 @@ impl DynamoScratchpad {
         };
         Ok(ScratchpadRow {
             key: RowKey {
-                array_id: r.string(ARRAY_ID)?,
+                partition_key: r.string(PARTITION_KEY)?,
                 packet_id: r.string(PACKET_ID)?,
             },
             packet_value: r.number(PACKET_VALUE)?,
@@ -113,24 +116,11 @@ impl DynamoScratchpad {
 #[async_trait]
 impl Scratchpad for DynamoScratchpad {
     async fn put_new(&self, row: &ScratchpadRow) -> Result<Put, PortError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::item(row)))
-            .condition_expression("attribute_not_exists(packetId)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Put::Created),
-            Err(e) => match e.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(Put::AlreadyThere),
-                _ => Err(from_sdk(&format!("PutItem on {}", self.table), e)),
-            },
-        }
+        let absent = "attribute_not_exists(packetId)";
+        put_if_absent(&self.client, &self.table, Self::item(row), absent).await
     }
 
-    async fn group(&self, array_id: &str) -> Result<Vec<ScratchpadRow>, PortError> {
+    async fn group(&self, partition_key: &str) -> Result<Vec<ScratchpadRow>, PortError> {
         let mut rows = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -139,8 +129,8 @@ impl Scratchpad for DynamoScratchpad {
                 .query()
                 .table_name(&self.table)
                 .key_condition_expression("#a = :a")
-                .expression_attribute_names("#a", ARRAY_ID)
-                .expression_attribute_values(":a", AttributeValue::S(array_id.to_string()))
+                .expression_attribute_names("#a", PARTITION_KEY)
+                .expression_attribute_values(":a", AttributeValue::S(partition_key.to_string()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()

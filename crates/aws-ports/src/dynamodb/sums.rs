@@ -1,10 +1,11 @@
 //! [`Sums`] on a DynamoDB table keyed by `arrayId`.
 
-use super::{count_value, number_value, Item, Reader};
+use super::{count_value, number_value, put_if_absent, Item, Reader};
 use crate::errors::from_sdk;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use packet::Number;
@@ -136,6 +137,57 @@ impl DynamoSums {
         }
     }
 
+    /// Reads an item by its `arrayId`, consistently.
+    async fn read(&self, key: String) -> Result<Option<Item>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(ARRAY_ID, AttributeValue::S(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| from_sdk(&format!("GetItem on {}", self.table), e))?;
+        Ok(out.item().cloned())
+    }
+
+    /// Sends `update` (an UpdateItem with its expression and its own names
+    /// and values) to `array_id`'s record on the condition that the array
+    /// has not ended: pending, or failed as dead-lettered (a redrive may
+    /// still finish it, or another failure give the newer reason).
+    async fn update_unended(
+        &self,
+        array_id: &str,
+        update: UpdateItemFluentBuilder,
+    ) -> Result<Update, PortError> {
+        let result = update
+            .table_name(&self.table)
+            .key(ARRAY_ID, AttributeValue::S(array_id.to_string()))
+            .condition_expression("#status = :pending OR #failure = :dead_lettered")
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_names("#failure", FAILURE)
+            .expression_attribute_values(
+                ":pending",
+                AttributeValue::S(Status::Pending.as_str().into()),
+            )
+            .expression_attribute_values(
+                ":dead_lettered",
+                AttributeValue::S(FailureKind::DeadLettered.as_str().into()),
+            )
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let e = match result {
+            Ok(_) => return Ok(Update::Applied),
+            Err(e) => e,
+        };
+        let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = e.as_service_error()
+        else {
+            return Err(from_sdk(&format!("UpdateItem on {}", self.table), e));
+        };
+        Ok(Update::Refused(self.seen(array_id, failed.item()).await?))
+    }
+
     /// What a failed `complete` found, from the record the condition saw.
     fn completion_of(&self, seen: Option<SumRecord>) -> Result<Completion, PortError> {
         match seen {
@@ -150,6 +202,13 @@ impl DynamoSums {
             ))),
         }
     }
+}
+
+/// What a conditional update of an array's record did.
+enum Update {
+    Applied,
+    /// The array had ended; the record the condition saw (`None`: none).
+    Refused(Option<SumRecord>),
 }
 
 /// Idempotency claims share the sums table (one table to provision, back
@@ -220,17 +279,8 @@ impl Sums for DynamoSums {
             return self.claimed_from(item);
         }
         // Without the old item (an emulator may leave it out), read it.
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(ARRAY_ID, AttributeValue::S(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| from_sdk(&format!("GetItem on {}", self.table), e))?;
-        match out.item() {
-            Some(item) => self.claimed_from(item),
+        match self.read(key).await? {
+            Some(item) => self.claimed_from(&item),
             None => Err(PortError::Unavailable(format!(
                 "table {}: an idempotency claim vanished while it was read; retry",
                 self.table
@@ -239,34 +289,13 @@ impl Sums for DynamoSums {
     }
 
     async fn insert(&self, record: &SumRecord) -> Result<Put, PortError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(Self::item(record)))
-            .condition_expression("attribute_not_exists(arrayId)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Put::Created),
-            Err(e) => match e.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(_)) => Ok(Put::AlreadyThere),
-                _ => Err(from_sdk(&format!("PutItem on {}", self.table), e)),
-            },
-        }
+        let absent = "attribute_not_exists(arrayId)";
+        put_if_absent(&self.client, &self.table, Self::item(record), absent).await
     }
 
     async fn get(&self, array_id: &str) -> Result<Option<SumRecord>, PortError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(ARRAY_ID, AttributeValue::S(array_id.to_string()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| from_sdk(&format!("GetItem on {}", self.table), e))?;
-        out.item().map(|item| self.record(item)).transpose()
+        let item = self.read(array_id.to_string()).await?;
+        item.map(|item| self.record(&item)).transpose()
     }
 
     async fn complete(
@@ -275,47 +304,24 @@ impl Sums for DynamoSums {
         sum: &Number,
         finished_at_ms: u64,
     ) -> Result<Completion, PortError> {
-        let result = self
+        let update = self
             .client
             .update_item()
-            .table_name(&self.table)
-            .key(ARRAY_ID, AttributeValue::S(array_id.to_string()))
             .update_expression(
                 "SET #status = :done, #sum = :sum, #finishedAt = :at \
                  REMOVE #failure, #reason, #expires",
             )
-            // A dead-lettered array may still finish (after a redrive).
-            .condition_expression("#status = :pending OR #failure = :dead_lettered")
-            .expression_attribute_names("#status", STATUS)
-            .expression_attribute_names("#failure", FAILURE)
             .expression_attribute_names("#reason", REASON)
             .expression_attribute_names("#expires", EXPIRES_AT)
-            .expression_attribute_values(
-                ":dead_lettered",
-                AttributeValue::S(FailureKind::DeadLettered.as_str().into()),
-            )
             .expression_attribute_names("#sum", RESULT_SUM)
             .expression_attribute_names("#finishedAt", FINISHED_AT)
             .expression_attribute_values(":done", AttributeValue::S(Status::Done.as_str().into()))
-            .expression_attribute_values(
-                ":pending",
-                AttributeValue::S(Status::Pending.as_str().into()),
-            )
             .expression_attribute_values(":sum", number_value(sum))
-            .expression_attribute_values(":at", count_value(finished_at_ms))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let e = match result {
-            Ok(_) => return Ok(Completion::Completed),
-            Err(e) => e,
-        };
-        let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = e.as_service_error()
-        else {
-            return Err(from_sdk(&format!("UpdateItem on {}", self.table), e));
-        };
-        let seen = self.seen(array_id, failed.item()).await?;
-        self.completion_of(seen)
+            .expression_attribute_values(":at", count_value(finished_at_ms));
+        match self.update_unended(array_id, update).await? {
+            Update::Applied => Ok(Completion::Completed),
+            Update::Refused(seen) => self.completion_of(seen),
+        }
     }
 
     async fn add_progress(&self, array_id: &str, elements: u64) -> Result<(), PortError> {
@@ -347,18 +353,13 @@ impl Sums for DynamoSums {
         failure: &Failure,
         now_ms: u64,
     ) -> Result<Failing, PortError> {
-        let result = self
+        let update = self
             .client
             .update_item()
-            .table_name(&self.table)
-            .key(ARRAY_ID, AttributeValue::S(array_id.to_string()))
             .update_expression(
                 "SET #status = :failed, #failure = :kind, #reason = :reason, \
                  #finishedAt = :at, #expires = :expires",
             )
-            .condition_expression("#status = :pending OR #failure = :dead_lettered")
-            .expression_attribute_names("#status", STATUS)
-            .expression_attribute_names("#failure", FAILURE)
             .expression_attribute_names("#reason", REASON)
             .expression_attribute_names("#finishedAt", FINISHED_AT)
             .expression_attribute_names("#expires", EXPIRES_AT)
@@ -366,37 +367,19 @@ impl Sums for DynamoSums {
                 ":failed",
                 AttributeValue::S(Status::Failed.as_str().into()),
             )
-            .expression_attribute_values(
-                ":pending",
-                AttributeValue::S(Status::Pending.as_str().into()),
-            )
-            .expression_attribute_values(
-                ":dead_lettered",
-                AttributeValue::S(FailureKind::DeadLettered.as_str().into()),
-            )
             .expression_attribute_values(":kind", AttributeValue::S(failure.kind.as_str().into()))
             .expression_attribute_values(":reason", AttributeValue::S(failure.reason.clone()))
             .expression_attribute_values(":at", count_value(now_ms))
             .expression_attribute_values(
                 ":expires",
                 count_value(now_ms / 1000 + FAILED_RECORD_RETENTION_SECONDS),
-            )
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        let e = match result {
-            Ok(_) => return Ok(Failing::Failed),
-            Err(e) => e,
-        };
-        let Some(UpdateItemError::ConditionalCheckFailedException(failed)) = e.as_service_error()
-        else {
-            return Err(from_sdk(&format!("UpdateItem on {}", self.table), e));
-        };
+            );
         // A retry of a fail that applied finds it failed already: the same
         // answer as a concurrent fail, and just as harmless.
-        Ok(match self.seen(array_id, failed.item()).await? {
-            None => Failing::Unknown,
-            Some(r) => Failing::AlreadyEnded(r.status),
+        Ok(match self.update_unended(array_id, update).await? {
+            Update::Applied => Failing::Failed,
+            Update::Refused(None) => Failing::Unknown,
+            Update::Refused(Some(r)) => Failing::AlreadyEnded(r.status),
         })
     }
 }

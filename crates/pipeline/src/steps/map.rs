@@ -4,7 +4,7 @@
 
 use super::StepError;
 use crate::config::Config;
-use crate::ports::{Ports, Put, RowKey, ScratchpadRow};
+use crate::ports::{PortError, Ports, Put, RowKey, ScratchpadRow, SumRecord};
 use futures::future::join_all;
 use packet::{MapMessage, NodeId, ReduceMessage};
 use std::collections::{BTreeMap, BTreeSet};
@@ -49,30 +49,32 @@ pub async fn times_two(
     results
 }
 
+/// One result per message, by the message's index in the batch.
+type Outcomes = Vec<(usize, Result<MapOutcome, StepError>)>;
+
+/// A leaf this batch stored (or found stored): the index of its message in
+/// the batch, the message, and whether it was written now.
+struct Stored<'m, 'b> {
+    index: usize,
+    message: &'m MapMessage<'b>,
+    created: bool,
+}
+
 async fn map_array(
     ports: &Ports,
     config: &Config,
     array_id: &str,
     msgs: Vec<(usize, MapMessage<'_>)>,
-) -> Vec<(usize, Result<MapOutcome, StepError>)> {
-    let fail_all = |msgs: &[(usize, MapMessage<'_>)], e: &dyn Fn() -> StepError| {
-        msgs.iter().map(|(i, _)| (*i, Err(e()))).collect::<Vec<_>>()
-    };
+) -> Outcomes {
     let record = match ports.sums.get(array_id).await {
         Ok(Some(r)) => r,
         Ok(None) => {
             tracing::warn!(array_id, "TimesTwo message for an unknown array");
-            return fail_all(&msgs, &|| StepError::UnknownArray(array_id.to_string()));
+            return fail_all(&msgs, || StepError::UnknownArray(array_id.to_string()));
         }
-        Err(e) => return fail_all(&msgs, &|| e.clone().into()),
+        Err(e) => return fail_all(&msgs, || e.clone().into()),
     };
-    let overdue = record.is_overdue(ports.clock.now_ms());
-    if overdue {
-        // Its scratchpad rows may have expired: mapping now could bring a
-        // merged leaf back to life. The array ends here instead.
-        super::submit::expire(ports, &record).await;
-    }
-    if overdue || record.has_ended() {
+    if !takes_leaves(ports, &record).await {
         // A late duplicate, a packet of an array that failed, or of one
         // that just expired: there is nothing to add.
         return msgs
@@ -80,12 +82,55 @@ async fn map_array(
             .map(|(i, _)| (*i, Ok(MapOutcome::default())))
             .collect();
     }
+    let (stored, mut out) = store_leaves(ports, config, array_id, &record, &msgs).await;
+    if stored.is_empty() {
+        return out;
+    }
+    // The leaves are stored; until reduce has been told, the messages are not done.
+    let sent = trigger_reduce(ports, array_id, &stored).await;
+    for leaf in stored {
+        out.push((
+            leaf.index,
+            sent.clone()
+                .map(|()| MapOutcome {
+                    created: leaf.created,
+                })
+                .map_err(StepError::from),
+        ));
+    }
+    tracing::debug!(array_id, "mapped packets");
+    out
+}
+
+fn fail_all(msgs: &[(usize, MapMessage<'_>)], error: impl Fn() -> StepError) -> Outcomes {
+    msgs.iter().map(|(i, _)| (*i, Err(error()))).collect()
+}
+
+/// Whether the array still takes leaves: neither ended nor overdue. An
+/// overdue array's scratchpad rows may have expired, and mapping now could
+/// bring a merged leaf back to life: the array ends here instead.
+async fn takes_leaves(ports: &Ports, record: &SumRecord) -> bool {
+    let overdue = record.is_overdue(ports.clock.now_ms());
+    if overdue {
+        super::submit::expire(ports, record).await;
+    }
+    !overdue && !record.has_ended()
+}
+
+/// Writes each message's leaf unless it is there already, all at once.
+/// Returns the leaves stored, and the results of the messages that failed.
+async fn store_leaves<'m, 'b>(
+    ports: &Ports,
+    config: &Config,
+    array_id: &str,
+    record: &SumRecord,
+    msgs: &'m [(usize, MapMessage<'b>)],
+) -> (Vec<Stored<'m, 'b>>, Outcomes) {
     let now_s = ports.clock.now_ms() / 1000;
     let expires_at = now_s + config.scratchpad_ttl.as_secs();
     let mut out = Vec::with_capacity(msgs.len());
-    let mut written = Vec::new();
     let mut puts = Vec::new();
-    for (i, m) in &msgs {
+    for (i, m) in msgs {
         let t = &m.tree;
         if (t.array_length(), t.chunk_size(), t.fan_in())
             != (record.array_length, record.chunk_size, record.fan_in)
@@ -99,62 +144,67 @@ async fn map_array(
             ));
             continue;
         }
-        let row = ScratchpadRow {
-            key: RowKey {
-                array_id: t.group_key(array_id, m.leaf),
-                packet_id: m.leaf.to_string(),
-            },
-            packet_value: m.doubled_sum(),
-            array_length: t.array_length(),
-            packet_contains: m.elements.len() as u64,
-            expires_at,
-            consumed: false,
-        };
+        let row = leaf_row(array_id, m, expires_at);
         puts.push(async move { (*i, m, ports.scratchpad.put_new(&row).await) });
     }
-    let mut fresh_elements = 0;
-    for (i, m, result) in join_all(puts).await {
+    let mut stored = Vec::new();
+    for (index, message, result) in join_all(puts).await {
         match result {
-            Ok(put) => {
-                let created = put == Put::Created;
-                if created {
-                    fresh_elements += m.elements.len() as u64;
-                }
-                written.push((i, m, created));
-            }
-            Err(e) => out.push((i, Err(e.into()))),
+            Ok(put) => stored.push(Stored {
+                index,
+                message,
+                created: put == Put::Created,
+            }),
+            Err(e) => out.push((index, Err(e.into()))),
         }
     }
-    if written.is_empty() {
-        return out;
+    (stored, out)
+}
+
+/// The scratchpad row of the leaf `m` carries, doubled.
+fn leaf_row(array_id: &str, m: &MapMessage<'_>, expires_at: u64) -> ScratchpadRow {
+    ScratchpadRow {
+        key: RowKey {
+            partition_key: m.tree.partition_key(array_id, m.leaf),
+            packet_id: m.leaf.to_string(),
+        },
+        packet_value: m.doubled_sum(),
+        array_length: m.tree.array_length(),
+        packet_contains: m.elements.len() as u64,
+        expires_at,
+        consumed: false,
     }
-    let tree = written[0].1.tree;
-    let targets: BTreeSet<NodeId> = written
+}
+
+/// Tells reduce to merge the stored leaves' parents, then counts the
+/// elements of the leaves written now as progress.
+async fn trigger_reduce(
+    ports: &Ports,
+    array_id: &str,
+    stored: &[Stored<'_, '_>],
+) -> Result<(), PortError> {
+    let tree = stored[0].message.tree;
+    let targets: BTreeSet<NodeId> = stored
         .iter()
-        .filter_map(|(_, m, _)| tree.parent(m.leaf))
+        .filter_map(|leaf| tree.parent(leaf.message.leaf))
         .collect();
     let trigger = ReduceMessage {
         array_id: array_id.to_string(),
         tree,
         targets: targets.into_iter().collect(),
     };
-    // The leaves are stored; until reduce has been told, the messages are not done.
-    let sent = ports.reduce_queue.send(vec![trigger.encode()]).await;
-    if sent.is_ok() && fresh_elements > 0 {
+    ports.reduce_queue.send(vec![trigger.encode()]).await?;
+    let fresh_elements: u64 = stored
+        .iter()
+        .filter(|leaf| leaf.created)
+        .map(|leaf| leaf.message.elements.len() as u64)
+        .sum();
+    if fresh_elements > 0 {
         // Progress is informational: a failure here must not send the batch
         // round again (its leaves are stored and reduce has been told).
         if let Err(e) = ports.sums.add_progress(array_id, fresh_elements).await {
             tracing::warn!(array_id, error = %e, "could not record progress");
         }
     }
-    for (i, _, created) in written {
-        out.push((
-            i,
-            sent.clone()
-                .map(|()| MapOutcome { created })
-                .map_err(StepError::from),
-        ));
-    }
-    tracing::debug!(array_id, "mapped packets");
-    out
+    Ok(())
 }

@@ -212,7 +212,7 @@ async fn walk(
             None => {
                 ports
                     .scratchpad
-                    .group(&tree.children_key(array_id, target))
+                    .group(&tree.children_partition_key(array_id, target))
                     .await?
             }
         };
@@ -233,7 +233,7 @@ async fn walk(
             }
             let row = ScratchpadRow {
                 key: RowKey {
-                    array_id: tree.group_key(array_id, target),
+                    partition_key: tree.partition_key(array_id, target),
                     packet_id: target.to_string(),
                 },
                 packet_value: value,
@@ -261,7 +261,7 @@ async fn walk(
             Some(parent) if !spent => Some(
                 ports
                     .scratchpad
-                    .group(&tree.children_key(array_id, parent))
+                    .group(&tree.children_partition_key(array_id, parent))
                     .await?,
             ),
             _ => None,
