@@ -10,8 +10,6 @@
 //!
 //! To cover a new code path, add a scenario to [`SCENARIOS`].
 
-use aws_lambda_events::apigw::ApiGatewayProxyRequest;
-use aws_lambda_events::encodings::Body;
 use aws_lambda_events::sqs::SqsEvent;
 use aws_ports::{CallRecorder, Names, Provisioned};
 use futures::future::BoxFuture;
@@ -184,7 +182,7 @@ async fn api(
     path: &str,
     body: Option<&str>,
     key: Option<&str>,
-) -> (i64, Value) {
+) -> (u16, Value) {
     let f = w.function(SUM_ARRAY);
     api_with(&f.ports, &f.config, method, path, body, key).await
 }
@@ -197,27 +195,20 @@ async fn api_with(
     path: &str,
     body: Option<&str>,
     key: Option<&str>,
-) -> (i64, Value) {
-    let mut request = ApiGatewayProxyRequest::default();
-    request.http_method = method;
-    request.path = Some(path.to_string());
-    request.body = body.map(str::to_string);
+) -> (u16, Value) {
+    let mut request = test_support::api::request(method, path, body);
     if let Some(key) = key {
         let value = HeaderValue::from_str(key).expect("a header value");
         request
-            .headers
+            .headers_mut()
             .insert(handlers::api::IDEMPOTENCY_HEADER, value);
     }
-    let response = handlers::handle_api(ports, config, &request).await;
-    let text = match response.body {
-        Some(Body::Text(t)) => t,
-        other => panic!("unexpected body {other:?}"),
-    };
-    let json = serde_json::from_str(&text).expect("a JSON answer");
-    (response.status_code, json)
+    let app = handlers::router(ports.clone(), config.clone());
+    let answer = test_support::api::send(app, request).await;
+    (answer.status.as_u16(), answer.json())
 }
 
-async fn post(w: &World, body: &str, key: Option<&str>) -> (i64, Value) {
+async fn post(w: &World, body: &str, key: Option<&str>) -> (u16, Value) {
     api(w, Method::POST, "/sumArray", Some(body), key).await
 }
 

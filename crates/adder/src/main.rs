@@ -1,22 +1,30 @@
-//! `adder`: the distributed adder on your machine.
+//! `adder`: the distributed adder on your machine. Three jobs, one module each:
 //!
-//! `adder sum 1 2 3` runs the whole pipeline in-process and prints the result;
-//! `adder serve` serves the API and plays the Lambda event source mappings, on
-//! the in-process backend or against real SQS/DynamoDB APIs (`--backend aws`).
+//! - `runner`: the local runner. `adder sum 1 2 3` runs the whole pipeline
+//!   in-process and prints the result; `adder serve` serves the API and plays
+//!   the Lambda event source mappings, on the in-process backend or against
+//!   real SQS/DynamoDB APIs (`--backend aws`). (`backend`, `poller` and
+//!   `tally` are the runner's too.)
+//! - `bench`: one generated array through the runner, with figures.
+//! - `client`: the client of a running API and the operator's tools.
+//!
+//! `submit` is the submit-and-wait all three share; `error` says why a command
+//! failed and with which exit code.
 
 mod backend;
 mod bench;
 mod client;
+mod error;
 mod input;
 mod poller;
-mod serve;
+mod runner;
+mod submit;
 mod tally;
 
 use backend::BackendArgs;
 use clap::{Parser, Subcommand};
-use http::Method;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -77,21 +85,15 @@ async fn main() -> ExitCode {
             backend,
         } => {
             init_tracing("warn");
-            sum(numbers, file, Duration::from_secs(timeout), backend).await
+            runner::sum(numbers, file, Duration::from_secs(timeout), backend).await
         }
         Command::Bench(args) => {
             init_tracing("warn");
-            match bench::run(args).await {
-                Ok(report) => {
-                    print!("{report}");
-                    Ok(())
-                }
-                Err(e) => Err((1, e)),
-            }
+            bench::run(args).await.map(|report| print!("{report}"))
         }
         Command::Serve { port, backend } => {
             init_tracing("info");
-            serve(port, backend).await
+            runner::serve(port, backend).await
         }
         Command::Client(command) => {
             init_tracing("warn");
@@ -100,86 +102,9 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err((code, message)) => {
-            eprintln!("adder: {message}");
-            ExitCode::from(code)
+        Err(error) => {
+            error::report(&error);
+            ExitCode::from(error.exit_code())
         }
     }
-}
-
-type Failure = (u8, String);
-
-fn load_stack() -> Result<stack::Stack, Failure> {
-    stack::Stack::embedded().map_err(|e| (1, format!("template.yaml: {e}")))
-}
-
-async fn sum(
-    numbers: Vec<String>,
-    file: Option<std::path::PathBuf>,
-    timeout: Duration,
-    args: BackendArgs,
-) -> Result<(), Failure> {
-    let body = input::body(&numbers, file.as_deref()).map_err(|e| (2, e))?;
-    let stack = load_stack()?;
-    let running = backend::start(&args, &stack)
-        .await
-        .map_err(|e| (1, e.to_string()))?;
-    let mut request = aws_lambda_events::apigw::ApiGatewayProxyRequest::default();
-    request.http_method = Method::POST;
-    request.path = Some("/sumArray".into());
-    request.body = Some(body);
-    let response = handlers::handle_api(&running.ports, &running.api_config, &request).await;
-    let text = match &response.body {
-        Some(aws_lambda_events::encodings::Body::Text(t)) => t.clone(),
-        _ => String::new(),
-    };
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-    if response.status_code != 200 {
-        let why = json["error"].as_str().unwrap_or(&text).to_string();
-        let code = if response.status_code < 500 { 2 } else { 1 };
-        return Err((code, why));
-    }
-    let Some(array_id) = json["arrayId"].as_str() else {
-        return Err((1, format!("unexpected answer from sum_array: {text}")));
-    };
-    let started = Instant::now();
-    loop {
-        match pipeline::get_sum(&running.client_ports, array_id).await {
-            Ok(Some(record)) if record.status == pipeline::Status::Done => {
-                let sum = record.sum.map(|s| s.to_string()).unwrap_or_default();
-                println!("{sum}");
-                return Ok(());
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not read the result yet"),
-        }
-        if started.elapsed() > timeout {
-            return Err((
-                1,
-                format!("array {array_id} not done after {} s", timeout.as_secs()),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-async fn serve(port: u16, args: BackendArgs) -> Result<(), Failure> {
-    let stack = load_stack()?;
-    let running = backend::start(&args, &stack)
-        .await
-        .map_err(|e| (1, e.to_string()))?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .map_err(|e| (1, format!("cannot listen on 127.0.0.1:{port}: {e}")))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| (1, format!("cannot read the listening address: {e}")))?;
-    println!("listening on http://{address} ({:?} backend)", args.backend);
-    let app = serve::router(running.ports.clone(), running.api_config.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| (1, format!("server failed: {e}")))
 }

@@ -1,23 +1,67 @@
-//! The HTTP API: `POST /sumArray` and `GET /sums/{arrayId}`.
+//! The HTTP API as one axum [`Router`]: `POST /sumArray`, `GET
+//! /sums/{arrayId}` and `GET /openapi.yaml`.
+//!
+//! The `sum_array` Lambda serves it with `lambda_http` (which turns API
+//! Gateway's REST events into `http` requests, base64 bodies decoded),
+//! `adder serve` with `axum::serve`, and `adder sum`/`bench` call it in
+//! process, so every way in gets the same routes, limits and errors.
 //!
 //! Every answer is JSON. Client mistakes get a 4xx that says what was wrong
 //! and where; a failure of SQS or DynamoDB gets a 503 the client may retry.
 //! Nothing here panics on input.
 
-use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
-use aws_lambda_events::encodings::Body;
-use base64::Engine;
-use http::header::{HeaderValue, ALLOW, CONTENT_TYPE};
-use http::{HeaderMap, Method};
+use axum::body::{to_bytes, Body, HttpBody};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Request, State};
+use axum::http::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use lambda_http::request::RequestContext;
 use pipeline::{get_sum, Config, Ports, Status, SubmitError, SumRecord};
 use pipeline::{submit_with_key, Idempotency, IdempotencyKey, KeyError};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use std::sync::Arc;
 
 /// Largest request body accepted: Lambda's 6 MB synchronous payload limit,
 /// less room for the event envelope around the body. API Gateway itself
 /// accepts 10 MB, so this is the binding limit.
 pub const MAX_BODY_BYTES: usize = 6_000_000;
+
+/// Name of the optional request header that makes a POST idempotent.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// The API's OpenAPI document (`openapi.yaml` at the repository root),
+/// compiled in so every server answers with the contract it was built against.
+pub const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
+
+struct Api {
+    ports: Ports,
+    config: Config,
+}
+
+type Shared = State<Arc<Api>>;
+
+/// The whole API over `ports`, accepting arrays as `config` says.
+pub fn router(ports: Ports, config: Config) -> Router {
+    Router::new()
+        .route(
+            "/sumArray",
+            post(post_sum_array).fallback(|| async { method_not_allowed("POST") }),
+        )
+        .route(
+            "/sums/{array_id}",
+            get(get_sums).fallback(|| async { method_not_allowed("GET") }),
+        )
+        .route(
+            "/openapi.yaml",
+            get(openapi).fallback(|| async { method_not_allowed("GET") }),
+        )
+        .fallback(no_route)
+        .with_state(Arc::new(Api { ports, config }))
+}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -51,17 +95,11 @@ struct Problem<'a> {
     error: &'a str,
 }
 
-fn json(status: i64, body: String) -> ApiGatewayProxyResponse {
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let mut response = ApiGatewayProxyResponse::default();
-    response.status_code = status;
-    response.headers = headers;
-    response.body = Some(Body::Text(body));
-    response
+fn json(status: StatusCode, body: String) -> Response {
+    (status, [(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn problem(status: i64, error: &str) -> ApiGatewayProxyResponse {
+fn problem(status: StatusCode, error: &str) -> Response {
     let body = serde_json::to_string(&Problem {
         status: "error",
         error,
@@ -70,133 +108,151 @@ fn problem(status: i64, error: &str) -> ApiGatewayProxyResponse {
     json(status, body)
 }
 
-fn method_not_allowed(allowed: &'static str) -> ApiGatewayProxyResponse {
-    let mut response = problem(405, &format!("this path only accepts {allowed}"));
+fn method_not_allowed(allowed: &'static str) -> Response {
+    let mut response = problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("this path only accepts {allowed}"),
+    );
     response
-        .headers
+        .headers_mut()
         .insert(ALLOW, HeaderValue::from_static(allowed));
     response
 }
 
-/// Answers one API Gateway (REST, proxy integration) request.
-pub async fn handle_api(
-    ports: &Ports,
-    config: &Config,
-    request: &ApiGatewayProxyRequest,
-) -> ApiGatewayProxyResponse {
-    let path = request.path.as_deref().unwrap_or("/");
-    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    match segments.as_slice() {
-        ["sumArray"] if request.http_method == Method::POST => {
-            post_sum_array(ports, config, request).await
-        }
-        ["sumArray"] => method_not_allowed("POST"),
-        ["sums", array_id] if request.http_method == Method::GET => get_sums(ports, array_id).await,
-        ["sums", _] => method_not_allowed("GET"),
-        _ => problem(
-            404,
-            &format!("no route for {path}; use POST /sumArray or GET /sums/{{arrayId}}"),
+async fn no_route(uri: Uri) -> Response {
+    problem(
+        StatusCode::NOT_FOUND,
+        &format!(
+            "no route for {}; use POST /sumArray or GET /sums/{{arrayId}}",
+            uri.path()
         ),
-    }
+    )
 }
 
-async fn post_sum_array(
-    ports: &Ports,
-    config: &Config,
-    request: &ApiGatewayProxyRequest,
-) -> ApiGatewayProxyResponse {
-    let raw = request.body.as_deref().unwrap_or("");
-    let decoded;
-    let body: &str = if request.is_base64_encoded {
-        let bytes = match base64::engine::general_purpose::STANDARD.decode(raw.trim()) {
-            Ok(b) => b,
-            Err(e) => return problem(400, &format!("the body is marked base64 but is not: {e}")),
-        };
-        decoded = match String::from_utf8(bytes) {
-            Ok(s) => s,
-            Err(_) => return problem(400, "the request body is not UTF-8 text"),
-        };
-        &decoded
-    } else {
-        raw
+async fn openapi() -> Response {
+    (
+        StatusCode::OK,
+        [(CONTENT_TYPE, "application/yaml")],
+        OPENAPI_YAML,
+    )
+        .into_response()
+}
+
+async fn post_sum_array(State(api): Shared, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match body_text(body).await {
+        Ok(text) => text,
+        Err(refusal) => return refusal,
     };
-    if body.len() > MAX_BODY_BYTES {
-        return problem(
-            413,
-            &format!(
-                "the request body is {} bytes; the limit is {MAX_BODY_BYTES} bytes",
-                body.len()
-            ),
-        );
-    }
-    let idempotency = match idempotency_of(request) {
+    let idempotency = match idempotency_of(&parts.headers, &parts.extensions) {
         Ok(i) => i,
-        Err(e) => return problem(400, &e.to_string()),
+        Err(e) => return problem(StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    match submit_with_key(ports, config, body, idempotency.as_ref()).await {
+    match submit_with_key(&api.ports, &api.config, &body, idempotency.as_ref()).await {
         Ok(accepted) => {
             crate::metrics::Metrics {
                 elements_accepted: accepted.array_length,
                 ..Default::default()
             }
             .publish("sum_array");
+            let answer = Accepted {
+                status: "success",
+                array_id: &accepted.array_id,
+                array_length: accepted.array_length,
+            };
             json(
-                200,
-                serde_json::to_string(&Accepted {
-                    status: "success",
-                    array_id: &accepted.array_id,
-                    array_length: accepted.array_length,
-                })
-                .unwrap_or_default(),
+                StatusCode::OK,
+                serde_json::to_string(&answer).unwrap_or_default(),
             )
         }
-        Err(SubmitError::Body(e)) => problem(400, &e.to_string()),
-        Err(e @ SubmitError::TooManyElements { .. }) => problem(413, &e.to_string()),
-        Err(e @ SubmitError::KeyReused { .. }) => problem(422, &e.to_string()),
+        Err(SubmitError::Body(e)) => problem(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e @ SubmitError::TooManyElements { .. }) => {
+            problem(StatusCode::PAYLOAD_TOO_LARGE, &e.to_string())
+        }
+        Err(e @ SubmitError::KeyReused { .. }) => {
+            problem(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string())
+        }
         Err(SubmitError::Port(e)) => {
             tracing::error!(error = %e, "could not accept an array");
             problem(
-                503,
+                StatusCode::SERVICE_UNAVAILABLE,
                 "the array could not be enqueued right now; nothing was computed, retry the POST",
             )
         }
     }
 }
 
-/// Name of the optional request header that makes a POST idempotent.
-pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+/// The request body as text, or the 413/400 that refuses it. A body whose
+/// length is known (all of a Lambda event's; a `Content-Length` over HTTP) is
+/// refused with that length before any of it is read.
+async fn body_text(body: Body) -> Result<String, Response> {
+    let too_large = StatusCode::PAYLOAD_TOO_LARGE;
+    if let Some(len) = body.size_hint().exact() {
+        if len > MAX_BODY_BYTES as u64 {
+            let why =
+                format!("the request body is {len} bytes; the limit is {MAX_BODY_BYTES} bytes");
+            return Err(problem(too_large, &why));
+        }
+    }
+    let bytes = to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
+        let why = format!("the request body is larger than the limit of {MAX_BODY_BYTES} bytes");
+        problem(too_large, &why)
+    })?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| {
+        problem(
+            StatusCode::BAD_REQUEST,
+            "the request body is not UTF-8 text",
+        )
+    })
+}
 
 /// The request's `Idempotency-Key`, scoped to whoever API Gateway says is
-/// calling: the IAM principal, else the API key, else `anonymous` (open
-/// access, where every caller shares one key space).
-fn idempotency_of(request: &ApiGatewayProxyRequest) -> Result<Option<Idempotency>, KeyError> {
-    let Some(value) = request.headers.get(IDEMPOTENCY_HEADER) else {
+/// calling (from the request context `lambda_http` puts in the extensions):
+/// the IAM principal, else the API key, else `anonymous` (open access, and
+/// `adder serve`, where every caller shares one key space).
+fn idempotency_of(
+    headers: &HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Result<Option<Idempotency>, KeyError> {
+    let Some(value) = headers.get(IDEMPOTENCY_HEADER) else {
         return Ok(None);
     };
     let key = IdempotencyKey::parse(value.as_bytes())?;
-    let identity = &request.request_context.identity;
+    let identity = match extensions.get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV1(context)) => Some(&context.identity),
+        _ => None,
+    };
     let caller = identity
-        .user_arn
-        .as_deref()
-        .map(|arn| format!("iam:{arn}"))
-        .or_else(|| identity.api_key_id.as_deref().map(|id| format!("key:{id}")))
+        .and_then(|identity| {
+            let arn = identity.user_arn.as_deref().map(|arn| format!("iam:{arn}"));
+            arn.or_else(|| identity.api_key_id.as_deref().map(|id| format!("key:{id}")))
+        })
         .unwrap_or_else(|| "anonymous".to_string());
     Ok(Some(Idempotency { key, caller }))
 }
 
-async fn get_sums(ports: &Ports, array_id: &str) -> ApiGatewayProxyResponse {
-    if uuid::Uuid::try_parse(array_id).is_err() || array_id.len() != 36 {
-        return problem(
-            400,
-            "the arrayId in /sums/{arrayId} must be the UUID that POST /sumArray returned",
-        );
-    }
-    match get_sum(ports, array_id).await {
-        Ok(Some(record)) => json(200, result_body(&record)),
-        Ok(None) => problem(404, &format!("no array with id {array_id}")),
+async fn get_sums(State(api): Shared, array_id: Result<Path<String>, PathRejection>) -> Response {
+    let array_id = match array_id {
+        Ok(Path(id)) if uuid::Uuid::try_parse(&id).is_ok() && id.len() == 36 => id,
+        _ => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "the arrayId in /sums/{arrayId} must be the UUID that POST /sumArray returned",
+            )
+        }
+    };
+    match get_sum(&api.ports, &array_id).await {
+        Ok(Some(record)) => json(StatusCode::OK, result_body(&record)),
+        Ok(None) => problem(
+            StatusCode::NOT_FOUND,
+            &format!("no array with id {array_id}"),
+        ),
         Err(e) => {
             tracing::error!(error = %e, array_id, "could not read a result");
-            problem(503, "the result could not be read right now; retry")
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the result could not be read right now; retry",
+            )
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The Lambda-facing layer: turns API Gateway and SQS events into step calls
-//! and step results into the responses Lambda expects.
+//! The Lambda-facing layer: the HTTP API as one axum Router (`api`), and SQS
+//! batches turned into step calls and step results into the responses Lambda
+//! expects (`sqs`).
 //!
 //! The Lambda binaries and the local runner both call these functions, so a
 //! request answered locally is answered the same way when deployed.
@@ -9,7 +10,7 @@ pub mod lambda;
 pub mod metrics;
 pub mod sqs;
 
-pub use api::{handle_api, MAX_BODY_BYTES};
+pub use api::{router, MAX_BODY_BYTES};
 pub use metrics::Metrics;
 pub use sqs::{handle_reduce, handle_times_two, measure_reduce, measure_times_two, sqs_event};
 

@@ -1,10 +1,8 @@
-//! The API handler on the in-process ports: every route and error answer.
+//! The API Router on the in-process ports: every route and error answer.
 
-use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
-use aws_lambda_events::encodings::Body;
 use aws_lambda_events::sqs::SqsEvent;
 use base64::Engine;
-use handlers::{handle_api, handle_reduce, handle_times_two, MAX_BODY_BYTES};
+use handlers::{handle_reduce, handle_times_two, router, MAX_BODY_BYTES};
 use http::Method;
 use pipeline::injected::{InjectedSums, Injection};
 use pipeline::memory::MemoryBackend;
@@ -12,29 +10,23 @@ use pipeline::{Config, PortError, Ports, Queue, Received, Status, SystemClock};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
+use test_support::api::{from_rest_event, request, rest_post, send, Answer};
 
-fn request(method: Method, path: &str, body: Option<&str>) -> ApiGatewayProxyRequest {
-    let mut r = ApiGatewayProxyRequest::default();
-    r.http_method = method;
-    r.path = Some(path.to_string());
-    r.body = body.map(str::to_string);
-    r
+async fn call_with(
+    ports: &Ports,
+    config: &Config,
+    method: Method,
+    path: &str,
+    body: Option<&str>,
+) -> Answer {
+    let app = router(ports.clone(), config.clone());
+    send(app, request(method, path, body)).await
 }
 
-fn parse(response: &ApiGatewayProxyResponse) -> Value {
-    match &response.body {
-        Some(Body::Text(t)) => serde_json::from_str(t).expect("JSON body"),
-        other => panic!("unexpected body {other:?}"),
-    }
-}
-
-async fn call(ports: &Ports, method: Method, path: &str, body: Option<&str>) -> (i64, Value) {
-    let response = handle_api(ports, &Config::default(), &request(method, path, body)).await;
-    assert_eq!(
-        response.headers.get("content-type").map(|v| v.as_bytes()),
-        Some(&b"application/json"[..])
-    );
-    (response.status_code, parse(&response))
+async fn call(ports: &Ports, method: Method, path: &str, body: Option<&str>) -> (u16, Value) {
+    let answer = call_with(ports, &Config::default(), method, path, body).await;
+    assert_eq!(answer.content_type(), Some("application/json"));
+    (answer.status.as_u16(), answer.json())
 }
 
 fn backend() -> MemoryBackend {
@@ -100,17 +92,15 @@ async fn accepted_arrays_are_recorded_and_readable() {
     assert_eq!(json["sum"], 0);
 }
 
+/// API Gateway marks a body it had to encode base64; `lambda_http` decodes it
+/// before the Router sees it.
 #[tokio::test]
 async fn base64_bodies_are_decoded() {
     let b = backend();
-    let mut r = request(Method::POST, "/sumArray", None);
-    r.body = Some(base64::engine::general_purpose::STANDARD.encode("[0.1, 0.2]"));
-    r.is_base64_encoded = true;
-    let response = handle_api(&b.ports(), &Config::default(), &r).await;
-    assert_eq!(response.status_code, 200);
-    r.body = Some("***".into());
-    let response = handle_api(&b.ports(), &Config::default(), &r).await;
-    assert_eq!(response.status_code, 400);
+    let encoded = base64::engine::general_purpose::STANDARD.encode("[0.1, 0.2]");
+    let request = from_rest_event(&rest_post(&encoded, true));
+    let answer = send(router(b.ports(), Config::default()), request).await;
+    assert_eq!(answer.status, 200);
 }
 
 #[tokio::test]
@@ -139,13 +129,15 @@ async fn routes_methods_ids_and_limits() {
         max_elements: 3,
         ..Config::default()
     };
-    let response = handle_api(
+    let answer = call_with(
         &ports,
         &config,
-        &request(Method::POST, "/sumArray", Some("[1,2,3,4]")),
+        Method::POST,
+        "/sumArray",
+        Some("[1,2,3,4]"),
     )
     .await;
-    assert_eq!(response.status_code, 413);
+    assert_eq!(answer.status, 413);
     assert!(b.times_two_queue.is_empty());
 }
 
@@ -246,16 +238,15 @@ async fn progress_and_metrics_follow_the_work() {
         chunk_size: 2,
         ..Config::default()
     };
-    let response = handle_api(
+    let answer = call_with(
         &ports,
         &config,
-        &request(Method::POST, "/sumArray", Some("[1,2,3,4,5]")),
+        Method::POST,
+        "/sumArray",
+        Some("[1,2,3,4,5]"),
     )
     .await;
-    let id = parse(&response)["arrayId"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let id = answer.json()["arrayId"].as_str().expect("id").to_string();
     let bodies = b.times_two_queue.bodies();
     let first: Vec<(String, &str)> = vec![("m0".into(), bodies[0].as_str())];
     let event = sqs_event(

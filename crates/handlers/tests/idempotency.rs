@@ -2,51 +2,41 @@
 //! the first one started, and a crash half-way through a submit is finished
 //! by the retry.
 
-use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
-use aws_lambda_events::encodings::Body;
 use drain::drain;
-use handlers::handle_api;
-use http::{HeaderValue, Method};
+use handlers::router;
+use http::{HeaderValue, Method, Request};
 use pipeline::injected::{InjectedQueue, InjectedSums, Injection};
 use pipeline::memory::MemoryBackend;
 use pipeline::{Config, PortError, Ports, Status, SystemClock};
 use serde_json::Value;
 use std::sync::Arc;
+use test_support::api::{as_iam_caller, request, send};
 
 mod drain;
 
-fn post(body: &str, key: Option<&[u8]>, caller: Option<&str>) -> ApiGatewayProxyRequest {
-    let mut r = ApiGatewayProxyRequest::default();
-    r.http_method = Method::POST;
-    r.path = Some("/sumArray".into());
-    r.body = Some(body.to_string());
+fn post(body: &str, key: Option<&[u8]>, caller: Option<&str>) -> Request<axum::body::Body> {
+    let mut r = request(Method::POST, "/sumArray", Some(body));
     if let Some(key) = key {
-        r.headers.insert(
+        r.headers_mut().insert(
             "Idempotency-Key",
             HeaderValue::from_bytes(key).expect("a header value"),
         );
     }
-    r.request_context.identity.user_arn = caller.map(str::to_string);
-    r
-}
-
-fn text(response: &ApiGatewayProxyResponse) -> String {
-    match &response.body {
-        Some(Body::Text(t)) => t.clone(),
-        other => panic!("unexpected body {other:?}"),
+    match caller {
+        Some(arn) => as_iam_caller(r, arn),
+        None => r,
     }
 }
 
-async fn call(ports: &Ports, request: &ApiGatewayProxyRequest) -> (i64, Value, String) {
+async fn call(ports: &Ports, request: Request<axum::body::Body>) -> (u16, Value, String) {
     let config = Config {
         chunk_size: 2,
         fan_in: 2,
         ..Config::default()
     };
-    let response = handle_api(ports, &config, request).await;
-    let body = text(&response);
-    let json = serde_json::from_str(&body).expect("JSON");
-    (response.status_code, json, body)
+    let answer = send(router(ports.clone(), config), request).await;
+    let json = answer.json();
+    (answer.status.as_u16(), json, answer.text)
 }
 
 fn backend() -> MemoryBackend {
@@ -68,11 +58,11 @@ fn done_sum(b: &MemoryBackend, array_id: &str) -> String {
 async fn a_retried_post_returns_the_same_array() {
     let b = backend();
     let ports = b.ports();
-    let request = post("[1,2,3,4,5]", Some(b"order-42"), None);
-    let (status, first, first_text) = call(&ports, &request).await;
+    let request = || post("[1,2,3,4,5]", Some(b"order-42"), None);
+    let (status, first, first_text) = call(&ports, request()).await;
     assert_eq!(status, 200);
     let array_id = first["arrayId"].as_str().expect("id").to_string();
-    let (status, _, again) = call(&ports, &request).await;
+    let (status, _, again) = call(&ports, request()).await;
     assert_eq!(status, 200);
     assert_eq!(again, first_text, "the same answer, byte for byte");
     assert_eq!(b.sums.records().len(), 1, "one computation, not two");
@@ -80,12 +70,12 @@ async fn a_retried_post_returns_the_same_array() {
     assert_eq!(done_sum(&b, &array_id), "30");
 
     // Once done, a retry enqueues nothing and still answers the same.
-    let (status, _, later) = call(&ports, &request).await;
+    let (status, _, later) = call(&ports, request()).await;
     assert_eq!((status, later), (200, first_text));
     assert!(b.times_two_queue.is_empty());
 
     // Without a key every POST is a new array.
-    let (_, other, _) = call(&ports, &post("[1,2,3,4,5]", None, None)).await;
+    let (_, other, _) = call(&ports, post("[1,2,3,4,5]", None, None)).await;
     assert_ne!(other["arrayId"], first["arrayId"]);
 }
 
@@ -93,9 +83,9 @@ async fn a_retried_post_returns_the_same_array() {
 async fn a_key_reused_for_another_body_is_refused() {
     let b = backend();
     let ports = b.ports();
-    let (status, first, _) = call(&ports, &post("[1,2]", Some(b"k"), None)).await;
+    let (status, first, _) = call(&ports, post("[1,2]", Some(b"k"), None)).await;
     assert_eq!(status, 200);
-    let (status, json, _) = call(&ports, &post("[1,3]", Some(b"k"), None)).await;
+    let (status, json, _) = call(&ports, post("[1,3]", Some(b"k"), None)).await;
     assert_eq!(status, 422);
     let error = json["error"].as_str().expect("error");
     assert!(error.contains("Idempotency-Key"), "{error}");
@@ -112,9 +102,9 @@ async fn keys_are_scoped_to_the_caller() {
     let ports = b.ports();
     let alice = "arn:aws:iam::111122223333:user/alice";
     let bob = "arn:aws:iam::111122223333:user/bob";
-    let (_, a, _) = call(&ports, &post("[1]", Some(b"same"), Some(alice))).await;
-    let (_, b_, _) = call(&ports, &post("[1]", Some(b"same"), Some(bob))).await;
-    let (_, a2, _) = call(&ports, &post("[1]", Some(b"same"), Some(alice))).await;
+    let (_, a, _) = call(&ports, post("[1]", Some(b"same"), Some(alice))).await;
+    let (_, b_, _) = call(&ports, post("[1]", Some(b"same"), Some(bob))).await;
+    let (_, a2, _) = call(&ports, post("[1]", Some(b"same"), Some(alice))).await;
     assert_ne!(a["arrayId"], b_["arrayId"], "bob never sees alice's array");
     assert_eq!(a["arrayId"], a2["arrayId"]);
 }
@@ -131,18 +121,18 @@ async fn malformed_keys_are_400_and_claim_nothing() {
         ("caf\u{e9}".as_bytes(), "printable"),
     ];
     for (key, says) in cases {
-        let (status, json, _) = call(&ports, &post("[1]", Some(key), None)).await;
+        let (status, json, _) = call(&ports, post("[1]", Some(key), None)).await;
         assert_eq!(status, 400, "{key:?}");
         let error = json["error"].as_str().expect("error");
         assert!(error.contains(says), "{key:?}: {error}");
     }
     assert_eq!(
-        call(&ports, &post("[1]", Some(&[b'x'; 128]), None)).await.0,
+        call(&ports, post("[1]", Some(&[b'x'; 128]), None)).await.0,
         200
     );
     // A refused body does not use up its key.
-    assert_eq!(call(&ports, &post("[1,", Some(b"k2"), None)).await.0, 400);
-    assert_eq!(call(&ports, &post("[1]", Some(b"k2"), None)).await.0, 200);
+    assert_eq!(call(&ports, post("[1,", Some(b"k2"), None)).await.0, 400);
+    assert_eq!(call(&ports, post("[1]", Some(b"k2"), None)).await.0, 200);
     assert_eq!(b.sums.records().len(), 2);
 }
 
@@ -158,14 +148,14 @@ async fn a_retry_finishes_an_array_whose_submit_crashed_before_enqueueing() {
         times_two_queue: queue.clone(),
         ..b.ports()
     };
-    let request = post("[1,2,3,4,5,6,7]", Some(b"retry-me"), None);
-    assert_eq!(call(&ports, &request).await.0, 503);
+    let request = || post("[1,2,3,4,5,6,7]", Some(b"retry-me"), None);
+    assert_eq!(call(&ports, request()).await.0, 503);
     assert!(b.times_two_queue.is_empty(), "the crash enqueued nothing");
     let [record] = b.sums.records().try_into().expect("one record");
     assert_eq!(record.status, Status::Pending, "recorded, then stuck");
 
     queue.faults.clear("send");
-    let (status, json, _) = call(&ports, &request).await;
+    let (status, json, _) = call(&ports, request()).await;
     assert_eq!(status, 200);
     assert_eq!(json["arrayId"].as_str(), Some(record.array_id.as_str()));
     drain(&b, &b.ports()).await;
@@ -185,12 +175,12 @@ async fn a_retry_finishes_an_array_whose_submit_crashed_before_recording() {
         sums: sums.clone(),
         ..b.ports()
     };
-    let request = post("[0.5,1.5]", Some(b"retry-me"), None);
-    assert_eq!(call(&ports, &request).await.0, 503);
+    let request = || post("[0.5,1.5]", Some(b"retry-me"), None);
+    assert_eq!(call(&ports, request()).await.0, 503);
     assert!(b.sums.records().is_empty() && b.times_two_queue.is_empty());
 
     sums.faults.clear("insert");
-    let (status, json, _) = call(&ports, &request).await;
+    let (status, json, _) = call(&ports, request()).await;
     assert_eq!(status, 200);
     let array_id = json["arrayId"].as_str().expect("id").to_string();
     drain(&b, &b.ports()).await;
@@ -201,9 +191,9 @@ async fn a_retry_finishes_an_array_whose_submit_crashed_before_recording() {
 async fn an_empty_array_with_a_key_is_done_at_once() {
     let b = backend();
     let ports = b.ports();
-    let request = post("[]", Some(b"empty"), None);
-    let (_, first, _) = call(&ports, &request).await;
-    let (_, second, _) = call(&ports, &request).await;
+    let request = || post("[]", Some(b"empty"), None);
+    let (_, first, _) = call(&ports, request()).await;
+    let (_, second, _) = call(&ports, request()).await;
     assert_eq!(first, second);
     assert_eq!(done_sum(&b, first["arrayId"].as_str().expect("id")), "0");
     assert!(b.times_two_queue.is_empty());

@@ -1,10 +1,8 @@
 //! Every array ends: `done`, or `failed` with a reason a user can act on.
 //! Each test is a way an array used to stay `pending` forever.
 
-use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
-use aws_lambda_events::encodings::Body;
 use drain::drain;
-use handlers::{handle_api, measure_times_two};
+use handlers::{measure_times_two, router};
 use http::Method;
 use pipeline::injected::{InjectedQueue, InjectedSums, Injection};
 use pipeline::memory::MemoryBackend;
@@ -32,17 +30,8 @@ fn backend() -> (MemoryBackend, Arc<ManualClock>) {
     (MemoryBackend::new(clock.clone(), 5), clock)
 }
 
-async fn call(ports: &Ports, method: Method, path: &str, body: Option<&str>) -> (i64, Value) {
-    let mut request = ApiGatewayProxyRequest::default();
-    request.http_method = method;
-    request.path = Some(path.to_string());
-    request.body = body.map(str::to_string);
-    let response: ApiGatewayProxyResponse = handle_api(ports, &Config::default(), &request).await;
-    let json = match &response.body {
-        Some(Body::Text(t)) => serde_json::from_str(t).expect("JSON body"),
-        other => panic!("unexpected body {other:?}"),
-    };
-    (response.status_code, json)
+async fn call(ports: &Ports, method: Method, path: &str, body: Option<&str>) -> (u16, Value) {
+    test_support::api::call(router(ports.clone(), Config::default()), method, path, body).await
 }
 
 async fn get(ports: &Ports, array_id: &str) -> Value {

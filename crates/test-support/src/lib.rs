@@ -5,6 +5,7 @@
 //! in `$MOTO_SERVER`, then in the project's `.venv` (made by `scripts/setup`),
 //! then on `PATH`. If it is missing the test fails with the command to run.
 
+pub mod api;
 pub mod iam;
 pub mod runtime;
 

@@ -3,13 +3,9 @@
 
 use super::target::{admin, AwsArgs};
 use super::QueueChoice;
-use crate::Failure;
+use crate::error::Error;
 use aws_ports::{Reason, Source};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-fn failed(e: aws_ports::AdminError) -> Failure {
-    (1, e.to_string())
-}
 
 fn sources(choice: Option<QueueChoice>) -> Vec<Source> {
     match choice {
@@ -43,9 +39,9 @@ fn age(ms: u64) -> String {
     }
 }
 
-pub async fn pending(args: &AwsArgs) -> Result<(), Failure> {
+pub async fn pending(args: &AwsArgs) -> Result<(), Error> {
     let admin = admin(args).await?;
-    let arrays = admin.pending().await.map_err(failed)?;
+    let arrays = admin.pending().await?;
     if arrays.is_empty() {
         println!("no pending or failed arrays");
         return Ok(());
@@ -85,14 +81,13 @@ fn status_of(array: &aws_ports::PendingArray, now_ms: u64) -> String {
     }
 }
 
-pub async fn scratchpad(args: &AwsArgs, array_id: &str, scan: bool) -> Result<(), Failure> {
+pub async fn scratchpad(args: &AwsArgs, array_id: &str, scan: bool) -> Result<(), Error> {
     let admin = admin(args).await?;
     let rows = if scan {
         admin.scan_scratchpad(array_id).await
     } else {
         admin.scratchpad(array_id).await
-    }
-    .map_err(failed)?;
+    }?;
     let width = rows
         .iter()
         .map(|r| r.key.partition_key.len())
@@ -122,10 +117,10 @@ pub async fn dlq_list(
     args: &AwsArgs,
     choice: Option<QueueChoice>,
     bodies: bool,
-) -> Result<(), Failure> {
+) -> Result<(), Error> {
     let admin = admin(args).await?;
     for source in sources(choice) {
-        let letters = admin.dead_letters(source).await.map_err(failed)?;
+        let letters = admin.dead_letters(source).await?;
         println!(
             "{} dead-letter queue: {} message(s)",
             queue_name(source),
@@ -154,11 +149,11 @@ pub async fn dlq_list(
     Ok(())
 }
 
-pub async fn dlq_redrive(args: &AwsArgs, choice: Option<QueueChoice>) -> Result<(), Failure> {
+pub async fn dlq_redrive(args: &AwsArgs, choice: Option<QueueChoice>) -> Result<(), Error> {
     let admin = admin(args).await?;
     let mut total = 0;
     for source in sources(choice) {
-        let moved = admin.redrive(source).await.map_err(failed)?;
+        let moved = admin.redrive(source).await?;
         println!(
             "moved {moved} message(s) from the {name} dead-letter queue to the {name} queue",
             name = queue_name(source)

@@ -14,7 +14,8 @@ mod inspect;
 mod sign;
 mod target;
 
-use crate::Failure;
+use crate::error::Error;
+use crate::submit;
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -140,7 +141,7 @@ pub enum Command {
 }
 
 /// Runs one client command.
-pub async fn run(command: Command) -> Result<(), Failure> {
+pub async fn run(command: Command) -> Result<(), Error> {
     match command {
         Command::Submit {
             numbers,
@@ -156,20 +157,14 @@ pub async fn run(command: Command) -> Result<(), Failure> {
                 (Some(path), Some(column)) => input::csv_body(path, column, header),
                 _ => input::body(&numbers, file.as_deref()),
             }
-            .map_err(|e| (2, e))?;
+            .map_err(Error::Input)?;
             let client = api::Client::new(&api).await?;
-            let submitted = client.submit(body).await?;
             if wait {
-                eprintln!(
-                    "submitted {} ({} elements)",
-                    submitted.array_id, submitted.array_length
-                );
-                let sum = client
-                    .wait(&submitted.array_id, Duration::from_secs(timeout))
-                    .await?;
+                let how = api::waiting(Duration::from_secs(timeout));
+                let (_, sum) = submit::submit_and_wait(&client, body, &how).await?;
                 println!("{sum}");
             } else {
-                println!("{}", submitted.array_id);
+                println!("{}", submit::submit(&client, body).await?.array_id);
             }
             Ok(())
         }
@@ -179,13 +174,13 @@ pub async fn run(command: Command) -> Result<(), Failure> {
             api,
         } => {
             let client = api::Client::new(&api).await?;
-            let sum = client.wait(&array_id, Duration::from_secs(timeout)).await?;
-            println!("{sum}");
+            let how = api::waiting(Duration::from_secs(timeout));
+            println!("{}", submit::wait(&client, &array_id, &how).await?);
             Ok(())
         }
         Command::Get { array_id, api } => {
             let client = api::Client::new(&api).await?;
-            println!("{}", client.get(&array_id).await?);
+            println!("{}", submit::get(&client, &array_id).await?);
             Ok(())
         }
         Command::Pending { aws } => inspect::pending(&aws).await,

@@ -2,7 +2,7 @@
 //! `ApiAuth=AWS_IAM`: API Gateway then refuses any request not signed by a
 //! principal allowed `execute-api:Invoke`.
 
-use crate::Failure;
+use crate::error::Error;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
@@ -19,17 +19,17 @@ pub struct Signer {
 
 impl Signer {
     /// Credentials and region from the usual AWS environment, profile or role.
-    pub async fn from_env() -> Result<Signer, Failure> {
+    pub async fn from_env() -> Result<Signer, Error> {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .load()
             .await;
         let credentials = sdk
             .credentials_provider()
-            .ok_or_else(|| (1, "--sigv4: no AWS credentials found".to_string()))?;
+            .ok_or_else(|| Error::Signing("no AWS credentials found".into()))?;
         let region = sdk
             .region()
             .map(ToString::to_string)
-            .ok_or_else(|| (1, "--sigv4: no AWS region set (AWS_REGION)".to_string()))?;
+            .ok_or_else(|| Error::Signing("no AWS region set (AWS_REGION)".into()))?;
         Ok(Signer {
             credentials,
             region,
@@ -52,12 +52,12 @@ impl Signer {
         url: &str,
         headers: &[(&str, &str)],
         body: &[u8],
-    ) -> Result<Vec<(String, String)>, Failure> {
+    ) -> Result<Vec<(String, String)>, Error> {
         let credentials = self
             .credentials
             .provide_credentials()
             .await
-            .map_err(|e| (1, format!("--sigv4: cannot load AWS credentials: {e}")))?;
+            .map_err(|e| Error::Signing(format!("cannot load AWS credentials: {e}")))?;
         let identity = credentials.into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
@@ -66,7 +66,7 @@ impl Signer {
             .time(SystemTime::now())
             .settings(SigningSettings::default())
             .build()
-            .map_err(|e| (1, format!("--sigv4: {e}")))?
+            .map_err(|e| Error::Signing(format!("{e}")))?
             .into();
         let signable = SignableRequest::new(
             method,
@@ -74,9 +74,9 @@ impl Signer {
             headers.iter().copied(),
             SignableBody::Bytes(body),
         )
-        .map_err(|e| (1, format!("--sigv4: cannot sign a request to {url}: {e}")))?;
+        .map_err(|e| Error::Signing(format!("cannot sign a request to {url}: {e}")))?;
         let (instructions, _) = sign(signable, &params)
-            .map_err(|e| (1, format!("--sigv4: cannot sign a request to {url}: {e}")))?
+            .map_err(|e| Error::Signing(format!("cannot sign a request to {url}: {e}")))?
             .into_parts();
         Ok(instructions
             .headers()

@@ -2,7 +2,7 @@
 //! CloudFormation stack's outputs, or the local runner's `<prefix>-<LogicalId>`
 //! names on an endpoint.
 
-use crate::Failure;
+use crate::error::Error;
 use aws_config::SdkConfig;
 use aws_ports::{Admin, Resources};
 use clap::Args;
@@ -27,7 +27,7 @@ pub struct AwsArgs {
 pub async fn stack_outputs(
     sdk: &SdkConfig,
     stack: &str,
-) -> Result<BTreeMap<String, String>, Failure> {
+) -> Result<BTreeMap<String, String>, Error> {
     let client = aws_sdk_cloudformation::Client::new(sdk);
     let out = client
         .describe_stacks()
@@ -35,18 +35,15 @@ pub async fn stack_outputs(
         .send()
         .await
         .map_err(|e| {
-            (
-                1,
-                format!(
-                    "cannot describe stack {stack}: {}",
-                    aws_sdk_cloudformation::error::DisplayErrorContext(&e)
-                ),
-            )
+            Error::Aws(format!(
+                "cannot describe stack {stack}: {}",
+                aws_sdk_cloudformation::error::DisplayErrorContext(&e)
+            ))
         })?;
     let found = out
         .stacks()
         .first()
-        .ok_or_else(|| (1, format!("stack {stack} not found")))?;
+        .ok_or_else(|| Error::Aws(format!("stack {stack} not found")))?;
     Ok(found
         .outputs()
         .iter()
@@ -55,16 +52,17 @@ pub async fn stack_outputs(
 }
 
 /// The admin tools on the resources `args` names.
-pub async fn admin(args: &AwsArgs) -> Result<Admin, Failure> {
+pub async fn admin(args: &AwsArgs) -> Result<Admin, Error> {
     let sdk = crate::backend::sdk_config(args.endpoint_url.as_deref()).await;
     let resources = match &args.stack {
         Some(stack) => {
             let outputs = stack_outputs(&sdk, stack).await?;
-            Resources::from_outputs(&outputs).map_err(|e| (1, format!("stack {stack}: {e}")))?
+            Resources::from_outputs(&outputs)
+                .map_err(|e| Error::Aws(format!("stack {stack}: {e}")))?
         }
         None => Resources::from_prefix(&sdk, &args.prefix)
             .await
-            .map_err(|e| (1, e.to_string()))?,
+            .map_err(|e| Error::Aws(e.to_string()))?,
     };
     Ok(Admin::new(&sdk, resources))
 }

@@ -1,0 +1,123 @@
+//! `adder bench`: one array through the whole pipeline, with figures.
+//!
+//! Prints wall time and throughput, handler invocations per function, port
+//! calls, peak memory and, with `--backend aws`, every AWS request the code
+//! sent (counted by an SDK interceptor, retries included) with an estimate of
+//! the bill at us-east-1 on-demand list prices.
+
+mod report;
+
+use crate::backend::{self, BackendArgs, Kind, Running};
+use crate::error::Error;
+use crate::submit::{submit, wait, InProcess, Wait};
+use aws_ports::RequestCounter;
+use clap::Args;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Number of elements in the benchmark array.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub elements: u64,
+    /// Seed of the generated numbers.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 900)]
+    pub timeout: u64,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+/// A deterministic array of integers 0..=9999 (short, so a million fit in
+/// Lambda's 6 MB payload) and its exact doubled sum.
+fn array(n: u64, seed: u64) -> (String, i128) {
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    let mut body = String::with_capacity(n as usize * 5 + 2);
+    let mut total: i128 = 0;
+    body.push('[');
+    for i in 0..n {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let v = (state >> 33) % 10_000;
+        total += v as i128;
+        if i > 0 {
+            body.push(',');
+        }
+        let _ = write!(body, "{v}");
+    }
+    body.push(']');
+    (body, 2 * total)
+}
+
+/// Runs the benchmark; returns the report or why it failed.
+pub async fn run(args: BenchArgs) -> Result<String, Error> {
+    let stack = crate::runner::load_stack()?;
+    let counter = RequestCounter::new();
+    let running = backend::start_counted(&args.backend, &stack, Some(&counter)).await?;
+    let (body, expected) = array(args.elements, args.seed);
+    let measured = measure(&args, &running, body).await?;
+    if measured.sum != expected.to_string() {
+        return Err(Error::Bench(format!(
+            "wrong sum {}, expected {expected}",
+            measured.sum
+        )));
+    }
+    Ok(report::render(&args, &running, &counter, &measured))
+}
+
+/// What one array's run measured.
+pub struct Measured {
+    pub body_bytes: usize,
+    /// Until POST /sumArray answered.
+    pub accepted_in: Duration,
+    /// Until the sum was read.
+    pub wall: Duration,
+    pub sum: String,
+}
+
+/// Submits `body` through the API's Router and waits for its sum, timing both.
+async fn measure(args: &BenchArgs, running: &Running, body: String) -> Result<Measured, Error> {
+    let api = InProcess::new(running);
+    let poll = match args.backend.backend {
+        Kind::Memory => Duration::from_millis(1),
+        Kind::Aws => Duration::from_millis(50),
+    };
+    let how = Wait {
+        timeout: Duration::from_secs(args.timeout),
+        first_poll: poll,
+        max_poll: poll,
+        progress: false,
+    };
+    let body_bytes = body.len();
+    let started = Instant::now();
+    let submitted = submit(&api, body).await?;
+    let accepted_in = started.elapsed();
+    let sum = wait(&api, &submitted.array_id, &how).await?;
+    Ok(Measured {
+        body_bytes,
+        accepted_in,
+        wall: started.elapsed(),
+        sum,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_arrays_are_valid_and_their_sum_is_right() {
+        let (body, expected) = array(1000, 7);
+        let texts = packet::parse_array(&body).expect("valid body");
+        assert_eq!(texts.len(), 1000);
+        let total: i128 = texts
+            .iter()
+            .map(|t| t.parse::<i128>().expect("integer"))
+            .sum();
+        assert_eq!(2 * total, expected);
+        assert!(body.len() < 5 * 1000 + 2);
+    }
+}

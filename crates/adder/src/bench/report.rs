@@ -1,0 +1,228 @@
+//! The benchmark's report: what the run measured, what each function and
+//! port did, and with `--backend aws` every AWS request with the bill.
+
+use super::{BenchArgs, Measured};
+use crate::backend::{Kind, Running};
+use crate::tally::Tally;
+use aws_ports::RequestCounter;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// Prices used for the estimate: us-east-1, on-demand, list prices as of
+/// 2026-11 (see docs/performance.md). Free tiers are ignored.
+pub mod price {
+    /// SQS standard queue, per request (each started 64 KiB of payload is one request).
+    pub const SQS_REQUEST: f64 = 0.40 / 1e6;
+    /// DynamoDB on-demand, per write request unit (1 KB).
+    pub const DYNAMODB_WRITE_UNIT: f64 = 0.625 / 1e6;
+    /// DynamoDB on-demand, per read request unit (4 KB strongly consistent).
+    pub const DYNAMODB_READ_UNIT: f64 = 0.125 / 1e6;
+    /// Lambda, per invocation.
+    pub const LAMBDA_REQUEST: f64 = 0.20 / 1e6;
+    /// Lambda on arm64, per GB-second.
+    pub const LAMBDA_GB_SECOND: f64 = 0.000_013_333_4;
+    /// API Gateway REST API, per request.
+    pub const API_REQUEST: f64 = 3.50 / 1e6;
+}
+
+/// Memory the template gives each function, for the GB-second estimate.
+const FUNCTION_MEMORY_GB: f64 = 0.5;
+
+/// The whole report.
+pub fn render(
+    args: &BenchArgs,
+    running: &Running,
+    counter: &RequestCounter,
+    measured: &Measured,
+) -> String {
+    let n = args.elements.max(1) as f64;
+    let mut out = run_figures(args, running, measured);
+    let mut invocations = running.tally.invocations();
+    invocations.insert("sum_array".into(), (1, measured.accepted_in));
+    let lambda = lambda_figures(&mut out, &invocations, n);
+    let _ = writeln!(out, "port calls");
+    for (call, count) in running.tally.calls() {
+        let _ = writeln!(out, "  {call:<26} {count:>8}");
+    }
+    if args.backend.backend == Kind::Aws {
+        let requests = SdkRequests::count(&mut out, counter, n);
+        out.push_str(&bill(&requests, &running.tally, &lambda, n));
+    } else {
+        let _ = writeln!(
+            out,
+            "AWS requests          none (in-process backend); run with --backend aws to count them"
+        );
+    }
+    out
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// The run itself: size, settings, times, throughput, the sum, memory.
+fn run_figures(args: &BenchArgs, running: &Running, measured: &Measured) -> String {
+    let mut out = String::new();
+    let config = &running.api_config;
+    let wall = measured.wall.as_secs_f64();
+    let _ = writeln!(out, "elements              {}", args.elements);
+    let _ = writeln!(out, "backend               {:?}", args.backend.backend);
+    let _ = writeln!(
+        out,
+        "chunk size / fan-in   {} / {}",
+        config.chunk_size, config.fan_in
+    );
+    let _ = writeln!(out, "request body          {} bytes", measured.body_bytes);
+    let _ = writeln!(
+        out,
+        "wall time             {wall:.3} s (POST answered in {:.3} s)",
+        measured.accepted_in.as_secs_f64()
+    );
+    let per_second = args.elements.max(1) as f64 / wall;
+    let _ = writeln!(out, "elements per second   {per_second:.0}");
+    let _ = writeln!(
+        out,
+        "sum                   {} (exact, checked)",
+        measured.sum
+    );
+    if let Some(mb) = peak_rss_mb() {
+        let _ = writeln!(out, "peak memory (RSS)     {mb:.1} MiB (whole process)");
+    }
+    out
+}
+
+/// Lambda's share of the bill: invocations and the GB-seconds they were busy.
+#[derive(Clone, Copy)]
+struct LambdaUse {
+    invocations: u64,
+    gb_seconds: f64,
+}
+
+/// Invocations per function, written to `out`.
+fn lambda_figures(
+    out: &mut String,
+    invocations: &BTreeMap<String, (u64, Duration)>,
+    n: f64,
+) -> LambdaUse {
+    let total: u64 = invocations.values().map(|(c, _)| c).sum();
+    let _ = writeln!(
+        out,
+        "Lambda invocations    {total} ({:.6} per element)",
+        total as f64 / n
+    );
+    let mut gb_seconds = 0.0;
+    for (function, (count, busy)) in invocations {
+        gb_seconds += busy.as_secs_f64() * FUNCTION_MEMORY_GB;
+        let _ = writeln!(
+            out,
+            "  {function:<19} {count:>8} ({:.6} per element, {:.3} s busy)",
+            *count as f64 / n,
+            busy.as_secs_f64()
+        );
+    }
+    LambdaUse {
+        invocations: total,
+        gb_seconds,
+    }
+}
+
+/// The SDK requests the interceptor counted.
+struct SdkRequests {
+    by_op: BTreeMap<String, u64>,
+    sqs_billed: u64,
+}
+
+/// Polling the event source mappings do (Lambda's, not the functions').
+fn is_polling(op: &str) -> bool {
+    matches!(
+        op,
+        "ReceiveMessage" | "DeleteMessageBatch" | "DeleteMessage"
+    )
+}
+
+impl SdkRequests {
+    /// Writes one line per service and API to `out`, then the totals.
+    fn count(out: &mut String, counter: &RequestCounter, n: f64) -> SdkRequests {
+        let mut requests = SdkRequests {
+            by_op: BTreeMap::new(),
+            sqs_billed: 0,
+        };
+        let (mut app, mut with_polling) = (0, 0);
+        let _ = writeln!(out, "AWS requests (SDK interceptor, by API)");
+        for ((service, op), sent) in &counter.snapshot() {
+            let mark = if is_polling(op) {
+                "  [event source mapping]"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "  {service:<8} {op:<20} {:>8} ({:.6} per element){mark}",
+                sent.requests,
+                sent.requests as f64 / n,
+            );
+            with_polling += sent.requests;
+            if !is_polling(op) {
+                app += sent.requests;
+            }
+            if service.eq_ignore_ascii_case("sqs") {
+                requests.sqs_billed += sent.billed;
+            }
+            *requests.by_op.entry(op.clone()).or_default() += sent.requests;
+        }
+        let _ = writeln!(
+            out,
+            "  total: {app} by the functions ({:.6} per element), {with_polling} with the mappings' polling ({:.6} per element)",
+            app as f64 / n,
+            with_polling as f64 / n
+        );
+        requests
+    }
+
+    fn of(&self, op: &str) -> u64 {
+        self.by_op.get(op).copied().unwrap_or(0)
+    }
+}
+
+/// The estimated bill per million elements, by service.
+fn bill(requests: &SdkRequests, tally: &Tally, lambda: &LambdaUse, n: f64) -> String {
+    use std::sync::atomic::Ordering;
+    // Write units: every item write is at most 1 KB here. Read units: a
+    // consistent read costs one unit per started 4 KB; rows are ~150 bytes.
+    let write_units = requests.of("PutItem")
+        + requests.of("UpdateItem")
+        + tally.rows_retired.load(Ordering::Relaxed);
+    let rows_read = tally.rows_read.load(Ordering::Relaxed);
+    let read_units =
+        requests.of("GetItem") + requests.of("Query").max((rows_read * 150).div_ceil(4096));
+    let sqs_billed = requests.sqs_billed;
+    let sqs = sqs_billed as f64 * price::SQS_REQUEST;
+    let dynamodb = write_units as f64 * price::DYNAMODB_WRITE_UNIT
+        + read_units as f64 * price::DYNAMODB_READ_UNIT;
+    let LambdaUse {
+        invocations,
+        gb_seconds,
+    } = *lambda;
+    let lambda = invocations as f64 * price::LAMBDA_REQUEST + gb_seconds * price::LAMBDA_GB_SECOND;
+    let api = price::API_REQUEST;
+    let scale = 1_000_000.0 / n;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "estimated bill per 1,000,000 elements (us-east-1 on-demand, 2026-11 list prices): ${:.6}",
+        (sqs + dynamodb + lambda + api) * scale
+    );
+    let _ = writeln!(
+        out,
+        "  SQS ${:.6} ({sqs_billed} billed requests), DynamoDB ${:.6} ({write_units} WRU, {read_units} RRU), Lambda ${:.6} ({invocations} invocations, {gb_seconds:.2} GB-s measured here), API Gateway ${:.6}",
+        sqs * scale,
+        dynamodb * scale,
+        lambda * scale,
+        api * scale
+    );
+    out
+}

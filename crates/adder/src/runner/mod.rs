@@ -1,0 +1,98 @@
+//! The local runner: the deployed pipeline on this machine, on the
+//! in-process backend or against SQS/DynamoDB APIs (`--backend aws`).
+//! `adder sum` runs one array through it, `adder serve` serves the API's
+//! Router over HTTP; the Lambda event source mappings are played by
+//! `crate::poller`, started by `crate::backend`.
+
+use crate::backend::{self, BackendArgs};
+use crate::error::Error;
+use crate::input;
+use crate::submit::{submit_and_wait, InProcess, Wait};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The template the runner builds its queues, tables and functions from.
+pub fn load_stack() -> Result<stack::Stack, Error> {
+    Ok(stack::Stack::embedded()?)
+}
+
+/// `adder sum`: the array through the whole pipeline; prints its sum.
+pub async fn sum(
+    numbers: Vec<String>,
+    file: Option<PathBuf>,
+    timeout: Duration,
+    args: BackendArgs,
+) -> Result<(), Error> {
+    let body = input::body(&numbers, file.as_deref()).map_err(Error::Input)?;
+    let stack = load_stack()?;
+    let running = backend::start(&args, &stack).await?;
+    // Reads are in process and cheap: poll often, without a progress bar.
+    let how = Wait {
+        timeout,
+        first_poll: Duration::from_millis(5),
+        max_poll: Duration::from_millis(5),
+        progress: false,
+    };
+    let (_, sum) = submit_and_wait(&InProcess::new(&running), body, &how).await?;
+    println!("{sum}");
+    Ok(())
+}
+
+/// `adder serve`: the API's Router on 127.0.0.1:`port` until Ctrl-C.
+pub async fn serve(port: u16, args: BackendArgs) -> Result<(), Error> {
+    let stack = load_stack()?;
+    let running = backend::start(&args, &stack).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|source| Error::Listen { port, source })?;
+    let address = listener
+        .local_addr()
+        .map_err(|source| Error::Listen { port, source })?;
+    println!("listening on http://{address} ({:?} backend)", args.backend);
+    let app = handlers::router(running.ports.clone(), running.api_config.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(Error::Serve)
+}
+
+#[cfg(test)]
+mod tests {
+    use pipeline::memory::MemoryBackend;
+    use pipeline::{Config, SystemClock};
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn serves_the_openapi_document_and_still_answers_json_404s() {
+        let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+        let app = handlers::router(backend.ports(), Config::default());
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = reqwest::Client::new();
+        let response = client
+            .get(format!("{base}/openapi.yaml"))
+            .send()
+            .await
+            .expect("GET /openapi.yaml");
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"].to_str().ok(),
+            Some("application/yaml")
+        );
+        let text = response.text().await.expect("text");
+        assert_eq!(text, include_str!("../../../../openapi.yaml"));
+        assert!(text.contains("/sumArray") && text.contains("/sums/{arrayId}"));
+        let response = client
+            .get(format!("{base}/openapi.json"))
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(response.status(), 404, "other paths still reach the API");
+        server.abort();
+    }
+}

@@ -1,0 +1,230 @@
+//! Submit an array and wait for its sum: the one loop behind `adder sum`,
+//! `adder bench` and `adder submit --wait`, over any [`Api`]: the Router in
+//! process ([`InProcess`]) or a server over HTTP (`client::api::Client`).
+
+use crate::backend::Running;
+use crate::error::Error;
+use axum::body::{to_bytes, Body};
+use axum::Router;
+use http::{Method, Request};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+/// Something that answers the API's requests: (status, body text).
+pub trait Api {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<(u16, String), Error>;
+}
+
+/// The API's Router called in process, on a local pipeline. Reads go to a
+/// Router over the client's ports, so `bench` counts only the pipeline's
+/// own work (`Running::ports`), as on Lambda.
+pub struct InProcess {
+    submit: Router,
+    read: Router,
+}
+
+impl InProcess {
+    pub fn new(running: &Running) -> InProcess {
+        let config = running.api_config.clone();
+        InProcess {
+            submit: handlers::router(running.ports.clone(), config.clone()),
+            read: handlers::router(running.client_ports.clone(), config),
+        }
+    }
+}
+
+impl Api for InProcess {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<(u16, String), Error> {
+        let router = if method == Method::GET {
+            &self.read
+        } else {
+            &self.submit
+        };
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(body.map_or_else(Body::empty, Body::from))
+            .map_err(|e| Error::Bench(format!("cannot build a request to {path}: {e}")))?;
+        let Ok(response) = router.clone().oneshot(request).await;
+        let status = response.status().as_u16();
+        let bytes = to_bytes(response.into_body(), usize::MAX)
+            .await
+            .map_err(|e| Error::Bench(format!("cannot read the answer to {path}: {e}")))?;
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    }
+}
+
+/// What POST /sumArray answered.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Submitted {
+    pub array_id: String,
+    pub array_length: u64,
+}
+
+/// The fields of GET /sums/{arrayId} the wait reads. `sum` stays raw JSON
+/// text, so it is printed with every digit the API sent.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Record<'a> {
+    status: String,
+    array_length: u64,
+    #[serde(borrow, default)]
+    sum: Option<&'a RawValue>,
+    /// Absent from APIs that do not count progress yet.
+    #[serde(default)]
+    reduced_elements: Option<u64>,
+    /// Set when failed: the kind of failure and what to do about it.
+    #[serde(default)]
+    failure: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// POSTs the array.
+pub async fn submit(api: &impl Api, body: String) -> Result<Submitted, Error> {
+    let (status, text) = api.call(Method::POST, "/sumArray", Some(body)).await?;
+    if status != 200 {
+        return Err(Error::refused(status, &text));
+    }
+    serde_json::from_str(&text).map_err(|e| Error::Unexpected {
+        what: format!("POST /sumArray ({e})"),
+        text,
+    })
+}
+
+/// GET /sums/{id}: the JSON text as the API sent it.
+pub async fn get(api: &impl Api, array_id: &str) -> Result<String, Error> {
+    let (status, text) = api
+        .call(Method::GET, &format!("/sums/{array_id}"), None)
+        .await?;
+    if status != 200 {
+        return Err(Error::refused(status, &text));
+    }
+    Ok(text)
+}
+
+/// How to wait: how long in all, and the pause between two reads, from
+/// `first_poll` growing by half up to `max_poll`.
+pub struct Wait {
+    pub timeout: Duration,
+    pub first_poll: Duration,
+    pub max_poll: Duration,
+    /// Draw progress on stderr (when it is a terminal).
+    pub progress: bool,
+}
+
+/// Reads the array until it is done (or failed: an error with the reason);
+/// returns the sum's exact text.
+pub async fn wait(api: &impl Api, array_id: &str, how: &Wait) -> Result<String, Error> {
+    let started = Instant::now();
+    let bar = if how.progress {
+        let bar = ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut pause = how.first_poll;
+    let outcome = loop {
+        let read = get(api, array_id).await;
+        match read.and_then(|text| read_record(array_id, &text, &bar)) {
+            Ok(Some(sum)) => break Ok(sum),
+            Ok(None) => {}
+            // A 503 says the table could not be read right now: read again.
+            Err(Error::Refused { status: 503, why }) => {
+                tracing::warn!(why, "could not read the result yet");
+            }
+            Err(e) => break Err(e),
+        }
+        if started.elapsed() > how.timeout {
+            break Err(Error::NotDone {
+                array_id: array_id.to_string(),
+                seconds: how.timeout.as_secs(),
+            });
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 3 / 2).min(how.max_poll);
+    };
+    bar.finish_and_clear();
+    outcome
+}
+
+/// One read of the array: its sum once done, `None` while pending (the bar
+/// shows how far it is), an error once failed.
+fn read_record(array_id: &str, text: &str, bar: &ProgressBar) -> Result<Option<String>, Error> {
+    let record: Record = serde_json::from_str(text).map_err(|e| Error::Unexpected {
+        what: format!("GET /sums/{array_id} ({e})"),
+        text: text.to_string(),
+    })?;
+    match record.status.as_str() {
+        "failed" => Err(Error::ArrayFailed {
+            array_id: array_id.to_string(),
+            kind: record.failure.unwrap_or_else(|| "no kind given".into()),
+            reason: record.reason.unwrap_or_else(|| "no reason given".into()),
+        }),
+        "done" => {
+            bar.set_length(record.array_length);
+            bar.set_position(record.array_length);
+            let sum = record.sum.ok_or_else(|| Error::Unexpected {
+                what: format!("GET /sums/{array_id}"),
+                text: "done without a sum".into(),
+            })?;
+            Ok(Some(sum.get().to_string()))
+        }
+        _ => {
+            match record.reduced_elements {
+                Some(reduced) => {
+                    if bar.length().is_none() {
+                        // The API counts progress: switch from spinner to bar.
+                        bar.set_style(bar_style());
+                        bar.set_length(record.array_length);
+                    }
+                    bar.set_position(reduced.min(record.array_length));
+                }
+                None => bar.set_message(format!(
+                    "{array_id}: {} ({} elements)",
+                    record.status, record.array_length
+                )),
+            }
+            Ok(None)
+        }
+    }
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} elements reduced",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+}
+
+/// Submits `body` and waits for its sum: (what was submitted, the sum).
+pub async fn submit_and_wait(
+    api: &impl Api,
+    body: String,
+    how: &Wait,
+) -> Result<(Submitted, String), Error> {
+    let submitted = submit(api, body).await?;
+    if how.progress {
+        eprintln!(
+            "submitted {} ({} elements)",
+            submitted.array_id, submitted.array_length
+        );
+    }
+    let sum = wait(api, &submitted.array_id, how).await?;
+    Ok((submitted, sum))
+}
