@@ -4,8 +4,8 @@
 
 use crate::Failure;
 use aws_config::SdkConfig;
-use aws_ports::{Admin, Resources};
 use clap::Args;
+use stack_tools::{Admin, Resources};
 use std::collections::BTreeMap;
 
 /// Where the stack's queues and tables are.

@@ -12,7 +12,8 @@ use packet::Number;
 use pipeline::PortError;
 use std::collections::HashMap;
 
-pub(crate) type Item = HashMap<String, AttributeValue>;
+/// A DynamoDB item, as the SDK gives it.
+pub type Item = HashMap<String, AttributeValue>;
 
 /// A number as DynamoDB stores it: a Number when it fits DynamoDB's 38 digits
 /// and exponent range, otherwise the exact decimal text in a String, so a sum
@@ -32,7 +33,7 @@ pub(crate) fn count_value(n: u64) -> AttributeValue {
 /// Reads attributes of an item, naming the table and attribute when one is
 /// missing or of the wrong type: a malformed row is a bug or a foreign
 /// writer, never worth a retry.
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     pub table: &'a str,
     pub item: &'a Item,
 }
