@@ -152,11 +152,11 @@ pub(crate) fn stack(text: &str) -> Result<Stack, StackError> {
         resource: "template",
         body: &Value::Null,
     };
-    let resources = template.resources.ok_or_else(|| top.missing("Resources"))?;
     let mut refs = Refs {
         parameters: parameters(&template.parameters)?,
         types: BTreeMap::new(),
     };
+    let resources = template.resources.ok_or_else(|| top.missing("Resources"))?;
     let mut sections = Vec::new();
     for (id, body) in &resources {
         let id = id
