@@ -6,8 +6,8 @@
 
 mod common;
 
-use aws_ports::provision;
 use common::{array, expected, sdk_as, Server};
+use stack_tools::provision;
 use std::time::Duration;
 use test_support::{iam, Moto};
 

@@ -250,10 +250,10 @@ async fn dead_letters_are_listed_with_reasons_and_redriven_exactly_once() {
     // reached as the harness: the test plays SQS's and sum_array's parts.
     let sdk = sdk_as(&moto, &principals.harness).await;
     let stack = stack::Stack::embedded().expect("template.yaml");
-    let provisioned = aws_ports::provision(&stack, &sdk, prefix)
+    let provisioned = stack_tools::provision(&stack, &sdk, prefix)
         .await
         .expect("provision");
-    let resources = aws_ports::Resources::from_prefix(&sdk, prefix)
+    let resources = stack_tools::Resources::from_prefix(&sdk, prefix)
         .await
         .expect("the runner's resources");
     let sqs = aws_sdk_sqs::Client::new(&sdk);
@@ -300,7 +300,7 @@ async fn dead_letters_are_listed_with_reasons_and_redriven_exactly_once() {
     reduce_dlq.send(vec![trigger.encode()]).await.expect("send");
 
     // Let the pipeline do all it can: every leaf but 0 mapped.
-    let admin = aws_ports::Admin::new(&sdk, resources.clone());
+    let admin = stack_tools::Admin::new(&sdk, resources.clone());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let rows = admin.scan_scratchpad(&id).await.expect("scan");

@@ -95,7 +95,7 @@ async fn sums_and_admin_commands_with_exactly_the_granted_actions() {
     // would: the operator lists it (reading the sums table for the reason)
     // and redrives it (times_two then finds its leaf taken).
     let sdk = sdk_as(&moto, &principals.harness).await;
-    let resources = aws_ports::Resources::from_prefix(&sdk, prefix)
+    let resources = stack_tools::Resources::from_prefix(&sdk, prefix)
         .await
         .expect("the runner's resources");
     let dlq = aws_ports::SqsQueue::new(

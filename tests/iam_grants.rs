@@ -11,12 +11,13 @@
 //! To cover a new code path, add a scenario to [`SCENARIOS`].
 
 use aws_lambda_events::sqs::SqsEvent;
-use aws_ports::{CallRecorder, Names, Provisioned};
+use aws_ports::{CallRecorder, Names};
 use futures::future::BoxFuture;
 use http::{HeaderValue, Method};
 use pipeline::{Config, Ports, Received};
 use serde_json::Value;
 use stack::{EnvValue, FunctionSpec, Grant, Stack};
+use stack_tools::Provisioned;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use test_support::Moto;
@@ -112,7 +113,7 @@ impl World {
     async fn on(moto: &Moto) -> World {
         let stack = Stack::embedded().expect("template.yaml parses");
         let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
-        let provisioned = aws_ports::provision(&stack, &sdk, PREFIX)
+        let provisioned = stack_tools::provision(&stack, &sdk, PREFIX)
             .await
             .expect("provision on moto");
         let mut functions = BTreeMap::new();
@@ -353,10 +354,10 @@ async fn fan_out_fails(w: &World) {
     let body = Some("[4,5]");
     let (status, answer) = api_with(&ports, &f.config, Method::POST, "/sumArray", body, None).await;
     assert_eq!(status, 503, "{answer}");
-    let resources = aws_ports::Resources::from_prefix(&w.sdk, PREFIX)
+    let resources = stack_tools::Resources::from_prefix(&w.sdk, PREFIX)
         .await
         .expect("the queues and tables");
-    let listed = aws_ports::Admin::new(&w.sdk, resources)
+    let listed = stack_tools::Admin::new(&w.sdk, resources)
         .pending()
         .await
         .expect("a scan of the sums table");

@@ -145,7 +145,7 @@ fn event_file(name: &str) -> Value {
 /// applied as a deployment's parameters would be, and moto's endpoint.
 async fn start(
     stack: &stack::Stack,
-    provisioned: &aws_ports::Provisioned,
+    provisioned: &stack_tools::Provisioned,
     moto_env: &[(&'static str, String)],
     (binary, logical_id): (&str, &str),
     overrides: &[(&str, &str)],
@@ -379,7 +379,7 @@ impl Pipeline {
     async fn start(moto: &Moto, sqs: &aws_sdk_sqs::Client, overrides: &[(&str, &str)]) -> Pipeline {
         let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
         let stack = stack::Stack::embedded().expect("template.yaml");
-        let provisioned = aws_ports::provision(&stack, &sdk, "bins")
+        let provisioned = stack_tools::provision(&stack, &sdk, "bins")
             .await
             .expect("provision");
         let env = moto.env();
@@ -508,9 +508,9 @@ async fn release_binaries_sum_exactly_under_the_runtime_api() {
 }
 
 /// Resource names that lead nowhere: for functions that must stop before any AWS call.
-fn unreachable_resources(stack: &stack::Stack) -> aws_ports::Provisioned {
+fn unreachable_resources(stack: &stack::Stack) -> stack_tools::Provisioned {
     let queue = |id: &String| (id.clone(), format!("http://127.0.0.1:9/123456789012/{id}"));
-    aws_ports::Provisioned {
+    stack_tools::Provisioned {
         queue_urls: stack.queues.iter().map(|q| queue(&q.logical_id)).collect(),
         table_names: stack
             .tables
@@ -648,7 +648,7 @@ const WATCH_ENDPOINT: &str = "http://127.0.0.1:5000";
 async fn start_as_watch(
     moto: &Moto,
     stack: &stack::Stack,
-    provisioned: &aws_ports::Provisioned,
+    provisioned: &stack_tools::Provisioned,
     (binary, logical_id): (&str, &str),
 ) -> Function {
     let local = |v: &String| v.replace(WATCH_ENDPOINT, moto.endpoint());
@@ -736,7 +736,7 @@ async fn the_shipped_events_walk_one_array_through_all_three_functions() {
     let moto = Moto::start();
     let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
     let stack = stack::Stack::embedded().expect("template.yaml");
-    let provisioned = aws_ports::provision(&stack, &sdk, "adder")
+    let provisioned = stack_tools::provision(&stack, &sdk, "adder")
         .await
         .expect("provision");
     let mut functions = Vec::new();

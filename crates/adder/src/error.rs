@@ -18,7 +18,7 @@ pub enum Error {
     Template(#[from] stack::StackError),
     #[error(transparent)]
     #[diagnostic(code(adder::start))]
-    Start(#[from] crate::backend::StartError),
+    Start(#[from] crate::runner::backend::StartError),
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]
     #[diagnostic(code(adder::listen), help("choose another --port"))]
     Listen { port: u16, source: std::io::Error },
@@ -63,7 +63,7 @@ pub enum Error {
     Aws(String),
     #[error(transparent)]
     #[diagnostic(code(adder::admin))]
-    Admin(#[from] aws_ports::AdminError),
+    Admin(#[from] stack_tools::AdminError),
     #[error("{0}")]
     #[diagnostic(code(adder::bench))]
     Bench(String),

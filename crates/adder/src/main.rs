@@ -11,18 +11,15 @@
 //! `submit` is the submit-and-wait all three share; `error` says why a command
 //! failed and with which exit code.
 
-mod backend;
 mod bench;
 mod client;
 mod error;
 mod input;
-mod poller;
 mod runner;
 mod submit;
-mod tally;
 
-use backend::BackendArgs;
 use clap::{Parser, Subcommand};
+use runner::backend::BackendArgs;
 use std::process::ExitCode;
 use std::time::Duration;
 

@@ -2,8 +2,8 @@
 //! `adder bench` and `adder submit --wait`, over any [`Api`]: the Router in
 //! process ([`InProcess`]) or a server over HTTP (`client::api::Client`).
 
-use crate::backend::Running;
 use crate::error::Error;
+use crate::runner::backend::Running;
 use axum::body::{to_bytes, Body};
 use axum::Router;
 use http::{Method, Request};

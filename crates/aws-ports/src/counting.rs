@@ -80,7 +80,7 @@ impl Intercept for RequestCounter {
 /// that sent it is bound to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Call {
-    /// e.g. `sqs:SendMessage` for a `SendMessageBatch` request (see [`stack::iam`]).
+    /// e.g. `sqs:SendMessage` for a `SendMessageBatch` request (see [`stack_names::iam`]).
     pub action: String,
     /// The label given to [`CallRecorder::on`]: which queue or table.
     pub resource: String,
@@ -133,7 +133,7 @@ impl Intercept for RecordCalls {
     ) -> Result<(), BoxError> {
         let action = cfg.load::<Metadata>().map_or_else(
             || "unknown:unknown".to_string(),
-            |m| stack::iam::action_of(&stack::iam::prefix_of(m.service()), m.name()),
+            |m| stack_names::iam::action_of(&stack_names::iam::prefix_of(m.service()), m.name()),
         );
         if let Ok(mut calls) = self.recorder.calls.lock() {
             calls.insert(Call {
@@ -169,7 +169,7 @@ impl Intercept for ReportDenials {
         }
         let action = cfg.load::<Metadata>().map_or_else(
             || "an unknown action".to_string(),
-            |m| stack::iam::action_of(&stack::iam::prefix_of(m.service()), m.name()),
+            |m| stack_names::iam::action_of(&stack_names::iam::prefix_of(m.service()), m.name()),
         );
         let answer = response
             .body()

@@ -52,7 +52,7 @@ pub(crate) fn kind_of(code: &str, status: Option<u16>, message: String) -> PortE
 }
 
 /// Maps a failed SDK call; `what` says what was being done, for the message.
-pub(crate) fn from_sdk<E>(what: &str, err: SdkError<E, HttpResponse>) -> PortError
+pub fn from_sdk<E>(what: &str, err: SdkError<E, HttpResponse>) -> PortError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -74,7 +74,7 @@ where
 }
 
 /// A builder refused a value we made (a required field left empty).
-pub(crate) fn from_build(what: &str, err: aws_sdk_dynamodb::error::BuildError) -> PortError {
+pub fn from_build(what: &str, err: aws_sdk_dynamodb::error::BuildError) -> PortError {
     PortError::Rejected(format!("{what}: {err}"))
 }
 

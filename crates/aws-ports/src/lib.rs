@@ -1,30 +1,29 @@
-//! The pipeline's ports over SQS and DynamoDB, and provisioning of the
-//! queues and tables `template.yaml` declares.
+//! The pipeline's ports over SQS and DynamoDB.
 //!
 //! The same code serves Lambda (names from the environment CloudFormation
 //! sets), the local runner and the contract tests (names from
-//! [`provision`], against moto or AWS).
+//! `stack_tools::provision`, against moto or AWS). This is the AWS code the
+//! Lambdas link, so it holds nothing only a local tool needs: provisioning
+//! and the operator's tools live in `stack-tools`, and `template.yaml` is
+//! read only there and in `stack`.
 
-mod admin;
 mod counting;
-mod dynamodb;
+pub mod dynamodb;
 mod errors;
 mod faults;
 mod names;
-mod provision;
 mod retry;
 mod sqs;
 mod unset;
 
-pub use admin::{Admin, AdminError, DeadLetter, PendingArray, Reason, Resources, Source, OUTPUTS};
 pub use counting::{Call, CallRecorder, RecordCalls, ReportDenials, RequestCounter, Sent};
 pub use dynamodb::{DynamoScratchpad, DynamoSums};
+pub use errors::{from_build, from_sdk};
 pub use faults::LoseAnswers;
 pub use names::{
     ports, ports_counted, ports_recorded, ports_reporting_denials, Names, REDUCE_QUEUE_URL,
     SCRATCHPAD_TABLE, SUMS_TABLE, TIMES_TWO_QUEUE_URL,
 };
-pub use provision::{provision, ProvisionError, Provisioned};
 pub use sqs::{SqsQueue, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES};
 pub use unset::Unset;
 

@@ -6,9 +6,7 @@
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
-use aws_ports::{
-    local_sdk_config, provision, DynamoScratchpad, DynamoSums, LoseAnswers, Provisioned, SqsQueue,
-};
+use aws_ports::{local_sdk_config, DynamoScratchpad, DynamoSums, LoseAnswers, SqsQueue};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use packet::Number;
 use packet::MAX_MESSAGE_BYTES;
@@ -19,6 +17,7 @@ use pipeline::{
     ScratchpadRow, Status, SumRecord, Sums, SystemClock, FAILED_RECORD_RETENTION_SECONDS,
 };
 use stack::Stack;
+use stack_tools::{provision, Provisioned};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -1,7 +1,8 @@
 //! The request counter sees every SDK request, by operation, on a real API.
 
-use aws_ports::{local_sdk_config, ports_counted, provision, RequestCounter};
+use aws_ports::{local_sdk_config, ports_counted, RequestCounter};
 use stack::Stack;
+use stack_tools::provision;
 use std::time::Duration;
 use test_support::Moto;
 

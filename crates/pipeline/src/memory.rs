@@ -486,8 +486,8 @@ impl MemoryBackend {
                 dlq,
             )
         };
-        let (times_two_queue, times_two_dlq) = queue("TimesTwoQueue");
-        let (reduce_queue, reduce_dlq) = queue("ReduceQueue");
+        let (times_two_queue, times_two_dlq) = queue(stack_names::TIMES_TWO_QUEUE);
+        let (reduce_queue, reduce_dlq) = queue(stack_names::REDUCE_QUEUE);
         MemoryBackend {
             times_two_queue,
             times_two_dlq,

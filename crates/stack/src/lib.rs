@@ -12,7 +12,7 @@
 //! from `serde_yaml_ng` as tagged values; their long forms (`{Ref: X}`,
 //! `{Fn::GetAtt: [X, Arn]}`) are accepted too.
 
-pub mod iam;
+pub use stack_names::iam;
 mod parse;
 #[cfg(test)]
 mod tests;

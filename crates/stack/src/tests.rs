@@ -413,3 +413,42 @@ fn refuses_grants_the_tests_could_not_check() {
     ));
     assert!(err.contains("uses NotAction"), "{err}");
 }
+
+#[test]
+fn the_shared_logical_ids_name_resources_of_their_type() {
+    let stack = real();
+    let ids = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect::<Vec<_>>();
+    let queues: Vec<String> = stack.queues.iter().map(|q| q.logical_id.clone()).collect();
+    let tables: Vec<String> = stack.tables.iter().map(|t| t.logical_id.clone()).collect();
+    let functions: Vec<String> = stack
+        .functions
+        .iter()
+        .map(|f| f.logical_id.clone())
+        .collect();
+    assert_eq!(queues, ids(&stack_names::QUEUES), "stack_names::QUEUES");
+    assert_eq!(tables, ids(&stack_names::TABLES), "stack_names::TABLES");
+    assert_eq!(
+        functions,
+        ids(&stack_names::FUNCTIONS),
+        "stack_names::FUNCTIONS"
+    );
+    let fed_by = |function: &str| {
+        stack
+            .function(function)
+            .and_then(|f| f.sqs_event.as_ref())
+            .map(|e| e.queue.clone())
+    };
+    let map_queue = fed_by(stack_names::TIMES_TWO_FUNCTION);
+    assert_eq!(map_queue.as_deref(), Some(stack_names::TIMES_TWO_QUEUE));
+    let merge_queue = fed_by(stack_names::REDUCE_FUNCTION);
+    assert_eq!(merge_queue.as_deref(), Some(stack_names::REDUCE_QUEUE));
+    let dead_letter = |queue: &str| stack.queue(queue).and_then(|q| q.redrive.clone());
+    assert_eq!(
+        dead_letter(stack_names::TIMES_TWO_QUEUE).map(|r| r.dead_letter),
+        Some(stack_names::TIMES_TWO_DEAD_LETTER_QUEUE.to_string())
+    );
+    assert_eq!(
+        dead_letter(stack_names::REDUCE_QUEUE).map(|r| r.dead_letter),
+        Some(stack_names::REDUCE_DEAD_LETTER_QUEUE.to_string())
+    );
+}

@@ -35,7 +35,7 @@ pub const OPERATOR_POLICY_DOC: &str = include_str!("../../../docs/iam.md");
 /// Marks the operator policy's JSON block in docs/iam.md.
 const OPERATOR_POLICY_MARKER: &str = "<!-- operator-policy -->";
 
-/// What the local runner's provisioning calls (`aws_ports::provision`).
+/// What the local runner's provisioning calls (`stack_tools::provision`).
 pub const DEPLOYER_ACTIONS: [&str; 8] = [
     "sqs:GetQueueUrl",
     "sqs:CreateQueue",

@@ -7,8 +7,8 @@
 
 mod report;
 
-use crate::backend::{self, BackendArgs, Kind, Running};
 use crate::error::Error;
+use crate::runner::backend::{self, BackendArgs, Kind, Running};
 use crate::submit::{submit, wait, InProcess, Wait};
 use aws_ports::RequestCounter;
 use clap::Args;

@@ -2,8 +2,8 @@
 //! port did, and with `--backend aws` every AWS request with the bill.
 
 use super::{BenchArgs, Measured};
-use crate::backend::{Kind, Running};
-use crate::tally::Tally;
+use crate::runner::backend::{Kind, Running};
+use crate::runner::tally::Tally;
 use aws_ports::RequestCounter;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

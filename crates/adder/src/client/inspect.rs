@@ -4,7 +4,7 @@
 use super::target::{admin, AwsArgs};
 use super::QueueChoice;
 use crate::error::Error;
-use aws_ports::{Reason, Source};
+use stack_tools::{Reason, Source};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 fn sources(choice: Option<QueueChoice>) -> Vec<Source> {
@@ -71,7 +71,7 @@ pub async fn pending(args: &AwsArgs) -> Result<(), Error> {
 
 /// `pending`, `pending, overdue` (failed as expired when next read), or
 /// `failed (kind): reason`.
-fn status_of(array: &aws_ports::PendingArray, now_ms: u64) -> String {
+fn status_of(array: &stack_tools::PendingArray, now_ms: u64) -> String {
     match (&array.failure, array.deadline_ms) {
         (Some((kind, reason)), _) => format!("failed ({kind}): {reason}"),
         (None, Some(deadline)) if deadline < now_ms => {

@@ -4,8 +4,8 @@
 
 use crate::error::Error;
 use aws_config::SdkConfig;
-use aws_ports::{Admin, Resources};
 use clap::Args;
+use stack_tools::{Admin, Resources};
 use std::collections::BTreeMap;
 
 /// Where the stack's queues and tables are.
@@ -53,7 +53,7 @@ pub async fn stack_outputs(
 
 /// The admin tools on the resources `args` names.
 pub async fn admin(args: &AwsArgs) -> Result<Admin, Error> {
-    let sdk = crate::backend::sdk_config(args.endpoint_url.as_deref()).await;
+    let sdk = crate::runner::backend::sdk_config(args.endpoint_url.as_deref()).await;
     let resources = match &args.stack {
         Some(stack) => {
             let outputs = stack_outputs(&sdk, stack).await?;

@@ -2,12 +2,17 @@
 //! in-process backend or against SQS/DynamoDB APIs (`--backend aws`).
 //! `adder sum` runs one array through it, `adder serve` serves the API's
 //! Router over HTTP; the Lambda event source mappings are played by
-//! `crate::poller`, started by `crate::backend`.
+//! [`poller`], started by [`backend`] (which also counts invocations and
+//! requests in [`tally`] for `adder bench`).
 
-use crate::backend::{self, BackendArgs};
+pub mod backend;
+pub mod poller;
+pub mod tally;
+
 use crate::error::Error;
 use crate::input;
 use crate::submit::{submit_and_wait, InProcess, Wait};
+use backend::BackendArgs;
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -14,7 +14,8 @@ use packet::Number;
 use pipeline::{PortError, Put};
 use std::collections::HashMap;
 
-pub(crate) type Item = HashMap<String, AttributeValue>;
+/// A DynamoDB item, as the SDK gives it.
+pub type Item = HashMap<String, AttributeValue>;
 
 /// A number as DynamoDB stores it: a Number when it fits DynamoDB's 38 digits
 /// and exponent range, otherwise the exact decimal text in a String, so a sum
@@ -58,7 +59,7 @@ pub(crate) async fn put_if_absent(
 /// Reads attributes of an item, naming the table and attribute when one is
 /// missing or of the wrong type: a malformed row is a bug or a foreign
 /// writer, never worth a retry.
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     pub table: &'a str,
     pub item: &'a Item,
 }

@@ -64,7 +64,8 @@ impl DynamoScratchpad {
         ])
     }
 
-    pub(crate) fn row(&self, item: &Item) -> Result<ScratchpadRow, PortError> {
+    /// A row as this table stores it (the admin tools read rows by Scan too).
+    pub fn row(&self, item: &Item) -> Result<ScratchpadRow, PortError> {
         let r = Reader {
             table: &self.table,
             item,
@@ -121,29 +122,26 @@ impl Scratchpad for DynamoScratchpad {
     }
 
     async fn group(&self, partition_key: &str) -> Result<Vec<ScratchpadRow>, PortError> {
+        let mut items = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#a = :a")
+            .expression_attribute_names("#a", PARTITION_KEY)
+            .expression_attribute_values(":a", AttributeValue::S(partition_key.to_string()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
         let mut rows = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#a = :a")
-                .expression_attribute_names("#a", PARTITION_KEY)
-                .expression_attribute_values(":a", AttributeValue::S(partition_key.to_string()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| from_sdk(&format!("Query on {}", self.table), e))?;
-            for item in out.items() {
-                rows.push(self.row(item)?);
-            }
-            start = out.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(rows);
-            }
+        while let Some(item) = items
+            .try_next()
+            .await
+            .map_err(|e| from_sdk(&format!("Query on {}", self.table), e))?
+        {
+            rows.push(self.row(&item)?);
         }
+        Ok(rows)
     }
 
     async fn retire(&self, retired: &[ScratchpadRow]) -> Result<(), PortError> {

@@ -6,15 +6,15 @@
 //! every message of a queue), so they are for a person at a terminal, never
 //! for the pipeline itself.
 
-use crate::dynamodb::{Item, Reader};
-use crate::errors::{from_build, from_sdk};
-use crate::{DynamoScratchpad, DynamoSums, SqsQueue};
 use aws_config::SdkConfig;
+use aws_ports::dynamodb::Reader;
+use aws_ports::{from_build, from_sdk, DynamoScratchpad, DynamoSums, SqsQueue};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::operation::get_queue_url::GetQueueUrlError;
 use aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry;
 use packet::{MapMessage, NodeId, ReduceMessage, Tree};
 use pipeline::{PortError, Queue, Scratchpad, ScratchpadRow, Status, Sums};
+use stack_names as ids;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::time::Duration;
@@ -99,12 +99,12 @@ impl Resources {
             }
         };
         Ok(Resources {
-            times_two_queue_url: url("TimesTwoQueue").await?,
-            times_two_dead_letter_queue_url: url("TimesTwoDeadLetterQueue").await?,
-            reduce_queue_url: url("ReduceQueue").await?,
-            reduce_dead_letter_queue_url: url("ReduceDeadLetterQueue").await?,
-            scratchpad_table: format!("{prefix}-ScratchpadTable"),
-            sums_table: format!("{prefix}-SumsTable"),
+            times_two_queue_url: url(ids::TIMES_TWO_QUEUE).await?,
+            times_two_dead_letter_queue_url: url(ids::TIMES_TWO_DEAD_LETTER_QUEUE).await?,
+            reduce_queue_url: url(ids::REDUCE_QUEUE).await?,
+            reduce_dead_letter_queue_url: url(ids::REDUCE_DEAD_LETTER_QUEUE).await?,
+            scratchpad_table: format!("{prefix}-{}", ids::SCRATCHPAD_TABLE),
+            sums_table: format!("{prefix}-{}", ids::SUMS_TABLE),
         })
     }
 
@@ -230,48 +230,31 @@ impl Admin {
     /// an operator, never for a request path. Oldest first.
     pub async fn pending(&self) -> Result<Vec<PendingArray>, AdminError> {
         let table = &self.resources.sums_table;
+        let mut items = self
+            .dynamodb
+            .scan()
+            .table_name(table)
+            .filter_expression("#status IN (:pending, :failed)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(
+                ":pending",
+                AttributeValue::S(Status::Pending.as_str().into()),
+            )
+            .expression_attribute_values(
+                ":failed",
+                AttributeValue::S(Status::Failed.as_str().into()),
+            )
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
         let mut found = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .dynamodb
-                .scan()
-                .table_name(table)
-                .filter_expression("#status IN (:pending, :failed)")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(
-                    ":pending",
-                    AttributeValue::S(Status::Pending.as_str().into()),
-                )
-                .expression_attribute_values(
-                    ":failed",
-                    AttributeValue::S(Status::Failed.as_str().into()),
-                )
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| from_sdk(&format!("Scan on {table}"), e))?;
-            for item in out.items() {
-                let r = Reader { table, item };
-                let failure = match r.optional_string("failure")? {
-                    Some(kind) => Some((kind, r.optional_string("reason")?.unwrap_or_default())),
-                    None => None,
-                };
-                found.push(PendingArray {
-                    array_id: r.string("arrayId")?,
-                    status: r.string("status")?,
-                    failure,
-                    array_length: r.count("arrayLength")?,
-                    submitted_at_ms: r.count("submittedAt")?,
-                    deadline_ms: r.optional_count("deadlineAt")?,
-                    reduced_elements: r.optional_count("reducedElements")?,
-                });
-            }
-            start = out.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
+        while let Some(item) = items
+            .try_next()
+            .await
+            .map_err(|e| from_sdk(&format!("Scan on {table}"), e))?
+        {
+            found.push(pending_array(&Reader { table, item: &item })?);
         }
         found.sort_by(|a, b| {
             (a.submitted_at_ms, &a.array_id).cmp(&(b.submitted_at_ms, &b.array_id))
@@ -314,28 +297,24 @@ impl Admin {
     pub async fn scan_scratchpad(&self, array_id: &str) -> Result<Vec<ScratchpadRow>, AdminError> {
         let table = &self.resources.scratchpad_table;
         let scratchpad = self.scratchpad_port();
+        let mut items = self
+            .dynamodb
+            .scan()
+            .table_name(table)
+            .filter_expression("begins_with(#a, :a)")
+            .expression_attribute_names("#a", "arrayId")
+            .expression_attribute_values(":a", AttributeValue::S(array_id.to_string()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
         let mut rows = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .dynamodb
-                .scan()
-                .table_name(table)
-                .filter_expression("begins_with(#a, :a)")
-                .expression_attribute_names("#a", "arrayId")
-                .expression_attribute_values(":a", AttributeValue::S(array_id.to_string()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| from_sdk(&format!("Scan on {table}"), e))?;
-            for item in out.items() {
-                rows.push(scratchpad.row(item)?);
-            }
-            start = out.last_evaluated_key().cloned();
-            if start.is_none() {
-                break;
-            }
+        while let Some(item) = items
+            .try_next()
+            .await
+            .map_err(|e| from_sdk(&format!("Scan on {table}"), e))?
+        {
+            rows.push(scratchpad.row(&item)?);
         }
         rows.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(rows)
@@ -438,6 +417,23 @@ impl Admin {
             moved += batch.len();
         }
     }
+}
+
+/// A row of the sums table as [`Admin::pending`] lists it.
+fn pending_array(r: &Reader) -> Result<PendingArray, PortError> {
+    let failure = match r.optional_string("failure")? {
+        Some(kind) => Some((kind, r.optional_string("reason")?.unwrap_or_default())),
+        None => None,
+    };
+    Ok(PendingArray {
+        array_id: r.string("arrayId")?,
+        status: r.string("status")?,
+        failure,
+        array_length: r.count("arrayLength")?,
+        submitted_at_ms: r.count("submittedAt")?,
+        deadline_ms: r.optional_count("deadlineAt")?,
+        reduced_elements: r.optional_count("reducedElements")?,
+    })
 }
 
 #[cfg(test)]

@@ -1,13 +1,14 @@
 //! Builds what a local run needs from `template.yaml`: the ports (in-process or
 //! AWS), each function's configuration, and the event source mappings.
 
-use crate::poller::{self, Handler, Mapping};
-use crate::tally::{Invocations, Tally};
+use super::poller::{self, Handler, Mapping};
+use super::tally::{Invocations, Tally};
 use clap::{Args, ValueEnum};
 use futures::FutureExt;
 use pipeline::memory::MemoryBackend;
 use pipeline::{Config, Ports, Queue, SystemClock};
 use stack::Stack;
+use stack_names as ids;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -191,22 +192,6 @@ pub async fn start_counted(
         Kind::Memory => memory_ports(stack),
         Kind::Aws => aws_ports(args, stack, counter).await?,
     };
-    let config_of = |function: &str| -> Result<Config, StartError> {
-        let spec = stack
-            .function(function)
-            .ok_or_else(|| StartError::Missing(format!("function {function}")))?;
-        let env = stack.resolve_env(spec, |id| resources.get(id).cloned())?;
-        let flag = |name: &str| match name {
-            "CHUNK_SIZE" => args.chunk_size.map(|v| v.to_string()),
-            "FAN_IN" => args.fan_in.map(|v| v.to_string()),
-            _ => None,
-        };
-        Ok(Config::from_lookup(|name| {
-            flag(name)
-                .or_else(|| std::env::var(name).ok())
-                .or_else(|| env.get(name).cloned())
-        })?)
-    };
     let tally = Arc::new(Tally::default());
     let ports_of = |function: &str| -> Result<Ports, StartError> {
         let ports = function_ports
@@ -214,37 +199,70 @@ pub async fn start_counted(
             .ok_or_else(|| StartError::Missing(format!("function {function}")))?;
         Ok(tally.wrap(ports.clone()))
     };
-    let api_config = config_of("SumArrayFunction")?;
+    let api_config = function_config(args, stack, &resources, ids::SUM_ARRAY_FUNCTION)?;
     let mut pollers = Vec::new();
     for function in stack.functions.iter() {
         let Some(event) = &function.sqs_event else {
             continue;
         };
-        let config = config_of(&function.logical_id)?;
+        let config = function_config(args, stack, &resources, &function.logical_id)?;
         let ports = ports_of(&function.logical_id)?;
-        let queue: Arc<dyn Queue> = match event.queue.as_str() {
-            "TimesTwoQueue" => ports.times_two_queue.clone(),
-            "ReduceQueue" => ports.reduce_queue.clone(),
-            other => return Err(StartError::Missing(format!("queue port for {other}"))),
-        };
         let handler = handler_for(
             &function.binary,
-            ports,
+            ports.clone(),
             config,
             tally.function(&function.binary),
             function.timeout,
         )
         .ok_or_else(|| StartError::Missing(format!("handler for binary {}", function.binary)))?;
         let mapping = mapping_of(function, event, args, stack);
-        pollers.extend(poller::spawn(mapping, queue, handler));
+        pollers.extend(poller::spawn(
+            mapping,
+            polled_queue(&ports, event)?,
+            handler,
+        ));
     }
     Ok(Running {
-        ports: ports_of("SumArrayFunction")?,
+        ports: ports_of(ids::SUM_ARRAY_FUNCTION)?,
         client_ports,
         tally,
         api_config,
         pollers,
     })
+}
+
+/// `function`'s configuration as Lambda would give it (the template's
+/// environment, resolved against `resources`), overridden by the process
+/// environment and then by `--chunk-size`/`--fan-in`.
+fn function_config(
+    args: &BackendArgs,
+    stack: &Stack,
+    resources: &BTreeMap<String, String>,
+    function: &str,
+) -> Result<Config, StartError> {
+    let spec = stack
+        .function(function)
+        .ok_or_else(|| StartError::Missing(format!("function {function}")))?;
+    let env = stack.resolve_env(spec, |id| resources.get(id).cloned())?;
+    let flag = |name: &str| match name {
+        "CHUNK_SIZE" => args.chunk_size.map(|v| v.to_string()),
+        "FAN_IN" => args.fan_in.map(|v| v.to_string()),
+        _ => None,
+    };
+    Ok(Config::from_lookup(|name| {
+        flag(name)
+            .or_else(|| std::env::var(name).ok())
+            .or_else(|| env.get(name).cloned())
+    })?)
+}
+
+/// The port of the queue `event` polls, among a function's `ports`.
+fn polled_queue(ports: &Ports, event: &stack::SqsEventSpec) -> Result<Arc<dyn Queue>, StartError> {
+    match event.queue.as_str() {
+        ids::TIMES_TWO_QUEUE => Ok(ports.times_two_queue.clone()),
+        ids::REDUCE_QUEUE => Ok(ports.reduce_queue.clone()),
+        other => Err(StartError::Missing(format!("queue port for {other}"))),
+    }
 }
 
 /// Keys for a function the template does not have are a typo, not a no-op.
@@ -292,7 +310,7 @@ type Backend = (BTreeMap<String, Ports>, Ports, BTreeMap<String, String>);
 
 fn memory_ports(stack: &Stack) -> Backend {
     let max_receive_count = stack
-        .queue("TimesTwoQueue")
+        .queue(ids::TIMES_TWO_QUEUE)
         .and_then(|q| q.redrive.as_ref())
         .map_or(5, |r| r.max_receive_count);
     let backend = MemoryBackend::new(Arc::new(SystemClock), max_receive_count);
@@ -317,7 +335,7 @@ async fn aws_ports(
     counter: Option<&aws_ports::RequestCounter>,
 ) -> Result<Backend, StartError> {
     let sdk = sdk_config(args.endpoint_url.as_deref()).await;
-    let provisioned = aws_ports::provision(stack, &sdk, &args.prefix)
+    let provisioned = stack_tools::provision(stack, &sdk, &args.prefix)
         .await
         .map_err(|e| StartError::Provision(e.to_string()))?;
     let mut functions = BTreeMap::new();
@@ -347,7 +365,7 @@ async fn aws_ports(
 fn function_names(
     spec: &stack::FunctionSpec,
     stack: &Stack,
-    provisioned: &aws_ports::Provisioned,
+    provisioned: &stack_tools::Provisioned,
 ) -> Result<aws_ports::Names, StartError> {
     let env = provisioned
         .function_env(stack, &spec.logical_id)
@@ -356,8 +374,8 @@ fn function_names(
     if let Some(event) = &spec.sqs_event {
         let url = provisioned.queue_urls.get(&event.queue).cloned();
         match event.queue.as_str() {
-            "TimesTwoQueue" => names.times_two_queue_url = url,
-            "ReduceQueue" => names.reduce_queue_url = url,
+            ids::TIMES_TWO_QUEUE => names.times_two_queue_url = url,
+            ids::REDUCE_QUEUE => names.reduce_queue_url = url,
             other => return Err(StartError::Missing(format!("queue port for {other}"))),
         }
     }

@@ -5,9 +5,8 @@
 //! Idempotent: what exists is reused and brought to the template's settings,
 //! so a runner can provision on every start.
 
-use crate::errors::{from_build, from_sdk};
-use crate::names::Names;
 use aws_config::SdkConfig;
+use aws_ports::{from_build, from_sdk, Names};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
@@ -21,6 +20,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use pipeline::PortError;
 use stack::{AttributeType, QueueSpec, Stack, StackError, TableSpec};
+use stack_names as ids;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -74,10 +74,10 @@ impl Provisioned {
     /// All four names, for a process that plays every function (the runner).
     pub fn names(&self) -> Names {
         Names {
-            times_two_queue_url: self.queue_urls.get("TimesTwoQueue").cloned(),
-            reduce_queue_url: self.queue_urls.get("ReduceQueue").cloned(),
-            scratchpad_table: self.table_names.get("ScratchpadTable").cloned(),
-            sums_table: self.table_names.get("SumsTable").cloned(),
+            times_two_queue_url: self.queue_urls.get(ids::TIMES_TWO_QUEUE).cloned(),
+            reduce_queue_url: self.queue_urls.get(ids::REDUCE_QUEUE).cloned(),
+            scratchpad_table: self.table_names.get(ids::SCRATCHPAD_TABLE).cloned(),
+            sums_table: self.table_names.get(ids::SUMS_TABLE).cloned(),
         }
     }
 }

@@ -1,0 +1,41 @@
+//! Names that `template.yaml` and the code must agree on, in one place.
+//!
+//! The logical ids are the template's (`stack`'s tests check that each one
+//! names a resource of the right type there). They live in this crate with no
+//! dependencies, rather than in `stack`, so that code the Lambdas link
+//! (`pipeline`, `aws-ports`) can use them without compiling the template
+//! reader and its YAML parser into the functions.
+
+pub mod iam;
+
+/// The map step's queue (`AWS::SQS::Queue`).
+pub const TIMES_TWO_QUEUE: &str = "TimesTwoQueue";
+/// Where SQS moves a map message after `MaxReceiveCount` receives.
+pub const TIMES_TWO_DEAD_LETTER_QUEUE: &str = "TimesTwoDeadLetterQueue";
+/// The merge step's queue.
+pub const REDUCE_QUEUE: &str = "ReduceQueue";
+/// Where SQS moves a merge message after `MaxReceiveCount` receives.
+pub const REDUCE_DEAD_LETTER_QUEUE: &str = "ReduceDeadLetterQueue";
+/// Partial sums (`AWS::DynamoDB::Table`).
+pub const SCRATCHPAD_TABLE: &str = "ScratchpadTable";
+/// Arrays' status and results.
+pub const SUMS_TABLE: &str = "SumsTable";
+
+/// The API's function (`AWS::Serverless::Function`).
+pub const SUM_ARRAY_FUNCTION: &str = "SumArrayFunction";
+/// The map step's function, fed by [`TIMES_TWO_QUEUE`].
+pub const TIMES_TWO_FUNCTION: &str = "TimesTwoFunction";
+/// The merge step's function, fed by [`REDUCE_QUEUE`].
+pub const REDUCE_FUNCTION: &str = "ReduceFunction";
+
+/// Every queue, in the template's order.
+pub const QUEUES: [&str; 4] = [
+    TIMES_TWO_QUEUE,
+    TIMES_TWO_DEAD_LETTER_QUEUE,
+    REDUCE_QUEUE,
+    REDUCE_DEAD_LETTER_QUEUE,
+];
+/// Every table, in the template's order.
+pub const TABLES: [&str; 2] = [SCRATCHPAD_TABLE, SUMS_TABLE];
+/// Every function, in the template's order.
+pub const FUNCTIONS: [&str; 3] = [SUM_ARRAY_FUNCTION, TIMES_TWO_FUNCTION, REDUCE_FUNCTION];
