@@ -154,6 +154,8 @@ async fn start(
     let mut env: BTreeMap<String, String> = provisioned
         .function_env(stack, logical_id)
         .expect("template environment");
+    // What Lambda adds from the function's LoggingConfig (JSON lines).
+    env.extend(stack.logging_env(spec).expect("LoggingConfig"));
     env.extend(moto_env.iter().map(|(k, v)| (k.to_string(), v.clone())));
     env.extend(
         overrides
@@ -500,11 +502,43 @@ async fn release_binaries_sum_exactly_under_the_runtime_api() {
             "array {id} of {len} elements"
         );
     }
+    for (name, f) in [("times_two", &p.map), ("reduce", &p.merge)] {
+        assert_json_logs(name, &f.logs());
+    }
     report_figures(&[
         ("sum_array", &p.api),
         ("times_two", &p.map),
         ("reduce", &p.merge),
     ]);
+}
+
+/// Under template.yaml's LoggingConfig (LogFormat JSON) every tracing line
+/// is a JSON object with its level and the spans it was logged in, which is
+/// what Lambda's level filter and CloudWatch Logs Insights read.
+fn assert_json_logs(function: &str, logs: &str) {
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l.get("level").is_some())
+        .collect();
+    assert!(
+        !lines.is_empty(),
+        "{function} wrote no JSON log line:\n{logs}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["spans"].as_array().is_some_and(|s| !s.is_empty())),
+        "{function}'s JSON lines carry no spans:\n{logs}"
+    );
+    let text_lines = logs
+        .lines()
+        .filter(|l| l.contains(" INFO ") || l.contains(" WARN "));
+    assert_eq!(
+        text_lines.count(),
+        0,
+        "{function} logged plain text:\n{logs}"
+    );
 }
 
 /// Resource names that lead nowhere: for functions that must stop before any AWS call.
@@ -768,4 +802,41 @@ async fn the_shipped_events_walk_one_array_through_all_three_functions() {
     handle_all(merge, &merge_event).await;
     let sum = done_sum(api, &id).await;
     assert_eq!(sum.as_deref(), Some(expected(&shipped_elements()).as_str()));
+}
+
+/// A panic in a handler fails that invocation, not the process: the release
+/// profile unwinds (Cargo.toml; crates/handlers/src/lambda.rs refuses to
+/// build otherwise), so lambda_runtime catches it and the next request is
+/// answered by the same warm process. The panic here is lambda_http's, on a
+/// hand-made REST event marked base64 whose body is not base64 (API Gateway
+/// never sends one: it marks only bodies it encoded itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_fails_one_invocation_and_the_process_carries_on() {
+    let moto = Moto::start();
+    let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
+    let stack = stack::Stack::embedded().expect("template.yaml");
+    let provisioned = stack_tools::provision(&stack, &sdk, "panic")
+        .await
+        .expect("provision");
+    let mut api = start(&stack, &provisioned, &moto.env(), FUNCTIONS[0], &[]).await;
+    let mut event = post_event("[1,2,3]");
+    event["isBase64Encoded"] = json!(true);
+    event["body"] = json!("*** not base64 ***");
+    match api.invoke(&event).await {
+        Err(InvokeError::Function { body, .. }) => {
+            let message = body.to_string();
+            assert!(
+                message.contains("base64") || message.contains("panic"),
+                "{message}"
+            );
+        }
+        other => panic!(
+            "expected an invocation error, got {other:?}\n{}",
+            api.logs()
+        ),
+    }
+    // The emulator never restarts a process: an aborted one would answer
+    // this with InvokeError::Exited.
+    let id = post(&mut api, "[1,2,3]").await;
+    assert_eq!(id.len(), 36, "the same process answers the next request");
 }

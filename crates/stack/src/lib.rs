@@ -129,6 +129,10 @@ pub struct FunctionSpec {
     pub timeout: Duration,
     /// `Globals.Function.Environment.Variables` overlaid with the function's own.
     pub environment: BTreeMap<String, EnvValue>,
+    /// What Lambda itself sets from `LoggingConfig` (the function's, else the
+    /// globals'): `AWS_LAMBDA_LOG_FORMAT`, and `AWS_LAMBDA_LOG_LEVEL` when
+    /// the format is JSON, as Lambda does.
+    pub logging: BTreeMap<String, EnvValue>,
     /// What its role's inline policies allow.
     pub grants: BTreeSet<Grant>,
     /// The `AWS::Lambda::EventSourceMapping` that feeds it a queue, if any.
@@ -264,6 +268,19 @@ impl Stack {
             visit(self, q, &mut ordered);
         }
         ordered
+    }
+
+    /// What Lambda adds to a function's environment from its `LoggingConfig`,
+    /// as text (parameters at their defaults).
+    pub fn logging_env(
+        &self,
+        function: &FunctionSpec,
+    ) -> Result<BTreeMap<String, String>, StackError> {
+        let only_logging = FunctionSpec {
+            environment: function.logging.clone(),
+            ..function.clone()
+        };
+        self.resolve_env(&only_logging, |_| None)
     }
 
     /// A function's environment as text: parameters become their defaults,

@@ -430,9 +430,36 @@ fn function(at: At, globals: At, refs: &Refs) -> Result<FunctionSpec, StackError
         binary,
         timeout: timeout.unwrap_or(DEFAULT_FUNCTION_TIMEOUT),
         environment,
+        logging: logging(at, globals, refs)?,
         grants: grants(at, refs)?,
         sqs_event: None,
     })
+}
+
+/// The variables Lambda sets from `LoggingConfig`: the format always, the
+/// application log level only for JSON (Lambda filters JSON lines by it).
+fn logging(at: At, globals: At, refs: &Refs) -> Result<BTreeMap<String, EnvValue>, StackError> {
+    let setting = |name: &str| {
+        let own = format!("Properties.LoggingConfig.{name}");
+        let global = format!("Function.LoggingConfig.{name}");
+        match at.get(&own) {
+            Some(v) => refs.env_value(at, v, &own).map(Some),
+            None => globals
+                .get(&global)
+                .map(|v| refs.env_value(globals, v, &global))
+                .transpose(),
+        }
+    };
+    let mut env = BTreeMap::new();
+    let Some(format) = setting("LogFormat")? else {
+        return Ok(env);
+    };
+    let json = matches!(&format, EnvValue::Literal(f) if f == "JSON");
+    env.insert("AWS_LAMBDA_LOG_FORMAT".to_string(), format);
+    if let (true, Some(level)) = (json, setting("ApplicationLogLevel")?) {
+        env.insert("AWS_LAMBDA_LOG_LEVEL".to_string(), level);
+    }
+    Ok(env)
 }
 
 /// SAM's `Type: SQS` event attaches AWSLambdaSQSQueueExecutionRole, which may

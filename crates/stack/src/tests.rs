@@ -129,6 +129,22 @@ fn reads_the_functions_of_the_real_template() {
 }
 
 #[test]
+fn logging_config_becomes_what_lambda_sets() {
+    let stack = real();
+    for function in &stack.functions {
+        let env = stack.logging_env(function).expect("resolves");
+        assert_eq!(
+            env.get("AWS_LAMBDA_LOG_FORMAT").map(String::as_str),
+            Some("JSON")
+        );
+        assert_eq!(
+            env.get("AWS_LAMBDA_LOG_LEVEL").map(String::as_str),
+            Some("INFO")
+        );
+    }
+}
+
+#[test]
 fn resolves_parameters_to_their_defaults() {
     let stack = real();
     assert_eq!(stack.parameter("ChunkSize"), Some("1000"));
