@@ -128,7 +128,13 @@ pub async fn measure_times_two(
     let mut failures = Vec::new();
     for (record, result) in records.iter().zip(results) {
         match result {
-            Ok(outcome) if outcome.created => metrics.packets_mapped += 1,
+            Ok(outcome) if outcome.created => {
+                metrics.packets_mapped += 1;
+                if outcome.completed {
+                    metrics.arrays_completed += 1;
+                    metrics.latencies_ms.extend(outcome.latency_ms);
+                }
+            }
             Ok(_) => metrics.conflicts += 1,
             Err(e) => failures.push((record.id.clone(), e)),
         }

@@ -192,14 +192,21 @@ fn sqs_event(messages: &[(&str, &str)]) -> SqsEvent {
 async fn a_bad_message_fails_alone() {
     let b = backend();
     let ports = b.ports();
-    let config = Config::default();
-    let (_, json) = call(&ports, Method::POST, "/sumArray", Some("[1,2,3]")).await;
-    let id = json["arrayId"].as_str().expect("id").to_string();
-    let good = b.times_two_queue.bodies().remove(0);
+    // Two packets, so that the array goes through reduce (one packet would
+    // be finished by times_two itself).
+    let config = Config {
+        chunk_size: 2,
+        ..Config::default()
+    };
+    let answer = call_with(&ports, &config, Method::POST, "/sumArray", Some("[1,2,3]")).await;
+    let id = answer.json()["arrayId"].as_str().expect("id").to_string();
+    let packets = b.times_two_queue.bodies();
+    let (good, second) = (&packets[0], &packets[1]);
     let unknown = good.replace(&id, "0f8fad5b-d9cb-469f-a165-70867728950e");
     let event = sqs_event(&[
         ("a", "not json"),
-        ("b", &good),
+        ("b", good),
+        ("b2", second),
         ("c", &unknown),
         ("d", "{}"),
     ]);

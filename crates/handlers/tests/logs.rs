@@ -40,7 +40,11 @@ fn json_lines_carry_function_array_and_packet() {
     let array_id = runtime.block_on(async {
         let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
         let ports = backend.ports();
-        let config = Config::default();
+        // Two packets, so that reduce walks (one would be finished by times_two).
+        let config = Config {
+            chunk_size: 2,
+            ..Config::default()
+        };
         let accepted = submit(&ports, &config, "[1,2,3]").await.expect("accepted");
         let mut event = SqsEvent::default();
         for (i, body) in backend.times_two_queue.bodies().into_iter().enumerate() {

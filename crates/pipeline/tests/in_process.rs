@@ -255,3 +255,38 @@ async fn drain_gives_up_on_messages_never_finished() {
         Err("2 TimesTwo and 0 Reduce messages left after 3 rounds".into())
     );
 }
+
+/// An array of one packet is finished by `times_two`: its sum is written
+/// straight to the sums table, with no scratchpad row and no Reduce message,
+/// and a redelivered packet (or one mapped twice in one batch) finds it done.
+#[tokio::test]
+async fn one_packet_is_finished_by_the_map_alone() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let ports = backend.ports();
+    let config = Config::default();
+    let accepted = submit(&ports, &config, "[1, 2.5, -3]")
+        .await
+        .expect("accepted");
+    let packet = take(&backend.times_two_queue).await.remove(0).body;
+    let outcomes = times_two(&ports, &config, &[&packet, &packet]).await;
+    let outcomes: Vec<_> = outcomes.into_iter().map(|o| o.expect("map")).collect();
+    assert!(outcomes[0].completed && outcomes[0].created, "{outcomes:?}");
+    assert!(
+        !outcomes[1].completed && !outcomes[1].created,
+        "{outcomes:?}"
+    );
+    assert_eq!(backend.reduce_queue.len(), 0, "no Reduce message");
+    assert!(backend.scratchpad.rows().is_empty(), "no scratchpad row");
+    let done = record(&ports, &accepted.array_id).await;
+    assert_eq!(done.status, Status::Done);
+    assert_eq!(
+        done.sum.as_ref().map(ToString::to_string).as_deref(),
+        Some("1")
+    );
+    let again = times_two(&ports, &config, &[&packet]).await;
+    assert!(
+        !again[0].as_ref().expect("map").completed,
+        "a late duplicate"
+    );
+    assert_eq!(record(&ports, &accepted.array_id).await.sum, done.sum);
+}

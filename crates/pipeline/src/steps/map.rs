@@ -1,10 +1,15 @@
 //! `times_two`: the map. Each TimesTwo message is one leaf of the merge tree;
 //! its doubled sum is written to the scratchpad only if absent, so a redelivered
 //! message writes nothing new, and the leaf's parent is handed to reduce.
+//!
+//! An array of one packet skips all that: its only leaf holds the whole sum,
+//! which `times_two` writes to the sums table itself, under the same
+//! condition reduce writes a root (the array still pending), so a redelivered
+//! message finds it done and writes nothing.
 
 use super::StepError;
 use crate::config::Config;
-use crate::ports::{PortError, Ports, Put, RowKey, ScratchpadRow, SumRecord};
+use crate::ports::{Completion, PortError, Ports, Put, RowKey, ScratchpadRow, SumRecord};
 use futures::future::join_all;
 use packet::{MapMessage, NodeId, ReduceMessage};
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,6 +21,10 @@ pub struct MapOutcome {
     /// The leaf was written now (false: it was there already, a duplicate,
     /// or the array was already done).
     pub created: bool,
+    /// A one-packet array's sum was written now: the array is done.
+    pub completed: bool,
+    /// For a completed array: submission to sum, in ms.
+    pub latency_ms: Option<u64>,
 }
 
 /// Maps a batch of TimesTwo message bodies; one result per body, in order.
@@ -82,6 +91,9 @@ async fn map_array(
             .map(|(i, _)| (*i, Ok(MapOutcome::default())))
             .collect();
     }
+    if record.array_length <= record.chunk_size {
+        return finish_single_leaf(ports, array_id, &record, &msgs).await;
+    }
     let (stored, mut out) = store_leaves(ports, config, array_id, &record, &msgs).await;
     if stored.is_empty() {
         return out;
@@ -94,6 +106,7 @@ async fn map_array(
             sent.clone()
                 .map(|()| MapOutcome {
                     created: leaf.created,
+                    ..MapOutcome::default()
                 })
                 .map_err(StepError::from),
         ));
@@ -131,17 +144,8 @@ async fn store_leaves<'m, 'b>(
     let mut out = Vec::with_capacity(msgs.len());
     let mut puts = Vec::new();
     for (i, m) in msgs {
-        let t = &m.tree;
-        if (t.array_length(), t.chunk_size(), t.fan_in())
-            != (record.array_length, record.chunk_size, record.fan_in)
-        {
-            out.push((
-                *i,
-                Err(StepError::Mismatch {
-                    array_id: array_id.to_string(),
-                    what: "arrayLength, chunkSize or fanIn differ".into(),
-                }),
-            ));
+        if let Some(e) = mismatch(array_id, record, m) {
+            out.push((*i, Err(e)));
             continue;
         }
         let row = leaf_row(array_id, m, expires_at);
@@ -159,6 +163,54 @@ async fn store_leaves<'m, 'b>(
         }
     }
     (stored, out)
+}
+
+/// Why `m` does not belong to the array `record` describes, if it does not.
+fn mismatch(array_id: &str, record: &SumRecord, m: &MapMessage<'_>) -> Option<StepError> {
+    let t = &m.tree;
+    let ours = (t.array_length(), t.chunk_size(), t.fan_in());
+    (ours != (record.array_length, record.chunk_size, record.fan_in)).then(|| StepError::Mismatch {
+        array_id: array_id.to_string(),
+        what: "arrayLength, chunkSize or fanIn differ".into(),
+    })
+}
+
+/// The array is one packet: its doubled sum is the array's sum, written to
+/// the sums table while the array is pending (a dead-lettered one may still
+/// finish, as with reduce). Two requests in all (the record read before and
+/// this conditional write) instead of a leaf, a Reduce message, a progress
+/// update and a reduce invocation's read, Query, write and retire. Each
+/// message of the batch is tried in turn: a duplicate finds the array done.
+async fn finish_single_leaf(
+    ports: &Ports,
+    array_id: &str,
+    record: &SumRecord,
+    msgs: &[(usize, MapMessage<'_>)],
+) -> Outcomes {
+    let mut out = Vec::with_capacity(msgs.len());
+    for (i, m) in msgs {
+        if let Some(e) = mismatch(array_id, record, m) {
+            out.push((*i, Err(e)));
+            continue;
+        }
+        let sum = m.doubled_sum();
+        let now = ports.clock.now_ms();
+        let outcome = match ports.sums.complete(array_id, &sum, now).await {
+            Ok(Completion::Completed) => {
+                tracing::info!(array_id, sum = %sum, "array done (one packet)");
+                Ok(MapOutcome {
+                    created: true,
+                    completed: true,
+                    latency_ms: Some(now.saturating_sub(record.submitted_at_ms)),
+                })
+            }
+            Ok(Completion::AlreadyDone | Completion::Failed) => Ok(MapOutcome::default()),
+            Ok(Completion::Unknown) => Err(StepError::UnknownArray(array_id.to_string())),
+            Err(e) => Err(e.into()),
+        };
+        out.push((*i, outcome));
+    }
+    out
 }
 
 /// The scratchpad row of the leaf `m` carries, doubled.
