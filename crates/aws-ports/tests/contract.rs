@@ -872,7 +872,7 @@ async fn provisioning_is_idempotent_and_resolves_environments() {
         env["SCRATCHPAD_TABLE"],
         format!("{}-ScratchpadTable", moto.prefix)
     );
-    assert_eq!(env["CHUNK_SIZE"], "1000");
+    assert_eq!(env["CHUNK_SIZE"], "5000");
     assert!(!env.contains_key("TIMES_TWO_QUEUE_URL"));
     assert!(again.function_env(&stack, "Nope").is_err());
     let names = again.names();

@@ -35,7 +35,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            chunk_size: 1000,
+            chunk_size: 5000,
             fan_in: 100,
             max_elements: 2_000_000,
             // SQS keeps a message at most 14 days: a packet cannot come back later.

@@ -147,13 +147,13 @@ fn logging_config_becomes_what_lambda_sets() {
 #[test]
 fn resolves_parameters_to_their_defaults() {
     let stack = real();
-    assert_eq!(stack.parameter("ChunkSize"), Some("1000"));
+    assert_eq!(stack.parameter("ChunkSize"), Some("5000"));
     assert_eq!(stack.parameter("LogLevel"), Some("INFO"));
     let reduce = stack.function("ReduceFunction").expect("ReduceFunction");
     let env = stack
         .resolve_env(reduce, |id| Some(format!("made-{id}")))
         .expect("resolves");
-    assert_eq!(env["CHUNK_SIZE"], "1000");
+    assert_eq!(env["CHUNK_SIZE"], "5000");
     assert_eq!(env["FAN_IN"], "100");
     assert_eq!(env["MAX_RECEIVE_COUNT"], "5");
     // The log level is LoggingConfig's, which Lambda passes as AWS_LAMBDA_LOG_LEVEL.
