@@ -5,7 +5,8 @@
 //!   the Lambda event source mappings, on the in-process backend or against
 //!   real SQS/DynamoDB APIs (`--backend aws`). (`backend`, `poller` and
 //!   `tally` are the runner's too.)
-//! - `bench`: one generated array through the runner, with figures.
+//! - `bench`: one generated array, or many from concurrent clients, through
+//!   the runner (or a running API), with figures.
 //! - `client`: the client of a running API and the operator's tools.
 //!
 //! `submit` is the submit-and-wait all three share; `error` says why a command
@@ -48,8 +49,9 @@ enum Command {
         #[command(flatten)]
         backend: BackendArgs,
     },
-    /// Runs one generated array through the pipeline and prints figures
-    /// (time, throughput, invocations, AWS requests, memory, estimated bill).
+    /// Runs one generated array through the pipeline, or with --arrays many
+    /// from concurrent clients, and prints figures (time, throughput, latency,
+    /// invocations, AWS requests, memory, estimated bill).
     Bench(bench::BenchArgs),
     /// Serves POST /sumArray and GET /sums/{arrayId} on 127.0.0.1.
     Serve {

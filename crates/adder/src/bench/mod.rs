@@ -1,10 +1,12 @@
-//! `adder bench`: one array through the whole pipeline, with figures.
+//! `adder bench`: one array through the whole pipeline, with figures; or,
+//! with `--arrays`, many small arrays from concurrent clients ([`many`]).
 //!
 //! Prints wall time and throughput, handler invocations per function, port
 //! calls, peak memory and, with `--backend aws`, every AWS request the code
 //! sent (counted by an SDK interceptor, retries included) with an estimate of
 //! the bill at us-east-1 on-demand list prices.
 
+mod many;
 mod report;
 
 use crate::error::Error;
@@ -17,15 +19,17 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Number of elements in the benchmark array.
-    #[arg(long, default_value_t = 1_000_000)]
+    /// Number of elements in the benchmark array (one-array mode).
+    #[arg(long, default_value_t = 1_000_000, conflicts_with = "arrays")]
     pub elements: u64,
-    /// Seed of the generated numbers.
+    /// Seed of the generated numbers (and, with --arrays, of the sizes).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Give up after this many seconds.
+    /// Give up after this many seconds (per array with --arrays).
     #[arg(long, default_value_t = 900)]
     pub timeout: u64,
+    #[command(flatten)]
+    pub many: many::ManyArgs,
     #[command(flatten)]
     pub backend: BackendArgs,
 }
@@ -54,6 +58,9 @@ fn array(n: u64, seed: u64) -> (String, i128) {
 
 /// Runs the benchmark; returns the report or why it failed.
 pub async fn run(args: BenchArgs) -> Result<String, Error> {
+    if args.many.arrays.is_some() {
+        return many::run(&args).await;
+    }
     let stack = crate::runner::load_stack()?;
     let counter = RequestCounter::new();
     let running = backend::start_counted(&args.backend, &stack, Some(&counter)).await?;

@@ -29,6 +29,22 @@ pub mod price {
 /// Memory the template gives each function, for the GB-second estimate.
 const FUNCTION_MEMORY_GB: f64 = 0.5;
 
+/// What the figures are divided by: one array's elements, or many arrays.
+#[derive(Clone, Copy)]
+pub struct Per {
+    pub unit: &'static str,
+    /// How many: the divisor.
+    pub n: f64,
+    /// Decimals printed.
+    pub digits: usize,
+}
+
+impl Per {
+    fn of(&self, count: u64) -> f64 {
+        count as f64 / self.n
+    }
+}
+
 /// The whole report.
 pub fn render(
     args: &BenchArgs,
@@ -36,28 +52,59 @@ pub fn render(
     counter: &RequestCounter,
     measured: &Measured,
 ) -> String {
-    let n = args.elements.max(1) as f64;
+    let per = Per {
+        unit: "element",
+        n: args.elements.max(1) as f64,
+        digits: 6,
+    };
     let mut out = run_figures(args, running, measured);
-    let mut invocations = running.tally.invocations();
-    invocations.insert("sum_array".into(), (1, measured.accepted_in));
-    let lambda = lambda_figures(&mut out, &invocations, n);
-    let _ = writeln!(out, "port calls");
-    for (call, count) in running.tally.calls() {
-        let _ = writeln!(out, "  {call:<26} {count:>8}");
-    }
-    if args.backend.backend == Kind::Aws {
-        let requests = SdkRequests::count(&mut out, counter, n);
-        out.push_str(&bill(&requests, &running.tally, &lambda, n));
-    } else {
-        let _ = writeln!(
-            out,
-            "AWS requests          none (in-process backend); run with --backend aws to count them"
-        );
-    }
+    let seen = Seen {
+        running,
+        counter,
+        kind: args.backend.backend,
+    };
+    seen.write(&mut out, (1, measured.accepted_in), per);
     out
 }
 
-fn peak_rss_mb() -> Option<f64> {
+/// What a run inside this process sees: the functions' invocations and
+/// port calls and, with `--backend aws`, their AWS requests.
+pub struct Seen<'a> {
+    pub running: &'a Running,
+    pub counter: &'a RequestCounter,
+    pub kind: Kind,
+}
+
+impl Seen<'_> {
+    /// Invocations, port calls, AWS requests and the bill, divided by `per`;
+    /// `posts` is sum_array's share: (POSTs, the time they took).
+    pub fn write(&self, out: &mut String, posts: (u64, Duration), per: Per) {
+        let mut invocations = self.running.tally.invocations();
+        invocations.insert("sum_array".into(), posts);
+        let lambda = lambda_figures(out, &invocations, per);
+        let _ = writeln!(out, "port calls");
+        for (call, count) in self.running.tally.calls() {
+            let _ = writeln!(
+                out,
+                "  {call:<26} {count:>8} ({:.*} per {})",
+                per.digits,
+                per.of(count),
+                per.unit
+            );
+        }
+        if self.kind == Kind::Aws {
+            let requests = SdkRequests::count(out, self.counter, per);
+            out.push_str(&bill(&requests, &self.running.tally, &lambda, posts.0, per));
+        } else {
+            let _ = writeln!(
+                out,
+                "AWS requests          none (in-process backend); run with --backend aws to count them"
+            );
+        }
+    }
+}
+
+pub(super) fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -106,21 +153,25 @@ struct LambdaUse {
 fn lambda_figures(
     out: &mut String,
     invocations: &BTreeMap<String, (u64, Duration)>,
-    n: f64,
+    per: Per,
 ) -> LambdaUse {
     let total: u64 = invocations.values().map(|(c, _)| c).sum();
     let _ = writeln!(
         out,
-        "Lambda invocations    {total} ({:.6} per element)",
-        total as f64 / n
+        "Lambda invocations    {total} ({:.*} per {})",
+        per.digits,
+        per.of(total),
+        per.unit
     );
     let mut gb_seconds = 0.0;
     for (function, (count, busy)) in invocations {
         gb_seconds += busy.as_secs_f64() * FUNCTION_MEMORY_GB;
         let _ = writeln!(
             out,
-            "  {function:<19} {count:>8} ({:.6} per element, {:.3} s busy)",
-            *count as f64 / n,
+            "  {function:<19} {count:>8} ({:.*} per {}, {:.3} s busy)",
+            per.digits,
+            per.of(*count),
+            per.unit,
             busy.as_secs_f64()
         );
     }
@@ -140,13 +191,13 @@ struct SdkRequests {
 fn is_polling(op: &str) -> bool {
     matches!(
         op,
-        "ReceiveMessage" | "DeleteMessageBatch" | "DeleteMessage"
+        "ReceiveMessage" | "DeleteMessageBatch" | "DeleteMessage" | "GetQueueAttributes"
     )
 }
 
 impl SdkRequests {
     /// Writes one line per service and API to `out`, then the totals.
-    fn count(out: &mut String, counter: &RequestCounter, n: f64) -> SdkRequests {
+    fn count(out: &mut String, counter: &RequestCounter, per: Per) -> SdkRequests {
         let mut requests = SdkRequests {
             by_op: BTreeMap::new(),
             sqs_billed: 0,
@@ -161,9 +212,11 @@ impl SdkRequests {
             };
             let _ = writeln!(
                 out,
-                "  {service:<8} {op:<20} {:>8} ({:.6} per element){mark}",
+                "  {service:<8} {op:<20} {:>8} ({:.*} per {}){mark}",
                 sent.requests,
-                sent.requests as f64 / n,
+                per.digits,
+                per.of(sent.requests),
+                per.unit
             );
             with_polling += sent.requests;
             if !is_polling(op) {
@@ -174,11 +227,12 @@ impl SdkRequests {
             }
             *requests.by_op.entry(op.clone()).or_default() += sent.requests;
         }
+        let (digits, unit) = (per.digits, per.unit);
         let _ = writeln!(
             out,
-            "  total: {app} by the functions ({:.6} per element), {with_polling} with the mappings' polling ({:.6} per element)",
-            app as f64 / n,
-            with_polling as f64 / n
+            "  total: {app} by the functions ({:.digits$} per {unit}), {with_polling} with the mappings' polling ({:.digits$} per {unit})",
+            per.of(app),
+            per.of(with_polling)
         );
         requests
     }
@@ -188,8 +242,9 @@ impl SdkRequests {
     }
 }
 
-/// The estimated bill per million elements, by service.
-fn bill(requests: &SdkRequests, tally: &Tally, lambda: &LambdaUse, n: f64) -> String {
+/// The estimated bill per million of `per`, by service; `posts` requests
+/// reached API Gateway (a client's GETs are its own choice: not counted).
+fn bill(requests: &SdkRequests, tally: &Tally, lambda: &LambdaUse, posts: u64, per: Per) -> String {
     use std::sync::atomic::Ordering;
     // Write units: every item write is at most 1 KB here. Read units: a
     // consistent read costs one unit per started 4 KB; rows are ~150 bytes.
@@ -208,17 +263,18 @@ fn bill(requests: &SdkRequests, tally: &Tally, lambda: &LambdaUse, n: f64) -> St
         gb_seconds,
     } = *lambda;
     let lambda = invocations as f64 * price::LAMBDA_REQUEST + gb_seconds * price::LAMBDA_GB_SECOND;
-    let api = price::API_REQUEST;
-    let scale = 1_000_000.0 / n;
+    let api = posts as f64 * price::API_REQUEST;
+    let scale = 1_000_000.0 / per.n;
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "estimated bill per 1,000,000 elements (us-east-1 on-demand, 2026-11 list prices): ${:.6}",
+        "estimated bill per 1,000,000 {}s (us-east-1 on-demand, 2026-11 list prices): ${:.6}",
+        per.unit,
         (sqs + dynamodb + lambda + api) * scale
     );
     let _ = writeln!(
         out,
-        "  SQS ${:.6} ({sqs_billed} billed requests), DynamoDB ${:.6} ({write_units} WRU, {read_units} RRU), Lambda ${:.6} ({invocations} invocations, {gb_seconds:.2} GB-s measured here), API Gateway ${:.6}",
+        "  SQS ${:.6} ({sqs_billed} billed requests), DynamoDB ${:.6} ({write_units} WRU, {read_units} RRU), Lambda ${:.6} ({invocations} invocations, {gb_seconds:.2} GB-s measured here), API Gateway ${:.6} ({posts} POSTs)",
         sqs * scale,
         dynamodb * scale,
         lambda * scale,

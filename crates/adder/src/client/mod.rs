@@ -8,7 +8,7 @@
 //! the deployed names, from a stack's outputs (`--stack`) or the runner's
 //! naming (`--prefix`).
 
-mod api;
+pub(crate) mod api;
 mod input;
 mod inspect;
 mod sign;

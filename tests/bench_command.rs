@@ -1,0 +1,185 @@
+//! `adder bench --arrays`: many small arrays from concurrent clients, in
+//! process, over HTTP against `adder serve`, and with `--backend aws` on moto.
+//! Each run checks every sum itself (a wrong one fails the command); these
+//! tests check that the report says so and that its counts add up.
+
+mod common;
+
+use common::{run_adder, Server};
+use test_support::Moto;
+
+/// Runs `adder bench args…`, asserting success; returns the report.
+fn bench(args: &[&str], env: &[(&'static str, String)]) -> String {
+    let mut all = vec!["bench"];
+    all.extend_from_slice(args);
+    let (code, out, err) = run_adder(&all, env, None);
+    assert_eq!(code, 0, "adder {all:?} failed: {err}");
+    out
+}
+
+/// The report's line starting with `label`, without it.
+fn line<'a>(report: &'a str, label: &str) -> &'a str {
+    report
+        .lines()
+        .find_map(|l| l.strip_prefix(label))
+        .unwrap_or_else(|| panic!("no line {label:?} in:\n{report}"))
+        .trim()
+}
+
+/// The first number in `text` (digits and dots).
+fn number(text: &str) -> f64 {
+    let start = text
+        .find(|c: char| c.is_ascii_digit())
+        .unwrap_or_else(|| panic!("no number in {text:?}"));
+    let digits: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    digits.parse().expect("a number")
+}
+
+/// The counts every run shows: all arrays done and checked, latencies in order.
+fn assert_run(report: &str, arrays: u64) {
+    assert!(
+        line(report, "arrays ").starts_with(&format!("{arrays} (")),
+        "{report}"
+    );
+    assert_eq!(
+        line(report, "sums "),
+        format!("{arrays} of {arrays} exact, checked")
+    );
+    assert!(number(line(report, "arrays per second ")) > 0.0, "{report}");
+    let latency = line(report, "latency POST→done ");
+    // "p50 3.7 ms, p99 11.7 ms, max 11.7 ms": the figure after each label.
+    let figures: Vec<f64> = latency
+        .split(", ")
+        .filter_map(|part| part.split_whitespace().nth(1))
+        .map(number)
+        .collect();
+    assert_eq!(figures.len(), 3, "{latency}");
+    assert!(
+        figures[1] >= figures[0] && figures[2] >= figures[1],
+        "{latency}"
+    );
+}
+
+/// Count per array of the function or port call `name`, from its report line.
+fn per_array(report: &str, name: &str) -> (u64, f64) {
+    let rest = line(report, &format!("  {name} "));
+    let count = number(rest) as u64;
+    let per = rest.split('(').nth(1).map(number).expect("per array");
+    (count, per)
+}
+
+#[test]
+fn in_process_many_arrays_are_all_done_and_counted() {
+    let report = bench(
+        &[
+            "--arrays",
+            "40",
+            "--clients",
+            "4",
+            "--max-elements",
+            "20",
+            "--chunk-size",
+            "8",
+        ],
+        &[],
+    );
+    assert_run(&report, 40);
+    assert_eq!(per_array(&report, "sum_array"), (40, 1.0), "{report}");
+    assert!(per_array(&report, "times_two").0 > 0, "{report}");
+    let total = number(line(&report, "Lambda invocations "));
+    assert!(total > 40.0, "sum_array's 40 and more: {report}");
+    assert!(line(&report, "AWS requests ").starts_with("none (in-process backend)"));
+}
+
+#[test]
+fn over_http_throughput_is_measured_and_the_pipeline_is_not_visible() {
+    let server = Server::start(&[], &[]);
+    let report = bench(
+        &[
+            "--arrays",
+            "20",
+            "--clients",
+            "3",
+            "--max-elements",
+            "30",
+            "--api",
+            &server.base,
+        ],
+        &[],
+    );
+    assert_run(&report, 20);
+    assert_eq!(line(&report, "API "), format!("HTTP, {}", server.base));
+    assert_eq!(
+        line(&report, "Lambda invocations "),
+        "not visible from a client"
+    );
+    assert_eq!(line(&report, "AWS requests "), "not visible from a client");
+}
+
+#[test]
+fn bad_sizes_are_refused() {
+    let (code, _, err) = run_adder(
+        &[
+            "bench",
+            "--arrays",
+            "5",
+            "--min-elements",
+            "9",
+            "--max-elements",
+            "2",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--min-elements 9 is above --max-elements 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn on_moto_aws_requests_per_array_are_counted_with_polling_apart() {
+    let moto = Moto::start();
+    let report = bench(
+        &[
+            "--arrays",
+            "6",
+            "--clients",
+            "3",
+            "--max-elements",
+            "20",
+            "--backend",
+            "aws",
+            "--endpoint-url",
+            moto.endpoint(),
+            "--prefix",
+            "bench-many",
+            "--max-pollers",
+            "2",
+        ],
+        &moto.env(),
+    );
+    assert_run(&report, 6);
+    assert_eq!(per_array(&report, "sum_array"), (6, 1.0), "{report}");
+    let request = |op: &str| {
+        report
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(op))
+            .unwrap_or_else(|| panic!("no {op} line in:\n{report}"))
+    };
+    assert!(!request("PutItem").contains("[event source mapping]"));
+    assert!(request("SendMessageBatch").trim_start().starts_with("SQS"));
+    assert!(request("ReceiveMessage").ends_with("[event source mapping]"));
+    let total = line(&report, "  total: ");
+    let by_functions = number(total);
+    let with_polling = number(total.split("), ").nth(1).expect("with polling"));
+    assert!(by_functions >= 6.0, "at least a write per array: {total}");
+    assert!(with_polling > by_functions, "{total}");
+    let bill = line(&report, "estimated bill per 1,000,000 arrays");
+    assert!(number(bill.rsplit('$').next().expect("$")) > 0.0, "{bill}");
+    assert!(report.contains("(6 POSTs)"), "{report}");
+}
