@@ -234,7 +234,7 @@ fn work_so_far(running: &Running) -> (Vec<u64>, Vec<u64>) {
 /// Waits (at most a few seconds) until the functions stop working: the
 /// last arrays' messages are deleted and rows retired after their sums are
 /// readable, and that work belongs in their cost.
-async fn settle(running: &Running, kind: Kind) {
+pub(super) async fn settle(running: &Running, kind: Kind) {
     let pause = match kind {
         Kind::Memory => Duration::from_millis(100),
         Kind::Aws => Duration::from_millis(500),
