@@ -306,3 +306,21 @@ async fn progress_and_metrics_follow_the_work() {
     let emf = metrics.to_emf("reduce");
     assert_eq!(emf["ArraysCompleted"], 1);
 }
+
+/// An array of one packet is finished by times_two, so times_two's metrics
+/// count it as completed, with its latency (reduce never sees it).
+#[tokio::test]
+async fn a_one_packet_array_is_counted_as_completed_by_times_two() {
+    let b = backend();
+    let ports = b.ports();
+    let config = Config::default();
+    let (status, _) = call(&ports, Method::POST, "/sumArray", Some("[1,2,3]")).await;
+    assert_eq!(status, 200);
+    let body = b.times_two_queue.bodies().remove(0);
+    let event = sqs_event(&[("m0", &body)]);
+    let (response, metrics) = handlers::measure_times_two(&ports, &config, &event).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!((metrics.packets_mapped, metrics.arrays_completed), (1, 1));
+    assert_eq!(metrics.latencies_ms.len(), 1);
+    assert_eq!(b.sums.records().remove(0).status, Status::Done);
+}

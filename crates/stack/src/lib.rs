@@ -276,11 +276,7 @@ impl Stack {
         &self,
         function: &FunctionSpec,
     ) -> Result<BTreeMap<String, String>, StackError> {
-        let only_logging = FunctionSpec {
-            environment: function.logging.clone(),
-            ..function.clone()
-        };
-        self.resolve_env(&only_logging, |_| None)
+        self.resolve(function, &function.logging, |_| None)
     }
 
     /// A function's environment as text: parameters become their defaults,
@@ -291,6 +287,16 @@ impl Stack {
         function: &FunctionSpec,
         resource: impl Fn(&str) -> Option<String>,
     ) -> Result<BTreeMap<String, String>, StackError> {
+        self.resolve(function, &function.environment, resource)
+    }
+
+    /// `variables` of `function` as text.
+    fn resolve(
+        &self,
+        function: &FunctionSpec,
+        variables: &BTreeMap<String, EnvValue>,
+        resource: impl Fn(&str) -> Option<String>,
+    ) -> Result<BTreeMap<String, String>, StackError> {
         let unresolved = |variable: &str, target: &str, problem: &str| StackError::Unresolved {
             function: function.logical_id.clone(),
             variable: variable.to_string(),
@@ -298,7 +304,7 @@ impl Stack {
             problem: problem.to_string(),
         };
         let mut env = BTreeMap::new();
-        for (name, value) in &function.environment {
+        for (name, value) in variables {
             let text = match value {
                 EnvValue::Literal(s) => s.clone(),
                 EnvValue::Parameter(p) => self
