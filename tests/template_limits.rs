@@ -33,3 +33,17 @@ fn the_array_deadline_comes_before_rows_and_messages_expire() {
         "SQS keeps messages 14 days at most"
     );
 }
+
+#[test]
+fn every_queue_takes_the_largest_message_the_pipeline_sends() {
+    let stack = stack::Stack::embedded().expect("template.yaml parses");
+    for queue in &stack.queues {
+        assert!(
+            queue.maximum_message_size >= packet::MAX_MESSAGE_BYTES,
+            "{} takes {} bytes, packets may be {}",
+            queue.logical_id,
+            queue.maximum_message_size,
+            packet::MAX_MESSAGE_BYTES
+        );
+    }
+}

@@ -15,7 +15,7 @@ use std::time::Duration;
 pub const MAX_BATCH_ENTRIES: usize = 10;
 /// Most bytes of message bodies in one SendMessageBatch call, and in one
 /// message: the limit the pipeline designs to (see
-/// [`packet::MAX_MESSAGE_BYTES`] for why 256 KiB and not SQS's 1 MiB).
+/// [`packet::MAX_MESSAGE_BYTES`]).
 pub const MAX_BATCH_BYTES: usize = packet::MAX_MESSAGE_BYTES;
 /// SendMessageBatch calls in flight at once for one `send`.
 const SENDS_IN_FLIGHT: usize = 16;

@@ -646,10 +646,10 @@ async fn idempotency_keys_are_claimed_once(b: &dyn Backend) {
 
 async fn queue_sends_in_batches(b: &dyn Backend) {
     let queue = b.queue().await;
-    // 23 small bodies and 5 of ~100 KB: more than 10 entries and more than
-    // 256 KiB, so several batches of either kind.
+    // 23 small bodies and 5 of ~300 KB: more than 10 entries and more than
+    // the 1 MiB a batch may carry, so several batches of either kind.
     let mut bodies: Vec<String> = (0..23).map(|i| format!("small-{i}")).collect();
-    bodies.extend((0..5).map(|i| format!("big-{i}-{}", "x".repeat(100 * 1024))));
+    bodies.extend((0..5).map(|i| format!("big-{i}-{}", "x".repeat(300 * 1024))));
     queue.send(bodies.clone()).await.expect("send");
     queue.send(Vec::new()).await.expect("sending nothing");
 
@@ -872,7 +872,7 @@ async fn provisioning_is_idempotent_and_resolves_environments() {
         env["SCRATCHPAD_TABLE"],
         format!("{}-ScratchpadTable", moto.prefix)
     );
-    assert_eq!(env["CHUNK_SIZE"], "5000");
+    assert_eq!(Some(env["CHUNK_SIZE"].as_str()), stack.parameter("ChunkSize"));
     assert!(!env.contains_key("TIMES_TWO_QUEUE_URL"));
     assert!(again.function_env(&stack, "Nope").is_err());
     let names = again.names();
@@ -897,6 +897,7 @@ async fn provisioning_is_idempotent_and_resolves_environments() {
         .map(|(k, v)| (k.as_str().to_string(), v.clone()))
         .collect();
     assert_eq!(attributes["VisibilityTimeout"], "180");
+    assert_eq!(attributes["MaximumMessageSize"], "1048576");
     assert!(
         attributes["RedrivePolicy"].contains("TimesTwoDeadLetterQueue"),
         "{}",

@@ -8,7 +8,7 @@ const MAX_MESSAGE_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
 
 /// Why a `CHUNK_SIZE` above [`MAX_CHUNK_SIZE`] is refused.
 const CHUNK_TOO_LARGE: &str =
-    "must be at most 5814: a packet of that many elements is the most one 256 KiB SQS message holds";
+    "must be at most 23290: a packet of that many elements is the most one 1 MiB SQS message holds";
 
 /// Settings of the pipeline. Each can be set with the environment variable
 /// named in its doc; `template.yaml` sets them for the deployed functions.
@@ -35,7 +35,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Config {
         Config {
-            chunk_size: 5000,
+            chunk_size: 20_000,
             fan_in: 100,
             max_elements: 2_000_000,
             // SQS keeps a message at most 14 days: a packet cannot come back later.

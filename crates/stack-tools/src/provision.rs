@@ -143,6 +143,10 @@ async fn queue(
             QueueAttributeName::MessageRetentionPeriod,
             spec.retention.as_secs().to_string(),
         ),
+        (
+            QueueAttributeName::MaximumMessageSize,
+            spec.maximum_message_size.to_string(),
+        ),
     ]);
     if let Some(redrive) = &spec.redrive {
         // Creation order puts every dead-letter queue first, so this is there.

@@ -26,6 +26,9 @@ pub const TEMPLATE: &str = include_str!("../../../template.yaml");
 
 /// SQS's visibility timeout when a queue does not set one.
 pub const DEFAULT_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(30);
+/// SQS's largest message when a queue does not set `MaximumMessageSize`
+/// (1 MiB since 2025).
+pub const DEFAULT_MAXIMUM_MESSAGE_SIZE: usize = 1024 * 1024;
 /// SQS's retention period when a queue does not set one (4 days).
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(345_600);
 /// Lambda's timeout when neither the function nor `Globals` sets one.
@@ -77,6 +80,8 @@ pub struct QueueSpec {
     pub visibility_timeout: Duration,
     /// `MessageRetentionPeriod`.
     pub retention: Duration,
+    /// `MaximumMessageSize`, bytes.
+    pub maximum_message_size: usize,
     pub redrive: Option<Redrive>,
 }
 

@@ -11,8 +11,8 @@
 
 use crate::{
     AttributeType, EnvValue, FunctionSpec, Grant, QueueSpec, Redrive, SqsEventSpec, Stack,
-    StackError, TableSpec, DEFAULT_BATCH_SIZE, DEFAULT_FUNCTION_TIMEOUT, DEFAULT_RETENTION,
-    DEFAULT_VISIBILITY_TIMEOUT,
+    StackError, TableSpec, DEFAULT_BATCH_SIZE, DEFAULT_FUNCTION_TIMEOUT,
+    DEFAULT_MAXIMUM_MESSAGE_SIZE, DEFAULT_RETENTION, DEFAULT_VISIBILITY_TIMEOUT,
 };
 use serde::Deserialize;
 use serde_yaml_ng::{Mapping, Value};
@@ -339,6 +339,9 @@ fn queue(at: At, refs: &Refs) -> Result<QueueSpec, StackError> {
         retention: at
             .seconds("Properties.MessageRetentionPeriod")?
             .unwrap_or(DEFAULT_RETENTION),
+        maximum_message_size: refs
+            .positive(at, "Properties.MaximumMessageSize")?
+            .map_or(DEFAULT_MAXIMUM_MESSAGE_SIZE, |n: u32| n as usize),
         redrive,
     })
 }

@@ -147,13 +147,13 @@ fn logging_config_becomes_what_lambda_sets() {
 #[test]
 fn resolves_parameters_to_their_defaults() {
     let stack = real();
-    assert_eq!(stack.parameter("ChunkSize"), Some("5000"));
+    assert_eq!(stack.parameter("ChunkSize"), Some("20000"));
     assert_eq!(stack.parameter("LogLevel"), Some("INFO"));
     let reduce = stack.function("ReduceFunction").expect("ReduceFunction");
     let env = stack
         .resolve_env(reduce, |id| Some(format!("made-{id}")))
         .expect("resolves");
-    assert_eq!(env["CHUNK_SIZE"], "5000");
+    assert_eq!(env["CHUNK_SIZE"], "20000");
     assert_eq!(env["FAN_IN"], "100");
     assert_eq!(env["MAX_RECEIVE_COUNT"], "5");
     // The log level is LoggingConfig's, which Lambda passes as AWS_LAMBDA_LOG_LEVEL.
@@ -467,4 +467,18 @@ fn the_shared_logical_ids_name_resources_of_their_type() {
         dead_letter(stack_names::REDUCE_QUEUE).map(|r| r.dead_letter),
         Some(stack_names::REDUCE_DEAD_LETTER_QUEUE.to_string())
     );
+}
+
+#[test]
+fn a_queue_without_a_maximum_message_size_takes_sqs_default() {
+    let stack = Stack::parse(&with_resources(
+        "  Q:\n    Type: AWS::SQS::Queue\n  S:\n    Type: AWS::SQS::Queue\n    Properties:\n      MaximumMessageSize: 262144\n",
+    ))
+    .expect("parses");
+    let sizes: Vec<usize> = stack
+        .queues
+        .iter()
+        .map(|q| q.maximum_message_size)
+        .collect();
+    assert_eq!(sizes, vec![DEFAULT_MAXIMUM_MESSAGE_SIZE, 262_144]);
 }

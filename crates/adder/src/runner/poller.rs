@@ -78,15 +78,54 @@ async fn gather(
     Ok(batch)
 }
 
+/// Lambda's synchronous invocation payload limit: an event source mapping
+/// invokes before a batch's event would pass it, whatever `BatchSize` says.
+/// Read as 6,000,000 bytes, the smaller reading of "6 MB".
+pub const INVOCATION_PAYLOAD_LIMIT: usize = 6_000_000;
+
+/// Splits a gathered batch into the invocations Lambda would make: as many
+/// messages per event as fit [`INVOCATION_PAYLOAD_LIMIT`] (one at least).
+/// Ten 1 MiB messages are two invocations, not one event of 10 MiB.
+pub fn invocations(batch: Vec<Received>) -> Vec<Vec<Received>> {
+    let size = |group: &[Received]| {
+        serde_json::to_vec(&handlers::sqs_event(group)).map_or(usize::MAX, |v| v.len())
+    };
+    let mut out: Vec<Vec<Received>> = Vec::new();
+    for message in batch {
+        match out.last_mut() {
+            Some(group) => {
+                group.push(message);
+                if group.len() > 1 && size(group) > INVOCATION_PAYLOAD_LIMIT {
+                    let last = group.pop().into_iter().collect();
+                    out.push(last);
+                }
+            }
+            None => out.push(vec![message]),
+        }
+    }
+    out
+}
+
 async fn poll_once(
     mapping: &Mapping,
     queue: &dyn Queue,
     handler: &Handler,
 ) -> Result<(), pipeline::PortError> {
     let batch = gather(mapping, queue).await?;
-    if batch.is_empty() {
-        return Ok(());
+    for group in invocations(batch) {
+        invoke(mapping, queue, handler, group).await?;
     }
+    Ok(())
+}
+
+/// One invocation of the handler with `batch`, then the deletes of what it
+/// did not report as failed.
+async fn invoke(
+    mapping: &Mapping,
+    queue: &dyn Queue,
+    handler: &Handler,
+    batch: Vec<Received>,
+) -> Result<(), pipeline::PortError> {
     let event = handlers::sqs_event(&batch);
     let response = match tokio::time::timeout(mapping.function_timeout, handler(event)).await {
         Ok(r) => r,
@@ -151,6 +190,31 @@ mod tests {
         fn text(&self) -> String {
             String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
         }
+    }
+
+    fn message(i: usize, body_bytes: usize) -> Received {
+        Received {
+            message_id: format!("m{i}"),
+            receipt: format!("r{i}"),
+            body: "7".repeat(body_bytes),
+            receive_count: 1,
+        }
+    }
+
+    #[test]
+    fn a_batch_is_cut_into_invocations_lambda_would_accept() {
+        let full = packet::MAX_MESSAGE_BYTES;
+        let batch: Vec<Received> = (0..10).map(|i| message(i, full)).collect();
+        let groups = invocations(batch);
+        let sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![5, 5], "ten 1 MiB messages");
+        for group in &groups {
+            let bytes = serde_json::to_vec(&handlers::sqs_event(group)).expect("json");
+            assert!(bytes.len() <= INVOCATION_PAYLOAD_LIMIT, "{}", bytes.len());
+        }
+        let small: Vec<Received> = (0..10).map(|i| message(i, 100)).collect();
+        assert_eq!(invocations(small).len(), 1);
+        assert!(invocations(Vec::new()).is_empty());
     }
 
     fn mapping(name: &str) -> Mapping {
