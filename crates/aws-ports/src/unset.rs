@@ -100,3 +100,21 @@ impl Sums for Unset {
         Err(self.error())
     }
 }
+
+#[async_trait]
+impl pipeline::Objects for Unset {
+    async fn head(
+        &self,
+        _object: &packet::ObjectRef,
+    ) -> Result<pipeline::ObjectInfo, pipeline::ObjectError> {
+        Err(self.error().into())
+    }
+
+    async fn read_from(
+        &self,
+        _object: &packet::ObjectRef,
+        _from: u64,
+    ) -> Result<pipeline::ObjectBody, pipeline::ObjectError> {
+        Err(self.error().into())
+    }
+}

@@ -872,7 +872,10 @@ async fn provisioning_is_idempotent_and_resolves_environments() {
         env["SCRATCHPAD_TABLE"],
         format!("{}-ScratchpadTable", moto.prefix)
     );
-    assert_eq!(Some(env["CHUNK_SIZE"].as_str()), stack.parameter("ChunkSize"));
+    assert_eq!(
+        Some(env["CHUNK_SIZE"].as_str()),
+        stack.parameter("ChunkSize")
+    );
     assert!(!env.contains_key("TIMES_TWO_QUEUE_URL"));
     assert!(again.function_env(&stack, "Nope").is_err());
     let names = again.names();

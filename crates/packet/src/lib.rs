@@ -9,6 +9,7 @@
 mod body;
 mod message;
 mod number;
+mod object;
 pub mod ranges;
 mod tree;
 
@@ -19,4 +20,5 @@ pub use message::{
 pub use number::{
     canonical, check_number, sum_texts, Number, NumberError, TextSum, MAX_ELEMENT_TEXT,
 };
+pub use object::{ObjectRef, ObjectSource, RangeMessage};
 pub use tree::{NodeId, Tree, TreeError};

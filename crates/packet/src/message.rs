@@ -38,6 +38,8 @@ pub enum MessageError {
     ElementTooLong { index: usize, length: usize },
     #[error("a TimesTwo message must carry a leaf (level 0), got {0}")]
     NotALeaf(NodeId),
+    #[error("a range message's tree covers {array_length} bytes, its object has {size}")]
+    WrongObjectTree { array_length: u64, size: u64 },
     #[error("a Reduce message must name at least one packet to merge")]
     NoTargets,
 }
@@ -61,7 +63,7 @@ const MAP_ENVELOPE_BYTES: usize = 512;
 pub const MAX_CHUNK_SIZE: u64 =
     ((MAX_MESSAGE_BYTES - MAP_ENVELOPE_BYTES) / (MAX_ELEMENT_TEXT + 1)) as u64;
 
-fn check_array_id(array_id: &str) -> Result<(), MessageError> {
+pub(crate) fn check_array_id(array_id: &str) -> Result<(), MessageError> {
     match uuid::Uuid::try_parse(array_id) {
         Ok(_) if array_id.len() == 36 => Ok(()),
         _ => Err(MessageError::BadArrayId(

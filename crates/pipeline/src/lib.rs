@@ -14,10 +14,12 @@ pub mod config;
 mod idempotency;
 pub mod injected;
 pub mod memory;
+pub mod objects;
 pub mod ports;
 mod steps;
 
 pub use config::Config;
+pub use objects::{MemoryObjects, ObjectBody, ObjectError, ObjectInfo, Objects};
 pub use ports::{
     Clock, Completion, Failing, Failure, FailureKind, PortError, Ports, Put, Queue, Received,
     RowKey, Scratchpad, ScratchpadRow, Status, SumRecord, Sums, SystemClock,

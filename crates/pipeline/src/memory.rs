@@ -469,6 +469,7 @@ pub struct MemoryBackend {
     pub reduce_dlq: Arc<MemoryQueue>,
     pub scratchpad: Arc<MemoryScratchpad>,
     pub sums: Arc<MemorySums>,
+    pub objects: Arc<crate::objects::MemoryObjects>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -495,6 +496,7 @@ impl MemoryBackend {
             reduce_dlq,
             scratchpad: Arc::new(MemoryScratchpad::new()),
             sums: Arc::new(MemorySums::new()),
+            objects: Arc::new(crate::objects::MemoryObjects::new()),
             clock,
         }
     }
@@ -539,6 +541,7 @@ impl MemoryBackend {
             reduce_queue: self.reduce_queue.clone(),
             scratchpad: self.scratchpad.clone(),
             sums: self.sums.clone(),
+            objects: self.objects.clone(),
             clock: self.clock.clone(),
         }
     }

@@ -341,5 +341,7 @@ pub struct Ports {
     pub reduce_queue: Arc<dyn Queue>,
     pub scratchpad: Arc<dyn Scratchpad>,
     pub sums: Arc<dyn Sums>,
+    /// The objects an object array reads (S3).
+    pub objects: Arc<dyn crate::objects::Objects>,
     pub clock: Arc<dyn Clock>,
 }

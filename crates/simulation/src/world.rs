@@ -164,6 +164,8 @@ fn ports(
             inner: backend.sums.clone(),
             plan,
         }),
+        // Faults on object reads come with the range path's simulation.
+        objects: backend.objects.clone(),
         clock: clock.clone(),
     }
 }

@@ -101,6 +101,8 @@ impl Tally {
                 inner: ports.sums,
                 tally: self.clone(),
             }),
+            // Object reads are counted by the benchmark's object mode.
+            objects: ports.objects,
             clock: ports.clock,
         }
     }
