@@ -20,7 +20,7 @@
 //! - the operator, with the policy docs/iam.md gives for the admin commands;
 //! - the deployer, with what the runner needs to create the queues and tables
 //!   (CloudFormation's part on AWS);
-//! - the harness, for a test's own setup and checks (any SQS or DynamoDB call).
+//! - the harness, for a test's own setup and checks (any SQS, DynamoDB or S3 call).
 
 use crate::Moto;
 use stack::Stack;
@@ -35,8 +35,9 @@ pub const OPERATOR_POLICY_DOC: &str = include_str!("../../../docs/iam.md");
 /// Marks the operator policy's JSON block in docs/iam.md.
 const OPERATOR_POLICY_MARKER: &str = "<!-- operator-policy -->";
 
-/// What the local runner's provisioning calls (`stack_tools::provision`).
-pub const DEPLOYER_ACTIONS: [&str; 8] = [
+/// What the local runner's provisioning calls (`stack_tools::provision`),
+/// in AWS's names and, where they differ, moto's (`s3:HeadBucket`).
+pub const DEPLOYER_ACTIONS: [&str; 15] = [
     "sqs:GetQueueUrl",
     "sqs:CreateQueue",
     "sqs:SetQueueAttributes",
@@ -45,6 +46,13 @@ pub const DEPLOYER_ACTIONS: [&str; 8] = [
     "dynamodb:CreateTable",
     "dynamodb:DescribeTimeToLive",
     "dynamodb:UpdateTimeToLive",
+    "s3:ListBucket",
+    "s3:HeadBucket",
+    "s3:CreateBucket",
+    "s3:PutBucketVersioning",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketNotification",
 ];
 
 /// An IAM user's access key.
@@ -131,7 +139,8 @@ const REGION: &str = "us-east-1";
 /// A function's policy statements, from its grants in `stack`: each grant's
 /// operations (in the names moto checks) on its queue's ARN, for the queues
 /// the runner creates under `prefix` (moto checks SQS requests against the
-/// queue), or on `"*"` for a table (moto checks DynamoDB against `"*"` only).
+/// queue), on its bucket's or its objects' ARN (moto checks S3 requests
+/// against them), or on `"*"` for a table (moto checks DynamoDB against `"*"` only).
 pub fn function_statements(stack: &Stack, function: &str, prefix: &str) -> Vec<serde_json::Value> {
     let mut by_resource: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for grant in stack
@@ -140,10 +149,7 @@ pub fn function_statements(stack: &Stack, function: &str, prefix: &str) -> Vec<s
         .into_iter()
         .flatten()
     {
-        let resource = match stack.queue(&grant.resource) {
-            Some(_) => format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{prefix}-{}", grant.resource),
-            None => "*".to_string(),
-        };
+        let resource = resource_arn(stack, &grant.resource, prefix);
         let operations = stack::iam::operations_allowed_by(&grant.action);
         by_resource.entry(resource).or_default().extend(operations);
     }
@@ -151,6 +157,22 @@ pub fn function_statements(stack: &Stack, function: &str, prefix: &str) -> Vec<s
         .into_iter()
         .map(|(resource, actions)| allow(&actions, &resource))
         .collect()
+}
+
+/// The ARN moto checks a request on `resource` (a grant's) against.
+fn resource_arn(stack: &Stack, resource: &str, prefix: &str) -> String {
+    let (bucket, objects) = match resource.strip_suffix("/*") {
+        Some(bucket) => (bucket, "/*"),
+        None => (resource, ""),
+    };
+    if stack.bucket(bucket).is_some() {
+        let name = stack_names::local_bucket_name(prefix, bucket);
+        return format!("arn:aws:s3:::{name}{objects}");
+    }
+    match stack.queue(resource) {
+        Some(_) => format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{prefix}-{resource}"),
+        None => "*".to_string(),
+    }
 }
 
 fn allow(actions: &BTreeSet<String>, resource: &str) -> serde_json::Value {
@@ -209,7 +231,7 @@ pub fn enforce(moto: &Moto, stack: &Stack, prefix: &str) -> Result<Principals, I
     let operator = iam.user("operator", vec![allow(&operator_actions()?, "*")])?;
     let deploying = DEPLOYER_ACTIONS.map(String::from).into();
     let deployer = iam.user("deployer", vec![allow(&deploying, "*")])?;
-    let everything = ["sqs:*", "dynamodb:*"].map(String::from).into();
+    let everything = ["sqs:*", "dynamodb:*", "s3:*"].map(String::from).into();
     let harness = iam.user("harness", vec![allow(&everything, "*")])?;
     iam.start_checking()?;
     Ok(Principals {
@@ -380,6 +402,24 @@ mod tests {
         let reduce = on("arn:aws:sqs:us-east-1:123456789012:p-ReduceQueue");
         assert_eq!(reduce, ["sqs:SendMessage", "sqs:SendMessageBatch"]);
         assert!(on("*").contains(&"dynamodb:UpdateItem".to_string()));
+        assert_eq!(
+            on("arn:aws:s3:::p-inputbucket/*"),
+            ["s3:GetObject", "s3:GetObjectVersion"]
+        );
+        assert_eq!(
+            on("arn:aws:s3:::p-inputbucket"),
+            ["s3:HeadBucket", "s3:ListBucket"]
+        );
+        let notified = on("arn:aws:sqs:us-east-1:123456789012:p-ObjectCreatedQueue");
+        assert_eq!(
+            notified,
+            [
+                "sqs:DeleteMessage",
+                "sqs:DeleteMessageBatch",
+                "sqs:GetQueueAttributes",
+                "sqs:ReceiveMessage"
+            ]
+        );
     }
 
     #[test]
