@@ -543,6 +543,61 @@ mod tests {
         }
     }
 
+    /// Every mapping of the template gets its pollers (one each here), but
+    /// the notification queue's only where a bucket can feed it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn plays_every_event_source_mapping_of_the_template() {
+        let stack = Stack::embedded().expect("template.yaml");
+        let mappings: usize = stack.functions.iter().map(|f| f.sqs_events.len()).sum();
+        assert_eq!(mappings, 3);
+        let memory = start(&args(&["--max-pollers", "1"]).expect("parses"), &stack)
+            .await
+            .expect("starts in memory");
+        assert_eq!(memory.pollers.len(), mappings - 1, "no bucket in memory");
+        drop(memory);
+
+        let moto = test_support::Moto::start();
+        let flags = [
+            "--backend",
+            "aws",
+            "--endpoint-url",
+            moto.endpoint(),
+            "--prefix",
+            "mappings",
+            "--max-pollers",
+            "1",
+        ];
+        let running = start(&args(&flags).expect("parses"), &stack)
+            .await
+            .expect("starts on moto");
+        assert_eq!(running.pollers.len(), mappings);
+        // Nothing is sent to the TimesTwo queue here: times_two is invoked
+        // through the ObjectCreated mapping only, with the s3:TestEvents
+        // that setting the bucket's notifications sent.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let invoked = || {
+            running
+                .tally
+                .function("times_two")
+                .count
+                .load(Ordering::Relaxed)
+        };
+        while invoked() == 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            invoked() > 0,
+            "times_two was not invoked with the notifications"
+        );
+        let calls = running.tally.calls();
+        assert!(
+            calls
+                .get("object_created_queue.receive")
+                .is_some_and(|n| *n > 0),
+            "{calls:?}"
+        );
+    }
+
     #[tokio::test]
     async fn refuses_keys_for_a_function_the_template_lacks() {
         let stack = Stack::embedded().expect("template.yaml");
