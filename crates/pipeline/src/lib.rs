@@ -30,6 +30,6 @@ pub use steps::{
     ReduceOutcome, StepError, SubmitError, Submitted, RETRIGGER_MARGIN_MS,
 };
 pub use steps::{
-    format_of_key, is_notification, object_created, submit_object, Column, FormatRequest,
-    ObjectSubmitError, LINE_SCAN_LIMIT, MAX_RANGES,
+    find_object, format_of_key, is_notification, object_created, object_source, submit_object,
+    Column, FormatRequest, ObjectSubmitError, LINE_SCAN_LIMIT, MAX_RANGES,
 };

@@ -67,6 +67,8 @@ pub struct MapOutcome {
     pub completed: bool,
     /// For a completed array: submission to sum, in ms.
     pub latency_ms: Option<u64>,
+    /// For an S3 notification: the object arrays it started (or found).
+    pub objects_started: u64,
 }
 
 /// Maps a batch of TimesTwo message bodies; one result per body, in order.
@@ -80,7 +82,12 @@ pub async fn times_two(
         .map(|_| Ok(MapOutcome::default()))
         .collect();
     let mut by_array: BTreeMap<String, Vec<(usize, Leaf<'_>)>> = BTreeMap::new();
+    let mut notifications = Vec::new();
     for (i, body) in bodies.iter().enumerate() {
+        if super::object::is_notification(body) {
+            notifications.push((i, *body));
+            continue;
+        }
         match Leaf::decode(body) {
             Ok(m) => by_array
                 .entry(m.array_id().to_string())
@@ -92,12 +99,20 @@ pub async fn times_two(
             }
         }
     }
-    let outcomes = join_all(by_array.iter().map(|(array_id, msgs)| {
+    let leaves = join_all(by_array.iter().map(|(array_id, msgs)| {
         map_array(ports, config, array_id, msgs)
             .instrument(tracing::info_span!("array", array_id = %array_id))
-    }))
-    .await;
-    for (i, r) in outcomes.into_iter().flatten() {
+    }));
+    let objects = join_all(notifications.into_iter().map(|(i, body)| async move {
+        let started = super::object::object_created(ports, config, body).await;
+        let outcome = started.map(|arrays| MapOutcome {
+            objects_started: arrays.len() as u64,
+            ..MapOutcome::default()
+        });
+        (i, outcome)
+    }));
+    let (leaves, objects) = futures::join!(leaves, objects);
+    for (i, r) in leaves.into_iter().flatten().chain(objects) {
         results[i] = r;
     }
     results
@@ -302,6 +317,7 @@ async fn finish_single_leaf(
                     created: true,
                     completed: true,
                     latency_ms: Some(now.saturating_sub(record.submitted_at_ms)),
+                    ..MapOutcome::default()
                 })
             }
             Ok(Completion::AlreadyDone | Completion::Failed) => Ok(MapOutcome::default()),

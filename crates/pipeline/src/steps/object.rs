@@ -70,13 +70,13 @@ pub enum ObjectSubmitError {
     Port(#[from] PortError),
 }
 
-/// Starts (or finds) the computation of `object` in `format`.
-pub async fn submit_object(
+/// What `object` in `format` is now: its version, size and resolved format,
+/// which name its array (`ObjectSource::array_id`).
+pub async fn object_source(
     ports: &Ports,
-    config: &Config,
     object: &ObjectRef,
     format: &FormatRequest,
-) -> Result<Submitted, ObjectSubmitError> {
+) -> Result<ObjectSource, ObjectSubmitError> {
     let info = ports.objects.head(object).await?;
     let pinned = ObjectRef {
         version_id: info.version_id.or_else(|| object.version_id.clone()),
@@ -84,17 +84,39 @@ pub async fn submit_object(
         ..object.clone()
     };
     let format = resolve_format(ports, &pinned, info.size, format).await?;
-    let source = ObjectSource {
+    Ok(ObjectSource {
         object: pinned,
         size: info.size,
         format,
-    };
+    })
+}
+
+/// The record of the array summing `object` (as it is now) in `format`,
+/// if it was ever submitted: how a result is found from an object's key.
+pub async fn find_object(
+    ports: &Ports,
+    object: &ObjectRef,
+    format: &FormatRequest,
+) -> Result<Option<SumRecord>, ObjectSubmitError> {
+    let source = object_source(ports, object, format).await?;
+    Ok(super::get_sum(ports, &source.array_id()).await?)
+}
+
+/// Starts (or finds) the computation of `object` in `format`.
+pub async fn submit_object(
+    ports: &Ports,
+    config: &Config,
+    object: &ObjectRef,
+    format: &FormatRequest,
+) -> Result<Submitted, ObjectSubmitError> {
+    let source = object_source(ports, object, format).await?;
+    let info_size = source.size;
     let tree = source
         .tree(config.range_bytes, config.fan_in)
         .map_err(|e| PortError::Rejected(e.to_string()))?;
     if tree.leaves() > MAX_RANGES {
         return Err(ObjectSubmitError::TooLarge {
-            size: info.size,
+            size: info_size,
             ranges: tree.leaves(),
             range_bytes: config.range_bytes,
         });
