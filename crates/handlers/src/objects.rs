@@ -110,7 +110,7 @@ pub(crate) async fn post_sum_object(State(api): Shared, request: Request) -> Res
     };
     let (object, format) = match checked(&wanted, &api.config) {
         Ok(parts) => parts,
-        Err(refusal) => return refusal,
+        Err(why) => return problem(StatusCode::BAD_REQUEST, &why),
     };
     match submit_object(&api.ports, &api.config, &object, &format).await {
         Ok(accepted) => {
@@ -140,7 +140,7 @@ pub(crate) async fn get_sum_object(
     };
     let (object, format) = match checked(&wanted, &api.config) {
         Ok(parts) => parts,
-        Err(refusal) => return refusal,
+        Err(why) => return problem(StatusCode::BAD_REQUEST, &why),
     };
     match find_object(&api.ports, &object, &format).await {
         Ok(Some(record)) => json(StatusCode::OK, result_body(&record)),
