@@ -152,14 +152,9 @@ pub(crate) async fn get_sum_object(
     }
 }
 
-fn checked(
-    wanted: &ObjectRequest,
-    config: &Config,
-) -> Result<(ObjectRef, FormatRequest), Response> {
-    let format = wanted
-        .check()
-        .and_then(|()| wanted.format(config))
-        .map_err(|why| problem(StatusCode::BAD_REQUEST, &why))?;
+/// The object and format asked for, or why the request is a 400.
+fn checked(wanted: &ObjectRequest, config: &Config) -> Result<(ObjectRef, FormatRequest), String> {
+    let format = wanted.check().and_then(|()| wanted.format(config))?;
     Ok((wanted.object(), format))
 }
 

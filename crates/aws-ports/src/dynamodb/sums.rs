@@ -208,11 +208,13 @@ impl DynamoSums {
         else {
             return Err(from_sdk(&format!("UpdateItem on {}", self.table), e));
         };
-        Ok(Update::Refused(self.seen(array_id, failed.item()).await?))
+        Ok(Update::Refused(
+            self.seen(array_id, failed.item()).await?.map(Box::new),
+        ))
     }
 
     /// What a failed `complete` found, from the record the condition saw.
-    fn completion_of(&self, seen: Option<SumRecord>) -> Result<Completion, PortError> {
+    fn completion_of(&self, seen: Option<Box<SumRecord>>) -> Result<Completion, PortError> {
         match seen {
             None => Ok(Completion::Unknown),
             Some(r) if r.status == Status::Done => Ok(Completion::AlreadyDone),
@@ -231,7 +233,7 @@ impl DynamoSums {
 enum Update {
     Applied,
     /// The array had ended; the record the condition saw (`None`: none).
-    Refused(Option<SumRecord>),
+    Refused(Option<Box<SumRecord>>),
 }
 
 /// Idempotency claims share the sums table (one table to provision, back
