@@ -41,6 +41,9 @@ pub struct BackendArgs {
     /// Packets merged per reduce step (overrides FAN_IN and the template).
     #[arg(long)]
     pub fan_in: Option<u64>,
+    /// Bytes of an object per TimesTwo message (overrides RANGE_BYTES and the template).
+    #[arg(long)]
+    pub range_bytes: Option<u64>,
     /// Upper bound on pollers per queue (the template's MaximumConcurrency otherwise).
     #[arg(long)]
     pub max_pollers: Option<usize>,
@@ -139,6 +142,9 @@ pub struct Running {
     pub tally: Arc<Tally>,
     /// `sum_array`'s configuration.
     pub api_config: Config,
+    /// Where a local file is put to be summed as an object: the in-process
+    /// store (`--backend memory`).
+    pub memory_objects: Option<Arc<pipeline::MemoryObjects>>,
     pollers: Vec<JoinHandle<()>>,
 }
 
@@ -230,6 +236,7 @@ pub async fn start_counted(
         client_ports: backend.client,
         tally,
         api_config,
+        memory_objects: backend.memory_objects,
         pollers,
     })
 }
@@ -250,6 +257,7 @@ fn function_config(
     let flag = |name: &str| match name {
         "CHUNK_SIZE" => args.chunk_size.map(|v| v.to_string()),
         "FAN_IN" => args.fan_in.map(|v| v.to_string()),
+        "RANGE_BYTES" => args.range_bytes.map(|v| v.to_string()),
         _ => None,
     };
     Ok(Config::from_lookup(|name| {
@@ -344,6 +352,8 @@ struct Backend {
     /// The backend has no buckets, so a queue only a bucket's notifications
     /// feed is not polled.
     notifications_without_bucket: bool,
+    /// The in-process object store, if there is one.
+    memory_objects: Option<Arc<pipeline::MemoryObjects>>,
 }
 
 /// The in-process backend: `MemoryBackend` has the two work queues, the
@@ -374,6 +384,7 @@ fn memory_ports(stack: &Stack) -> Backend {
         resources,
         polled: BTreeMap::new(),
         notifications_without_bucket: true,
+        memory_objects: Some(backend.objects.clone()),
     }
 }
 
@@ -417,6 +428,7 @@ async fn aws_ports(
         resources,
         polled,
         notifications_without_bucket: false,
+        memory_objects: None,
     })
 }
 
