@@ -47,6 +47,12 @@ pub enum ProvisionError {
     NotActive { table: String, waited: Duration },
     #[error("function {0} is not in the template")]
     UnknownFunction(String),
+    #[error(
+        "bucket name {0:?} (from --prefix) is not a valid S3 bucket name: 3 to 63 \
+         characters, lowercase letters, digits, '-' and '.', starting and ending \
+         with a letter or digit"
+    )]
+    BucketName(String),
     #[error("bucket {bucket}: its notification queue {queue} was not provisioned")]
     NoNotificationQueue { bucket: String, queue: String },
     #[error(transparent)]
@@ -121,7 +127,7 @@ pub async fn provision(
     let s3 = aws_sdk_s3::Client::from_conf(s3_config.build());
     let region = sdk.region().map(|r| r.as_ref().to_string());
     for spec in &stack.buckets {
-        let name = ids::local_bucket_name(prefix, &spec.logical_id);
+        let name = valid_bucket_name(ids::local_bucket_name(prefix, &spec.logical_id))?;
         let notified = match &spec.object_created_queue {
             None => None,
             Some(queue) => {
@@ -142,6 +148,24 @@ pub async fn provision(
 }
 
 mod bucket;
+
+/// `name`, if S3 accepts it for a bucket (checked here so a bad `--prefix`
+/// is named as such, not as S3's InvalidBucketName or a DNS failure).
+fn valid_bucket_name(name: String) -> Result<String, ProvisionError> {
+    let edges_ok =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let valid = (3..=63).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && edges_ok(name.chars().next())
+        && edges_ok(name.chars().last())
+        && !name.contains("..");
+    match valid {
+        true => Ok(name),
+        false => Err(ProvisionError::BucketName(name)),
+    }
+}
 
 /// A failure of `action` on `resource`.
 pub(super) fn failed(resource: &str, action: &'static str, error: PortError) -> ProvisionError {
@@ -378,4 +402,26 @@ async fn table(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_must_make_a_valid_bucket_name() {
+        let name = |prefix: &str| {
+            valid_bucket_name(ids::local_bucket_name(prefix, ids::INPUT_BUCKET))
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(name("Adder").as_deref(), Ok("adder-inputbucket"));
+        assert_eq!(name("a.b-1").as_deref(), Ok("a.b-1-inputbucket"));
+        for bad in ["my_stack", "-x", "a..b", &"p".repeat(60)] {
+            let err = name(bad).expect_err(bad);
+            assert!(
+                err.contains("is not a valid S3 bucket name"),
+                "{bad}: {err}"
+            );
+        }
+    }
 }
