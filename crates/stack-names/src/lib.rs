@@ -28,6 +28,12 @@ pub const TIMES_TWO_FUNCTION: &str = "TimesTwoFunction";
 /// The merge step's function, fed by [`REDUCE_QUEUE`].
 pub const REDUCE_FUNCTION: &str = "ReduceFunction";
 
+/// The name the local runner gives a bucket of the template, under the same
+/// `prefix` as its queues and tables: S3 bucket names are lowercase.
+pub fn local_bucket_name(prefix: &str, logical_id: &str) -> String {
+    format!("{prefix}-{logical_id}").to_ascii_lowercase()
+}
+
 /// Every queue, in the template's order.
 pub const QUEUES: [&str; 4] = [
     TIMES_TWO_QUEUE,

@@ -20,7 +20,8 @@
 //! - the operator, with the policy docs/iam.md gives for the admin commands;
 //! - the deployer, with what the runner needs to create the queues and tables
 //!   (CloudFormation's part on AWS);
-//! - the harness, for a test's own setup and checks (any SQS or DynamoDB call).
+//! - the harness, for a test's own setup and checks (any SQS, DynamoDB or S3
+//!   call).
 
 use crate::Moto;
 use stack::Stack;
@@ -129,9 +130,8 @@ const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
 
 /// A function's policy statements, from its grants in `stack`: each grant's
-/// operations (in the names moto checks) on its queue's ARN, for the queues
-/// the runner creates under `prefix` (moto checks SQS requests against the
-/// queue), or on `"*"` for a table (moto checks DynamoDB against `"*"` only).
+/// operations (in the names moto checks) on the ARN of its resource as the
+/// runner names it under `prefix` ([`resource_arn`]).
 pub fn function_statements(stack: &Stack, function: &str, prefix: &str) -> Vec<serde_json::Value> {
     let mut by_resource: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for grant in stack
@@ -140,10 +140,7 @@ pub fn function_statements(stack: &Stack, function: &str, prefix: &str) -> Vec<s
         .into_iter()
         .flatten()
     {
-        let resource = match stack.queue(&grant.resource) {
-            Some(_) => format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{prefix}-{}", grant.resource),
-            None => "*".to_string(),
-        };
+        let resource = resource_arn(stack, grant, prefix);
         let operations = stack::iam::operations_allowed_by(&grant.action);
         by_resource.entry(resource).or_default().extend(operations);
     }
@@ -151,6 +148,23 @@ pub fn function_statements(stack: &Stack, function: &str, prefix: &str) -> Vec<s
         .into_iter()
         .map(|(resource, actions)| allow(&actions, &resource))
         .collect()
+}
+
+/// What moto checks a grant's requests against: a queue's ARN; for an S3
+/// action, its bucket's objects (`arn:aws:s3:::bucket/*`), or the bucket
+/// itself for a bucket action (`s3:ListBucket`); `"*"` for a table.
+fn resource_arn(stack: &Stack, grant: &stack::Grant, prefix: &str) -> String {
+    if stack.queue(&grant.resource).is_some() {
+        return format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{prefix}-{}", grant.resource);
+    }
+    if grant.action.starts_with("s3:") {
+        let bucket = stack_names::local_bucket_name(prefix, &grant.resource);
+        return match grant.action.contains("Object") {
+            true => format!("arn:aws:s3:::{bucket}/*"),
+            false => format!("arn:aws:s3:::{bucket}"),
+        };
+    }
+    "*".to_string()
 }
 
 fn allow(actions: &BTreeSet<String>, resource: &str) -> serde_json::Value {
@@ -209,7 +223,7 @@ pub fn enforce(moto: &Moto, stack: &Stack, prefix: &str) -> Result<Principals, I
     let operator = iam.user("operator", vec![allow(&operator_actions()?, "*")])?;
     let deploying = DEPLOYER_ACTIONS.map(String::from).into();
     let deployer = iam.user("deployer", vec![allow(&deploying, "*")])?;
-    let everything = ["sqs:*", "dynamodb:*"].map(String::from).into();
+    let everything = ["sqs:*", "dynamodb:*", "s3:*"].map(String::from).into();
     let harness = iam.user("harness", vec![allow(&everything, "*")])?;
     iam.start_checking()?;
     Ok(Principals {
@@ -380,6 +394,28 @@ mod tests {
         let reduce = on("arn:aws:sqs:us-east-1:123456789012:p-ReduceQueue");
         assert_eq!(reduce, ["sqs:SendMessage", "sqs:SendMessageBatch"]);
         assert!(on("*").contains(&"dynamodb:UpdateItem".to_string()));
+    }
+
+    #[test]
+    fn s3_statements_name_the_buckets_objects() {
+        let template = "Resources:\n  Input:\n    Type: AWS::S3::Bucket\n  F:\n    \
+            Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        \
+            Binary: f\n    Properties:\n      Policies:\n        - Statement:\n            \
+            - Effect: Allow\n              Action: [s3:GetObject, s3:GetObjectVersion, \
+            s3:ListBucket]\n              Resource: !GetAtt Input.Arn\n";
+        let stack = Stack::parse(template).expect("the test template parses");
+        let statements = function_statements(&stack, "F", "Run-1");
+        let objects = allow(
+            &["s3:GetObject", "s3:GetObjectVersion"]
+                .map(String::from)
+                .into(),
+            "arn:aws:s3:::run-1-input/*",
+        );
+        let bucket = allow(
+            &["s3:ListBucket"].map(String::from).into(),
+            "arn:aws:s3:::run-1-input",
+        );
+        assert_eq!(statements, [bucket, objects]);
     }
 
     #[test]
