@@ -22,9 +22,11 @@ impl S3Objects {
     }
 }
 
-/// The S3 client configuration for `sdk`. With an endpoint override (moto on
-/// 127.0.0.1) requests are path-style: a virtual-hosted bucket name would be
-/// a subdomain of an IP address. AWS itself gets the SDK's default.
+/// The S3 client configuration for `sdk`. With an endpoint override (moto)
+/// requests are path-style: virtual-hosted ones would go to
+/// `<bucket>.<host>`, which no name server knows for `localhost` or a
+/// container's name (the SDK itself falls back to path-style only for an IP
+/// address). AWS itself gets the SDK's default.
 pub fn s3_config(sdk: &SdkConfig) -> aws_sdk_s3::config::Builder {
     aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some())
 }

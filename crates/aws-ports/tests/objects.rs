@@ -360,6 +360,18 @@ async fn a_version_id_reads_its_version_after_an_overwrite() {
     assert_eq!(objects.head(&by_etag).await, changed);
 }
 
+/// moto named by a host name (`localhost`, a container's name) is reached
+/// too: its buckets are not subdomains of that name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_named_by_host_name_is_addressed_path_style() {
+    let moto = OnMoto::start().await;
+    let object = moto.put("k", bytes(10)).await;
+    let by_name = moto.moto.endpoint().replace("127.0.0.1", "localhost");
+    let sdk = local_sdk_config(&by_name).await;
+    let objects = OnMoto::objects_with(&sdk, |c| c);
+    assert_eq!(objects.head(&object).await.map(|i| i.size), Ok(10));
+}
+
 /// A lost answer to a read is retried by the SDK (reads are idempotent); a
 /// server failing every attempt, or one that cannot be reached, is
 /// `Unavailable`, which the steps retry later.
