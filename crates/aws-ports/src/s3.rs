@@ -126,6 +126,11 @@ fn by_status_and_code(object: &ObjectRef, status: u16, code: &str, text: String)
         (404, _) | (_, "NoSuchKey" | "NotFound" | "NoSuchVersion" | "NoSuchBucket") => {
             ObjectError::NotFound(object.to_string())
         }
+        // A version id no version has, in an unversioned bucket (a HEAD
+        // error has no code): the only argument of ours S3 can find invalid.
+        (400, "InvalidArgument" | "Unknown") if object.version_id.is_some() => {
+            ObjectError::NotFound(object.to_string())
+        }
         (403, _) | (_, "AccessDenied") => ObjectError::Forbidden(object.to_string()),
         (412, _) | (_, "PreconditionFailed") => ObjectError::Changed(object.to_string()),
         // S3 asks to slow down with a 503 (SlowDown), without a code on HEAD.
@@ -193,6 +198,16 @@ mod tests {
             assert_eq!(kind(404, code), ObjectError::NotFound(o.clone()));
         }
         assert_eq!(kind(403, "AccessDenied"), ObjectError::Forbidden(o.clone()));
+        let mut versioned = object();
+        versioned.version_id = Some("v".into());
+        assert_eq!(
+            by_status_and_code(&versioned, 400, "InvalidArgument", String::new()),
+            ObjectError::NotFound(versioned.to_string())
+        );
+        assert!(matches!(
+            kind(400, "InvalidArgument"),
+            ObjectError::Port(PortError::Rejected(_))
+        ));
         assert_eq!(kind(412, "PreconditionFailed"), ObjectError::Changed(o));
         assert_eq!(
             kind(416, "InvalidRange"),

@@ -177,6 +177,10 @@ async fn head_gives_size_and_etag(s: &dyn Store) {
     let info = s.objects().head(&object).await.expect("head");
     assert_eq!(info.size, 1_000);
     assert_eq!(info.etag, object.etag, "the ETag PutObject gave");
+    assert_eq!(
+        info.version_id, None,
+        "an unversioned bucket has no versions"
+    );
     let unpinned = ObjectRef {
         etag: None,
         ..object
@@ -212,6 +216,20 @@ async fn a_missing_object_is_not_found(s: &dyn Store) {
         s.objects().head(&no_bucket).await,
         Err(ObjectError::NotFound(no_bucket.to_string()))
     );
+}
+
+/// A version id no version has, here in an unversioned bucket: S3 answers
+/// GetObject 404 and HeadObject 400 without a code (AWS: InvalidArgument).
+async fn a_version_id_naming_no_version_is_not_found(s: &dyn Store) {
+    let object = s.put("k", bytes(10)).await;
+    let no_version = ObjectRef {
+        version_id: Some("3HL4kqtJvjVBH40Nrjfkd".into()),
+        ..object
+    };
+    let not_found = ObjectError::NotFound(no_version.to_string());
+    assert_eq!(s.objects().head(&no_version).await, Err(not_found.clone()));
+    let read = s.objects().read_from(&no_version, 0).await.map(drop);
+    assert_eq!(read, Err(not_found));
 }
 
 async fn a_wrong_etag_is_changed(s: &dyn Store) {
@@ -301,6 +319,7 @@ contract!(
     head_gives_size_and_etag,
     read_from_yields_the_bytes_from_there_on,
     a_missing_object_is_not_found,
+    a_version_id_naming_no_version_is_not_found,
     a_wrong_etag_is_changed,
     an_object_overwritten_after_its_ref_is_changed,
     reading_at_or_past_the_end_is_rejected,
