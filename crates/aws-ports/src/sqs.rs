@@ -280,7 +280,7 @@ mod tests {
         let sizes: Vec<usize> = pack(small).expect("packs").iter().map(Vec::len).collect();
         assert_eq!(sizes, [10, 10, 5]);
 
-        let big: Vec<String> = (0..5).map(|_| "x".repeat(100 * 1024)).collect();
+        let big: Vec<String> = (0..5).map(|_| "x".repeat(400 * 1024)).collect();
         let sizes: Vec<usize> = pack(big).expect("packs").iter().map(Vec::len).collect();
         assert_eq!(sizes, [2, 2, 1]);
 

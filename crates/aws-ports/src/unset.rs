@@ -82,12 +82,17 @@ impl Sums for Unset {
         &self,
         _array_id: &str,
         _sum: &Number,
+        _elements: u64,
         _finished_at_ms: u64,
     ) -> Result<Completion, PortError> {
         Err(self.error())
     }
 
-    async fn add_progress(&self, _array_id: &str, _elements: u64) -> Result<(), PortError> {
+    async fn add_progress(
+        &self,
+        _array_id: &str,
+        _progress: pipeline::Progress,
+    ) -> Result<(), PortError> {
         Err(self.error())
     }
 

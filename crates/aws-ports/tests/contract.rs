@@ -13,8 +13,9 @@ use packet::MAX_MESSAGE_BYTES;
 use pipeline::injected::{InjectedSums, Injection};
 use pipeline::memory::{MemoryBackend, MemoryQueue, MemoryScratchpad, MemorySums};
 use pipeline::{
-    Completion, Failing, Failure, FailureKind, PortError, Put, Queue, Received, RowKey, Scratchpad,
-    ScratchpadRow, Status, SumRecord, Sums, SystemClock, FAILED_RECORD_RETENTION_SECONDS,
+    Completion, Failing, Failure, FailureKind, PortError, Progress, Put, Queue, Received, RowKey,
+    Scratchpad, ScratchpadRow, Status, SumRecord, Sums, SystemClock,
+    FAILED_RECORD_RETENTION_SECONDS,
 };
 use stack::Stack;
 use stack_tools::{provision, Provisioned};
@@ -222,6 +223,7 @@ fn row(partition_key: &str, packet_id: &str, value: &str) -> ScratchpadRow {
         packet_value: num(value),
         array_length: 12,
         packet_contains: 3,
+        elements: 3,
         expires_at: 1_900_000_000,
         consumed: false,
     }
@@ -373,7 +375,7 @@ async fn numbers_round_trip_exactly(b: &dyn Backend) {
     for v in &values {
         let id = fresh_id();
         sums.insert(&pending(&id)).await.expect("insert");
-        assert_eq!(sums.complete(&id, v, 5).await, Ok(Completion::Completed));
+        assert_eq!(sums.complete(&id, v, 1, 5).await, Ok(Completion::Completed));
         let record = sums.get(&id).await.expect("get").expect("record");
         assert_eq!(record.sum.as_ref(), Some(v), "{v}");
     }
@@ -390,6 +392,9 @@ fn pending(id: &str) -> SumRecord {
         submitted_at_ms: 1_700_000_000_123,
         finished_at_ms: None,
         reduced_elements: 0,
+        mapped_bytes: 0,
+        source: None,
+        element_count: None,
         deadline_ms: 1_700_259_200_123,
         failure: None,
         expires_at_s: Some(1_702_851_200),
@@ -409,16 +414,29 @@ async fn sums_complete_once(b: &dyn Backend) {
     );
     assert_eq!(sums.get(&id).await, Ok(Some(record.clone())));
 
-    sums.add_progress(&id, 1_000).await.expect("progress");
-    sums.add_progress(&id, 234).await.expect("progress");
+    let progress = |elements, bytes| Progress { elements, bytes };
+    sums.add_progress(&id, progress(1_000, 8_388_608))
+        .await
+        .expect("progress");
+    sums.add_progress(&id, progress(234, 0))
+        .await
+        .expect("progress");
     let record = SumRecord {
         reduced_elements: 1_234,
+        mapped_bytes: 8_388_608,
         ..record
     };
     assert_eq!(sums.get(&id).await, Ok(Some(record.clone())));
     assert!(
         matches!(
-            sums.add_progress(&fresh_id(), 1).await,
+            sums.add_progress(
+                &fresh_id(),
+                Progress {
+                    elements: 1,
+                    bytes: 0
+                }
+            )
+            .await,
             Err(PortError::Rejected(_))
         ),
         "progress on an unknown array is refused, not created"
@@ -426,26 +444,60 @@ async fn sums_complete_once(b: &dyn Backend) {
 
     let sum = num("-12.75");
     assert_eq!(
-        sums.complete(&id, &sum, 1_700_000_009_000).await,
+        sums.complete(&id, &sum, 1_999_999, 1_700_000_009_000).await,
         Ok(Completion::Completed)
     );
     let done = SumRecord {
         status: Status::Done,
         sum: Some(sum.clone()),
+        element_count: Some(1_999_999),
         finished_at_ms: Some(1_700_000_009_000),
         expires_at_s: None,
         ..record
     };
     assert_eq!(sums.get(&id).await, Ok(Some(done.clone())));
     assert_eq!(
-        sums.complete(&id, &num("1"), 1_700_000_010_000).await,
+        sums.complete(&id, &num("1"), 1, 1_700_000_010_000).await,
         Ok(Completion::AlreadyDone)
     );
     assert_eq!(sums.get(&id).await, Ok(Some(done)), "the first sum is kept");
     assert_eq!(
-        sums.complete(&fresh_id(), &sum, 1).await,
+        sums.complete(&fresh_id(), &sum, 1, 1).await,
         Ok(Completion::Unknown)
     );
+}
+
+async fn object_records_keep_their_source(b: &dyn Backend) {
+    let sums = b.sums();
+    let source = packet::ObjectSource {
+        object: packet::ObjectRef {
+            bucket: "input".into(),
+            key: "daily/2026-11-25.csv".into(),
+            version_id: Some("3HL4kqtJlcpXroDTDmJ".into()),
+            etag: Some("\"9b2cf535f27731c974343645a3985328\"".into()),
+        },
+        size: 123_456_789,
+        format: packet::ranges::Format::Csv {
+            column: 2,
+            header: true,
+        },
+    };
+    let id = source.array_id();
+    let record = SumRecord {
+        array_length: source.size,
+        chunk_size: 8_388_608,
+        source: Some(source),
+        ..pending(&id)
+    };
+    assert_eq!(sums.insert(&record).await, Ok(Put::Created));
+    assert_eq!(sums.get(&id).await, Ok(Some(record.clone())));
+    for kind in [FailureKind::BadData, FailureKind::Unreadable] {
+        let id = fresh_id();
+        sums.insert(&pending(&id)).await.expect("insert");
+        sums.fail(&id, &failure(kind), 1).await.expect("fail");
+        let read = sums.get(&id).await.expect("get").expect("there");
+        assert_eq!(read.failure, Some(failure(kind)));
+    }
 }
 
 fn failure(kind: FailureKind) -> Failure {
@@ -477,7 +529,7 @@ async fn arrays_fail_once_and_only_while_unfinished(b: &dyn Backend) {
         "the first final reason stays"
     );
     assert_eq!(
-        sums.complete(&id, &num("2"), now + 2).await,
+        sums.complete(&id, &num("2"), 1, now + 2).await,
         Ok(Completion::Failed)
     );
     assert_eq!(sums.get(&id).await, Ok(Some(failed)), "nothing changed");
@@ -489,7 +541,7 @@ async fn arrays_fail_once_and_only_while_unfinished(b: &dyn Backend) {
     let dead = failure(FailureKind::DeadLettered);
     assert_eq!(sums.fail(&revived, &dead, now).await, Ok(Failing::Failed));
     assert_eq!(
-        sums.complete(&revived, &num("8"), now + 5).await,
+        sums.complete(&revived, &num("8"), 1, now + 5).await,
         Ok(Completion::Completed)
     );
     let done = sums.get(&revived).await.expect("get").expect("record");
@@ -531,7 +583,16 @@ async fn a_lost_answer_is_retried_without_harm(b: &dyn Backend) {
 
     let progress = b.sums_losing_an_answer("add_progress");
     assert!(
-        progress.add_progress(&id, 10).await.is_err(),
+        progress
+            .add_progress(
+                &id,
+                Progress {
+                    elements: 10,
+                    bytes: 0
+                }
+            )
+            .await
+            .is_err(),
         "progress is sent once: a lost answer is an error, not a retry"
     );
     let counted = b.sums().get(&id).await.expect("get").expect("record");
@@ -539,7 +600,7 @@ async fn a_lost_answer_is_retried_without_harm(b: &dyn Backend) {
 
     assert_eq!(
         b.sums_losing_an_answer("complete")
-            .complete(&id, &num("3"), 9)
+            .complete(&id, &num("3"), 1, 9)
             .await,
         Ok(Completion::AlreadyDone),
         "the retried completion finds its own sum"
@@ -612,7 +673,7 @@ async fn idempotency_keys_are_claimed_once(b: &dyn Backend) {
     // A claim is not an array: nothing is readable under either id.
     assert_eq!(sums.get(&first).await, Ok(None));
     assert_eq!(
-        sums.complete(&first, &num("1"), 1).await,
+        sums.complete(&first, &num("1"), 1, 1).await,
         Ok(Completion::Unknown)
     );
     // Once expired (TTL deletes lazily), the key is free again.
@@ -788,7 +849,10 @@ async fn a_missing_table_is_rejected(b: &dyn Backend) {
     rejected(pad.retire(&[r]).await, "retire");
     rejected(sums.insert(&pending("a")).await.map(drop), "insert");
     rejected(sums.get("a").await.map(drop), "get");
-    rejected(sums.complete("a", &num("1"), 1).await.map(drop), "complete");
+    rejected(
+        sums.complete("a", &num("1"), 1, 1).await.map(drop),
+        "complete",
+    );
 }
 
 async fn an_unreachable_service_is_unavailable(b: &dyn Backend) {
@@ -841,6 +905,7 @@ contract!(
     retire_leaves_tombstones,
     numbers_round_trip_exactly,
     sums_complete_once,
+    object_records_keep_their_source,
     idempotency_keys_are_claimed_once,
     queue_sends_in_batches,
     visibility_timeout_hides_then_returns,

@@ -1,5 +1,5 @@
-//! The HTTP API as one axum [`Router`]: `POST /sumArray`, `GET
-//! /sums/{arrayId}` and `GET /openapi.yaml`.
+//! The HTTP API as one axum [`Router`]: `POST /sumArray`, `POST` and `GET
+//! /sumObject` (in `objects`), `GET /sums/{arrayId}` and `GET /openapi.yaml`.
 //!
 //! The `sum_array` Lambda serves it with `lambda_http` (which turns API
 //! Gateway's REST events into `http` requests, base64 bodies decoded),
@@ -37,12 +37,12 @@ pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 /// compiled in so every server answers with the contract it was built against.
 pub const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
 
-struct Api {
-    ports: Ports,
-    config: Config,
+pub(crate) struct Api {
+    pub(crate) ports: Ports,
+    pub(crate) config: Config,
 }
 
-type Shared = State<Arc<Api>>;
+pub(crate) type Shared = State<Arc<Api>>;
 
 /// The whole API over `ports`, accepting arrays as `config` says.
 pub fn router(ports: Ports, config: Config) -> Router {
@@ -50,6 +50,12 @@ pub fn router(ports: Ports, config: Config) -> Router {
         .route(
             "/sumArray",
             post(post_sum_array).fallback(|| async { method_not_allowed("POST") }),
+        )
+        .route(
+            "/sumObject",
+            post(crate::objects::post_sum_object)
+                .get(crate::objects::get_sum_object)
+                .fallback(|| async { method_not_allowed("GET, POST") }),
         )
         .route(
             "/sums/{array_id}",
@@ -76,7 +82,9 @@ struct Accepted<'a> {
 struct SumView<'a> {
     array_id: &'a str,
     status: &'static str,
-    array_length: u64,
+    /// Elements; an object array's only once it is done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    array_length: Option<u64>,
     sum: Option<Box<RawValue>>,
     submitted_at: u64,
     finished_at: Option<u64>,
@@ -87,6 +95,12 @@ struct SumView<'a> {
     /// The failure in words, with what to do about it.
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+    /// An object array's object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    object: Option<&'a packet::ObjectSource>,
+    /// An object array's bytes mapped so far (its size once done).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes_mapped: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -95,11 +109,11 @@ struct Problem<'a> {
     error: &'a str,
 }
 
-fn json(status: StatusCode, body: String) -> Response {
+pub(crate) fn json(status: StatusCode, body: String) -> Response {
     (status, [(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-fn problem(status: StatusCode, error: &str) -> Response {
+pub(crate) fn problem(status: StatusCode, error: &str) -> Response {
     let body = serde_json::to_string(&Problem {
         status: "error",
         error,
@@ -123,7 +137,7 @@ async fn no_route(uri: Uri) -> Response {
     problem(
         StatusCode::NOT_FOUND,
         &format!(
-            "no route for {}; use POST /sumArray or GET /sums/{{arrayId}}",
+            "no route for {}; use POST /sumArray, POST /sumObject, GET /sumObject or GET /sums/{{arrayId}}",
             uri.path()
         ),
     )
@@ -185,7 +199,7 @@ async fn post_sum_array(State(api): Shared, request: Request) -> Response {
 /// The request body as text, or the 413/400 that refuses it. A body whose
 /// length is known (all of a Lambda event's; a `Content-Length` over HTTP) is
 /// refused with that length before any of it is read.
-async fn body_text(body: Body) -> Result<String, Response> {
+pub(crate) async fn body_text(body: Body) -> Result<String, Response> {
     let too_large = StatusCode::PAYLOAD_TOO_LARGE;
     if let Some(len) = body.size_hint().exact() {
         if len > MAX_BODY_BYTES as u64 {
@@ -257,7 +271,7 @@ async fn get_sums(State(api): Shared, array_id: Result<Path<String>, PathRejecti
     }
 }
 
-fn result_body(record: &SumRecord) -> String {
+pub(crate) fn result_body(record: &SumRecord) -> String {
     let sum = record
         .sum
         .as_ref()
@@ -265,16 +279,22 @@ fn result_body(record: &SumRecord) -> String {
     serde_json::to_string(&SumView {
         array_id: &record.array_id,
         status: record.status.as_str(),
-        array_length: record.array_length,
+        array_length: record.elements(),
         sum,
         submitted_at: record.submitted_at_ms,
         finished_at: record.finished_at_ms,
-        reduced_elements: match record.status {
-            Status::Done => record.array_length,
-            Status::Pending | Status::Failed => record.reduced_elements.min(record.array_length),
+        reduced_elements: match (record.status, record.elements()) {
+            (Status::Done, Some(n)) => n,
+            (_, Some(n)) => record.reduced_elements.min(n),
+            (_, None) => record.reduced_elements,
         },
         failure: record.failure.as_ref().map(|f| f.kind.as_str()),
         reason: record.failure.as_ref().map(|f| f.reason.as_str()),
+        object: record.source.as_ref(),
+        bytes_mapped: record.source.as_ref().map(|s| match record.status {
+            Status::Done => s.size,
+            _ => record.mapped_bytes.min(s.size),
+        }),
     })
     .unwrap_or_default()
 }

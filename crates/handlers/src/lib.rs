@@ -8,6 +8,7 @@
 pub mod api;
 pub mod lambda;
 pub mod metrics;
+mod objects;
 pub mod sqs;
 
 pub use api::{router, MAX_BODY_BYTES};

@@ -13,6 +13,8 @@ pub const NAMESPACE: &str = "DistributedAdder";
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Metrics {
     pub elements_accepted: u64,
+    /// Object arrays started by S3 notifications (or found started).
+    pub objects_started: u64,
     pub packets_mapped: u64,
     pub packets_merged: u64,
     pub arrays_completed: u64,
@@ -36,6 +38,7 @@ impl Metrics {
             .unwrap_or(0);
         let counts = [
             ("ElementsAccepted", self.elements_accepted),
+            ("ObjectsStarted", self.objects_started),
             ("PacketsMapped", self.packets_mapped),
             ("PacketsMerged", self.packets_merged),
             ("ArraysCompleted", self.arrays_completed),

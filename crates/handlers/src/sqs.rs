@@ -128,6 +128,9 @@ pub async fn measure_times_two(
     let mut failures = Vec::new();
     for (record, result) in records.iter().zip(results) {
         match result {
+            Ok(outcome) if outcome.objects_started > 0 => {
+                metrics.objects_started += outcome.objects_started;
+            }
             Ok(outcome) if outcome.created => {
                 metrics.packets_mapped += 1;
                 if outcome.completed {

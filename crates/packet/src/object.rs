@@ -45,6 +45,8 @@ pub struct ObjectSource {
     pub object: ObjectRef,
     /// The object's size in bytes, from HeadObject.
     pub size: u64,
+    /// Flattened: `"format": "csv", "column": 2, "header": true`.
+    #[serde(flatten)]
     pub format: Format,
 }
 

@@ -30,6 +30,11 @@ pub struct Config {
     /// was submitted is failed as expired when next read, so no array stays
     /// pending forever.
     pub array_deadline: Duration,
+    /// `RANGE_BYTES`: bytes of an object per TimesTwo message (one leaf).
+    pub range_bytes: u64,
+    /// `INPUT_CSV_COLUMN`: the column of a `.csv` object dropped in the
+    /// input bucket, by 0-based index or header name.
+    pub input_csv_column: String,
 }
 
 impl Default for Config {
@@ -42,6 +47,11 @@ impl Default for Config {
             scratchpad_ttl: Duration::from_secs(14 * 24 * 3600),
             max_receive_count: 5,
             array_deadline: Duration::from_secs(3 * 24 * 3600),
+            // Big enough that an object of a few GB is a few hundred ranges
+            // (requests per element stay tiny), small enough that a range
+            // maps in well under a second and a 512 MB function holds ten.
+            range_bytes: 8 * 1024 * 1024,
+            input_csv_column: "0".to_string(),
         }
     }
 }
@@ -111,6 +121,11 @@ impl Config {
                 d.array_deadline.as_secs(),
                 1,
             )?),
+            range_bytes: number("RANGE_BYTES", d.range_bytes, 1)?,
+            input_csv_column: lookup("INPUT_CSV_COLUMN")
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .unwrap_or(d.input_csv_column),
         };
         // An array must fail by its deadline before anything it needs can
         // vanish: its scratchpad rows (TTL) and its messages (SQS keeps them

@@ -8,8 +8,8 @@
 //! sent message arrives twice.
 
 use crate::ports::{
-    Claimed, Completion, Failing, Failure, KeyClaim, PortError, Put, Queue, Received, SumRecord,
-    Sums,
+    Claimed, Completion, Failing, Failure, KeyClaim, PortError, Progress, Put, Queue, Received,
+    SumRecord, Sums,
 };
 use async_trait::async_trait;
 use packet::Number;
@@ -182,18 +182,19 @@ impl Sums for InjectedSums {
         &self,
         array_id: &str,
         sum: &Number,
+        elements: u64,
         finished_at_ms: u64,
     ) -> Result<Completion, PortError> {
         self.faults
             .run("complete", || {
-                self.inner.complete(array_id, sum, finished_at_ms)
+                self.inner.complete(array_id, sum, elements, finished_at_ms)
             })
             .await
     }
-    async fn add_progress(&self, array_id: &str, elements: u64) -> Result<(), PortError> {
+    async fn add_progress(&self, array_id: &str, progress: Progress) -> Result<(), PortError> {
         self.faults
             .run("add_progress", || {
-                self.inner.add_progress(array_id, elements)
+                self.inner.add_progress(array_id, progress)
             })
             .await
     }

@@ -21,11 +21,15 @@ mod steps;
 pub use config::Config;
 pub use objects::{MemoryObjects, ObjectBody, ObjectError, ObjectInfo, Objects};
 pub use ports::{
-    Clock, Completion, Failing, Failure, FailureKind, PortError, Ports, Put, Queue, Received,
-    RowKey, Scratchpad, ScratchpadRow, Status, SumRecord, Sums, SystemClock,
+    Clock, Completion, Failing, Failure, FailureKind, PortError, Ports, Progress, Put, Queue,
+    Received, RowKey, Scratchpad, ScratchpadRow, Status, SumRecord, Sums, SystemClock,
     FAILED_RECORD_RETENTION_SECONDS,
 };
 pub use steps::{
     fail_dead_lettered, get_sum, reduce, reduce_batch, submit, times_two, MapOutcome,
     ReduceOutcome, StepError, SubmitError, Submitted, RETRIGGER_MARGIN_MS,
+};
+pub use steps::{
+    find_object, format_of_key, is_notification, object_created, object_source, submit_object,
+    Column, FormatRequest, ObjectSubmitError, LINE_SCAN_LIMIT, MAX_RANGES,
 };

@@ -10,8 +10,8 @@
 
 use crate::ports::{
     check_message_sizes, Claimed, Clock, Completion, Failing, Failure, FailureKind, KeyClaim,
-    PortError, Put, Queue, Received, RowKey, Scratchpad, ScratchpadRow, Status, SumRecord, Sums,
-    FAILED_RECORD_RETENTION_SECONDS,
+    PortError, Progress, Put, Queue, Received, RowKey, Scratchpad, ScratchpadRow, Status,
+    SumRecord, Sums, FAILED_RECORD_RETENTION_SECONDS,
 };
 use async_trait::async_trait;
 use packet::Number;
@@ -373,6 +373,7 @@ impl Sums for MemorySums {
         &self,
         array_id: &str,
         sum: &Number,
+        elements: u64,
         finished_at_ms: u64,
     ) -> Result<Completion, PortError> {
         let mut records = lock(&self.records);
@@ -383,6 +384,7 @@ impl Sums for MemorySums {
             Some(r) => {
                 r.status = Status::Done;
                 r.sum = Some(sum.clone());
+                r.element_count = Some(elements);
                 r.finished_at_ms = Some(finished_at_ms);
                 r.failure = None;
                 r.expires_at_s = None;
@@ -414,10 +416,11 @@ impl Sums for MemorySums {
         }
     }
 
-    async fn add_progress(&self, array_id: &str, elements: u64) -> Result<(), PortError> {
+    async fn add_progress(&self, array_id: &str, progress: Progress) -> Result<(), PortError> {
         match lock(&self.records).get_mut(array_id) {
             Some(r) => {
-                r.reduced_elements += elements;
+                r.reduced_elements += progress.elements;
+                r.mapped_bytes += progress.bytes;
                 Ok(())
             }
             None => Err(PortError::Rejected(format!(

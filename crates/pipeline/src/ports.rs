@@ -4,7 +4,7 @@
 //! and in-process) must behave the same way, which the contract suite checks.
 
 use async_trait::async_trait;
-use packet::{Number, MAX_MESSAGE_BYTES};
+use packet::{Number, ObjectSource, MAX_MESSAGE_BYTES};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -82,7 +82,12 @@ pub struct ScratchpadRow {
     pub key: RowKey,
     pub packet_value: Number,
     pub array_length: u64,
+    /// Units of the tree the row covers: elements of an array, bytes of an
+    /// object (`Tree::contains`).
     pub packet_contains: u64,
+    /// Elements summed in the row (`elementCount`): `packet_contains` for
+    /// an array, learnt by mapping for an object.
+    pub elements: u64,
     /// Unix seconds after which DynamoDB's TTL may delete the row.
     pub expires_at: u64,
     /// Merged into its parent. A consumed row stays as a tombstone until its
@@ -147,6 +152,12 @@ pub enum FailureKind {
     DeadLettered,
     /// The array was still pending at its deadline.
     Expired,
+    /// An object array's object holds a record that is not a valid number
+    /// (the reason gives the byte offset and, for line formats, the line).
+    BadData,
+    /// An object array's object could not be read: missing, not readable by
+    /// the functions, or overwritten since it was submitted.
+    Unreadable,
 }
 
 impl FailureKind {
@@ -155,6 +166,8 @@ impl FailureKind {
             FailureKind::NotEnqueued => "not_enqueued",
             FailureKind::DeadLettered => "dead_lettered",
             FailureKind::Expired => "expired",
+            FailureKind::BadData => "bad_data",
+            FailureKind::Unreadable => "unreadable",
         }
     }
     pub fn parse(s: &str) -> Option<FailureKind> {
@@ -162,6 +175,8 @@ impl FailureKind {
             "not_enqueued" => Some(FailureKind::NotEnqueued),
             "dead_lettered" => Some(FailureKind::DeadLettered),
             "expired" => Some(FailureKind::Expired),
+            "bad_data" => Some(FailureKind::BadData),
+            "unreadable" => Some(FailureKind::Unreadable),
             _ => None,
         }
     }
@@ -185,6 +200,7 @@ pub const FAILED_RECORD_RETENTION_SECONDS: u64 = 30 * 24 * 3600;
 pub struct SumRecord {
     pub array_id: String,
     pub status: Status,
+    /// Units of the merge tree: elements of an array, bytes of an object.
     pub array_length: u64,
     pub chunk_size: u64,
     pub fan_in: u64,
@@ -194,6 +210,12 @@ pub struct SumRecord {
     /// Elements mapped and folded into scratchpad packets so far: progress
     /// while pending (it can lag after a crash; never overcounts).
     pub reduced_elements: u64,
+    /// An object array's bytes mapped so far (progress, like `reduced_elements`).
+    pub mapped_bytes: u64,
+    /// The object an object array sums; `None` for a POSTed array.
+    pub source: Option<ObjectSource>,
+    /// An object array's element count, known once it is done.
+    pub element_count: Option<u64>,
     /// Unix ms after which a still pending array is failed as expired.
     pub deadline_ms: u64,
     /// Set when `status` is `Failed`.
@@ -205,6 +227,15 @@ pub struct SumRecord {
 }
 
 impl SumRecord {
+    /// How many elements the array has, if known: a POSTed array's length,
+    /// an object's count once it is done.
+    pub fn elements(&self) -> Option<u64> {
+        match self.source {
+            None => Some(self.array_length),
+            Some(_) => self.element_count,
+        }
+    }
+
     /// Whether the array is past its deadline without having ended: it is
     /// failed as expired by whoever reads it next, and no step works on it
     /// any more (what it needs may have expired: scratchpad rows by TTL,
@@ -225,6 +256,14 @@ impl SumRecord {
                 .is_none_or(|f| f.kind != FailureKind::DeadLettered),
         }
     }
+}
+
+/// Work newly mapped, for a record's progress counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub elements: u64,
+    /// Bytes of an object (0 for a POSTed array).
+    pub bytes: u64,
 }
 
 /// What completing an array found.
@@ -265,18 +304,21 @@ pub trait Sums: Send + Sync {
     async fn insert(&self, record: &SumRecord) -> Result<Put, PortError>;
     /// Reads a record, consistently.
     async fn get(&self, array_id: &str) -> Result<Option<SumRecord>, PortError>;
-    /// Sets the sum of a pending (or dead-lettered) array, once: a done
-    /// array is never changed, nor one failed for another reason.
+    /// Sets the sum of a pending (or dead-lettered) array, and its element
+    /// count (`elementCount`), once: a done array is never changed, nor one
+    /// failed for another reason.
     async fn complete(
         &self,
         array_id: &str,
         sum: &Number,
+        elements: u64,
         finished_at_ms: u64,
     ) -> Result<Completion, PortError>;
-    /// Adds `elements` to a record's progress counter (`reducedElements`).
-    /// Never retried by the adapter (an `ADD` retried after it applied would
-    /// count twice): a failure loses one update, the counter lags.
-    async fn add_progress(&self, array_id: &str, elements: u64) -> Result<(), PortError>;
+    /// Adds to a record's progress counters (`reducedElements`,
+    /// `mappedBytes`). Never retried by the adapter (an `ADD` retried after
+    /// it applied would count twice): a failure loses one update, the
+    /// counters lag.
+    async fn add_progress(&self, array_id: &str, progress: Progress) -> Result<(), PortError>;
     /// Fails a pending array (or one already failed as dead-lettered, to
     /// give the newer reason), setting `finishedAt` and a TTL of
     /// [`FAILED_RECORD_RETENTION_SECONDS`]; a done array is never changed.

@@ -28,7 +28,7 @@ pub async fn naive_reduce(ports: &Ports, sim: &Sim, body: &str) -> Result<(), St
         [one] if one.packet_contains >= record.array_length => {
             ports
                 .sums
-                .complete(&msg.array_id, &one.packet_value, now)
+                .complete(&msg.array_id, &one.packet_value, one.elements, now)
                 .await?;
         }
         [a, b] => {
@@ -45,6 +45,7 @@ pub async fn naive_reduce(ports: &Ports, sim: &Sim, body: &str) -> Result<(), St
                 packet_value: a.packet_value.clone() + b.packet_value.clone(),
                 array_length: record.array_length,
                 packet_contains: a.packet_contains + b.packet_contains,
+                elements: a.elements + b.elements,
                 expires_at: a.expires_at,
                 consumed: false,
             };
@@ -53,7 +54,7 @@ pub async fn naive_reduce(ports: &Ports, sim: &Sim, body: &str) -> Result<(), St
             if merged.packet_contains >= record.array_length {
                 ports
                     .sums
-                    .complete(&msg.array_id, &merged.packet_value, now)
+                    .complete(&msg.array_id, &merged.packet_value, merged.elements, now)
                     .await?;
             } else {
                 ports.reduce_queue.send(vec![body.to_string()]).await?;

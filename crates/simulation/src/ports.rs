@@ -13,8 +13,8 @@ use packet::Number;
 use pipeline::memory::{MemoryQueue, MemoryScratchpad, MemorySums};
 use pipeline::{Claimed, KeyClaim};
 use pipeline::{
-    Completion, Failing, Failure, PortError, Put, Queue, Received, Scratchpad, ScratchpadRow,
-    SumRecord, Sums,
+    Completion, Failing, Failure, PortError, Progress, Put, Queue, Received, Scratchpad,
+    ScratchpadRow, SumRecord, Sums,
 };
 use rand::Rng;
 use std::future::Future;
@@ -305,14 +305,21 @@ impl Sums for FaultySums {
         &self,
         array_id: &str,
         sum: &Number,
+        elements: u64,
         finished_at_ms: u64,
     ) -> Result<Completion, PortError> {
         let key = format!("{} = {sum}", short(array_id));
         yield_point().await;
         self.sim.before("sums.complete", &key)?;
-        let mut c = self.inner.complete(array_id, sum, finished_at_ms).await?;
+        let mut c = self
+            .inner
+            .complete(array_id, sum, elements, finished_at_ms)
+            .await?;
         if self.sim.retried("sums.complete", &key) {
-            c = self.inner.complete(array_id, sum, finished_at_ms).await?;
+            c = self
+                .inner
+                .complete(array_id, sum, elements, finished_at_ms)
+                .await?;
         }
         self.observe(array_id).await;
         yield_point().await;
@@ -320,11 +327,16 @@ impl Sums for FaultySums {
         Ok(c)
     }
 
-    async fn add_progress(&self, array_id: &str, elements: u64) -> Result<(), PortError> {
-        let key = format!("{} += {elements}", short(array_id));
+    async fn add_progress(&self, array_id: &str, progress: Progress) -> Result<(), PortError> {
+        let key = format!(
+            "{} += {} elements, {} bytes",
+            short(array_id),
+            progress.elements,
+            progress.bytes
+        );
         yield_point().await;
         self.sim.before("sums.add_progress", &key)?;
-        self.inner.add_progress(array_id, elements).await?;
+        self.inner.add_progress(array_id, progress).await?;
         yield_point().await;
         self.sim.after("sums.add_progress", &key)?;
         Ok(())

@@ -190,14 +190,21 @@ impl Sums for CountedSums {
         &self,
         array_id: &str,
         sum: &Number,
+        elements: u64,
         finished_at_ms: u64,
     ) -> Result<Completion, PortError> {
         self.tally.call("sums.complete");
-        self.inner.complete(array_id, sum, finished_at_ms).await
+        self.inner
+            .complete(array_id, sum, elements, finished_at_ms)
+            .await
     }
-    async fn add_progress(&self, array_id: &str, elements: u64) -> Result<(), PortError> {
+    async fn add_progress(
+        &self,
+        array_id: &str,
+        progress: pipeline::Progress,
+    ) -> Result<(), PortError> {
         self.tally.call("sums.add_progress");
-        self.inner.add_progress(array_id, elements).await
+        self.inner.add_progress(array_id, progress).await
     }
     async fn fail(
         &self,

@@ -15,6 +15,8 @@ const PARTITION_KEY: &str = "arrayId";
 const PACKET_ID: &str = "packetId";
 const PACKET_VALUE: &str = "packetValue";
 const ARRAY_LENGTH: &str = "arrayLength";
+/// Elements summed in the row (bytes are `packetContains` for an object).
+const ELEMENT_COUNT: &str = "elementCount";
 const PACKET_CONTAINS: &str = "packetContains";
 const EXPIRES_AT: &str = "expiresAt";
 const CONSUMED: &str = "consumed";
@@ -59,6 +61,7 @@ impl DynamoScratchpad {
             (PACKET_VALUE.into(), number_value(&row.packet_value)),
             (ARRAY_LENGTH.into(), count_value(row.array_length)),
             (PACKET_CONTAINS.into(), count_value(row.packet_contains)),
+            (ELEMENT_COUNT.into(), count_value(row.elements)),
             (EXPIRES_AT.into(), count_value(row.expires_at)),
             (CONSUMED.into(), AttributeValue::Bool(row.consumed)),
         ])
@@ -78,6 +81,11 @@ impl DynamoScratchpad {
             packet_value: r.number(PACKET_VALUE)?,
             array_length: r.count(ARRAY_LENGTH)?,
             packet_contains: r.count(PACKET_CONTAINS)?,
+            // Rows written before object arrays: an array's elements are its units.
+            elements: match r.optional_count(ELEMENT_COUNT)? {
+                Some(n) => n,
+                None => r.count(PACKET_CONTAINS)?,
+            },
             expires_at: r.count(EXPIRES_AT)?,
             consumed: r.boolean(CONSUMED)?,
         })

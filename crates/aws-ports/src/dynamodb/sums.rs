@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use packet::Number;
 use pipeline::{
-    Claimed, Completion, Failing, Failure, FailureKind, KeyClaim, PortError, Put, Status,
+    Claimed, Completion, Failing, Failure, FailureKind, KeyClaim, PortError, Progress, Put, Status,
     SumRecord, Sums, FAILED_RECORD_RETENTION_SECONDS,
 };
 use std::collections::HashMap;
@@ -26,6 +26,10 @@ pub const RESULT_SUM: &str = "resultSum";
 const SUBMITTED_AT: &str = "submittedAt";
 const FINISHED_AT: &str = "finishedAt";
 const REDUCED_ELEMENTS: &str = "reducedElements";
+const MAPPED_BYTES: &str = "mappedBytes";
+const ELEMENT_COUNT: &str = "elementCount";
+/// An object array's object (bucket, key, version, ETag, size, format), as JSON.
+const SOURCE: &str = "source";
 const DEADLINE_AT: &str = "deadlineAt";
 const FAILURE: &str = "failure";
 const REASON: &str = "reason";
@@ -66,6 +70,14 @@ impl DynamoSums {
         }
         if let Some(at) = record.finished_at_ms {
             item.insert(FINISHED_AT.into(), count_value(at));
+        }
+        if let Some(n) = record.element_count {
+            item.insert(ELEMENT_COUNT.into(), count_value(n));
+        }
+        if let Some(source) = &record.source {
+            // Strings, integers and enums always serialize.
+            let json = serde_json::to_string(source).unwrap_or_default();
+            item.insert(SOURCE.into(), AttributeValue::S(json));
         }
         item.insert(DEADLINE_AT.into(), count_value(record.deadline_ms));
         if let Some(at) = record.expires_at_s {
@@ -115,6 +127,17 @@ impl DynamoSums {
             submitted_at_ms: r.count(SUBMITTED_AT)?,
             finished_at_ms: r.optional_count(FINISHED_AT)?,
             reduced_elements: r.optional_count(REDUCED_ELEMENTS)?.unwrap_or(0),
+            mapped_bytes: r.optional_count(MAPPED_BYTES)?.unwrap_or(0),
+            element_count: r.optional_count(ELEMENT_COUNT)?,
+            source: match r.optional_string(SOURCE)? {
+                None => None,
+                Some(json) => Some(serde_json::from_str(&json).map_err(|e| {
+                    PortError::Rejected(format!(
+                        "table {}: attribute {SOURCE} is not an object source: {e}",
+                        self.table
+                    ))
+                })?),
+            },
             // Records written before deadlines existed get none: they end
             // only when done.
             deadline_ms: r.optional_count(DEADLINE_AT)?.unwrap_or(u64::MAX),
@@ -185,11 +208,13 @@ impl DynamoSums {
         else {
             return Err(from_sdk(&format!("UpdateItem on {}", self.table), e));
         };
-        Ok(Update::Refused(self.seen(array_id, failed.item()).await?))
+        Ok(Update::Refused(
+            self.seen(array_id, failed.item()).await?.map(Box::new),
+        ))
     }
 
     /// What a failed `complete` found, from the record the condition saw.
-    fn completion_of(&self, seen: Option<SumRecord>) -> Result<Completion, PortError> {
+    fn completion_of(&self, seen: Option<Box<SumRecord>>) -> Result<Completion, PortError> {
         match seen {
             None => Ok(Completion::Unknown),
             Some(r) if r.status == Status::Done => Ok(Completion::AlreadyDone),
@@ -208,7 +233,7 @@ impl DynamoSums {
 enum Update {
     Applied,
     /// The array had ended; the record the condition saw (`None`: none).
-    Refused(Option<SumRecord>),
+    Refused(Option<Box<SumRecord>>),
 }
 
 /// Idempotency claims share the sums table (one table to provision, back
@@ -302,15 +327,18 @@ impl Sums for DynamoSums {
         &self,
         array_id: &str,
         sum: &Number,
+        elements: u64,
         finished_at_ms: u64,
     ) -> Result<Completion, PortError> {
         let update = self
             .client
             .update_item()
             .update_expression(
-                "SET #status = :done, #sum = :sum, #finishedAt = :at \
+                "SET #status = :done, #sum = :sum, #elements = :n, #finishedAt = :at \
                  REMOVE #failure, #reason, #expires",
             )
+            .expression_attribute_names("#elements", ELEMENT_COUNT)
+            .expression_attribute_values(":n", count_value(elements))
             .expression_attribute_names("#reason", REASON)
             .expression_attribute_names("#expires", EXPIRES_AT)
             .expression_attribute_names("#sum", RESULT_SUM)
@@ -324,16 +352,18 @@ impl Sums for DynamoSums {
         }
     }
 
-    async fn add_progress(&self, array_id: &str, elements: u64) -> Result<(), PortError> {
+    async fn add_progress(&self, array_id: &str, progress: Progress) -> Result<(), PortError> {
         self.client
             .update_item()
             .table_name(&self.table)
             .key(ARRAY_ID, AttributeValue::S(array_id.to_string()))
-            .update_expression("ADD #reduced :n")
+            .update_expression("ADD #reduced :n, #bytes :b")
             .condition_expression("attribute_exists(#id)")
             .expression_attribute_names("#reduced", REDUCED_ELEMENTS)
+            .expression_attribute_names("#bytes", MAPPED_BYTES)
             .expression_attribute_names("#id", ARRAY_ID)
-            .expression_attribute_values(":n", count_value(elements))
+            .expression_attribute_values(":n", count_value(progress.elements))
+            .expression_attribute_values(":b", count_value(progress.bytes))
             // An ADD is not idempotent: if the SDK retried it after a first
             // attempt that applied but whose answer was lost, the counter
             // would count twice. One attempt only: a lost update lags.

@@ -1,19 +1,61 @@
-//! `times_two`: the map. Each TimesTwo message is one leaf of the merge tree;
-//! its doubled sum is written to the scratchpad only if absent, so a redelivered
+//! `times_two`: the map. Each TimesTwo message is one leaf of the merge tree:
+//! a packet of elements, or a byte range of an object (read here). Its
+//! doubled sum is written to the scratchpad only if absent, so a redelivered
 //! message writes nothing new, and the leaf's parent is handed to reduce.
 //!
-//! An array of one packet skips all that: its only leaf holds the whole sum,
+//! An array of one leaf skips all that: its only leaf holds the whole sum,
 //! which `times_two` writes to the sums table itself, under the same
 //! condition reduce writes a root (the array still pending), so a redelivered
 //! message finds it done and writes nothing.
+//!
+//! Bad data in an object, or an object that cannot be read, ends its array
+//! as failed with the reason; the message itself is then done.
 
+use super::range::{map_range, Mapped, RangeFailure};
 use super::StepError;
 use crate::config::Config;
-use crate::ports::{Completion, PortError, Ports, Put, RowKey, ScratchpadRow, SumRecord};
+use crate::ports::{
+    Completion, Failure, PortError, Ports, Progress, Put, RowKey, ScratchpadRow, SumRecord,
+};
 use futures::future::join_all;
-use packet::{MapMessage, NodeId, ReduceMessage};
+use packet::{MapMessage, NodeId, RangeMessage, ReduceMessage, Tree};
 use std::collections::{BTreeMap, BTreeSet};
 use tracing::Instrument;
+
+/// A TimesTwo message: a packet of an array, or a range of an object.
+#[derive(Debug)]
+enum Leaf<'b> {
+    Packet(MapMessage<'b>),
+    Range(RangeMessage),
+}
+
+impl<'b> Leaf<'b> {
+    fn decode(body: &'b str) -> Result<Leaf<'b>, StepError> {
+        if RangeMessage::is_range(body) {
+            Ok(Leaf::Range(RangeMessage::decode(body)?))
+        } else {
+            Ok(Leaf::Packet(MapMessage::decode(body)?))
+        }
+    }
+    fn array_id(&self) -> &str {
+        match self {
+            Leaf::Packet(m) => m.array_id,
+            Leaf::Range(m) => &m.array_id,
+        }
+    }
+    fn tree(&self) -> &Tree {
+        match self {
+            Leaf::Packet(m) => &m.tree,
+            Leaf::Range(m) => &m.tree,
+        }
+    }
+    fn node(&self) -> NodeId {
+        match self {
+            Leaf::Packet(m) => m.leaf,
+            Leaf::Range(m) => m.leaf,
+        }
+    }
+}
 
 /// What mapping one TimesTwo message did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -25,6 +67,8 @@ pub struct MapOutcome {
     pub completed: bool,
     /// For a completed array: submission to sum, in ms.
     pub latency_ms: Option<u64>,
+    /// For an S3 notification: the object arrays it started (or found).
+    pub objects_started: u64,
 }
 
 /// Maps a batch of TimesTwo message bodies; one result per body, in order.
@@ -37,22 +81,38 @@ pub async fn times_two(
     let mut results: Vec<Result<MapOutcome, StepError>> = (0..bodies.len())
         .map(|_| Ok(MapOutcome::default()))
         .collect();
-    let mut by_array: BTreeMap<&str, Vec<(usize, MapMessage<'_>)>> = BTreeMap::new();
+    let mut by_array: BTreeMap<String, Vec<(usize, Leaf<'_>)>> = BTreeMap::new();
+    let mut notifications = Vec::new();
     for (i, body) in bodies.iter().enumerate() {
-        match MapMessage::decode(body) {
-            Ok(m) => by_array.entry(m.array_id).or_default().push((i, m)),
+        if super::object::is_notification(body) {
+            notifications.push((i, *body));
+            continue;
+        }
+        match Leaf::decode(body) {
+            Ok(m) => by_array
+                .entry(m.array_id().to_string())
+                .or_default()
+                .push((i, m)),
             Err(e) => {
                 tracing::warn!(error = %e, "refusing TimesTwo message");
-                results[i] = Err(e.into());
+                results[i] = Err(e);
             }
         }
     }
-    let outcomes = join_all(by_array.into_iter().map(|(array_id, msgs)| {
+    let leaves = join_all(by_array.iter().map(|(array_id, msgs)| {
         map_array(ports, config, array_id, msgs)
             .instrument(tracing::info_span!("array", array_id = %array_id))
-    }))
-    .await;
-    for (i, r) in outcomes.into_iter().flatten() {
+    }));
+    let objects = join_all(notifications.into_iter().map(|(i, body)| async move {
+        let started = super::object::object_created(ports, config, body).await;
+        let outcome = started.map(|arrays| MapOutcome {
+            objects_started: arrays.len() as u64,
+            ..MapOutcome::default()
+        });
+        (i, outcome)
+    }));
+    let (leaves, objects) = futures::join!(leaves, objects);
+    for (i, r) in leaves.into_iter().flatten().chain(objects) {
         results[i] = r;
     }
     results
@@ -61,11 +121,12 @@ pub async fn times_two(
 /// One result per message, by the message's index in the batch.
 type Outcomes = Vec<(usize, Result<MapOutcome, StepError>)>;
 
-/// A leaf this batch stored (or found stored): the index of its message in
-/// the batch, the message, and whether it was written now.
-struct Stored<'m, 'b> {
+/// A leaf this batch mapped and stored (or found stored): the index of its
+/// message in the batch, its node, value, and whether it was written now.
+struct Stored {
     index: usize,
-    message: &'m MapMessage<'b>,
+    node: NodeId,
+    mapped: Mapped,
     created: bool,
 }
 
@@ -73,33 +134,37 @@ async fn map_array(
     ports: &Ports,
     config: &Config,
     array_id: &str,
-    msgs: Vec<(usize, MapMessage<'_>)>,
+    msgs: &[(usize, Leaf<'_>)],
 ) -> Outcomes {
     let record = match ports.sums.get(array_id).await {
         Ok(Some(r)) => r,
         Ok(None) => {
             tracing::warn!(array_id, "TimesTwo message for an unknown array");
-            return fail_all(&msgs, || StepError::UnknownArray(array_id.to_string()));
+            return fail_all(msgs, || StepError::UnknownArray(array_id.to_string()));
         }
-        Err(e) => return fail_all(&msgs, || e.clone().into()),
+        Err(e) => return fail_all(msgs, || e.clone().into()),
     };
     if !takes_leaves(ports, &record).await {
-        // A late duplicate, a packet of an array that failed, or of one
-        // that just expired: there is nothing to add.
-        return msgs
-            .iter()
-            .map(|(i, _)| (*i, Ok(MapOutcome::default())))
-            .collect();
+        // A late duplicate, a leaf of an array that failed, or of one that
+        // just expired: there is nothing to add.
+        return done_all(msgs);
     }
+    let (mapped, mut out) = match map_leaves(ports, array_id, &record, msgs).await {
+        Ok(mapped) => mapped,
+        // The array has failed for good: its messages are done.
+        Err(()) => return done_all(msgs),
+    };
     if record.array_length <= record.chunk_size {
-        return finish_single_leaf(ports, array_id, &record, &msgs).await;
+        out.extend(finish_single_leaf(ports, array_id, &record, mapped).await);
+        return out;
     }
-    let (stored, mut out) = store_leaves(ports, config, array_id, &record, &msgs).await;
+    let tree = *msgs[0].1.tree();
+    let stored = store_leaves(ports, config, array_id, &tree, mapped, &mut out).await;
     if stored.is_empty() {
         return out;
     }
     // The leaves are stored; until reduce has been told, the messages are not done.
-    let sent = trigger_reduce(ports, array_id, &stored).await;
+    let sent = trigger_reduce(ports, array_id, &tree, &stored).await;
     for leaf in stored {
         out.push((
             leaf.index,
@@ -111,12 +176,18 @@ async fn map_array(
                 .map_err(StepError::from),
         ));
     }
-    tracing::debug!(array_id, "mapped packets");
+    tracing::debug!(array_id, "mapped leaves");
     out
 }
 
-fn fail_all(msgs: &[(usize, MapMessage<'_>)], error: impl Fn() -> StepError) -> Outcomes {
+fn fail_all(msgs: &[(usize, Leaf<'_>)], error: impl Fn() -> StepError) -> Outcomes {
     msgs.iter().map(|(i, _)| (*i, Err(error()))).collect()
+}
+
+fn done_all(msgs: &[(usize, Leaf<'_>)]) -> Outcomes {
+    msgs.iter()
+        .map(|(i, _)| (*i, Ok(MapOutcome::default())))
+        .collect()
 }
 
 /// Whether the array still takes leaves: neither ended nor overdue. An
@@ -130,44 +201,89 @@ async fn takes_leaves(ports: &Ports, record: &SumRecord) -> bool {
     !overdue && !record.has_ended()
 }
 
-/// Writes each message's leaf unless it is there already, all at once.
-/// Returns the leaves stored, and the results of the messages that failed.
-async fn store_leaves<'m, 'b>(
+/// Maps every message that belongs to the array (ranges are read
+/// concurrently). Returns the leaves' values and the results of the
+/// messages that failed; `Err` when one found the array's data bad or its
+/// object unreadable, after failing the array.
+async fn map_leaves(
+    ports: &Ports,
+    array_id: &str,
+    record: &SumRecord,
+    msgs: &[(usize, Leaf<'_>)],
+) -> Result<(Vec<(usize, NodeId, Mapped)>, Outcomes), ()> {
+    let mut out = Vec::new();
+    let mut work = Vec::new();
+    for (i, m) in msgs {
+        match mismatch(array_id, record, m.tree()) {
+            Some(e) => out.push((*i, Err(e))),
+            None => work.push(async move { (*i, m.node(), map_leaf(ports, m).await) }),
+        }
+    }
+    let mut mapped = Vec::new();
+    let mut failure: Option<Failure> = None;
+    for (i, node, result) in join_all(work).await {
+        match result {
+            Ok(value) => mapped.push((i, node, value)),
+            Err(RangeFailure::Retry(e)) => out.push((i, Err(e.into()))),
+            Err(RangeFailure::Final(f)) => {
+                failure.get_or_insert(f);
+            }
+        }
+    }
+    match failure {
+        Some(f) => {
+            super::submit::fail_array(ports, array_id, &f).await;
+            Err(())
+        }
+        None => Ok((mapped, out)),
+    }
+}
+
+async fn map_leaf(ports: &Ports, leaf: &Leaf<'_>) -> Result<Mapped, RangeFailure> {
+    match leaf {
+        Leaf::Packet(m) => Ok(Mapped {
+            value: m.doubled_sum(),
+            elements: m.elements.len() as u64,
+            bytes: 0,
+        }),
+        Leaf::Range(m) => map_range(ports, m).await,
+    }
+}
+
+/// Writes each mapped leaf unless it is there already, all at once.
+/// Returns the leaves stored; failed writes go to `out`.
+async fn store_leaves(
     ports: &Ports,
     config: &Config,
     array_id: &str,
-    record: &SumRecord,
-    msgs: &'m [(usize, MapMessage<'b>)],
-) -> (Vec<Stored<'m, 'b>>, Outcomes) {
+    tree: &Tree,
+    mapped: Vec<(usize, NodeId, Mapped)>,
+    out: &mut Outcomes,
+) -> Vec<Stored> {
     let now_s = ports.clock.now_ms() / 1000;
     let expires_at = now_s + config.scratchpad_ttl.as_secs();
-    let mut out = Vec::with_capacity(msgs.len());
-    let mut puts = Vec::new();
-    for (i, m) in msgs {
-        if let Some(e) = mismatch(array_id, record, m) {
-            out.push((*i, Err(e)));
-            continue;
-        }
-        let row = leaf_row(array_id, m, expires_at);
-        puts.push(async move { (*i, m, ports.scratchpad.put_new(&row).await) });
-    }
+    let puts = mapped.into_iter().map(|(index, node, value)| async move {
+        let row = leaf_row(array_id, tree, node, &value, expires_at);
+        let put = ports.scratchpad.put_new(&row).await;
+        (index, node, value, put)
+    });
     let mut stored = Vec::new();
-    for (index, message, result) in join_all(puts).await {
+    for (index, node, mapped, result) in join_all(puts).await {
         match result {
             Ok(put) => stored.push(Stored {
                 index,
-                message,
+                node,
+                mapped,
                 created: put == Put::Created,
             }),
             Err(e) => out.push((index, Err(e.into()))),
         }
     }
-    (stored, out)
+    stored
 }
 
-/// Why `m` does not belong to the array `record` describes, if it does not.
-fn mismatch(array_id: &str, record: &SumRecord, m: &MapMessage<'_>) -> Option<StepError> {
-    let t = &m.tree;
+/// Why a message's tree does not belong to the array `record` describes, if it does not.
+fn mismatch(array_id: &str, record: &SumRecord, t: &Tree) -> Option<StepError> {
     let ours = (t.array_length(), t.chunk_size(), t.fan_in());
     (ours != (record.array_length, record.chunk_size, record.fan_in)).then(|| StepError::Mismatch {
         array_id: array_id.to_string(),
@@ -175,7 +291,7 @@ fn mismatch(array_id: &str, record: &SumRecord, m: &MapMessage<'_>) -> Option<St
     })
 }
 
-/// The array is one packet: its doubled sum is the array's sum, written to
+/// The array is one leaf: its doubled sum is the array's sum, written to
 /// the sums table while the array is pending (a dead-lettered one may still
 /// finish, as with reduce). Two requests in all (the record read before and
 /// this conditional write) instead of a leaf, a Reduce message, a progress
@@ -185,76 +301,85 @@ async fn finish_single_leaf(
     ports: &Ports,
     array_id: &str,
     record: &SumRecord,
-    msgs: &[(usize, MapMessage<'_>)],
+    mapped: Vec<(usize, NodeId, Mapped)>,
 ) -> Outcomes {
-    let mut out = Vec::with_capacity(msgs.len());
-    for (i, m) in msgs {
-        if let Some(e) = mismatch(array_id, record, m) {
-            out.push((*i, Err(e)));
-            continue;
-        }
-        let sum = m.doubled_sum();
+    let mut out = Vec::with_capacity(mapped.len());
+    for (i, _, leaf) in mapped {
         let now = ports.clock.now_ms();
-        let outcome = match ports.sums.complete(array_id, &sum, now).await {
+        let completion = ports
+            .sums
+            .complete(array_id, &leaf.value, leaf.elements, now)
+            .await;
+        let outcome = match completion {
             Ok(Completion::Completed) => {
-                tracing::info!(array_id, sum = %sum, "array done (one packet)");
+                tracing::info!(array_id, sum = %leaf.value, "array done (one leaf)");
                 Ok(MapOutcome {
                     created: true,
                     completed: true,
                     latency_ms: Some(now.saturating_sub(record.submitted_at_ms)),
+                    ..MapOutcome::default()
                 })
             }
             Ok(Completion::AlreadyDone | Completion::Failed) => Ok(MapOutcome::default()),
             Ok(Completion::Unknown) => Err(StepError::UnknownArray(array_id.to_string())),
             Err(e) => Err(e.into()),
         };
-        out.push((*i, outcome));
+        out.push((i, outcome));
     }
     out
 }
 
-/// The scratchpad row of the leaf `m` carries, doubled.
-fn leaf_row(array_id: &str, m: &MapMessage<'_>, expires_at: u64) -> ScratchpadRow {
+/// The scratchpad row of a mapped leaf.
+fn leaf_row(
+    array_id: &str,
+    tree: &Tree,
+    node: NodeId,
+    mapped: &Mapped,
+    expires_at: u64,
+) -> ScratchpadRow {
     ScratchpadRow {
         key: RowKey {
-            partition_key: m.tree.partition_key(array_id, m.leaf),
-            packet_id: m.leaf.to_string(),
+            partition_key: tree.partition_key(array_id, node),
+            packet_id: node.to_string(),
         },
-        packet_value: m.doubled_sum(),
-        array_length: m.tree.array_length(),
-        packet_contains: m.elements.len() as u64,
+        packet_value: mapped.value.clone(),
+        array_length: tree.array_length(),
+        packet_contains: tree.contains(node),
+        elements: mapped.elements,
         expires_at,
         consumed: false,
     }
 }
 
 /// Tells reduce to merge the stored leaves' parents, then counts the
-/// elements of the leaves written now as progress.
+/// elements (and bytes) of the leaves written now as progress.
 async fn trigger_reduce(
     ports: &Ports,
     array_id: &str,
-    stored: &[Stored<'_, '_>],
+    tree: &Tree,
+    stored: &[Stored],
 ) -> Result<(), PortError> {
-    let tree = stored[0].message.tree;
     let targets: BTreeSet<NodeId> = stored
         .iter()
-        .filter_map(|leaf| tree.parent(leaf.message.leaf))
+        .filter_map(|leaf| tree.parent(leaf.node))
         .collect();
     let trigger = ReduceMessage {
         array_id: array_id.to_string(),
-        tree,
+        tree: *tree,
         targets: targets.into_iter().collect(),
     };
     ports.reduce_queue.send(vec![trigger.encode()]).await?;
-    let fresh_elements: u64 = stored
+    let fresh = stored
         .iter()
         .filter(|leaf| leaf.created)
-        .map(|leaf| leaf.message.elements.len() as u64)
-        .sum();
-    if fresh_elements > 0 {
+        .fold(Progress::default(), |p, leaf| Progress {
+            elements: p.elements + leaf.mapped.elements,
+            bytes: p.bytes + leaf.mapped.bytes,
+        });
+    if fresh != Progress::default() {
         // Progress is informational: a failure here must not send the batch
         // round again (its leaves are stored and reduce has been told).
-        if let Err(e) = ports.sums.add_progress(array_id, fresh_elements).await {
+        if let Err(e) = ports.sums.add_progress(array_id, fresh).await {
             tracing::warn!(array_id, error = %e, "could not record progress");
         }
     }

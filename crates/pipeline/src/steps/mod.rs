@@ -1,10 +1,17 @@
 //! The three steps of the adder, plus reading a result.
 
 mod map;
+mod object;
+mod range;
 mod reduce;
 mod submit;
 
 pub use map::{times_two, MapOutcome};
+pub use object::{
+    find_object, format_of_key, is_notification, object_created, object_source, submit_object,
+    Column, FormatRequest, ObjectSubmitError, MAX_RANGES,
+};
+pub use range::LINE_SCAN_LIMIT;
 pub use reduce::{reduce, reduce_batch, ReduceOutcome, RETRIGGER_MARGIN_MS};
 pub use submit::{get_sum, submit, submit_with_key, SubmitError, Submitted};
 

@@ -217,10 +217,15 @@ async fn walk(
             }
         };
         let kids = match_children(array_id, tree, target, &rows)?;
-        if let Some((value, contains)) = total(&kids, tree, target) {
+        if let Some(Total {
+            value,
+            contains,
+            elements,
+        }) = total(&kids, tree, target)
+        {
             if tree.is_root(target) {
                 let now = ports.clock.now_ms();
-                match ports.sums.complete(array_id, &value, now).await? {
+                match ports.sums.complete(array_id, &value, elements, now).await? {
                     Completion::Completed => {
                         outcome.completed = true;
                         tracing::info!(array_id, sum = %value, "array done");
@@ -239,6 +244,7 @@ async fn walk(
                 packet_value: value,
                 array_length: tree.array_length(),
                 packet_contains: contains,
+                elements,
                 expires_at: ports.clock.now_ms() / 1000 + config.scratchpad_ttl.as_secs(),
                 consumed: false,
             };
@@ -325,21 +331,29 @@ fn match_children<'r>(
     Ok(kids)
 }
 
-/// The merged value and element count, if every child of `target` is present.
-fn total(
-    kids: &BTreeMap<NodeId, &ScratchpadRow>,
-    tree: &Tree,
-    target: NodeId,
-) -> Option<(Number, u64)> {
+/// A node's merged children.
+struct Total {
+    value: Number,
+    /// Tree units (elements of an array, bytes of an object).
+    contains: u64,
+    elements: u64,
+}
+
+/// The merged value and counts, if every child of `target` is present.
+fn total(kids: &BTreeMap<NodeId, &ScratchpadRow>, tree: &Tree, target: NodeId) -> Option<Total> {
     let expected = tree.children(target);
     if kids.len() != expected.len() || !expected.iter().all(|n| kids.contains_key(n)) {
         return None;
     }
-    let mut value = Number::zero();
-    let mut contains = 0;
+    let mut total = Total {
+        value: Number::zero(),
+        contains: 0,
+        elements: 0,
+    };
     for row in kids.values() {
-        value += &row.packet_value;
-        contains += row.packet_contains;
+        total.value += &row.packet_value;
+        total.contains += row.packet_contains;
+        total.elements += row.elements;
     }
-    Some((value, contains))
+    Some(total)
 }

@@ -83,7 +83,7 @@ async fn enqueue_or_fail(
 /// Records `record`, a new array. An `AlreadyThere` can only be our own
 /// write, applied by a first attempt whose answer was lost and then retried
 /// by the SDK (array ids are fresh UUIDs): recognised by reading it back.
-async fn insert_own(ports: &Ports, record: &SumRecord) -> Result<(), PortError> {
+pub(crate) async fn insert_own(ports: &Ports, record: &SumRecord) -> Result<(), PortError> {
     if ports.sums.insert(record).await? == Put::Created {
         return Ok(());
     }
@@ -98,6 +98,20 @@ async fn insert_own(ports: &Ports, record: &SumRecord) -> Result<(), PortError> 
             "array id {} is already taken by another array",
             record.array_id
         ))),
+    }
+}
+
+/// Records `record` unless an array with its id exists, and returns what is
+/// recorded: the same object submitted twice is one array.
+pub(crate) async fn insert_own_or_existing(
+    ports: &Ports,
+    record: SumRecord,
+) -> Result<SumRecord, PortError> {
+    match ports.sums.insert(&record).await? {
+        Put::Created => Ok(record),
+        Put::AlreadyThere => ports.sums.get(&record.array_id).await?.ok_or_else(|| {
+            PortError::Unavailable(format!("array {} vanished; retry", record.array_id))
+        }),
     }
 }
 
@@ -219,7 +233,7 @@ pub async fn submit_with_key(
     })
 }
 
-fn new_record(array_id: &str, count: u64, config: &Config, now_ms: u64) -> SumRecord {
+pub(crate) fn new_record(array_id: &str, count: u64, config: &Config, now_ms: u64) -> SumRecord {
     let empty = count == 0;
     let deadline_ms = now_ms.saturating_add(config.array_deadline.as_millis() as u64);
     SumRecord {
@@ -232,6 +246,9 @@ fn new_record(array_id: &str, count: u64, config: &Config, now_ms: u64) -> SumRe
         submitted_at_ms: now_ms,
         finished_at_ms: empty.then_some(now_ms),
         reduced_elements: 0,
+        mapped_bytes: 0,
+        source: None,
+        element_count: empty.then_some(0),
         deadline_ms,
         failure: None,
         expires_at_s: (!empty).then_some(deadline_ms / 1000 + FAILED_RECORD_RETENTION_SECONDS),

@@ -1,0 +1,319 @@
+//! Starting an object array: from the API (`submit_object`) or from an S3
+//! ObjectCreated notification (`object_created`).
+//!
+//! Only the object's size is read (HeadObject; plus its header line for a
+//! CSV column given by name): the ranges are enqueued without reading the
+//! bytes, and `times_two` reads each. The array id is derived from the
+//! object version and the format, so submitting the same object again, or a
+//! redelivered notification, is the same computation: while it is pending
+//! its ranges are sent again (a crash may have cut the first sending short;
+//! duplicates add nothing), once it has ended nothing is sent.
+
+use super::range::{format_name, with_reader};
+use super::submit::{insert_own_or_existing, new_record};
+use super::{StepError, Submitted};
+use crate::config::Config;
+use crate::objects::ObjectError;
+use crate::ports::{PortError, Ports, SumRecord};
+use packet::ranges::{resolve_column, Format};
+use packet::{NodeId, ObjectRef, ObjectSource, RangeMessage};
+use serde::Deserialize;
+
+/// Most ranges one submission enqueues: at the default 8 MiB per range, an
+/// object of 80 GiB. Sending more would not fit API Gateway's 29 s.
+pub const MAX_RANGES: u64 = 10_000;
+
+/// A CSV column, by 0-based index or by its header's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Column {
+    Index(usize),
+    Name(String),
+}
+
+impl Column {
+    /// `"3"` is an index, anything else a name.
+    pub fn parse(text: &str) -> Column {
+        text.parse()
+            .map_or_else(|_| Column::Name(text.to_string()), Column::Index)
+    }
+}
+
+/// How the numbers are laid out, as a client names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormatRequest {
+    JsonArray,
+    Lines,
+    Csv { column: Column, header: bool },
+}
+
+/// Why an object array was not started.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectSubmitError {
+    /// 404, 403 (as a 4xx to the client), or 503 when transient.
+    #[error(transparent)]
+    Object(#[from] ObjectError),
+    /// 422: the header has no such column, or there is no header.
+    #[error("{0}")]
+    Format(String),
+    /// 413.
+    #[error(
+        "the object is {size} bytes: {ranges} ranges of RANGE_BYTES={range_bytes}; \
+         at most {MAX_RANGES} ranges are accepted"
+    )]
+    TooLarge {
+        size: u64,
+        ranges: u64,
+        range_bytes: u64,
+    },
+    /// 503.
+    #[error("could not record or enqueue the array: {0}")]
+    Port(#[from] PortError),
+}
+
+/// What `object` in `format` is now: its version, size and resolved format,
+/// which name its array (`ObjectSource::array_id`).
+pub async fn object_source(
+    ports: &Ports,
+    object: &ObjectRef,
+    format: &FormatRequest,
+) -> Result<ObjectSource, ObjectSubmitError> {
+    let info = ports.objects.head(object).await?;
+    let pinned = ObjectRef {
+        version_id: info.version_id.or_else(|| object.version_id.clone()),
+        etag: info.etag.or_else(|| object.etag.clone()),
+        ..object.clone()
+    };
+    let format = resolve_format(ports, &pinned, info.size, format).await?;
+    Ok(ObjectSource {
+        object: pinned,
+        size: info.size,
+        format,
+    })
+}
+
+/// The record of the array summing `object` (as it is now) in `format`,
+/// if it was ever submitted: how a result is found from an object's key.
+pub async fn find_object(
+    ports: &Ports,
+    object: &ObjectRef,
+    format: &FormatRequest,
+) -> Result<Option<SumRecord>, ObjectSubmitError> {
+    let source = object_source(ports, object, format).await?;
+    Ok(super::get_sum(ports, &source.array_id()).await?)
+}
+
+/// Starts (or finds) the computation of `object` in `format`.
+pub async fn submit_object(
+    ports: &Ports,
+    config: &Config,
+    object: &ObjectRef,
+    format: &FormatRequest,
+) -> Result<Submitted, ObjectSubmitError> {
+    let source = object_source(ports, object, format).await?;
+    let info_size = source.size;
+    let tree = source
+        .tree(config.range_bytes, config.fan_in)
+        .map_err(|e| PortError::Rejected(e.to_string()))?;
+    if tree.leaves() > MAX_RANGES {
+        return Err(ObjectSubmitError::TooLarge {
+            size: info_size,
+            ranges: tree.leaves(),
+            range_bytes: config.range_bytes,
+        });
+    }
+    let array_id = source.array_id();
+    let mut record = new_record(&array_id, tree.array_length(), config, ports.clock.now_ms());
+    record.chunk_size = config.range_bytes;
+    record.element_count = None;
+    record.source = Some(source.clone());
+    let record = insert_own_or_existing(ports, record).await?;
+    if !record.has_ended() {
+        send_ranges(ports, &record, &source).await?;
+    }
+    tracing::info!(array_id = %array_id, object = %source.object, bytes = source.size, "object accepted");
+    Ok(Submitted {
+        array_id,
+        array_length: record.array_length,
+        status: record.status,
+    })
+}
+
+/// Every range message of the array `record` describes, shaped by the
+/// record (not today's configuration), so a repeat sends the same ones.
+async fn send_ranges(
+    ports: &Ports,
+    record: &SumRecord,
+    source: &ObjectSource,
+) -> Result<(), PortError> {
+    let tree = source
+        .tree(record.chunk_size, record.fan_in)
+        .map_err(|e| PortError::Rejected(e.to_string()))?;
+    let bodies = (0..tree.leaves())
+        .map(|leaf| {
+            RangeMessage {
+                array_id: record.array_id.clone(),
+                source: source.clone(),
+                tree,
+                leaf: NodeId::new(0, leaf),
+            }
+            .encode()
+        })
+        .collect();
+    ports.times_two_queue.send(bodies).await
+}
+
+/// The format with its CSV column as an index, reading the header line for
+/// a column given by name.
+async fn resolve_format(
+    ports: &Ports,
+    object: &ObjectRef,
+    size: u64,
+    format: &FormatRequest,
+) -> Result<Format, ObjectSubmitError> {
+    let (name, header) = match format {
+        FormatRequest::JsonArray => return Ok(Format::JsonArray),
+        FormatRequest::Lines => return Ok(Format::Lines),
+        FormatRequest::Csv {
+            column: Column::Index(column),
+            header,
+        } => {
+            return Ok(Format::Csv {
+                column: *column,
+                header: *header,
+            })
+        }
+        FormatRequest::Csv {
+            column: Column::Name(name),
+            header,
+        } => (name.clone(), *header),
+    };
+    if !header || size == 0 {
+        return Err(ObjectSubmitError::Format(format!(
+            "column {name:?} is named, but {object} has no header line to find it in"
+        )));
+    }
+    let body = ports.objects.read_from(object, 0).await?;
+    let found = with_reader(body, move |r| resolve_column(r, &name)).await?;
+    match found {
+        Ok(column) => Ok(Format::Csv { column, header }),
+        Err(e) => Err(ObjectSubmitError::Format(format!(
+            "{object} as {}: {e}",
+            format_name(Format::Csv { column: 0, header })
+        ))),
+    }
+}
+
+/// The format of an object dropped in the input bucket, from its key:
+/// `.json` a JSON array, `.csv` CSV with a header (column
+/// `INPUT_CSV_COLUMN`), anything else one number per line.
+pub fn format_of_key(key: &str, config: &Config) -> FormatRequest {
+    let lower = key.to_ascii_lowercase();
+    if lower.ends_with(".json") {
+        FormatRequest::JsonArray
+    } else if lower.ends_with(".csv") {
+        FormatRequest::Csv {
+            column: Column::parse(&config.input_csv_column),
+            header: true,
+        }
+    } else {
+        FormatRequest::Lines
+    }
+}
+
+#[derive(Deserialize)]
+struct Notification {
+    #[serde(rename = "Records", default)]
+    records: Vec<NotificationRecord>,
+    #[serde(rename = "Event")]
+    event: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NotificationRecord {
+    #[serde(rename = "eventName")]
+    event_name: String,
+    s3: NotifiedS3,
+}
+
+#[derive(Deserialize)]
+struct NotifiedS3 {
+    bucket: NotifiedBucket,
+    object: NotifiedObject,
+}
+
+#[derive(Deserialize)]
+struct NotifiedBucket {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NotifiedObject {
+    key: String,
+    e_tag: Option<String>,
+    version_id: Option<String>,
+}
+
+/// Whether a TimesTwo-function message body is an S3 event notification
+/// (it arrives from the ObjectCreated queue) rather than a leaf.
+pub fn is_notification(body: &str) -> bool {
+    body.contains("\"Records\"") || body.contains("\"s3:TestEvent\"")
+}
+
+/// Starts the computation of every object an S3 notification names. The
+/// test event S3 sends when notifications are configured, and events other
+/// than ObjectCreated, are ignored; an object deleted or overwritten since
+/// its event is skipped (its own later event, if any, starts the newer).
+pub async fn object_created(
+    ports: &Ports,
+    config: &Config,
+    body: &str,
+) -> Result<Vec<Submitted>, StepError> {
+    let note: Notification = serde_json::from_str(body)
+        .map_err(|e| PortError::Rejected(format!("not an S3 event notification: {e}")))?;
+    if note.event.is_some() {
+        return Ok(Vec::new());
+    }
+    let mut started = Vec::new();
+    for record in note
+        .records
+        .iter()
+        .filter(|r| r.event_name.starts_with("ObjectCreated:"))
+    {
+        let object = ObjectRef {
+            bucket: record.s3.bucket.name.clone(),
+            key: decode_key(&record.s3.object.key),
+            version_id: record.s3.object.version_id.clone(),
+            etag: record.s3.object.e_tag.as_ref().map(|e| quoted(e)),
+        };
+        let format = format_of_key(&object.key, config);
+        match submit_object(ports, config, &object, &format).await {
+            Ok(s) => started.push(s),
+            Err(ObjectSubmitError::Object(ObjectError::NotFound(_) | ObjectError::Changed(_))) => {
+                tracing::info!(object = %object, "object gone or replaced since its event; skipped")
+            }
+            Err(ObjectSubmitError::Object(ObjectError::Port(e)) | ObjectSubmitError::Port(e)) => {
+                return Err(e.into())
+            }
+            Err(e) => return Err(PortError::Rejected(format!("{object}: {e}")).into()),
+        }
+    }
+    Ok(started)
+}
+
+/// S3 event keys are URL-encoded, with `+` for a space (a `+` in a key
+/// comes as `%2B`).
+fn decode_key(key: &str) -> String {
+    percent_encoding::percent_decode_str(&key.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// S3 events give the ETag bare; HeadObject and If-Match quote it.
+fn quoted(etag: &str) -> String {
+    if etag.starts_with('"') {
+        etag.to_string()
+    } else {
+        format!("\"{etag}\"")
+    }
+}

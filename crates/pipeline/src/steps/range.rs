@@ -1,0 +1,144 @@
+//! Mapping one byte range of an object: read it through the object store
+//! port and sum the records it owns (`packet::ranges`).
+
+use crate::objects::{ObjectBody, ObjectError};
+use crate::ports::{Failure, FailureKind, PortError, Ports};
+use packet::ranges::{line_of, read_from, read_range, Format, RangeError};
+use packet::{Number, ObjectRef, RangeMessage};
+use std::io::{BufRead, BufReader};
+
+/// Bytes `line_of` may read from an object's start to number the line of a
+/// bad record: beyond it only the byte offset is given, so reporting bad
+/// data never costs more than one read of this size.
+pub const LINE_SCAN_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// A leaf's value once mapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapped {
+    pub value: Number,
+    pub elements: u64,
+    /// Bytes of the object the leaf covers (0 for a packet).
+    pub bytes: u64,
+}
+
+/// Why a range could not be mapped.
+#[derive(Debug)]
+pub enum RangeFailure {
+    /// The array cannot finish: it is failed with this reason.
+    Final(Failure),
+    /// Worth another delivery.
+    Retry(PortError),
+}
+
+impl From<ObjectError> for RangeFailure {
+    fn from(e: ObjectError) -> RangeFailure {
+        match e {
+            ObjectError::Port(e) if e.is_transient() => RangeFailure::Retry(e),
+            other => RangeFailure::Final(Failure {
+                kind: FailureKind::Unreadable,
+                reason: other.to_string(),
+            }),
+        }
+    }
+}
+
+/// Runs `read` over `body`: on this thread for a local body (the
+/// simulation polls futures by hand: no runtime, no threads), on a
+/// blocking thread for a network stream, which it reads through a bridge.
+pub async fn with_reader<T: Send + 'static>(
+    body: ObjectBody,
+    read: impl FnOnce(&mut dyn BufRead) -> T + Send + 'static,
+) -> Result<T, PortError> {
+    match body {
+        ObjectBody::Local(mut reader) => Ok(read(&mut reader)),
+        ObjectBody::Stream(stream) => tokio::task::spawn_blocking(move || {
+            let bridge = tokio_util::io::SyncIoBridge::new(stream);
+            read(&mut BufReader::with_capacity(1 << 16, bridge))
+        })
+        .await
+        .map_err(|e| PortError::Unavailable(format!("the range reader stopped: {e}"))),
+    }
+}
+
+/// Sums the records `m`'s range owns, doubled.
+pub async fn map_range(ports: &Ports, m: &RangeMessage) -> Result<Mapped, RangeFailure> {
+    let range = m.range();
+    let (format, size) = (m.source.format, m.source.size);
+    let bytes = range.end - range.start;
+    let summed = if range.start >= size {
+        // The empty object's one range: nothing to fetch (S3 refuses a
+        // range past the end), its reader decides what it is.
+        read_range(format, range, size, &[][..])
+    } else {
+        let body = ports
+            .objects
+            .read_from(&m.source.object, read_from(range.start))
+            .await?;
+        with_reader(body, move |r| read_range(format, range, size, r))
+            .await
+            .map_err(RangeFailure::Retry)?
+    };
+    match summed {
+        Ok(sum) => Ok(Mapped {
+            value: sum.doubled_sum,
+            elements: sum.elements,
+            bytes,
+        }),
+        Err(RangeError::BadData { offset, reason }) => {
+            let line = line_number(ports, &m.source.object, format, offset).await;
+            Err(RangeFailure::Final(Failure {
+                kind: FailureKind::BadData,
+                reason: format!(
+                    "{} is not valid {} data: {}: {reason}",
+                    m.source.object,
+                    format_name(format),
+                    place(offset, line)
+                ),
+            }))
+        }
+        Err(e @ RangeError::Read { .. }) => Err(RangeFailure::Retry(PortError::Unavailable(
+            format!("reading {}: {e}", m.source.object),
+        ))),
+        Err(e @ RangeError::OutsideObject { .. }) => Err(RangeFailure::Final(Failure {
+            kind: FailureKind::Unreadable,
+            reason: format!("{}: {e}", m.source.object),
+        })),
+    }
+}
+
+/// The line of `offset` for line formats, when it is near enough the start
+/// to count ([`LINE_SCAN_LIMIT`]) and the object can be read again.
+async fn line_number(
+    ports: &Ports,
+    object: &ObjectRef,
+    format: Format,
+    offset: u64,
+) -> Option<u64> {
+    if !format.has_lines() || offset > LINE_SCAN_LIMIT {
+        return None;
+    }
+    if offset == 0 {
+        return Some(1);
+    }
+    let body = ports.objects.read_from(object, 0).await.ok()?;
+    with_reader(body, move |r| line_of(offset, r).ok())
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Where a bad record is, for people.
+pub fn place(offset: u64, line: Option<u64>) -> String {
+    match line {
+        Some(line) => format!("byte {offset} (line {line})"),
+        None => format!("byte {offset}"),
+    }
+}
+
+pub fn format_name(format: Format) -> &'static str {
+    match format {
+        Format::JsonArray => "JSON array",
+        Format::Lines => "one-number-per-line",
+        Format::Csv { .. } => "CSV",
+    }
+}

@@ -1,0 +1,319 @@
+//! Object arrays on the in-process ports: an object in the in-process store,
+//! summed by byte ranges through submit_object (or a notification), the map
+//! and the reduce, driven by a plain loop.
+
+use packet::{Number, ObjectRef};
+use pipeline::memory::{MemoryBackend, Stage};
+use pipeline::{
+    object_created, reduce, submit_object, times_two, Column, Config, FailureKind, FormatRequest,
+    ObjectError, ObjectSubmitError, Status, SumRecord, SystemClock,
+};
+use std::sync::Arc;
+
+fn config(range_bytes: u64, fan_in: u64) -> Config {
+    Config {
+        range_bytes,
+        fan_in,
+        ..Config::default()
+    }
+}
+
+/// Delivers every message until the queues are empty. With `duplicate`,
+/// every TimesTwo message is delivered twice.
+async fn drain(backend: &MemoryBackend, config: &Config, duplicate: bool) {
+    let ports = &backend.ports();
+    backend
+        .drain(100_000, |stage, batch| async move {
+            let mut bodies: Vec<&str> = batch.iter().map(|m| m.body.as_str()).collect();
+            match stage {
+                Stage::Map => {
+                    if duplicate {
+                        bodies.extend(bodies.clone());
+                    }
+                    for r in times_two(ports, config, &bodies).await {
+                        r.expect("map");
+                    }
+                }
+                Stage::Reduce => {
+                    for body in bodies {
+                        reduce(ports, config, body).await.expect("reduce");
+                    }
+                }
+            }
+            batch.into_iter().map(|m| m.receipt).collect()
+        })
+        .await
+        .expect("the pipeline drains");
+}
+
+async fn record(backend: &MemoryBackend, array_id: &str) -> SumRecord {
+    backend
+        .ports()
+        .sums
+        .get(array_id)
+        .await
+        .expect("get")
+        .expect("record")
+}
+
+/// Sums `text` stored as an object, in `format`, with ranges of `range_bytes`.
+async fn sum_object(
+    text: &str,
+    format: FormatRequest,
+    range_bytes: u64,
+    duplicate: bool,
+) -> SumRecord {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let object = backend.objects.put("in", "data", text.as_bytes().to_vec());
+    let config = config(range_bytes, 3);
+    let accepted = submit_object(&backend.ports(), &config, &object, &format)
+        .await
+        .expect("accepted");
+    drain(&backend, &config, duplicate).await;
+    let live = backend
+        .scratchpad
+        .rows()
+        .into_iter()
+        .filter(|r| !r.consumed);
+    assert_eq!(live.count(), 0, "a finished array leaves no live rows");
+    record(&backend, &accepted.array_id).await
+}
+
+fn numbers(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| match i % 4 {
+            0 => format!("{i}"),
+            1 => format!("-{i}.25"),
+            2 => format!("{i}e-3"),
+            _ => format!("1.5e{}", i % 30),
+        })
+        .collect()
+}
+
+fn doubled_sum(values: &[String]) -> String {
+    let mut sum = Number::zero();
+    for v in values {
+        sum += &Number::parse_unchecked(v).expect("number");
+    }
+    (sum.clone() + sum).to_string()
+}
+
+#[tokio::test]
+async fn every_format_sums_exactly_for_every_range_size() {
+    let values = numbers(200);
+    let expected = doubled_sum(&values);
+    let csv: String = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| format!("row{i},\"{v}\"\n"))
+        .collect();
+    let cases = [
+        (format!("[{}]", values.join(", ")), FormatRequest::JsonArray),
+        (values.join("\n") + "\n", FormatRequest::Lines),
+        (
+            format!("id,value\n{csv}"),
+            FormatRequest::Csv {
+                column: Column::Name("value".into()),
+                header: true,
+            },
+        ),
+        (
+            csv,
+            FormatRequest::Csv {
+                column: Column::Index(1),
+                header: false,
+            },
+        ),
+    ];
+    for (text, format) in cases {
+        for range_bytes in [1, 7, 64, 1000, 1 << 20] {
+            let record = sum_object(&text, format.clone(), range_bytes, range_bytes == 7).await;
+            assert_eq!(record.status, Status::Done, "{format:?} by {range_bytes}");
+            assert_eq!(
+                record.sum.as_ref().map(ToString::to_string),
+                Some(expected.clone())
+            );
+            assert_eq!(
+                record.element_count,
+                Some(200),
+                "{format:?} by {range_bytes}"
+            );
+            assert_eq!(record.elements(), Some(200));
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_empty_line_object_is_zero_and_an_empty_json_object_is_bad() {
+    let record = sum_object("", FormatRequest::Lines, 8, false).await;
+    assert_eq!(
+        (record.status, record.element_count),
+        (Status::Done, Some(0))
+    );
+    let record = sum_object("", FormatRequest::JsonArray, 8, false).await;
+    assert_eq!(record.status, Status::Failed);
+    assert_eq!(record.failure.map(|f| f.kind), Some(FailureKind::BadData));
+}
+
+#[tokio::test]
+async fn bad_data_fails_the_array_with_its_offset_and_line() {
+    let text = "1\n2\n3\nseven\n5\n";
+    let record = sum_object(text, FormatRequest::Lines, 3, false).await;
+    assert_eq!(record.status, Status::Failed);
+    let failure = record.failure.expect("a failure");
+    assert_eq!(failure.kind, FailureKind::BadData);
+    assert!(
+        failure.reason.contains("byte 6 (line 4)"),
+        "{}",
+        failure.reason
+    );
+    let json = "[1, 2, {}, 4]";
+    let record = sum_object(json, FormatRequest::JsonArray, 4, false).await;
+    let failure = record.failure.expect("a failure");
+    assert!(failure.reason.contains("byte 7"), "{}", failure.reason);
+    assert!(!failure.reason.contains("line"), "{}", failure.reason);
+}
+
+#[tokio::test]
+async fn the_same_object_is_one_array_and_a_new_version_another() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let ports = backend.ports();
+    let config = config(4, 2);
+    let object = backend
+        .objects
+        .put("in", "k.txt", b"1\n2\n3\n4\n5\n".to_vec());
+    let bare = ObjectRef {
+        etag: None,
+        ..object.clone()
+    };
+    let first = submit_object(&ports, &config, &bare, &FormatRequest::Lines)
+        .await
+        .expect("accepted");
+    let again = submit_object(&ports, &config, &bare, &FormatRequest::Lines)
+        .await
+        .expect("accepted");
+    assert_eq!(first.array_id, again.array_id);
+    drain(&backend, &config, false).await;
+    let done = record(&backend, &first.array_id).await;
+    assert_eq!(done.sum.map(|s| s.to_string()), Some("30".into()));
+    let sent_before = backend.times_two_queue.len();
+    let after = submit_object(&ports, &config, &bare, &FormatRequest::Lines)
+        .await
+        .expect("accepted");
+    assert_eq!(
+        (after.array_id.as_str(), after.status),
+        (first.array_id.as_str(), Status::Done)
+    );
+    assert_eq!(
+        backend.times_two_queue.len(),
+        sent_before,
+        "a done array sends nothing"
+    );
+
+    backend.objects.put("in", "k.txt", b"1\n".to_vec());
+    let newer = submit_object(&ports, &config, &bare, &FormatRequest::Lines)
+        .await
+        .expect("accepted");
+    assert_ne!(newer.array_id, first.array_id);
+}
+
+#[tokio::test]
+async fn unreadable_objects_are_refused_or_fail_their_array() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let ports = backend.ports();
+    let config = config(4, 2);
+    let missing = ObjectRef {
+        bucket: "in".into(),
+        key: "nope".into(),
+        version_id: None,
+        etag: None,
+    };
+    let refused = submit_object(&ports, &config, &missing, &FormatRequest::Lines).await;
+    assert!(matches!(
+        refused,
+        Err(ObjectSubmitError::Object(ObjectError::NotFound(_)))
+    ));
+
+    // Overwritten between submission and map: the array fails, unmixed.
+    let object = backend.objects.put("in", "k", b"1\n2\n3\n4\n5\n".to_vec());
+    let accepted = submit_object(&ports, &config, &object, &FormatRequest::Lines)
+        .await
+        .expect("accepted");
+    backend.objects.put("in", "k", b"9\n9\n9\n9\n9\n".to_vec());
+    drain(&backend, &config, false).await;
+    let failed = record(&backend, &accepted.array_id).await;
+    assert_eq!(failed.status, Status::Failed);
+    let failure = failed.failure.expect("failure");
+    assert_eq!(failure.kind, FailureKind::Unreadable);
+    assert!(failure.reason.contains("overwritten"), "{}", failure.reason);
+
+    backend.objects.deny("secret");
+    let denied = ObjectRef {
+        bucket: "secret".into(),
+        ..missing
+    };
+    let refused = submit_object(&ports, &config, &denied, &FormatRequest::Lines).await;
+    assert!(matches!(
+        refused,
+        Err(ObjectSubmitError::Object(ObjectError::Forbidden(_)))
+    ));
+}
+
+#[tokio::test]
+async fn a_csv_column_name_must_be_in_the_header() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let object = backend.objects.put("in", "t.csv", b"a,b\n1,2\n".to_vec());
+    let format = FormatRequest::Csv {
+        column: Column::Name("c".into()),
+        header: true,
+    };
+    let refused = submit_object(&backend.ports(), &config(4, 2), &object, &format).await;
+    match refused {
+        Err(ObjectSubmitError::Format(text)) => assert!(text.contains("\"c\""), "{text}"),
+        other => panic!("expected a format error, got {other:?}"),
+    }
+}
+
+fn notification(key: &str, etag: &str) -> String {
+    serde_json::json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "in"}, "object": {"key": key, "size": 10, "eTag": etag}}
+    }]})
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_notification_starts_one_computation_however_often_it_comes() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let ports = backend.ports();
+    let config = config(4, 2);
+    let object = backend
+        .objects
+        .put("in", "my data/day 1.csv", b"n\n1\n2\n3\n".to_vec());
+    let etag = object.etag.clone().expect("etag");
+    let body = notification("my+data/day+1.csv", etag.trim_matches('"'));
+    let first = object_created(&ports, &config, &body)
+        .await
+        .expect("started");
+    let again = object_created(&ports, &config, &body)
+        .await
+        .expect("started");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].array_id, again[0].array_id);
+    drain(&backend, &config, true).await;
+    let done = record(&backend, &first[0].array_id).await;
+    assert_eq!(done.sum.map(|s| s.to_string()), Some("12".into()));
+
+    let test_event = r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"in"}"#;
+    let started = object_created(&ports, &config, test_event)
+        .await
+        .expect("ignored");
+    assert!(started.is_empty());
+    // An object deleted since its event is skipped, not retried forever.
+    backend.objects.remove("in", "my data/day 1.csv");
+    let gone = notification("my+data/day+1.csv", etag.trim_matches('"'));
+    assert!(object_created(&ports, &config, &gone)
+        .await
+        .expect("skipped")
+        .is_empty());
+}
