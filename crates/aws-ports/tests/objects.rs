@@ -521,4 +521,47 @@ async fn s3_reads_are_judged_against_the_functions_policy() {
     }
     let head = objects.head(&elsewhere).await;
     assert_eq!(head, Err(ObjectError::Forbidden(elsewhere.to_string())));
+
+    let log = Log::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+    let names = aws_ports::Names::default();
+    let ports = aws_ports::ports_reporting_denials(&sdk, &names, None);
+    let read = ports.objects.read_from(&versioned, 0).await.map(drop);
+    assert_eq!(read, Err(ObjectError::Forbidden(versioned.to_string())));
+    let logged = log.text();
+    assert!(
+        logged.contains("IAM denied s3:GetObjectVersion"),
+        "{logged}"
+    );
+}
+
+/// Log lines written to memory.
+#[derive(Clone, Default)]
+struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Log {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("the log")).into_owned()
+    }
+}
+
+impl std::io::Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("the log").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Log {
+    type Writer = Log;
+    fn make_writer(&'a self) -> Log {
+        self.clone()
+    }
 }
