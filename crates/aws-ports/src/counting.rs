@@ -163,13 +163,20 @@ impl Storable for AttemptAction {
 /// reads from its URI too (naming a version needs another action).
 fn action_of_request(cfg: &ConfigBag, uri: &str) -> Option<String> {
     let m = cfg.load::<Metadata>()?;
-    let query = uri.split_once('?').map_or("", |(_, q)| q);
     let prefix = stack_names::iam::prefix_of(m.service());
     Some(stack_names::iam::action_of_request(
         &prefix,
         m.name(),
-        query,
+        names_version(uri),
     ))
+}
+
+/// Whether a request's URI has a `versionId` query parameter.
+fn names_version(uri: &str) -> bool {
+    let query = uri.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .any(|pair| pair.split('=').next() == Some("versionId"))
 }
 
 impl Intercept for ReportDenials {
@@ -214,5 +221,18 @@ impl Intercept for ReportDenials {
             .unwrap_or_default();
         tracing::error!(%action, %answer, "IAM denied {action} (HTTP 403)");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_version_is_named_by_the_version_id_parameter() {
+        use super::names_version;
+        assert!(names_version("http://h/b/k?versionId=abc&x-id=GetObject"));
+        assert!(names_version("http://h/b/k?x-id=GetObject&versionId=abc"));
+        assert!(!names_version("http://h/b/k?x-id=GetObject"));
+        assert!(!names_version("http://h/b/k?versionIdx=1"));
+        assert!(!names_version("http://h/b/versionId"));
     }
 }

@@ -7,11 +7,10 @@
 //! (`dynamodb:BatchWriteItem`). moto, when it enforces IAM, checks the
 //! operation's own name, so a policy for moto lists both.
 //!
-//! S3's object reads have no action of their own either: `HeadObject` and
-//! `GetObject` are authorised by `s3:GetObject`, or by `s3:GetObjectVersion`
-//! when the request names a version (`?versionId=`; S3 API reference,
-//! HeadObject and GetObject "Permissions"). moto checks S3 by those IAM
-//! names too, except that it checks a versioned HeadObject as `s3:GetObject`.
+//! S3's operations are authorised by actions of other names: HeadObject by
+//! `s3:GetObject`, HeadBucket and ListObjectsV2 by `s3:ListBucket`, a
+//! GetObject or HeadObject naming a version by `s3:GetObjectVersion` (which
+//! the operation's name alone does not tell; see [`action_of_request`]).
 
 /// SQS batch operations and the single-message action that authorises each.
 const SQS_BATCHES: [(&str, &str); 3] = [
@@ -20,8 +19,27 @@ const SQS_BATCHES: [(&str, &str); 3] = [
     ("ChangeMessageVisibilityBatch", "ChangeMessageVisibility"),
 ];
 
-/// S3 operations that read an object: the action depends on the request.
-const S3_OBJECT_READS: [&str; 2] = ["HeadObject", "GetObject"];
+/// S3 operations whose IAM action has another name, with that action.
+const S3_ACTIONS: [(&str, &str); 6] = [
+    ("HeadObject", "GetObject"),
+    ("HeadBucket", "ListBucket"),
+    ("ListObjectsV2", "ListBucket"),
+    (
+        "PutBucketNotificationConfiguration",
+        "PutBucketNotification",
+    ),
+    ("PutBucketEncryption", "PutEncryptionConfiguration"),
+    ("PutPublicAccessBlock", "PutBucketPublicAccessBlock"),
+];
+
+/// Whether an S3 action applies to objects (`arn:aws:s3:::bucket/key`)
+/// rather than to a bucket (`arn:aws:s3:::bucket`): IAM matches each against
+/// its own kind of ARN only, so a grant on the other kind allows nothing.
+pub fn is_object_action(action: &str) -> bool {
+    action.strip_prefix("s3:").is_some_and(|op| {
+        op.contains("Object") || op == "AbortMultipartUpload" || op == "ListMultipartUploadParts"
+    })
+}
 
 /// The IAM prefix of an SDK service name (`SQS` → `sqs`, `DynamoDB` → `dynamodb`).
 pub fn prefix_of(sdk_service: &str) -> String {
@@ -35,31 +53,33 @@ pub fn action_of(prefix: &str, operation: &str) -> String {
             .iter()
             .find(|(batch, _)| *batch == operation)
             .map_or(operation, |(_, single)| single),
+        "s3" => S3_ACTIONS
+            .iter()
+            .find(|(op, _)| *op == operation)
+            .map_or(operation, |(_, action)| action),
         _ => operation,
     };
     format!("{prefix}:{single}")
 }
 
-/// The IAM action AWS checks for one request of `operation`, whose URI query
-/// (after `?`, if any) is `query`: [`action_of`], except for S3's object
-/// reads, where naming a version changes the action.
-pub fn action_of_request(prefix: &str, operation: &str, query: &str) -> String {
-    if prefix != "s3" || !S3_OBJECT_READS.contains(&operation) {
-        return action_of(prefix, operation);
-    }
-    let versioned = query
-        .split('&')
-        .any(|pair| pair.split('=').next() == Some("versionId"));
-    match versioned {
-        true => "s3:GetObjectVersion".to_string(),
-        false => "s3:GetObject".to_string(),
+/// Like [`action_of`], for a request that may name an object's version:
+/// reading a version is `s3:GetObjectVersion`, not `s3:GetObject`.
+pub fn action_of_request(prefix: &str, operation: &str, names_version: bool) -> String {
+    let action = action_of(prefix, operation);
+    match (action.as_str(), names_version) {
+        ("s3:GetObject", true) => "s3:GetObjectVersion".to_string(),
+        _ => action,
     }
 }
 
 /// Every `<prefix>:<Operation>` that `action` allows: its own and, for an SQS
-/// single-message action, its batch form.
+/// single-message action, its batch form; for `s3:ListBucket`, moto's name
+/// for a HeadBucket (`s3:HeadBucket`).
 pub fn operations_allowed_by(action: &str) -> Vec<String> {
     let mut operations = vec![action.to_string()];
+    if action == "s3:ListBucket" {
+        operations.push("s3:HeadBucket".to_string());
+    }
     if let Some(single) = action.strip_prefix("sqs:") {
         operations.extend(
             SQS_BATCHES
@@ -96,27 +116,28 @@ mod tests {
     }
 
     #[test]
-    fn s3_object_reads_need_get_object_or_get_object_version() {
-        assert_eq!(action_of_request("s3", "HeadObject", ""), "s3:GetObject");
+    fn s3_operations_are_authorised_by_their_actions() {
+        assert_eq!(action_of("s3", "HeadObject"), "s3:GetObject");
+        assert_eq!(action_of("s3", "GetObject"), "s3:GetObject");
+        assert_eq!(action_of("s3", "HeadBucket"), "s3:ListBucket");
         assert_eq!(
-            action_of_request("s3", "GetObject", "x-id=GetObject"),
-            "s3:GetObject"
+            action_of("s3", "PutBucketNotificationConfiguration"),
+            "s3:PutBucketNotification"
         );
-        for operation in ["HeadObject", "GetObject"] {
-            assert_eq!(
-                action_of_request("s3", operation, "versionId=abc&x-id=GetObject"),
-                "s3:GetObjectVersion"
-            );
-        }
         assert_eq!(
-            action_of_request("s3", "GetObject", "versionIdx=1"),
-            "s3:GetObject"
+            action_of_request("s3", "HeadObject", true),
+            "s3:GetObjectVersion"
         );
-        assert_eq!(action_of_request("s3", "PutObject", ""), "s3:PutObject");
+        assert_eq!(action_of_request("s3", "GetObject", false), "s3:GetObject");
         assert_eq!(
-            action_of_request("sqs", "SendMessageBatch", "versionId=1"),
+            action_of_request("sqs", "SendMessageBatch", true),
             "sqs:SendMessage"
         );
-        assert_eq!(prefix_of("S3"), "s3");
+        assert_eq!(
+            operations_allowed_by("s3:ListBucket"),
+            ["s3:ListBucket", "s3:HeadBucket"]
+        );
+        assert!(is_object_action("s3:GetObject") && is_object_action("s3:GetObjectVersion"));
+        assert!(!is_object_action("s3:ListBucket") && !is_object_action("sqs:SendMessage"));
     }
 }
