@@ -9,6 +9,10 @@
 //! queue), which the test plays with clients of its own.
 //!
 //! To cover a new code path, add a scenario to [`SCENARIOS`].
+//!
+//! S3 grants are compared the way IAM matches them: an object action
+//! (`s3:GetObject`) on the bucket's objects (`InputBucket/*`), a bucket
+//! action (`s3:ListBucket`) on the bucket.
 
 use aws_lambda_events::sqs::SqsEvent;
 use aws_ports::{CallRecorder, Names};
@@ -27,6 +31,63 @@ const TIMES_TWO: &str = "TimesTwoFunction";
 const REDUCE: &str = "ReduceFunction";
 /// Prefix of the queue and table names on moto.
 const PREFIX: &str = "grants";
+
+/// Grants template.yaml makes for issue 12's object path (sum_array HEADs a
+/// submitted object; times_two records a notified object, enqueues its
+/// ranges and reads them), whose code has not landed yet: (function, action,
+/// resource, the scenario to add). Not reported as unused; everything else
+/// is. Each entry must be granted, and one whose action is called fails the
+/// test until it is removed here: the list can only shrink.
+const AWAITING_CODE: &[(&str, &str, &str, &str)] = &[
+    (
+        SUM_ARRAY,
+        "s3:GetObject",
+        "InputBucket/*",
+        "POST an object: HEAD",
+    ),
+    (
+        SUM_ARRAY,
+        "s3:GetObjectVersion",
+        "InputBucket/*",
+        "POST an object's version",
+    ),
+    (
+        SUM_ARRAY,
+        "s3:ListBucket",
+        "InputBucket",
+        "POST a missing object: 404",
+    ),
+    (
+        TIMES_TWO,
+        "s3:GetObject",
+        "InputBucket/*",
+        "map an object's range",
+    ),
+    (
+        TIMES_TWO,
+        "s3:GetObjectVersion",
+        "InputBucket/*",
+        "map a versioned object's range",
+    ),
+    (
+        TIMES_TWO,
+        "s3:ListBucket",
+        "InputBucket",
+        "a notification of a deleted object",
+    ),
+    (
+        TIMES_TWO,
+        "dynamodb:PutItem",
+        "SumsTable",
+        "a notification records its object",
+    ),
+    (
+        TIMES_TWO,
+        "sqs:SendMessage",
+        "TimesTwoQueue",
+        "a notification enqueues its ranges",
+    ),
+];
 
 /// One function as Lambda would run it: its environment, its own ports.
 struct Function {
@@ -100,13 +161,37 @@ async fn each_function_is_granted_exactly_what_its_code_calls() {
                 "{id}: its code calls {missing}, which template.yaml does not grant"
             ));
         }
+        let awaiting = awaiting_code(id);
         for unused in granted.difference(&called) {
-            problems.push(format!(
-                "{id}: template.yaml grants {unused}, which no scenario calls"
-            ));
+            if !awaiting.contains(unused) {
+                problems.push(format!(
+                    "{id}: template.yaml grants {unused}, which no scenario calls"
+                ));
+            }
+        }
+        for grant in &awaiting {
+            if !granted.contains(grant) {
+                problems.push(format!(
+                    "{id}: AWAITING_CODE lists {grant}, which template.yaml does not grant"
+                ));
+            }
+            if called.contains(grant) {
+                problems.push(format!(
+                    "{id}: {grant} is called now: remove it from AWAITING_CODE"
+                ));
+            }
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The grants of `function` in [`AWAITING_CODE`].
+fn awaiting_code(function: &str) -> BTreeSet<Grant> {
+    AWAITING_CODE
+        .iter()
+        .filter(|(f, ..)| *f == function)
+        .map(|(_, action, resource, _)| Grant::new(*action, *resource))
+        .collect()
 }
 
 impl World {
@@ -163,7 +248,8 @@ impl Function {
     }
 
     /// What its clients sent, as grants: each client's label is the variable
-    /// that names its resource, which the template binds to a logical id.
+    /// that names its resource, which the template binds to a logical id (an
+    /// S3 object action is on that bucket's objects).
     fn called(&self) -> BTreeSet<Grant> {
         let resource_of = |variable: &str| match self.spec.environment.get(variable) {
             Some(EnvValue::Resource(id)) => id.clone(),
@@ -172,7 +258,13 @@ impl Function {
         self.recorder
             .calls()
             .into_iter()
-            .map(|c| Grant::new(c.action, resource_of(&c.resource)))
+            .map(|c| {
+                let resource = resource_of(&c.resource);
+                match stack::iam::is_object_action(&c.action) {
+                    true => Grant::new(c.action, stack::objects_of(&resource)),
+                    false => Grant::new(c.action, resource),
+                }
+            })
             .collect()
     }
 }

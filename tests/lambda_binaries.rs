@@ -551,6 +551,11 @@ fn unreachable_resources(stack: &stack::Stack) -> stack_tools::Provisioned {
             .iter()
             .map(|t| (t.logical_id.clone(), t.logical_id.clone()))
             .collect(),
+        bucket_names: stack
+            .buckets
+            .iter()
+            .map(|b| (b.logical_id.clone(), b.logical_id.to_lowercase()))
+            .collect(),
     }
 }
 

@@ -141,7 +141,9 @@ def deploy(aws: Clients, name: str, overrides: dict[str, str]) -> Deployed:
             break
         time.sleep(0.2)
     resources = aws.cloudformation.describe_stack_resources(StackName=name)["StackResources"]
-    physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources}
+    # moto lists an AWS::SQS::QueuePolicy with no LogicalResourceId (nor
+    # physical id); the tests check the queue's Policy attribute instead.
+    physical = {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in resources if "LogicalResourceId" in r}
     created = {
         k: v["Type"]
         for k, v in body["Resources"].items()

@@ -55,11 +55,22 @@ def built_from(template: Template, binary: str) -> str:
     return found
 
 
+def notified_queues(template: Template) -> set[str]:
+    """The queues the buckets send their notifications to."""
+    return {
+        referenced_id(q["Queue"])
+        for b in template.resources("AWS::S3::Bucket").values()
+        for q in b["Properties"].get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+    }
+
+
 def input_queue(template: Template, function: str) -> str:
+    """The queue of the function's packets (not a bucket's notifications)."""
     (found,) = (
         referenced_id(m["Properties"]["EventSourceArn"])
         for m in template.resources("AWS::Lambda::EventSourceMapping").values()
         if referenced_id(m["Properties"]["FunctionName"]) == function
+        and referenced_id(m["Properties"]["EventSourceArn"]) not in notified_queues(template)
     )
     return found
 
@@ -72,14 +83,35 @@ def dead_letter_queue(template: Template, queue: str) -> str:
 def test_stack_is_created(deployed: Deployed, aws: Clients):
     stack = deployed.stack
     failures = [
-        f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason')}"
+        f"{e.get('LogicalResourceId')}: {e.get('ResourceStatusReason')}"
         for e in aws.cloudformation.describe_stack_events(StackName=deployed.name)["StackEvents"]
         if e["ResourceStatus"].endswith("FAILED")
     ]
     assert stack["StackStatus"] == "CREATE_COMPLETE", (stack.get("StackStatusReason"), failures)
     resources = aws.cloudformation.describe_stack_resources(StackName=deployed.name)["StackResources"]
-    assert {r["LogicalResourceId"]: r["ResourceType"] for r in resources} == deployed.created
+    # moto lists a queue policy without its logical id or type (and does not
+    # apply it): see test_the_bucket_is_named_as_its_queue_policy_expects.
+    listed = {r["LogicalResourceId"]: r["ResourceType"] for r in resources if "LogicalResourceId" in r}
+    policies = {k for k, v in deployed.created.items() if v == "AWS::SQS::QueuePolicy"}
+    assert len(resources) - len(listed) == len(policies)
+    assert listed == {k: v for k, v in deployed.created.items() if k not in policies}
     assert {r["ResourceStatus"] for r in resources} == {"CREATE_COMPLETE"}
+
+
+def test_the_bucket_is_named_as_its_queue_policy_expects(deployed: Deployed, aws: Clients):
+    """moto does not apply an AWS::SQS::QueuePolicy (nor list it with a
+    logical id), so the policy's condition is checked through the name it
+    names the bucket by: the same !Sub as the bucket's BucketName
+    (crates/stack/tests/security.rs), which must deploy to this name."""
+    policies = deployed.template.resources("AWS::SQS::QueuePolicy")
+    assert set(notified_queues(deployed.template)) == {
+        referenced_id(q) for p in policies.values() for q in p["Properties"]["Queues"]
+    }
+    (bucket,) = deployed.template.resources("AWS::S3::Bucket")
+    stack_tag = deployed.stack["StackId"].split("/")[2].split("-")[0]
+    account = aws.sts.get_caller_identity()["Account"]
+    assert deployed.physical[bucket] == f"adder-input-{account}-{REGION}-{stack_tag}"
+    aws.s3.head_bucket(Bucket=deployed.physical[bucket])
 
 
 def test_queues_are_as_declared(deployed: Deployed, aws: Clients):
@@ -164,6 +196,9 @@ def assert_names_a_resource(deployed: Deployed, aws: Clients, logical: str, valu
         assert aws.sqs.get_queue_attributes(QueueUrl=value, AttributeNames=["QueueArn"])["Attributes"]
     elif type_ == "AWS::DynamoDB::Table":
         assert aws.dynamodb.describe_table(TableName=value)["Table"]["TableStatus"] == "ACTIVE"
+    elif type_ == "AWS::S3::Bucket":
+        assert value == physical
+        aws.s3.head_bucket(Bucket=value)
     elif type_ == "AWS::ApiGateway::RestApi":
         assert aws.apigateway.get_rest_api(restApiId=physical)["id"] == physical
         stages = [s["Properties"]["StageName"] for s in deployed.template.resources("AWS::ApiGateway::Stage").values()]

@@ -480,7 +480,7 @@ async fn s3_reads_are_judged_against_the_functions_policy() {
         F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        \
         Binary: f\n    Properties:\n      Policies:\n        - Statement:\n            \
         - Effect: Allow\n              Action: s3:GetObject\n              \
-        Resource: !GetAtt Input.Arn\n";
+        Resource: !Sub \"${Input.Arn}/*\"\n";
     let moto = OnMoto::start().await;
     let prefix = "judged";
     let input = stack_names::local_bucket_name(prefix, "Input");

@@ -1,6 +1,12 @@
-//! Creates the queues and tables of a [`Stack`] (on moto, or on an account
-//! without CloudFormation), so the local runner and the tests use exactly
-//! what `template.yaml` declares.
+//! Creates the queues, tables and buckets of a [`Stack`] (on moto, or on an
+//! account without CloudFormation), so the local runner and the tests use
+//! exactly what `template.yaml` declares.
+//!
+//! A bucket gets its versioning, default encryption, public access block and
+//! its ObjectCreated notifications to its queue. Not made here: the queue
+//! policy that lets S3 send to that queue (moto does not check it; on AWS,
+//! PutBucketNotificationConfiguration fails without it, so deploy with
+//! CloudFormation there) and the lifecycle rule.
 //!
 //! Idempotent: what exists is reused and brought to the template's settings,
 //! so a runner can provision on every start.
@@ -41,6 +47,8 @@ pub enum ProvisionError {
     NotActive { table: String, waited: Duration },
     #[error("function {0} is not in the template")]
     UnknownFunction(String),
+    #[error("bucket {bucket}: its notification queue {queue} was not provisioned")]
+    NoNotificationQueue { bucket: String, queue: String },
     #[error(transparent)]
     Stack(#[from] StackError),
 }
@@ -50,11 +58,12 @@ pub enum ProvisionError {
 pub struct Provisioned {
     pub queue_urls: BTreeMap<String, String>,
     pub table_names: BTreeMap<String, String>,
+    pub bucket_names: BTreeMap<String, String>,
 }
 
 impl Provisioned {
     /// The environment CloudFormation would give `function`: `!Ref` to a queue
-    /// is its URL, to a table its name, to a parameter its default.
+    /// is its URL, to a table or a bucket its name, to a parameter its default.
     pub fn function_env(
         &self,
         stack: &Stack,
@@ -67,6 +76,7 @@ impl Provisioned {
             self.queue_urls
                 .get(id)
                 .or_else(|| self.table_names.get(id))
+                .or_else(|| self.bucket_names.get(id))
                 .cloned()
         })?)
     }
@@ -82,8 +92,9 @@ impl Provisioned {
     }
 }
 
-/// Creates whatever of `stack`'s queues and tables is missing, named
-/// `{prefix}-{LogicalId}`, and brings existing ones to the template's settings.
+/// Creates whatever of `stack`'s queues, tables and buckets is missing, named
+/// `{prefix}-{LogicalId}` (buckets lowercased: [`stack_names::local_bucket_name`]),
+/// and brings existing ones to the template's settings.
 pub async fn provision(
     stack: &Stack,
     sdk: &SdkConfig,
@@ -104,11 +115,36 @@ pub async fn provision(
         table(&dynamodb, spec, &name).await?;
         out.table_names.insert(spec.logical_id.clone(), name);
     }
+    // An emulator's endpoint (moto on localhost) has no per-bucket host names.
+    let s3_config =
+        aws_sdk_s3::config::Builder::from(sdk).force_path_style(sdk.endpoint_url().is_some());
+    let s3 = aws_sdk_s3::Client::from_conf(s3_config.build());
+    let region = sdk.region().map(|r| r.as_ref().to_string());
+    for spec in &stack.buckets {
+        let name = ids::local_bucket_name(prefix, &spec.logical_id);
+        let notified = match &spec.object_created_queue {
+            None => None,
+            Some(queue) => {
+                Some(
+                    arns.get(queue)
+                        .ok_or_else(|| ProvisionError::NoNotificationQueue {
+                            bucket: spec.logical_id.clone(),
+                            queue: queue.clone(),
+                        })?,
+                )
+            }
+        };
+        bucket::create(&s3, &name, region.as_deref()).await?;
+        bucket::configure(&s3, spec, &name, notified.map(String::as_str)).await?;
+        out.bucket_names.insert(spec.logical_id.clone(), name);
+    }
     Ok(out)
 }
 
+mod bucket;
+
 /// A failure of `action` on `resource`.
-fn failed(resource: &str, action: &'static str, error: PortError) -> ProvisionError {
+pub(super) fn failed(resource: &str, action: &'static str, error: PortError) -> ProvisionError {
     ProvisionError::Aws {
         resource: resource.to_string(),
         action,
@@ -117,7 +153,7 @@ fn failed(resource: &str, action: &'static str, error: PortError) -> ProvisionEr
 }
 
 /// Maps a failed SDK call of `action` on `resource`.
-fn sdk<'a, E>(
+pub(super) fn sdk<'a, E>(
     resource: &'a str,
     action: &'static str,
 ) -> impl FnOnce(SdkError<E, HttpResponse>) -> ProvisionError + 'a

@@ -6,7 +6,11 @@
 //! queues and tables (on moto or in memory) and to play the same event source
 //! mappings. The functions' inline policies are read too, as (action,
 //! resource) grants, so the tests can compare them with what the code calls.
-//! Everything else in the template (the API, SSE settings...) is ignored.
+//! The input bucket is read for what provisioning and the tests need
+//! (versioning, where its notifications go). Everything else in the template
+//! (the API, queues' SSE settings, the queue policy that lets S3 send to the
+//! notification queue, alarms...) is ignored: the local runner does not need
+//! it, and crates/stack/tests/security.rs checks it on the YAML itself.
 //!
 //! CloudFormation's short-form intrinsics (`!Ref X`, `!GetAtt X.Arn`) arrive
 //! from `serde_yaml_ng` as tagged values; their long forms (`{Ref: X}`,
@@ -71,6 +75,23 @@ pub struct Stack {
     pub tables: Vec<TableSpec>,
     /// In template order.
     pub functions: Vec<FunctionSpec>,
+    /// In template order.
+    pub buckets: Vec<BucketSpec>,
+}
+
+/// An `AWS::S3::Bucket`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketSpec {
+    pub logical_id: String,
+    /// `VersioningConfiguration.Status` is `Enabled`.
+    pub versioned: bool,
+    /// Logical id of the queue its `s3:ObjectCreated:*` notifications go to
+    /// (`NotificationConfiguration.QueueConfigurations`).
+    pub object_created_queue: Option<String>,
+    /// `BucketEncryption` sets a default server-side encryption.
+    pub encrypted: bool,
+    /// `PublicAccessBlockConfiguration` sets all four blocks.
+    pub public_access_blocked: bool,
 }
 
 /// An `AWS::SQS::Queue`.
@@ -140,8 +161,9 @@ pub struct FunctionSpec {
     pub logging: BTreeMap<String, EnvValue>,
     /// What its role's inline policies allow.
     pub grants: BTreeSet<Grant>,
-    /// The `AWS::Lambda::EventSourceMapping` that feeds it a queue, if any.
-    pub sqs_event: Option<SqsEventSpec>,
+    /// The `AWS::Lambda::EventSourceMapping`s that feed it queues, in
+    /// template order (one per queue).
+    pub sqs_events: Vec<SqsEventSpec>,
 }
 
 /// One action a function's role allows on one resource of the template.
@@ -149,8 +171,15 @@ pub struct FunctionSpec {
 pub struct Grant {
     /// An IAM action, e.g. `dynamodb:UpdateItem`.
     pub action: String,
-    /// Logical id of the resource (`!GetAtt X.Arn` or `!Ref X` in the policy).
+    /// Logical id of the resource (`!GetAtt X.Arn` or `!Ref X` in the
+    /// policy), or [`objects_of`] a bucket (`!Sub "${X.Arn}/*"`).
     pub resource: String,
+}
+
+/// The resource of a grant on every object of `bucket` (a logical id), as
+/// the ARN `arn:aws:s3:::<bucket>/*` is to the bucket's `arn:aws:s3:::<bucket>`.
+pub fn objects_of(bucket: &str) -> String {
+    format!("{bucket}/*")
 }
 
 impl Grant {
@@ -177,9 +206,9 @@ pub const POLLER_ACTIONS: [&str; 3] = [
 ];
 
 impl FunctionSpec {
-    /// The grants its event source mapping needs: [`POLLER_ACTIONS`] on its queue.
+    /// The grants its event source mappings need: [`POLLER_ACTIONS`] on their queues.
     pub fn poller_grants(&self) -> BTreeSet<Grant> {
-        self.sqs_event
+        self.sqs_events
             .iter()
             .flat_map(|e| POLLER_ACTIONS.map(|a| Grant::new(a, e.queue.clone())))
             .collect()
@@ -205,7 +234,7 @@ pub enum EnvValue {
     Literal(String),
     /// `!Ref` to a parameter of the template.
     Parameter(String),
-    /// `!Ref` to a resource: a queue's URL or a table's name once it exists.
+    /// `!Ref` to a resource: a queue's URL, a table's or a bucket's name once it exists.
     Resource(String),
 }
 
@@ -244,6 +273,10 @@ impl Stack {
 
     pub fn function(&self, logical_id: &str) -> Option<&FunctionSpec> {
         self.functions.iter().find(|f| f.logical_id == logical_id)
+    }
+
+    pub fn bucket(&self, logical_id: &str) -> Option<&BucketSpec> {
+        self.buckets.iter().find(|b| b.logical_id == logical_id)
     }
 
     /// A parameter's default.

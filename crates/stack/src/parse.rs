@@ -10,8 +10,8 @@
 //! mapping form), so structs would add the shapes without removing the checks.
 
 use crate::{
-    AttributeType, EnvValue, FunctionSpec, Grant, QueueSpec, Redrive, SqsEventSpec, Stack,
-    StackError, TableSpec, DEFAULT_BATCH_SIZE, DEFAULT_FUNCTION_TIMEOUT,
+    iam, objects_of, AttributeType, BucketSpec, EnvValue, FunctionSpec, Grant, QueueSpec, Redrive,
+    SqsEventSpec, Stack, StackError, TableSpec, DEFAULT_BATCH_SIZE, DEFAULT_FUNCTION_TIMEOUT,
     DEFAULT_MAXIMUM_MESSAGE_SIZE, DEFAULT_RETENTION, DEFAULT_VISIBILITY_TIMEOUT,
 };
 use serde::Deserialize;
@@ -23,6 +23,9 @@ const QUEUE: &str = "AWS::SQS::Queue";
 const TABLE: &str = "AWS::DynamoDB::Table";
 const FUNCTION: &str = "AWS::Serverless::Function";
 const EVENT_SOURCE_MAPPING: &str = "AWS::Lambda::EventSourceMapping";
+const BUCKET: &str = "AWS::S3::Bucket";
+/// The S3 event a bucket's notifications may send: the pipeline sums new objects.
+const OBJECT_CREATED: &str = "s3:ObjectCreated:*";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -132,6 +135,17 @@ fn get_att(value: &Value) -> Option<(&str, &str)> {
     }
 }
 
+/// The bucket X of `!Sub "${X.Arn}/*"` or `{Fn::Sub: "${X.Arn}/*"}`: the
+/// ARN of every object in X, the one wildcard a policy may hold.
+fn objects_arn(value: &Value) -> Option<&str> {
+    let text = match value {
+        Value::Tagged(t) if t.tag == "Sub" => t.value.as_str()?,
+        Value::Mapping(m) if m.len() == 1 => m.get("Fn::Sub")?.as_str()?,
+        _ => return None,
+    };
+    text.strip_prefix("${")?.strip_suffix(".Arn}/*")
+}
+
 /// Name of an intrinsic this crate does not resolve, for the error message.
 fn intrinsic_name(value: &Value) -> Option<String> {
     match value {
@@ -176,12 +190,14 @@ pub(crate) fn stack(text: &str) -> Result<Stack, StackError> {
         queues: Vec::new(),
         tables: Vec::new(),
         functions: Vec::new(),
+        buckets: Vec::new(),
     };
     for (at, kind) in &sections {
         match kind.as_str() {
             QUEUE => stack.queues.push(queue(*at, &refs)?),
             TABLE => stack.tables.push(table(*at)?),
             FUNCTION => stack.functions.push(function(*at, globals, &refs)?),
+            BUCKET => stack.buckets.push(bucket(*at, &refs)?),
             _ => {}
         }
     }
@@ -299,14 +315,21 @@ impl Refs {
             .ok_or_else(|| at.invalid(path, "must be a string, a number or a !Ref"))
     }
 
-    /// The resource behind a policy's `!GetAtt X.Arn` or `!Ref X`.
+    /// The resource behind a policy's `!GetAtt X.Arn` or `!Ref X`, or
+    /// [`objects_of`] the bucket X for `!Sub "${X.Arn}/*"`.
     fn granted(&self, at: At, value: &Value, path: &str) -> Result<String, StackError> {
+        if let Some(bucket) = objects_arn(value) {
+            return self
+                .typed(at, bucket, (BUCKET, "bucket"), path)
+                .map(|b| objects_of(&b));
+        }
         let id = match (get_att(value), ref_target(value)) {
             (Some((id, "Arn")), _) | (_, Some(id)) => id,
             _ => {
                 let text = serde_yaml_ng::to_string(value).unwrap_or_default();
                 let problem = format!(
-                    "must name a resource of this template (`!GetAtt X.Arn` or `!Ref X`), not {}",
+                    "must name a resource of this template (`!GetAtt X.Arn`, `!Ref X` or, \
+                     for a bucket's objects, `!Sub \"${{X.Arn}}/*\"`), not {}",
                     text.trim_end()
                 );
                 return Err(at.invalid(path, problem));
@@ -435,7 +458,7 @@ fn function(at: At, globals: At, refs: &Refs) -> Result<FunctionSpec, StackError
         environment,
         logging: logging(at, globals, refs)?,
         grants: grants(at, refs)?,
-        sqs_event: None,
+        sqs_events: Vec::new(),
     })
 }
 
@@ -550,10 +573,116 @@ fn statement_grants(statement: At, path: &str, refs: &Refs) -> Result<Vec<Grant>
         .into_iter()
         .map(|r| refs.granted(statement, r, &at("Resource")))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(actions
+    let grants: Vec<Grant> = actions
         .iter()
         .flat_map(|a| resources.iter().map(move |r| Grant::new(*a, r)))
-        .collect())
+        .collect();
+    for grant in &grants {
+        check_s3_resource_kind(statement, grant, &at("Resource"))?;
+    }
+    Ok(grants)
+}
+
+/// An S3 object action granted on a bucket, or a bucket action on its
+/// objects, allows nothing (IAM matches each against its own kind of ARN):
+/// refused, as the intended grant is surely the other one.
+fn check_s3_resource_kind(statement: At, grant: &Grant, path: &str) -> Result<(), StackError> {
+    let on_objects = grant.resource.ends_with("/*");
+    let wants_objects = iam::is_object_action(&grant.action);
+    if !on_objects && !wants_objects {
+        return Ok(());
+    }
+    let bucket = grant.resource.trim_end_matches("/*");
+    let problem = match (wants_objects, on_objects) {
+        (true, false) => format!(
+            "grants {}, an object action, on the bucket {bucket}: \
+             grant it on its objects, `!Sub \"${{{bucket}.Arn}}/*\"`",
+            grant.action
+        ),
+        (false, true) => format!(
+            "grants {} on the objects of {bucket}: it applies to the bucket, `!GetAtt {bucket}.Arn`",
+            grant.action
+        ),
+        _ => return Ok(()),
+    };
+    Err(statement.invalid(path, problem))
+}
+
+/// An `AWS::S3::Bucket`: what provisioning needs. Its notifications may only
+/// send `s3:ObjectCreated:*` to one queue of this template, the one the
+/// pipeline's event source mapping polls.
+fn bucket(at: At, refs: &Refs) -> Result<BucketSpec, StackError> {
+    let status = "Properties.VersioningConfiguration.Status";
+    let versioned = match at.get(status).map(Value::as_str) {
+        None => false,
+        Some(Some("Enabled")) => true,
+        Some(Some("Suspended")) => false,
+        Some(_) => return Err(at.invalid(status, "must be Enabled or Suspended")),
+    };
+    let path = "Properties.NotificationConfiguration.QueueConfigurations";
+    let object_created_queue = match at.list(path)? {
+        [] => None,
+        [only] => Some(notification_queue(at, only, &format!("{path}[0]"), refs)?),
+        _ => return Err(at.invalid(path, "has more than one queue; one is supported")),
+    };
+    for other in [
+        "LambdaConfigurations",
+        "TopicConfigurations",
+        "EventBridgeConfiguration",
+    ] {
+        let path = format!("Properties.NotificationConfiguration.{other}");
+        if at.get(&path).is_some() {
+            return Err(at.invalid(&path, "is not supported: notifications go to a queue"));
+        }
+    }
+    let encryption = "Properties.BucketEncryption.ServerSideEncryptionConfiguration";
+    let block = |name: &str| {
+        at.get(&format!("Properties.PublicAccessBlockConfiguration.{name}"))
+            .and_then(Value::as_bool)
+            == Some(true)
+    };
+    Ok(BucketSpec {
+        logical_id: at.resource.to_string(),
+        versioned,
+        object_created_queue,
+        encrypted: !at.list(encryption)?.is_empty(),
+        public_access_blocked: [
+            "BlockPublicAcls",
+            "BlockPublicPolicy",
+            "IgnorePublicAcls",
+            "RestrictPublicBuckets",
+        ]
+        .iter()
+        .all(|name| block(name)),
+    })
+}
+
+/// The queue of one `QueueConfigurations` entry, at `path`.
+fn notification_queue(
+    at: At,
+    entry: &Value,
+    path: &str,
+    refs: &Refs,
+) -> Result<String, StackError> {
+    let entry = At {
+        resource: at.resource,
+        body: entry,
+    };
+    let event = format!("{path}.Event");
+    if entry.get("Event").and_then(Value::as_str) != Some(OBJECT_CREATED) {
+        return Err(at.invalid(&event, format!("must be {OBJECT_CREATED}")));
+    }
+    if entry.get("Filter").is_some() {
+        let filter = format!("{path}.Filter");
+        return Err(at.invalid(&filter, "is not supported: every new object is summed"));
+    }
+    let queue = entry
+        .required("Queue")
+        .map_err(|_| at.missing(&format!("{path}.Queue")))?;
+    match get_att(queue) {
+        Some((id, "Arn")) => refs.typed(at, id, (QUEUE, "queue"), &format!("{path}.Queue")),
+        _ => Err(at.invalid(&format!("{path}.Queue"), "must be `!GetAtt <Queue>.Arn`")),
+    }
 }
 
 /// IAM's "a value or a list of values"; `None` for an empty list.
@@ -565,7 +694,9 @@ fn items(value: &Value) -> Option<Vec<&Value>> {
     }
 }
 
-/// Sets the `sqs_event` of the function an `AWS::Lambda::EventSourceMapping` names.
+/// Adds an `AWS::Lambda::EventSourceMapping` to the `sqs_events` of the
+/// function it names; a second mapping of one queue to one function is refused
+/// (Lambda would invoke it twice per message).
 fn attach_mapping(at: At, stack: &mut Stack, refs: &Refs) -> Result<(), StackError> {
     let name = "Properties.FunctionName";
     let function = ref_target(at.required(name)?)
@@ -592,11 +723,14 @@ fn attach_mapping(at: At, stack: &mut Stack, refs: &Refs) -> Result<(), StackErr
         .iter_mut()
         .find(|f| f.logical_id == function);
     let spec = spec.ok_or_else(|| at.invalid(name, "names no function"))?;
-    if spec.sqs_event.is_some() {
-        let problem = format!("names {function}, which already has an event source mapping");
+    if spec.sqs_events.iter().any(|e| e.queue == event.queue) {
+        let problem = format!(
+            "names {function}, which already has an event source mapping on {}",
+            event.queue
+        );
         return Err(at.invalid(name, problem));
     }
-    spec.sqs_event = Some(event);
+    spec.sqs_events.push(event);
     Ok(())
 }
 

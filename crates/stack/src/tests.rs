@@ -1,4 +1,5 @@
 use super::*;
+use std::collections::BTreeSet;
 
 fn real() -> Stack {
     Stack::embedded().expect("template.yaml parses")
@@ -44,7 +45,9 @@ fn reads_the_queues_of_the_real_template() {
             "TimesTwoQueue",
             "TimesTwoDeadLetterQueue",
             "ReduceQueue",
-            "ReduceDeadLetterQueue"
+            "ReduceDeadLetterQueue",
+            "ObjectCreatedQueue",
+            "ObjectCreatedDeadLetterQueue"
         ]
     );
 }
@@ -63,7 +66,9 @@ fn dead_letter_queues_are_created_first() {
             "TimesTwoDeadLetterQueue",
             "TimesTwoQueue",
             "ReduceDeadLetterQueue",
-            "ReduceQueue"
+            "ReduceQueue",
+            "ObjectCreatedDeadLetterQueue",
+            "ObjectCreatedQueue"
         ]
     );
 }
@@ -98,14 +103,14 @@ fn reads_the_functions_of_the_real_template() {
     );
     assert_eq!(reduce.environment.get("TIMES_TWO_QUEUE_URL"), None);
     assert_eq!(
-        reduce.sqs_event,
-        Some(SqsEventSpec {
+        reduce.sqs_events,
+        vec![SqsEventSpec {
             queue: "ReduceQueue".into(),
             batch_size: 10,
             batching_window: Duration::ZERO,
             maximum_concurrency: Some(20),
             report_batch_item_failures: true,
-        })
+        }]
     );
 
     let submit = stack
@@ -117,15 +122,20 @@ fn reads_the_functions_of_the_real_template() {
         Duration::from_secs(29),
         "its own Timeout wins"
     );
-    assert_eq!(submit.sqs_event, None, "no mapping feeds it a queue");
+    assert_eq!(submit.sqs_events, [], "no mapping feeds it a queue");
 
     let times_two = stack
         .function("TimesTwoFunction")
         .expect("TimesTwoFunction");
-    assert_eq!(
-        times_two.sqs_event.as_ref().map(|e| e.queue.as_str()),
-        Some("TimesTwoQueue")
-    );
+    let fed_by: Vec<&str> = times_two
+        .sqs_events
+        .iter()
+        .map(|e| e.queue.as_str())
+        .collect();
+    assert_eq!(fed_by, ["TimesTwoQueue", "ObjectCreatedQueue"]);
+    let notifications = &times_two.sqs_events[1];
+    assert_eq!(notifications.batch_size, 10);
+    assert!(notifications.report_batch_item_failures);
 }
 
 #[test]
@@ -183,7 +193,7 @@ fn applies_sqs_defaults() {
     assert_eq!(f.environment["N"], EnvValue::Literal("5".into()));
     assert_eq!(f.environment["FLAG"], EnvValue::Literal("true".into()));
     assert_eq!(f.environment["S"], EnvValue::Parameter("Size".into()));
-    let e = f.sqs_event.as_ref().expect("sqs event");
+    let e = f.sqs_events.first().expect("sqs event");
     assert_eq!(e.queue, "Q");
     assert_eq!(e.batch_size, 10);
     assert_eq!(e.batching_window, Duration::from_secs(2));
@@ -294,7 +304,7 @@ fn function_and_queue(more: &str) -> String {
 }
 
 #[test]
-fn refuses_two_sqs_events() {
+fn refuses_two_mappings_of_one_queue_to_one_function() {
     let mapping = |id: &str| {
         format!("  {id}:\n    Type: AWS::Lambda::EventSourceMapping\n    Properties:\n      FunctionName: !Ref F\n      EventSourceArn: !GetAtt Q.Arn\n")
     };
@@ -305,7 +315,7 @@ fn refuses_two_sqs_events() {
     )));
     assert_eq!(
         err,
-        "B: Properties.FunctionName names F, which already has an event source mapping"
+        "B: Properties.FunctionName names F, which already has an event source mapping on Q"
     );
 }
 
@@ -343,7 +353,9 @@ fn resolves_counts_given_by_parameters() {
     let stack = Stack::parse(&t).expect("parses");
     let redrive = stack.queue("R").and_then(|q| q.redrive.clone());
     assert_eq!(redrive.map(|r| r.max_receive_count), Some(7));
-    let event = stack.function("F").and_then(|f| f.sqs_event.clone());
+    let event = stack
+        .function("F")
+        .and_then(|f| f.sqs_events.first().cloned());
     assert_eq!(event.map(|e| e.batch_size), Some(7));
 
     let err = error_of(&function_and_queue(
@@ -360,7 +372,7 @@ fn the_real_template_passes_max_receive_count_everywhere() {
     let stack = real();
     assert_eq!(stack.parameter("MaxReceiveCount"), Some("5"));
     assert_eq!(stack.parameter("ArrayDeadlineSeconds"), Some("259200"));
-    for queue in ["TimesTwoQueue", "ReduceQueue"] {
+    for queue in ["TimesTwoQueue", "ReduceQueue", "ObjectCreatedQueue"] {
         let redrive = stack.queue(queue).and_then(|q| q.redrive.clone());
         assert_eq!(redrive.map(|r| r.max_receive_count), Some(5), "{queue}");
     }
@@ -451,13 +463,25 @@ fn the_shared_logical_ids_name_resources_of_their_type() {
     let fed_by = |function: &str| {
         stack
             .function(function)
-            .and_then(|f| f.sqs_event.as_ref())
-            .map(|e| e.queue.clone())
+            .map(|f| f.sqs_events.iter().map(|e| e.queue.clone()).collect())
+            .unwrap_or_default()
     };
-    let map_queue = fed_by(stack_names::TIMES_TWO_FUNCTION);
-    assert_eq!(map_queue.as_deref(), Some(stack_names::TIMES_TWO_QUEUE));
-    let merge_queue = fed_by(stack_names::REDUCE_FUNCTION);
-    assert_eq!(merge_queue.as_deref(), Some(stack_names::REDUCE_QUEUE));
+    let map_queues: Vec<String> = fed_by(stack_names::TIMES_TWO_FUNCTION);
+    assert_eq!(
+        map_queues,
+        [
+            stack_names::TIMES_TWO_QUEUE,
+            stack_names::OBJECT_CREATED_QUEUE
+        ]
+    );
+    let merge_queues: Vec<String> = fed_by(stack_names::REDUCE_FUNCTION);
+    assert_eq!(merge_queues, [stack_names::REDUCE_QUEUE]);
+    let buckets: Vec<String> = stack.buckets.iter().map(|b| b.logical_id.clone()).collect();
+    assert_eq!(buckets, ids(&stack_names::BUCKETS), "stack_names::BUCKETS");
+    let notified = stack
+        .bucket(stack_names::INPUT_BUCKET)
+        .and_then(|b| b.object_created_queue.clone());
+    assert_eq!(notified.as_deref(), Some(stack_names::OBJECT_CREATED_QUEUE));
     let dead_letter = |queue: &str| stack.queue(queue).and_then(|q| q.redrive.clone());
     assert_eq!(
         dead_letter(stack_names::TIMES_TWO_QUEUE).map(|r| r.dead_letter),
@@ -466,6 +490,10 @@ fn the_shared_logical_ids_name_resources_of_their_type() {
     assert_eq!(
         dead_letter(stack_names::REDUCE_QUEUE).map(|r| r.dead_letter),
         Some(stack_names::REDUCE_DEAD_LETTER_QUEUE.to_string())
+    );
+    assert_eq!(
+        dead_letter(stack_names::OBJECT_CREATED_QUEUE).map(|r| r.dead_letter),
+        Some(stack_names::OBJECT_CREATED_DEAD_LETTER_QUEUE.to_string())
     );
 }
 
@@ -481,4 +509,231 @@ fn a_queue_without_a_maximum_message_size_takes_sqs_default() {
         .map(|q| q.maximum_message_size)
         .collect();
     assert_eq!(sizes, vec![DEFAULT_MAXIMUM_MESSAGE_SIZE, 262_144]);
+}
+
+#[test]
+fn a_function_may_be_fed_by_two_queues() {
+    let mapping = |id: &str, queue: &str| {
+        format!("  {id}:\n    Type: AWS::Lambda::EventSourceMapping\n    Properties:\n      FunctionName: !Ref F\n      EventSourceArn: !GetAtt {queue}.Arn\n")
+    };
+    let t = function_and_queue(&format!(
+        "  R:\n    Type: AWS::SQS::Queue\n{}{}",
+        mapping("A", "Q"),
+        mapping("B", "R")
+    ));
+    let stack = Stack::parse(&t).expect("parses");
+    let f = stack.function("F").expect("F");
+    let queues: Vec<&str> = f.sqs_events.iter().map(|e| e.queue.as_str()).collect();
+    assert_eq!(queues, ["Q", "R"]);
+    let pollers: Vec<String> = f.poller_grants().iter().map(Grant::to_string).collect();
+    assert_eq!(
+        pollers,
+        [
+            "sqs:DeleteMessage on Q",
+            "sqs:DeleteMessage on R",
+            "sqs:GetQueueAttributes on Q",
+            "sqs:GetQueueAttributes on R",
+            "sqs:ReceiveMessage on Q",
+            "sqs:ReceiveMessage on R"
+        ]
+    );
+}
+
+#[test]
+fn reads_the_input_bucket_of_the_real_template() {
+    let stack = real();
+    assert_eq!(
+        stack.buckets,
+        [BucketSpec {
+            logical_id: "InputBucket".into(),
+            versioned: true,
+            object_created_queue: Some("ObjectCreatedQueue".into()),
+            encrypted: true,
+            public_access_blocked: true,
+        }]
+    );
+    let redrive = stack
+        .queue("ObjectCreatedQueue")
+        .and_then(|q| q.redrive.clone());
+    assert_eq!(
+        redrive,
+        Some(Redrive {
+            dead_letter: "ObjectCreatedDeadLetterQueue".into(),
+            max_receive_count: 5
+        })
+    );
+    for id in ["SumArrayFunction", "TimesTwoFunction"] {
+        let f = stack.function(id).expect("function");
+        assert_eq!(
+            f.environment.get("INPUT_BUCKET"),
+            Some(&EnvValue::Resource("InputBucket".into())),
+            "{id}"
+        );
+        let env = stack
+            .resolve_env(f, |r| Some(format!("made-{r}")))
+            .expect("resolves");
+        assert_eq!(env["INPUT_BUCKET"], "made-InputBucket", "{id}");
+        assert_eq!(env["RANGE_BYTES"], "8388608", "{id}");
+        assert_eq!(env["INPUT_CSV_COLUMN"], "0", "{id}");
+        assert_eq!(env["TIMES_TWO_QUEUE_URL"], "made-TimesTwoQueue", "{id}");
+    }
+}
+
+/// A bucket `B` notifying queue `Q`, with `properties` added under its
+/// `Properties` (indented by six spaces) and `more` resources after it.
+fn bucket_with(properties: &str, more: &str) -> String {
+    with_resources(&format!(
+        "  Q:\n    Type: AWS::SQS::Queue\n  B:\n    Type: AWS::S3::Bucket\n    Properties:\n{properties}{more}"
+    ))
+}
+
+const NOTIFY_Q: &str = "      NotificationConfiguration:\n        QueueConfigurations:\n          - Event: s3:ObjectCreated:*\n            Queue: !GetAtt Q.Arn\n";
+
+#[test]
+fn reads_a_bucket_and_its_defaults() {
+    let stack = Stack::parse(&bucket_with(NOTIFY_Q, "")).expect("parses");
+    assert_eq!(
+        stack.bucket("B"),
+        Some(&BucketSpec {
+            logical_id: "B".into(),
+            versioned: false,
+            object_created_queue: Some("Q".into()),
+            encrypted: false,
+            public_access_blocked: false,
+        })
+    );
+    let partly_blocked = "      VersioningConfiguration:\n        Status: Suspended\n      PublicAccessBlockConfiguration:\n        BlockPublicAcls: true\n        BlockPublicPolicy: true\n        IgnorePublicAcls: true\n";
+    let stack = Stack::parse(&bucket_with(partly_blocked, "")).expect("parses");
+    let b = stack.bucket("B").expect("B");
+    assert!(!b.versioned && !b.public_access_blocked && b.object_created_queue.is_none());
+}
+
+#[test]
+fn refuses_bucket_settings_it_cannot_honour() {
+    let err = error_of(&bucket_with(
+        "      VersioningConfiguration:\n        Status: On\n",
+        "",
+    ));
+    assert_eq!(
+        err,
+        "B: Properties.VersioningConfiguration.Status must be Enabled or Suspended"
+    );
+    let err = error_of(&bucket_with(
+        &NOTIFY_Q.replace("s3:ObjectCreated:*", "s3:ObjectRemoved:*"),
+        "",
+    ));
+    assert_eq!(
+        err,
+        "B: Properties.NotificationConfiguration.QueueConfigurations[0].Event must be s3:ObjectCreated:*"
+    );
+    let err = error_of(&bucket_with(&NOTIFY_Q.replace("Q.Arn", "B.Arn"), ""));
+    assert_eq!(
+        err,
+        "B: Properties.NotificationConfiguration.QueueConfigurations[0].Queue names B, a AWS::S3::Bucket, not a queue"
+    );
+    let err = error_of(&bucket_with(
+        &NOTIFY_Q.replace("!GetAtt Q.Arn", "!Ref Q"),
+        "",
+    ));
+    assert_eq!(
+        err,
+        "B: Properties.NotificationConfiguration.QueueConfigurations[0].Queue must be `!GetAtt <Queue>.Arn`"
+    );
+    let twice = format!(
+        "{NOTIFY_Q}          - Event: s3:ObjectCreated:*\n            Queue: !GetAtt Q.Arn\n"
+    );
+    let err = error_of(&bucket_with(&twice, ""));
+    assert_eq!(
+        err,
+        "B: Properties.NotificationConfiguration.QueueConfigurations has more than one queue; one is supported"
+    );
+    let filtered =
+        format!("{NOTIFY_Q}            Filter:\n              S3Key:\n                Rules: []\n");
+    let err = error_of(&bucket_with(&filtered, ""));
+    assert_eq!(
+        err,
+        "B: Properties.NotificationConfiguration.QueueConfigurations[0].Filter is not supported: every new object is summed"
+    );
+    let no_queue = "      NotificationConfiguration:\n        QueueConfigurations:\n          - Event: s3:ObjectCreated:*\n";
+    let err = error_of(&bucket_with(no_queue, ""));
+    assert_eq!(
+        err,
+        "B: Properties.NotificationConfiguration.QueueConfigurations[0].Queue is missing"
+    );
+    let lambda = "      NotificationConfiguration:\n        LambdaConfigurations: []\n";
+    let err = error_of(&bucket_with(lambda, ""));
+    assert_eq!(
+        err,
+        "B: Properties.NotificationConfiguration.LambdaConfigurations is not supported: notifications go to a queue"
+    );
+}
+
+/// A function `F` with one policy statement of `actions` on `resource`, and
+/// the bucket `B` of [`bucket_with`].
+fn s3_grant(actions: &str, resource: &str) -> String {
+    bucket_with(
+        NOTIFY_Q,
+        &format!("  F:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: f\n    Properties:\n      Policies:\n        - Statement:\n            - Effect: Allow\n              Action: [{actions}]\n              Resource: {resource}\n"),
+    )
+}
+
+#[test]
+fn reads_s3_grants_on_a_bucket_and_its_objects() {
+    let stack = Stack::parse(&s3_grant(
+        "s3:GetObject, s3:GetObjectVersion",
+        "!Sub \"${B.Arn}/*\"",
+    ))
+    .expect("parses");
+    let grants: Vec<String> = stack
+        .function("F")
+        .expect("F")
+        .grants
+        .iter()
+        .map(Grant::to_string)
+        .collect();
+    assert_eq!(
+        grants,
+        ["s3:GetObject on B/*", "s3:GetObjectVersion on B/*"]
+    );
+    let long_form = s3_grant("s3:GetObject", "{\"Fn::Sub\": \"${B.Arn}/*\"}");
+    let stack = Stack::parse(&long_form).expect("parses");
+    let f = stack.function("F").expect("F");
+    assert!(f
+        .grants
+        .contains(&Grant::new("s3:GetObject", objects_of("B"))));
+    let stack = Stack::parse(&s3_grant("s3:ListBucket", "!GetAtt B.Arn")).expect("parses");
+    let f = stack.function("F").expect("F");
+    assert_eq!(f.actions(), BTreeSet::from(["s3:ListBucket".to_string()]));
+    assert!(f.grants.contains(&Grant::new("s3:ListBucket", "B")));
+}
+
+#[test]
+fn refuses_s3_grants_that_allow_nothing_or_too_much() {
+    let err = error_of(&s3_grant("s3:GetObject", "!GetAtt B.Arn"));
+    assert_eq!(
+        err,
+        "F: Properties.Policies[0].Statement[0].Resource grants s3:GetObject, an object action, on the bucket B: grant it on its objects, `!Sub \"${B.Arn}/*\"`"
+    );
+    let err = error_of(&s3_grant("s3:ListBucket", "!Sub \"${B.Arn}/*\""));
+    assert_eq!(
+        err,
+        "F: Properties.Policies[0].Statement[0].Resource grants s3:ListBucket on the objects of B: it applies to the bucket, `!GetAtt B.Arn`"
+    );
+    let err = error_of(&s3_grant("sqs:SendMessage", "!Sub \"${Q.Arn}/*\""));
+    assert_eq!(
+        err,
+        "F: Properties.Policies[0].Statement[0].Resource names Q, a AWS::SQS::Queue, not a bucket"
+    );
+    let err = error_of(&s3_grant("s3:GetObject", "!Sub \"${B.Arn}/private/*\""));
+    assert!(
+        err.starts_with(
+            "F: Properties.Policies[0].Statement[0].Resource must name a resource of this template"
+        ),
+        "{err}"
+    );
+    let err = error_of(&s3_grant("s3:GetObject", "\"arn:aws:s3:::any-bucket/*\""));
+    assert!(
+        err.contains("must name a resource of this template"),
+        "{err}"
+    );
 }

@@ -4,7 +4,7 @@
 //! a valid OpenAPI body, encryption, backups. A change that weakens one fails here.
 
 use serde_yaml_ng::Value;
-use stack::{FunctionSpec, Grant, Stack, POLLER_ACTIONS};
+use stack::{objects_of, FunctionSpec, Grant, Stack, POLLER_ACTIONS};
 use std::collections::BTreeSet;
 
 fn template() -> Value {
@@ -96,6 +96,14 @@ fn the_stage_is_throttled_from_parameters() {
 fn each_function_gets_exactly_what_it_uses() {
     let stack = stack();
     let sums_failed = ("dynamodb:UpdateItem", "SumsTable");
+    let input_objects = objects_of("InputBucket");
+    // Read the input bucket's objects (by version too), and know a missing
+    // key from a forbidden one: nothing else of S3.
+    let read_inputs = [
+        ("s3:GetObject", input_objects.as_str()),
+        ("s3:GetObjectVersion", input_objects.as_str()),
+        ("s3:ListBucket", "InputBucket"),
+    ];
     let expected = [
         (
             "SumArrayFunction",
@@ -104,18 +112,31 @@ fn each_function_gets_exactly_what_it_uses() {
                 ("dynamodb:PutItem", "SumsTable"),
                 ("dynamodb:GetItem", "SumsTable"),
                 sums_failed,
+                read_inputs[0],
+                read_inputs[1],
+                read_inputs[2],
             ]),
         ),
         (
             "TimesTwoFunction",
             set(&[
                 ("sqs:SendMessage", "ReduceQueue"),
+                // The ranges of a notified object.
+                ("sqs:SendMessage", "TimesTwoQueue"),
                 ("dynamodb:PutItem", "ScratchpadTable"),
+                // The record of a notified object.
+                ("dynamodb:PutItem", "SumsTable"),
                 ("dynamodb:GetItem", "SumsTable"),
                 sums_failed,
+                read_inputs[0],
+                read_inputs[1],
+                read_inputs[2],
                 ("sqs:ReceiveMessage", "TimesTwoQueue"),
                 ("sqs:DeleteMessage", "TimesTwoQueue"),
                 ("sqs:GetQueueAttributes", "TimesTwoQueue"),
+                ("sqs:ReceiveMessage", "ObjectCreatedQueue"),
+                ("sqs:DeleteMessage", "ObjectCreatedQueue"),
+                ("sqs:GetQueueAttributes", "ObjectCreatedQueue"),
             ]),
         ),
         (
@@ -149,14 +170,19 @@ fn each_function_gets_exactly_what_it_uses() {
     }
 }
 
+/// The one wildcard allowed: every object of a bucket of the template
+/// (`!Sub "${X.Arn}/*"`, which is how IAM names objects).
 #[test]
 fn no_wildcards_anywhere_in_the_functions_policies() {
     let t = template();
     let stack = stack();
+    let buckets: Vec<String> = stack.buckets.iter().map(|b| b.logical_id.clone()).collect();
+    let objects: Vec<String> = buckets.iter().map(|b| objects_of(b)).collect();
     for f in &stack.functions {
         for grant in &f.grants {
+            let resource_ok = !grant.resource.contains('*') || objects.contains(&grant.resource);
             assert!(
-                !grant.action.contains('*') && !grant.resource.contains('*'),
+                !grant.action.contains('*') && resource_ok,
                 "{}: wildcard in {grant}",
                 f.logical_id
             );
@@ -164,7 +190,10 @@ fn no_wildcards_anywhere_in_the_functions_policies() {
         // The parser refuses a "*" resource; check the text too, so a
         // parser change cannot let one through unseen.
         let policies = &resource(&t, &f.logical_id)["Properties"]["Policies"];
-        let text = serde_yaml_ng::to_string(policies).expect("policies as text");
+        let mut text = serde_yaml_ng::to_string(policies).expect("policies as text");
+        for bucket in &buckets {
+            text = text.replace(&format!("${{{bucket}.Arn}}/*"), "");
+        }
         assert!(!text.contains('*'), "{}: {text}", f.logical_id);
     }
 }
@@ -197,13 +226,15 @@ fn pollers_read_only_their_own_queue() {
             .cloned()
             .collect();
         assert_eq!(on_queues, f.poller_grants(), "{}", f.logical_id);
-        if let Some(event) = &f.sqs_event {
+        for event in &f.sqs_events {
             polled.insert(event.queue.clone());
             let mapping = resources
                 .iter()
                 .find(|(_, body)| {
                     body["Type"].as_str() == Some("AWS::Lambda::EventSourceMapping")
                         && target(&body["Properties"]["FunctionName"]) == f.logical_id
+                        && format!("{:?}", body["Properties"]["EventSourceArn"])
+                            .contains(&format!("\"{}.Arn\"", event.queue))
                 })
                 .expect("the function's mapping");
             assert_eq!(
@@ -214,7 +245,10 @@ fn pollers_read_only_their_own_queue() {
             );
         }
     }
-    assert_eq!(polled, set_of(&["TimesTwoQueue", "ReduceQueue"]));
+    assert_eq!(
+        polled,
+        set_of(&["TimesTwoQueue", "ReduceQueue", "ObjectCreatedQueue"])
+    );
 }
 
 fn set_of(items: &[&str]) -> BTreeSet<String> {
@@ -268,12 +302,7 @@ fn the_api_body_is_valid_openapi_3() {
 #[test]
 fn data_at_rest_is_encrypted_and_sums_are_backed_up() {
     let t = template();
-    for queue in [
-        "TimesTwoQueue",
-        "TimesTwoDeadLetterQueue",
-        "ReduceQueue",
-        "ReduceDeadLetterQueue",
-    ] {
+    for queue in stack_names::QUEUES {
         assert_eq!(
             resource(&t, queue)["Properties"]["SqsManagedSseEnabled"].as_bool(),
             Some(true),
@@ -293,5 +322,91 @@ fn data_at_rest_is_encrypted_and_sums_are_backed_up() {
     assert_eq!(
         sums["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
         Some(true)
+    );
+}
+
+#[test]
+fn the_input_bucket_is_private_encrypted_versioned_and_notifies_its_queue() {
+    let stack = stack();
+    let bucket = stack.bucket("InputBucket").expect("InputBucket");
+    assert!(bucket.encrypted && bucket.public_access_blocked && bucket.versioned);
+    assert_eq!(
+        bucket.object_created_queue.as_deref(),
+        Some("ObjectCreatedQueue")
+    );
+    let t = template();
+    let p = &resource(&t, "InputBucket")["Properties"];
+    let default = &p["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
+    assert_eq!(
+        default["ServerSideEncryptionByDefault"]["SSEAlgorithm"].as_str(),
+        Some("AES256")
+    );
+    let noncurrent = &p["LifecycleConfiguration"]["Rules"][0]["NoncurrentVersionExpiration"];
+    assert!(
+        noncurrent["NoncurrentDays"]
+            .as_u64()
+            .is_some_and(|d| d <= 30),
+        "overwritten inputs expire: {noncurrent:?}"
+    );
+}
+
+/// `!Sub [text, {vars}]` as (text, vars as Debug text).
+fn sub_of(v: &Value) -> (String, String) {
+    let Value::Tagged(t) = v else {
+        panic!("not a !Sub: {v:?}")
+    };
+    assert_eq!(t.tag, "Sub");
+    let parts = t.value.as_sequence().expect("!Sub [text, vars]");
+    let text = parts[0].as_str().expect("the text").to_string();
+    (text, format!("{:?}", parts[1]))
+}
+
+/// S3 may send to the notification queue only for this bucket of this
+/// account; the policy names the bucket by the same name the bucket takes
+/// (it cannot reference the bucket, which depends on it).
+#[test]
+fn only_the_input_bucket_may_send_to_the_notification_queue() {
+    let t = template();
+    let policy = resource(&t, "ObjectCreatedQueuePolicy");
+    assert_eq!(policy["Type"].as_str(), Some("AWS::SQS::QueuePolicy"));
+    let queues = policy["Properties"]["Queues"]
+        .as_sequence()
+        .expect("Queues");
+    assert_eq!(
+        queues.iter().map(target).collect::<Vec<_>>(),
+        ["ObjectCreatedQueue"]
+    );
+    let statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("Statement");
+    assert_eq!(statements.len(), 1);
+    let s = &statements[0];
+    assert_eq!(s["Effect"].as_str(), Some("Allow"));
+    assert_eq!(s["Principal"]["Service"].as_str(), Some("s3.amazonaws.com"));
+    assert_eq!(s["Action"].as_str(), Some("sqs:SendMessage"));
+    let account = target(&s["Condition"]["StringEquals"]["aws:SourceAccount"]);
+    assert_eq!(account, "AWS::AccountId");
+    let (arn, arn_vars) = sub_of(&s["Condition"]["ArnEquals"]["aws:SourceArn"]);
+    let bucket = resource(&t, "InputBucket");
+    let (name, name_vars) = sub_of(&bucket["Properties"]["BucketName"]);
+    assert_eq!(arn, format!("arn:${{AWS::Partition}}:s3:::{name}"));
+    assert_eq!(arn_vars, name_vars);
+    assert!(
+        name.contains("${AWS::AccountId}") && name.contains("${AWS::Region}"),
+        "{name}"
+    );
+    let constant: String = name
+        .split("${")
+        .map(|part| part.split_once('}').map_or(part, |(_, rest)| rest))
+        .collect();
+    assert_eq!(
+        constant,
+        constant.to_lowercase(),
+        "S3 bucket names are lowercase: {name}"
+    );
+    assert_eq!(
+        bucket["DependsOn"].as_str(),
+        Some("ObjectCreatedQueuePolicy"),
+        "S3 checks it may send when the notification is configured"
     );
 }

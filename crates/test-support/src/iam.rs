@@ -20,8 +20,7 @@
 //! - the operator, with the policy docs/iam.md gives for the admin commands;
 //! - the deployer, with what the runner needs to create the queues and tables
 //!   (CloudFormation's part on AWS);
-//! - the harness, for a test's own setup and checks (any SQS, DynamoDB or S3
-//!   call).
+//! - the harness, for a test's own setup and checks (any SQS, DynamoDB or S3 call).
 
 use crate::Moto;
 use stack::Stack;
@@ -36,8 +35,9 @@ pub const OPERATOR_POLICY_DOC: &str = include_str!("../../../docs/iam.md");
 /// Marks the operator policy's JSON block in docs/iam.md.
 const OPERATOR_POLICY_MARKER: &str = "<!-- operator-policy -->";
 
-/// What the local runner's provisioning calls (`stack_tools::provision`).
-pub const DEPLOYER_ACTIONS: [&str; 8] = [
+/// What the local runner's provisioning calls (`stack_tools::provision`),
+/// in AWS's names and, where they differ, moto's (`s3:HeadBucket`).
+pub const DEPLOYER_ACTIONS: [&str; 15] = [
     "sqs:GetQueueUrl",
     "sqs:CreateQueue",
     "sqs:SetQueueAttributes",
@@ -46,6 +46,13 @@ pub const DEPLOYER_ACTIONS: [&str; 8] = [
     "dynamodb:CreateTable",
     "dynamodb:DescribeTimeToLive",
     "dynamodb:UpdateTimeToLive",
+    "s3:ListBucket",
+    "s3:HeadBucket",
+    "s3:CreateBucket",
+    "s3:PutBucketVersioning",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketNotification",
 ];
 
 /// An IAM user's access key.
@@ -130,8 +137,10 @@ const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
 
 /// A function's policy statements, from its grants in `stack`: each grant's
-/// operations (in the names moto checks) on the ARN of its resource as the
-/// runner names it under `prefix` ([`resource_arn`]).
+/// operations (in the names moto checks) on its queue's ARN, for the queues
+/// the runner creates under `prefix` (moto checks SQS requests against the
+/// queue), on its bucket's or its objects' ARN (moto checks S3 requests
+/// against them), or on `"*"` for a table (moto checks DynamoDB against `"*"` only).
 pub fn function_statements(stack: &Stack, function: &str, prefix: &str) -> Vec<serde_json::Value> {
     let mut by_resource: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for grant in stack
@@ -140,7 +149,7 @@ pub fn function_statements(stack: &Stack, function: &str, prefix: &str) -> Vec<s
         .into_iter()
         .flatten()
     {
-        let resource = resource_arn(stack, grant, prefix);
+        let resource = resource_arn(stack, &grant.resource, prefix);
         let operations = stack::iam::operations_allowed_by(&grant.action);
         by_resource.entry(resource).or_default().extend(operations);
     }
@@ -150,21 +159,20 @@ pub fn function_statements(stack: &Stack, function: &str, prefix: &str) -> Vec<s
         .collect()
 }
 
-/// What moto checks a grant's requests against: a queue's ARN; for an S3
-/// action, its bucket's objects (`arn:aws:s3:::bucket/*`), or the bucket
-/// itself for a bucket action (`s3:ListBucket`); `"*"` for a table.
-fn resource_arn(stack: &Stack, grant: &stack::Grant, prefix: &str) -> String {
-    if stack.queue(&grant.resource).is_some() {
-        return format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{prefix}-{}", grant.resource);
+/// The ARN moto checks a request on `resource` (a grant's) against.
+fn resource_arn(stack: &Stack, resource: &str, prefix: &str) -> String {
+    let (bucket, objects) = match resource.strip_suffix("/*") {
+        Some(bucket) => (bucket, "/*"),
+        None => (resource, ""),
+    };
+    if stack.bucket(bucket).is_some() {
+        let name = stack_names::local_bucket_name(prefix, bucket);
+        return format!("arn:aws:s3:::{name}{objects}");
     }
-    if grant.action.starts_with("s3:") {
-        let bucket = stack_names::local_bucket_name(prefix, &grant.resource);
-        return match grant.action.contains("Object") {
-            true => format!("arn:aws:s3:::{bucket}/*"),
-            false => format!("arn:aws:s3:::{bucket}"),
-        };
+    match stack.queue(resource) {
+        Some(_) => format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{prefix}-{resource}"),
+        None => "*".to_string(),
     }
-    "*".to_string()
 }
 
 fn allow(actions: &BTreeSet<String>, resource: &str) -> serde_json::Value {
@@ -394,28 +402,24 @@ mod tests {
         let reduce = on("arn:aws:sqs:us-east-1:123456789012:p-ReduceQueue");
         assert_eq!(reduce, ["sqs:SendMessage", "sqs:SendMessageBatch"]);
         assert!(on("*").contains(&"dynamodb:UpdateItem".to_string()));
-    }
-
-    #[test]
-    fn s3_statements_name_the_buckets_objects() {
-        let template = "Resources:\n  Input:\n    Type: AWS::S3::Bucket\n  F:\n    \
-            Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        \
-            Binary: f\n    Properties:\n      Policies:\n        - Statement:\n            \
-            - Effect: Allow\n              Action: [s3:GetObject, s3:GetObjectVersion, \
-            s3:ListBucket]\n              Resource: !GetAtt Input.Arn\n";
-        let stack = Stack::parse(template).expect("the test template parses");
-        let statements = function_statements(&stack, "F", "Run-1");
-        let objects = allow(
-            &["s3:GetObject", "s3:GetObjectVersion"]
-                .map(String::from)
-                .into(),
-            "arn:aws:s3:::run-1-input/*",
+        assert_eq!(
+            on("arn:aws:s3:::p-inputbucket/*"),
+            ["s3:GetObject", "s3:GetObjectVersion"]
         );
-        let bucket = allow(
-            &["s3:ListBucket"].map(String::from).into(),
-            "arn:aws:s3:::run-1-input",
+        assert_eq!(
+            on("arn:aws:s3:::p-inputbucket"),
+            ["s3:HeadBucket", "s3:ListBucket"]
         );
-        assert_eq!(statements, [bucket, objects]);
+        let notified = on("arn:aws:sqs:us-east-1:123456789012:p-ObjectCreatedQueue");
+        assert_eq!(
+            notified,
+            [
+                "sqs:DeleteMessage",
+                "sqs:DeleteMessageBatch",
+                "sqs:GetQueueAttributes",
+                "sqs:ReceiveMessage"
+            ]
+        );
     }
 
     #[test]

@@ -188,43 +188,46 @@ pub async fn start_counted(
     counter: Option<&aws_ports::RequestCounter>,
 ) -> Result<Running, StartError> {
     check_credentials(args, stack)?;
-    let (function_ports, client_ports, resources) = match args.backend {
+    let backend = match args.backend {
         Kind::Memory => memory_ports(stack),
         Kind::Aws => aws_ports(args, stack, counter).await?,
     };
     let tally = Arc::new(Tally::default());
     let ports_of = |function: &str| -> Result<Ports, StartError> {
-        let ports = function_ports
+        let ports = backend
+            .functions
             .get(function)
             .ok_or_else(|| StartError::Missing(format!("function {function}")))?;
         Ok(tally.wrap(ports.clone()))
     };
-    let api_config = function_config(args, stack, &resources, ids::SUM_ARRAY_FUNCTION)?;
+    let resources = &backend.resources;
+    let api_config = function_config(args, stack, resources, ids::SUM_ARRAY_FUNCTION)?;
     let mut pollers = Vec::new();
     for function in stack.functions.iter() {
-        let Some(event) = &function.sqs_event else {
-            continue;
-        };
-        let config = function_config(args, stack, &resources, &function.logical_id)?;
-        let ports = ports_of(&function.logical_id)?;
-        let handler = handler_for(
-            &function.binary,
-            ports.clone(),
-            config,
-            tally.function(&function.binary),
-            function.timeout,
-        )
-        .ok_or_else(|| StartError::Missing(format!("handler for binary {}", function.binary)))?;
-        let mapping = mapping_of(function, event, args, stack);
-        pollers.extend(poller::spawn(
-            mapping,
-            polled_queue(&ports, event)?,
-            handler,
-        ));
+        for event in &function.sqs_events {
+            let ports = ports_of(&function.logical_id)?;
+            let Some(queue) = polled_queue(&ports, event, &backend, &function.logical_id, &tally)?
+            else {
+                continue;
+            };
+            let config = function_config(args, stack, resources, &function.logical_id)?;
+            let handler = handler_for(
+                &function.binary,
+                ports,
+                config,
+                tally.function(&function.binary),
+                function.timeout,
+            )
+            .ok_or_else(|| {
+                StartError::Missing(format!("handler for binary {}", function.binary))
+            })?;
+            let mapping = mapping_of(function, event, args, stack);
+            pollers.extend(poller::spawn(mapping, queue, handler));
+        }
     }
     Ok(Running {
         ports: ports_of(ids::SUM_ARRAY_FUNCTION)?,
-        client_ports,
+        client_ports: backend.client,
         tally,
         api_config,
         pollers,
@@ -256,12 +259,35 @@ fn function_config(
     })?)
 }
 
-/// The port of the queue `event` polls, among a function's `ports`.
-fn polled_queue(ports: &Ports, event: &stack::SqsEventSpec) -> Result<Arc<dyn Queue>, StartError> {
+/// The queue `event` polls: a port of the function's `ports`, or one of the
+/// backend's queues that no port covers (S3's notifications). `None` when
+/// the in-process backend has no such queue: it has no bucket either, so
+/// nothing would ever arrive (see [`memory_ports`]).
+fn polled_queue(
+    ports: &Ports,
+    event: &stack::SqsEventSpec,
+    backend: &Backend,
+    function: &str,
+    tally: &Arc<Tally>,
+) -> Result<Option<Arc<dyn Queue>>, StartError> {
     match event.queue.as_str() {
-        ids::TIMES_TWO_QUEUE => Ok(ports.times_two_queue.clone()),
-        ids::REDUCE_QUEUE => Ok(ports.reduce_queue.clone()),
-        other => Err(StartError::Missing(format!("queue port for {other}"))),
+        ids::TIMES_TWO_QUEUE => return Ok(Some(ports.times_two_queue.clone())),
+        ids::REDUCE_QUEUE => return Ok(Some(ports.reduce_queue.clone())),
+        _ => {}
+    }
+    let polled = backend
+        .polled
+        .get(&(function.to_string(), event.queue.clone()));
+    match (polled, backend.notifications_without_bucket) {
+        (Some(queue), _) => Ok(Some(tally.wrap_object_created_queue(queue.clone()))),
+        (None, true) => {
+            tracing::debug!(queue = %event.queue, "no bucket in this backend: not polled");
+            Ok(None)
+        }
+        (None, false) => Err(StartError::Missing(format!(
+            "queue port for {}",
+            event.queue
+        ))),
     }
 }
 
@@ -304,10 +330,25 @@ fn mapping_of(
     }
 }
 
-/// Each function's ports (by logical id), a client's ports, and the deployed
-/// name of every queue and table (by logical id).
-type Backend = (BTreeMap<String, Ports>, Ports, BTreeMap<String, String>);
+/// What a backend gives the runner.
+struct Backend {
+    /// Each function's ports, by logical id.
+    functions: BTreeMap<String, Ports>,
+    /// A client's ports.
+    client: Ports,
+    /// The deployed name of every queue, table and bucket, by logical id.
+    resources: BTreeMap<String, String>,
+    /// Queues a function's mapping polls that no port covers, by (function,
+    /// queue) logical ids: the notification queue of a bucket.
+    polled: BTreeMap<(String, String), Arc<dyn Queue>>,
+    /// The backend has no buckets, so a queue only a bucket's notifications
+    /// feed is not polled.
+    notifications_without_bucket: bool,
+}
 
+/// The in-process backend: `MemoryBackend` has the two work queues, the
+/// tables and an object store, but no bucket that notifies a queue, so the
+/// ObjectCreated mapping is not played (objects are summed by submitting them).
 fn memory_ports(stack: &Stack) -> Backend {
     let max_receive_count = stack
         .queue(ids::TIMES_TWO_QUEUE)
@@ -319,6 +360,7 @@ fn memory_ports(stack: &Stack) -> Backend {
         .iter()
         .map(|q| &q.logical_id)
         .chain(stack.tables.iter().map(|t| &t.logical_id))
+        .chain(stack.buckets.iter().map(|b| &b.logical_id))
         .map(|id| (id.clone(), format!("memory:{id}")))
         .collect();
     let functions = stack
@@ -326,7 +368,13 @@ fn memory_ports(stack: &Stack) -> Backend {
         .iter()
         .map(|f| (f.logical_id.clone(), backend.ports()))
         .collect();
-    (functions, backend.ports(), resources)
+    Backend {
+        functions,
+        client: backend.ports(),
+        resources,
+        polled: BTreeMap::new(),
+        notifications_without_bucket: true,
+    }
 }
 
 async fn aws_ports(
@@ -339,6 +387,7 @@ async fn aws_ports(
         .await
         .map_err(|e| StartError::Provision(e.to_string()))?;
     let mut functions = BTreeMap::new();
+    let mut polled = BTreeMap::new();
     for spec in &stack.functions {
         let keys = args
             .function_credentials
@@ -348,19 +397,60 @@ async fn aws_ports(
         let names = function_names(spec, stack, &provisioned)?;
         let ports = aws_ports::ports_reporting_denials(&sdk, &names, counter);
         functions.insert(spec.logical_id.clone(), ports);
+        for (queue, url) in unported_queues(spec, &provisioned) {
+            let client = polling_client(&sdk, counter);
+            let port: Arc<dyn Queue> = Arc::new(aws_ports::SqsQueue::new(client, &url));
+            polled.insert((spec.logical_id.clone(), queue), port);
+        }
     }
     let resources = provisioned
         .queue_urls
         .iter()
         .chain(provisioned.table_names.iter())
+        .chain(provisioned.bucket_names.iter())
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let client_ports = aws_ports::ports(&sdk, &provisioned.names());
-    Ok((functions, client_ports, resources))
+    let client = aws_ports::ports(&sdk, &provisioned.names());
+    Ok(Backend {
+        functions,
+        client,
+        resources,
+        polled,
+        notifications_without_bucket: false,
+    })
+}
+
+/// The queues `spec`'s mappings poll that are not work queues of the
+/// pipeline's ports, with their URLs.
+fn unported_queues(
+    spec: &stack::FunctionSpec,
+    provisioned: &stack_tools::Provisioned,
+) -> Vec<(String, String)> {
+    spec.sqs_events
+        .iter()
+        .filter(|e| !matches!(e.queue.as_str(), ids::TIMES_TWO_QUEUE | ids::REDUCE_QUEUE))
+        .filter_map(|e| {
+            let url = provisioned.queue_urls.get(&e.queue)?;
+            Some((e.queue.clone(), url.clone()))
+        })
+        .collect()
+}
+
+/// An SQS client for a poller, signing as the function (Lambda's poller
+/// uses its role), counted and reporting denials like its ports.
+fn polling_client(
+    sdk: &aws_config::SdkConfig,
+    counter: Option<&aws_ports::RequestCounter>,
+) -> aws_sdk_sqs::Client {
+    let mut config = aws_sdk_sqs::config::Builder::from(sdk).interceptor(aws_ports::ReportDenials);
+    if let Some(counter) = counter {
+        config = config.interceptor(counter.clone());
+    }
+    aws_sdk_sqs::Client::from_conf(config.build())
 }
 
 /// The queues and tables a function's environment names, as on Lambda, and
-/// the queue its event source mapping polls: Lambda's poller uses the
+/// the work queues its event source mappings poll: Lambda's poller uses the
 /// function's role, so the local poller uses the function's ports.
 fn function_names(
     spec: &stack::FunctionSpec,
@@ -371,12 +461,13 @@ fn function_names(
         .function_env(stack, &spec.logical_id)
         .map_err(|e| StartError::Provision(e.to_string()))?;
     let mut names = aws_ports::Names::from_lookup(|name| env.get(name).cloned());
-    if let Some(event) = &spec.sqs_event {
+    for event in &spec.sqs_events {
         let url = provisioned.queue_urls.get(&event.queue).cloned();
         match event.queue.as_str() {
             ids::TIMES_TWO_QUEUE => names.times_two_queue_url = url,
             ids::REDUCE_QUEUE => names.reduce_queue_url = url,
-            other => return Err(StartError::Missing(format!("queue port for {other}"))),
+            // Polled through a client of its own (`unported_queues`).
+            _ => {}
         }
     }
     Ok(names)
@@ -450,6 +541,61 @@ mod tests {
         for bad in ["TimesTwoFunction", "F=AKIA", "=AKIA:x", "F=:x", "F=AKIA:"] {
             assert!(args(&["--function-credentials", bad]).is_err(), "{bad}");
         }
+    }
+
+    /// Every mapping of the template gets its pollers (one each here), but
+    /// the notification queue's only where a bucket can feed it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn plays_every_event_source_mapping_of_the_template() {
+        let stack = Stack::embedded().expect("template.yaml");
+        let mappings: usize = stack.functions.iter().map(|f| f.sqs_events.len()).sum();
+        assert_eq!(mappings, 3);
+        let memory = start(&args(&["--max-pollers", "1"]).expect("parses"), &stack)
+            .await
+            .expect("starts in memory");
+        assert_eq!(memory.pollers.len(), mappings - 1, "no bucket in memory");
+        drop(memory);
+
+        let moto = test_support::Moto::start();
+        let flags = [
+            "--backend",
+            "aws",
+            "--endpoint-url",
+            moto.endpoint(),
+            "--prefix",
+            "mappings",
+            "--max-pollers",
+            "1",
+        ];
+        let running = start(&args(&flags).expect("parses"), &stack)
+            .await
+            .expect("starts on moto");
+        assert_eq!(running.pollers.len(), mappings);
+        // Nothing is sent to the TimesTwo queue here: times_two is invoked
+        // through the ObjectCreated mapping only, with the s3:TestEvents
+        // that setting the bucket's notifications sent.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let invoked = || {
+            running
+                .tally
+                .function("times_two")
+                .count
+                .load(Ordering::Relaxed)
+        };
+        while invoked() == 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            invoked() > 0,
+            "times_two was not invoked with the notifications"
+        );
+        let calls = running.tally.calls();
+        assert!(
+            calls
+                .get("object_created_queue.receive")
+                .is_some_and(|n| *n > 0),
+            "{calls:?}"
+        );
     }
 
     #[tokio::test]

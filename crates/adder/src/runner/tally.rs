@@ -72,6 +72,20 @@ impl Tally {
             .unwrap_or_default()
     }
 
+    /// The queue S3 notifies new objects to (polled, never sent to by the
+    /// functions), with its calls counted here.
+    pub fn wrap_object_created_queue(self: &Arc<Tally>, queue: Arc<dyn Queue>) -> Arc<dyn Queue> {
+        Arc::new(CountedQueue {
+            inner: queue,
+            tally: self.clone(),
+            names: [
+                "object_created_queue.send",
+                "object_created_queue.receive",
+                "object_created_queue.delete",
+            ],
+        })
+    }
+
     /// `ports` with every call counted here.
     pub fn wrap(self: &Arc<Tally>, ports: Ports) -> Ports {
         Ports {
