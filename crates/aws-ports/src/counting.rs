@@ -10,7 +10,7 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
@@ -127,14 +127,12 @@ impl Intercept for RecordCalls {
 
     fn read_before_transmit(
         &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let action = cfg.load::<Metadata>().map_or_else(
-            || "unknown:unknown".to_string(),
-            |m| stack_names::iam::action_of(&stack_names::iam::prefix_of(m.service()), m.name()),
-        );
+        let action = action_of_request(cfg, context.request().uri())
+            .unwrap_or_else(|| "unknown:unknown".to_string());
         if let Ok(mut calls) = self.recorder.calls.lock() {
             calls.insert(Call {
                 action,
@@ -152,9 +150,50 @@ impl Intercept for RecordCalls {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReportDenials;
 
+/// The IAM action of the attempt in flight, kept for [`ReportDenials`],
+/// which sees only the response.
+#[derive(Debug, Clone)]
+struct AttemptAction(String);
+
+impl Storable for AttemptAction {
+    type Storer = StoreReplace<Self>;
+}
+
+/// The IAM action a request needs: from its operation, and for S3's object
+/// reads from its URI too (naming a version needs another action).
+fn action_of_request(cfg: &ConfigBag, uri: &str) -> Option<String> {
+    let m = cfg.load::<Metadata>()?;
+    let prefix = stack_names::iam::prefix_of(m.service());
+    Some(stack_names::iam::action_of_request(
+        &prefix,
+        m.name(),
+        names_version(uri),
+    ))
+}
+
+/// Whether a request's URI has a `versionId` query parameter.
+fn names_version(uri: &str) -> bool {
+    let query = uri.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .any(|pair| pair.split('=').next() == Some("versionId"))
+}
+
 impl Intercept for ReportDenials {
     fn name(&self) -> &'static str {
         "ReportDenials"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(action) = action_of_request(cfg, context.request().uri()) {
+            cfg.interceptor_state().store_put(AttemptAction(action));
+        }
+        Ok(())
     }
 
     fn read_after_deserialization(
@@ -167,10 +206,9 @@ impl Intercept for ReportDenials {
         if response.status().as_u16() != 403 {
             return Ok(());
         }
-        let action = cfg.load::<Metadata>().map_or_else(
-            || "an unknown action".to_string(),
-            |m| stack_names::iam::action_of(&stack_names::iam::prefix_of(m.service()), m.name()),
-        );
+        let action = cfg
+            .load::<AttemptAction>()
+            .map_or_else(|| "an unknown action".to_string(), |a| a.0.clone());
         let answer = response
             .body()
             .bytes()
@@ -183,5 +221,18 @@ impl Intercept for ReportDenials {
             .unwrap_or_default();
         tracing::error!(%action, %answer, "IAM denied {action} (HTTP 403)");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_version_is_named_by_the_version_id_parameter() {
+        use super::names_version;
+        assert!(names_version("http://h/b/k?versionId=abc&x-id=GetObject"));
+        assert!(names_version("http://h/b/k?x-id=GetObject&versionId=abc"));
+        assert!(!names_version("http://h/b/k?x-id=GetObject"));
+        assert!(!names_version("http://h/b/k?versionIdx=1"));
+        assert!(!names_version("http://h/b/versionId"));
     }
 }

@@ -1,4 +1,4 @@
-//! The pipeline's ports over SQS and DynamoDB.
+//! The pipeline's ports over SQS, DynamoDB and S3.
 //!
 //! The same code serves Lambda (names from the environment CloudFormation
 //! sets), the local runner and the contract tests (names from
@@ -13,6 +13,7 @@ mod errors;
 mod faults;
 mod names;
 mod retry;
+mod s3;
 mod sqs;
 mod unset;
 
@@ -21,9 +22,10 @@ pub use dynamodb::{DynamoScratchpad, DynamoSums};
 pub use errors::{from_build, from_sdk};
 pub use faults::LoseAnswers;
 pub use names::{
-    ports, ports_counted, ports_recorded, ports_reporting_denials, Names, REDUCE_QUEUE_URL,
-    SCRATCHPAD_TABLE, SUMS_TABLE, TIMES_TWO_QUEUE_URL,
+    ports, ports_counted, ports_recorded, ports_reporting_denials, Names, INPUT_BUCKET,
+    REDUCE_QUEUE_URL, SCRATCHPAD_TABLE, SUMS_TABLE, TIMES_TWO_QUEUE_URL,
 };
+pub use s3::{s3_config, S3Objects};
 pub use sqs::{SqsQueue, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES};
 pub use unset::Unset;
 

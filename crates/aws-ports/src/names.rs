@@ -1,7 +1,8 @@
 //! Which queues and tables a function talks to, and the ports over them.
 
 use crate::{
-    CallRecorder, DynamoScratchpad, DynamoSums, ReportDenials, RequestCounter, SqsQueue, Unset,
+    CallRecorder, DynamoScratchpad, DynamoSums, ReportDenials, RequestCounter, S3Objects, SqsQueue,
+    Unset,
 };
 use aws_config::SdkConfig;
 use pipeline::{Ports, Queue, Scratchpad, Sums, SystemClock};
@@ -11,6 +12,9 @@ pub const TIMES_TWO_QUEUE_URL: &str = "TIMES_TWO_QUEUE_URL";
 pub const REDUCE_QUEUE_URL: &str = "REDUCE_QUEUE_URL";
 pub const SCRATCHPAD_TABLE: &str = "SCRATCHPAD_TABLE";
 pub const SUMS_TABLE: &str = "SUMS_TABLE";
+/// The stack's input bucket, as `template.yaml` names it to the functions
+/// that read objects; the label of their S3 client in [`ports_recorded`].
+pub const INPUT_BUCKET: &str = "INPUT_BUCKET";
 
 /// The deployed names of the queues and tables, as `template.yaml` passes
 /// them to the functions. Each function is given only those it uses.
@@ -42,17 +46,19 @@ impl Names {
     }
 }
 
-/// The ports for `names`, over one SQS and one DynamoDB client (clients are
-/// costly to build and safe to share). A name that is not set gets a port
-/// whose every call fails with `Rejected("<VAR> is not set for this function")`.
+/// The ports for `names`, over one SQS, one DynamoDB and one S3 client
+/// (clients are costly to build and safe to share). A name that is not set
+/// gets a port whose every call fails with `Rejected("<VAR> is not set for
+/// this function")`. The object store has no name: an object array names
+/// its bucket, and IAM decides which buckets a function may read.
 pub fn ports(sdk: &SdkConfig, names: &Names) -> Ports {
     ports_counted(sdk, names, None)
 }
 
 /// Like [`ports`], with every SDK request tallied by `counter` (the benchmark).
 pub fn ports_counted(sdk: &SdkConfig, names: &Names, counter: Option<&RequestCounter>) -> Ports {
-    let (sqs, dynamodb) = clients(sdk, counter, false);
-    assemble(names, |_| sqs.clone(), |_| dynamodb.clone())
+    let c = clients(sdk, counter, false);
+    assemble(names, |_| c.sqs.clone(), |_| c.dynamodb.clone(), c.s3)
 }
 
 /// Like [`ports_counted`], and every request IAM refuses is logged with its
@@ -62,34 +68,42 @@ pub fn ports_reporting_denials(
     names: &Names,
     counter: Option<&RequestCounter>,
 ) -> Ports {
-    let (sqs, dynamodb) = clients(sdk, counter, true);
-    assemble(names, |_| sqs.clone(), |_| dynamodb.clone())
+    let c = clients(sdk, counter, true);
+    assemble(names, |_| c.sqs.clone(), |_| c.dynamodb.clone(), c.s3)
 }
 
-fn clients(
-    sdk: &SdkConfig,
-    counter: Option<&RequestCounter>,
-    report_denials: bool,
-) -> (aws_sdk_sqs::Client, aws_sdk_dynamodb::Client) {
+/// One client per service, all with the same interceptors.
+struct Clients {
+    sqs: aws_sdk_sqs::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    s3: aws_sdk_s3::Client,
+}
+
+fn clients(sdk: &SdkConfig, counter: Option<&RequestCounter>, report_denials: bool) -> Clients {
     let mut sqs_config = aws_sdk_sqs::config::Builder::from(sdk);
     let mut dynamodb_config = aws_sdk_dynamodb::config::Builder::from(sdk);
+    let mut s3_config = crate::s3_config(sdk);
     if let Some(counter) = counter {
         sqs_config = sqs_config.interceptor(counter.clone());
         dynamodb_config = dynamodb_config.interceptor(counter.clone());
+        s3_config = s3_config.interceptor(counter.clone());
     }
     if report_denials {
         sqs_config = sqs_config.interceptor(ReportDenials);
         dynamodb_config = dynamodb_config.interceptor(ReportDenials);
+        s3_config = s3_config.interceptor(ReportDenials);
     }
-    (
-        aws_sdk_sqs::Client::from_conf(sqs_config.build()),
-        aws_sdk_dynamodb::Client::from_conf(dynamodb_config.build()),
-    )
+    Clients {
+        sqs: aws_sdk_sqs::Client::from_conf(sqs_config.build()),
+        dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb_config.build()),
+        s3: aws_sdk_s3::Client::from_conf(s3_config.build()),
+    }
 }
 
 /// Like [`ports`], with one client per queue and table, each recording in
 /// `recorder` the IAM actions it needed, labelled with the variable that
-/// names its resource (`SUMS_TABLE`, …).
+/// names its resource (`SUMS_TABLE`, …). The S3 client's label is
+/// [`INPUT_BUCKET`]: the bucket the template lets the functions read.
 pub fn ports_recorded(sdk: &SdkConfig, names: &Names, recorder: &CallRecorder) -> Ports {
     let sqs = |variable: &'static str| {
         let config = aws_sdk_sqs::config::Builder::from(sdk).interceptor(recorder.on(variable));
@@ -100,15 +114,18 @@ pub fn ports_recorded(sdk: &SdkConfig, names: &Names, recorder: &CallRecorder) -
             aws_sdk_dynamodb::config::Builder::from(sdk).interceptor(recorder.on(variable));
         aws_sdk_dynamodb::Client::from_conf(config.build())
     };
-    assemble(names, sqs, dynamodb)
+    let s3_config = crate::s3_config(sdk).interceptor(recorder.on(INPUT_BUCKET));
+    let s3 = aws_sdk_s3::Client::from_conf(s3_config.build());
+    assemble(names, sqs, dynamodb, s3)
 }
 
 /// The ports over the named resources, each with the client `sqs` or
-/// `dynamodb` gives for its variable.
+/// `dynamodb` gives for its variable, and the object store over `s3`.
 fn assemble(
     names: &Names,
     sqs: impl Fn(&'static str) -> aws_sdk_sqs::Client,
     dynamodb: impl Fn(&'static str) -> aws_sdk_dynamodb::Client,
+    s3: aws_sdk_s3::Client,
 ) -> Ports {
     let queue = |url: &Option<String>, variable| -> Arc<dyn Queue> {
         match url {
@@ -133,10 +150,7 @@ fn assemble(
         reduce_queue: queue(&names.reduce_queue_url, REDUCE_QUEUE_URL),
         scratchpad,
         sums,
-        // The S3 adapter is not wired yet (issue 12): object arrays fail.
-        objects: Arc::new(Unset {
-            variable: "the S3 object store",
-        }),
+        objects: Arc::new(S3Objects::new(s3)),
         clock: Arc::new(SystemClock),
     }
 }
