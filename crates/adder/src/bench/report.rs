@@ -118,12 +118,25 @@ fn run_figures(args: &BenchArgs, running: &Running, measured: &Measured) -> Stri
     let wall = measured.wall.as_secs_f64();
     let _ = writeln!(out, "elements              {}", args.elements);
     let _ = writeln!(out, "backend               {:?}", args.backend.backend);
-    let _ = writeln!(
-        out,
-        "chunk size / fan-in   {} / {}",
-        config.chunk_size, config.fan_in
-    );
-    let _ = writeln!(out, "request body          {} bytes", measured.body_bytes);
+    if let Some(format) = args.object {
+        let _ = writeln!(
+            out,
+            "range bytes / fan-in  {} / {}",
+            config.range_bytes, config.fan_in
+        );
+        let _ = writeln!(
+            out,
+            "object ({format:?})       {} bytes",
+            measured.body_bytes
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "chunk size / fan-in   {} / {}",
+            config.chunk_size, config.fan_in
+        );
+        let _ = writeln!(out, "request body          {} bytes", measured.body_bytes);
+    }
     let _ = writeln!(
         out,
         "wall time             {wall:.3} s (POST answered in {:.3} s)",
