@@ -412,7 +412,7 @@ mod tests {
             "arn:aws:s3:::run-1-input/*",
         );
         let bucket = allow(
-            &["s3:ListBucket"].map(String::from).into(),
+            &["s3:HeadBucket", "s3:ListBucket"].map(String::from).into(),
             "arn:aws:s3:::run-1-input",
         );
         assert_eq!(statements, [bucket, objects]);
