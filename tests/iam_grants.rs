@@ -32,60 +32,23 @@ const REDUCE: &str = "ReduceFunction";
 /// Prefix of the queue and table names on moto.
 const PREFIX: &str = "grants";
 
-/// Grants template.yaml makes for issue 12's object path (sum_array HEADs a
-/// submitted object; times_two records a notified object, enqueues its
-/// ranges and reads them), whose code has not landed yet: (function, action,
-/// resource, the scenario to add). Not reported as unused; everything else
-/// is. Each entry must be granted, and one whose action is called fails the
-/// test until it is removed here: the list can only shrink.
-const AWAITING_CODE: &[(&str, &str, &str, &str)] = &[
-    (
-        SUM_ARRAY,
-        "s3:GetObject",
-        "InputBucket/*",
-        "POST an object: HEAD",
-    ),
-    (
-        SUM_ARRAY,
-        "s3:GetObjectVersion",
-        "InputBucket/*",
-        "POST an object's version",
-    ),
+/// Grants no request of the code records, which S3 consults all the same:
+/// with `s3:ListBucket` on the bucket, a read of a missing key is a 404
+/// (`NotFound`: "does not exist") instead of a 403 that cannot be told from a
+/// missing grant. (function, action, resource, why). Each must be granted;
+/// one that a request records fails the test until it is removed here.
+const CONSULTED_BY_S3: &[(&str, &str, &str, &str)] = &[
     (
         SUM_ARRAY,
         "s3:ListBucket",
         "InputBucket",
-        "POST a missing object: 404",
-    ),
-    (
-        TIMES_TWO,
-        "s3:GetObject",
-        "InputBucket/*",
-        "map an object's range",
-    ),
-    (
-        TIMES_TWO,
-        "s3:GetObjectVersion",
-        "InputBucket/*",
-        "map a versioned object's range",
+        "POST a missing object: 404, not 403",
     ),
     (
         TIMES_TWO,
         "s3:ListBucket",
         "InputBucket",
-        "a notification of a deleted object",
-    ),
-    (
-        TIMES_TWO,
-        "dynamodb:PutItem",
-        "SumsTable",
-        "a notification records its object",
-    ),
-    (
-        TIMES_TWO,
-        "sqs:SendMessage",
-        "TimesTwoQueue",
-        "a notification enqueues its ranges",
+        "a notification of a deleted object is skipped, not retried as denied",
     ),
 ];
 
@@ -105,6 +68,8 @@ struct World {
     functions: BTreeMap<String, Function>,
     unrecorded: Ports,
     sdk: aws_config::SdkConfig,
+    /// The input bucket's name on moto.
+    bucket: String,
 }
 
 type Scenario = for<'w> fn(&'w World) -> BoxFuture<'w, ()>;
@@ -116,6 +81,14 @@ const SCENARIOS: &[(&str, Scenario)] = &[
     ("POST without a key", |w| Box::pin(post_unkeyed(w))),
     ("POST with a key, twice", |w| Box::pin(post_keyed_twice(w))),
     ("POST an empty array", |w| Box::pin(post_empty(w))),
+    (
+        "POST objects: current, by version, by CSV column name",
+        |w| Box::pin(post_objects(w)),
+    ),
+    (
+        "a notification records its object and enqueues its ranges",
+        |w| Box::pin(notify_object(w)),
+    ),
     ("GET a pending array and a missing one", |w| {
         Box::pin(get_pending_and_missing(w))
     }),
@@ -161,7 +134,7 @@ async fn each_function_is_granted_exactly_what_its_code_calls() {
                 "{id}: its code calls {missing}, which template.yaml does not grant"
             ));
         }
-        let awaiting = awaiting_code(id);
+        let awaiting = consulted_by_s3(id);
         for unused in granted.difference(&called) {
             if !awaiting.contains(unused) {
                 problems.push(format!(
@@ -172,12 +145,12 @@ async fn each_function_is_granted_exactly_what_its_code_calls() {
         for grant in &awaiting {
             if !granted.contains(grant) {
                 problems.push(format!(
-                    "{id}: AWAITING_CODE lists {grant}, which template.yaml does not grant"
+                    "{id}: CONSULTED_BY_S3 lists {grant}, which template.yaml does not grant"
                 ));
             }
             if called.contains(grant) {
                 problems.push(format!(
-                    "{id}: {grant} is called now: remove it from AWAITING_CODE"
+                    "{id}: {grant} is called now: remove it from CONSULTED_BY_S3"
                 ));
             }
         }
@@ -185,9 +158,9 @@ async fn each_function_is_granted_exactly_what_its_code_calls() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// The grants of `function` in [`AWAITING_CODE`].
-fn awaiting_code(function: &str) -> BTreeSet<Grant> {
-    AWAITING_CODE
+/// The grants of `function` in [`CONSULTED_BY_S3`].
+fn consulted_by_s3(function: &str) -> BTreeSet<Grant> {
+    CONSULTED_BY_S3
         .iter()
         .filter(|(f, ..)| *f == function)
         .map(|(_, action, resource, _)| Grant::new(*action, *resource))
@@ -210,6 +183,7 @@ impl World {
             functions,
             unrecorded: aws_ports::ports(&sdk, &provisioned.names()),
             sdk,
+            bucket: provisioned.bucket_names[stack_names::INPUT_BUCKET].clone(),
         }
     }
 
@@ -333,6 +307,77 @@ async fn get_pending_and_missing(w: &World) {
     assert_eq!((status, answer["status"].as_str()), (200, Some("pending")));
     let missing = "/sums/0f8fad5b-d9cb-469f-a165-70867728950e";
     assert_eq!(api(w, Method::GET, missing, None, None).await.0, 404);
+}
+
+/// The input bucket as the functions' environment names it, and a client
+/// of the test's own to put objects in it.
+fn input_bucket(w: &World) -> (String, aws_sdk_s3::Client) {
+    let bucket = w.bucket.clone();
+    let client = aws_sdk_s3::Client::from_conf(aws_ports::s3_config(&w.sdk).build());
+    (bucket, client)
+}
+
+/// Puts `text` as `key`; returns the version id.
+async fn put_object(w: &World, key: &str, text: &str) -> (String, Option<String>) {
+    let (bucket, client) = input_bucket(w);
+    let out = client
+        .put_object()
+        .bucket(&bucket)
+        .key(key)
+        .body(text.as_bytes().to_vec().into())
+        .send()
+        .await
+        .expect("put object");
+    (bucket, out.version_id().map(str::to_string))
+}
+
+async fn post_objects(w: &World) {
+    let (bucket, version) = put_object(w, "grants/a.csv", "n,v\n1,2\n3,4\n").await;
+    let version = version.expect("the input bucket is versioned");
+    let bodies = [
+        serde_json::json!({"bucket": bucket, "key": "grants/a.csv", "column": "v"}),
+        serde_json::json!({"bucket": bucket, "key": "grants/a.csv", "versionId": version}),
+    ];
+    for body in bodies {
+        let text = body.to_string();
+        let (status, answer) = api(w, Method::POST, "/sumObject", Some(&text), None).await;
+        assert_eq!(status, 200, "{body}: {answer}");
+    }
+    let missing = serde_json::json!({"bucket": bucket, "key": "grants/none.txt"}).to_string();
+    let (status, answer) = api(w, Method::POST, "/sumObject", Some(&missing), None).await;
+    assert_eq!(status, 404, "{answer}");
+}
+
+async fn notify_object(w: &World) {
+    let (bucket, _) = put_object(w, "grants/n.txt", "5\n6\n").await;
+    let etag = input_bucket(w)
+        .1
+        .head_object()
+        .bucket(&bucket)
+        .key("grants/n.txt")
+        .send()
+        .await
+        .expect("head")
+        .e_tag()
+        .map(str::to_string)
+        .expect("an ETag");
+    let note = serde_json::json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {
+        "bucket": {"name": bucket},
+        "object": {"key": "grants/n.txt", "size": 4, "eTag": etag.trim_matches('"')}}}]});
+    let f = w.function(TIMES_TWO);
+    let received = Received {
+        message_id: "note-1".into(),
+        receipt: "note-1".into(),
+        body: note.to_string(),
+        receive_count: 1,
+    };
+    let response =
+        handlers::handle_times_two(&f.ports, &f.config, &handlers::sqs_event(&[received])).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "{:?}",
+        response.batch_item_failures
+    );
 }
 
 /// Every message of `queue`, taken as the poller would (by the test's own
