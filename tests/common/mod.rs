@@ -15,7 +15,7 @@ use test_support::Moto;
 pub struct Server {
     child: Child,
     pub base: String,
-    client: reqwest::Client,
+    pub client: reqwest::Client,
     /// Where its stderr goes, when it is watched for denied requests.
     log: Option<PathBuf>,
 }
