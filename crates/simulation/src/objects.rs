@@ -164,7 +164,8 @@ pub struct ObjectExpected {
     pub tree: Tree,
     pub leaves: Vec<Number>,
     pub counts: Vec<u64>,
-    /// The leaf owning the bad record: it never maps.
+    /// The leaf owning the bad record: from it on, what ranges read is
+    /// unspecified (a symptom of the defect may read as a number).
     pub bad_leaf: Option<u64>,
     pub total: String,
     pub elements: u64,
