@@ -183,3 +183,32 @@ fn on_moto_aws_requests_per_array_are_counted_with_polling_apart() {
     assert!(number(bill.rsplit('$').next().expect("$")) > 0.0, "{bill}");
     assert!(report.contains("(6 POSTs)"), "{report}");
 }
+
+#[test]
+fn object_mode_sums_a_generated_file_by_ranges_in_every_format() {
+    for format in ["lines", "csv", "json"] {
+        let report = bench(
+            &[
+                "--object",
+                format,
+                "--elements",
+                "30000",
+                "--range-bytes",
+                "4096",
+                "--fan-in",
+                "4",
+            ],
+            &[],
+        );
+        assert!(line(&report, "sum").contains("exact, checked"), "{report}");
+        assert_eq!(number(line(&report, "elements ")), 30_000.0);
+        assert_eq!(line(&report, "range bytes / fan-in"), "4096 / 4");
+        assert!(
+            number(line(&report, "object (")) > 4096.0 * 10.0,
+            "{report}"
+        );
+        // All the ranges go out in one send; several reduce steps merge them.
+        assert_eq!(number(line(&report, "  times_two_queue.send")), 1.0);
+        assert!(number(line(&report, "  reduce ")) >= 1.0, "{report}");
+    }
+}

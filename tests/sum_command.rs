@@ -51,3 +51,69 @@ fn bad_input_exits_2_with_the_reason() {
     assert_eq!(code, 2);
     assert!(err.contains("not valid JSON"), "{err}");
 }
+
+/// A file of `text` in the temp dir, named for this test and `suffix`.
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let file = std::env::temp_dir().join(format!("adder-{}-{name}", std::process::id()));
+    std::fs::write(&file, text).expect("write");
+    file
+}
+
+#[test]
+fn sums_files_by_byte_ranges_in_every_format() {
+    let values: Vec<String> = (1..=3000).map(|i| format!("{i}.5")).collect();
+    let expected = "9006000\n"; // 2 × (Σ i + 3000 × 0.5)
+    let csv: String = values.iter().map(|v| format!("x,\"{v}\"\n")).collect();
+    let cases = [
+        ("lines.txt", values.join("\n"), vec![]),
+        (
+            "array.json",
+            format!("[{}]", values.join(",\n ")),
+            vec!["--format", "json"],
+        ),
+        (
+            "named.csv",
+            format!("label,amount\n{csv}"),
+            vec!["--column", "amount"],
+        ),
+        (
+            "plain.csv",
+            csv.clone(),
+            vec!["--format", "csv", "--column", "1", "--no-header"],
+        ),
+    ];
+    for (name, text, flags) in cases {
+        let file = temp_file(name, &text);
+        let path = file.to_string_lossy().to_string();
+        let mut args = vec![
+            "sum",
+            "--file",
+            &path,
+            "--range-bytes",
+            "997",
+            "--fan-in",
+            "3",
+        ];
+        args.extend(flags.iter().copied());
+        let (code, out, err) = adder(&args, None);
+        assert_eq!((code, out.as_str()), (0, expected), "{name}: {err}");
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+#[test]
+fn a_bad_file_fails_with_the_place_of_its_bad_record() {
+    let file = temp_file("bad.txt", "1\n2\n\n3,5\n4\n");
+    let path = file.to_string_lossy().to_string();
+    let (code, out, err) = adder(&["sum", "--file", &path, "--range-bytes", "2"], None);
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert!(
+        err.contains("bad_data") && err.contains("byte 5 (line 4)"),
+        "{err}"
+    );
+    let file = temp_file("cols.csv", "a,b\n1,2\n");
+    let path = file.to_string_lossy().to_string();
+    let (code, _, err) = adder(&["sum", "--file", &path, "--column", "c"], None);
+    assert_eq!(code, 2, "a refused request is the caller's to fix");
+    assert!(err.contains("422") && err.contains("\"c\""), "{err}");
+}

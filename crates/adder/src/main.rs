@@ -40,9 +40,11 @@ enum Command {
     Sum {
         /// The numbers (`1 2 3`) or one JSON array (`'[1,2,3]'`); stdin when absent.
         numbers: Vec<String>,
-        /// Read the JSON array from this file (`-` for stdin).
+        /// Read the numbers from this file (`-` for stdin: a JSON array).
         #[arg(long, short)]
         file: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        layout: runner::files::Layout,
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 600)]
         timeout: u64,
@@ -80,11 +82,18 @@ async fn main() -> ExitCode {
         Command::Sum {
             numbers,
             file,
+            layout,
             timeout,
             backend,
         } => {
             init_tracing("warn");
-            runner::sum(numbers, file, Duration::from_secs(timeout), backend).await
+            let timeout = Duration::from_secs(timeout);
+            match file {
+                Some(path) if layout.by_ranges(&path) => {
+                    runner::files::sum_file(&path, &layout, timeout, backend).await
+                }
+                file => runner::sum(numbers, file, timeout, backend).await,
+            }
         }
         Command::Bench(args) => {
             init_tracing("warn");

@@ -81,7 +81,9 @@ pub struct Submitted {
 #[serde(rename_all = "camelCase")]
 struct Record<'a> {
     status: String,
-    array_length: u64,
+    /// Absent for an object array until it is done.
+    #[serde(default)]
+    array_length: Option<u64>,
     #[serde(borrow, default)]
     sum: Option<&'a RawValue>,
     /// Absent from APIs that do not count progress yet.
@@ -92,6 +94,48 @@ struct Record<'a> {
     failure: Option<String>,
     #[serde(default)]
     reason: Option<String>,
+    /// An object array's progress, in bytes of its object.
+    #[serde(default)]
+    bytes_mapped: Option<u64>,
+    #[serde(default)]
+    object: Option<ObjectSize>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ObjectSize {
+    size: u64,
+}
+
+impl Record<'_> {
+    /// Progress as (done, total): elements of an array, bytes of an object.
+    fn progress(&self) -> Option<(u64, u64)> {
+        match (&self.object, self.bytes_mapped, self.array_length) {
+            (Some(object), mapped, _) => Some((mapped.unwrap_or(0), object.size)),
+            (None, _, Some(n)) => Some((self.reduced_elements?.min(n), n)),
+            (None, _, None) => None,
+        }
+    }
+}
+
+/// What POST /sumObject answered.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectSubmitted {
+    pub array_id: String,
+    /// `pending`, or `done`/`failed` when the same object was summed before.
+    pub array_status: String,
+}
+
+/// POSTs an object request (`{"bucket": …, "key": …, …}`).
+pub async fn submit_object(api: &impl Api, request: String) -> Result<ObjectSubmitted, Error> {
+    let (status, text) = api.call(Method::POST, "/sumObject", Some(request)).await?;
+    if status != 200 {
+        return Err(Error::refused(status, &text));
+    }
+    serde_json::from_str(&text).map_err(|e| Error::Unexpected {
+        what: format!("POST /sumObject ({e})"),
+        text,
+    })
 }
 
 /// POSTs the array.
@@ -177,8 +221,10 @@ fn read_record(array_id: &str, text: &str, bar: &ProgressBar) -> Result<Option<S
             reason: record.reason.unwrap_or_else(|| "no reason given".into()),
         }),
         "done" => {
-            bar.set_length(record.array_length);
-            bar.set_position(record.array_length);
+            if let Some((_, total)) = record.progress() {
+                bar.set_length(total);
+                bar.set_position(total);
+            }
             let sum = record.sum.ok_or_else(|| Error::Unexpected {
                 what: format!("GET /sums/{array_id}"),
                 text: "done without a sum".into(),
@@ -186,29 +232,31 @@ fn read_record(array_id: &str, text: &str, bar: &ProgressBar) -> Result<Option<S
             Ok(Some(sum.get().to_string()))
         }
         _ => {
-            match record.reduced_elements {
-                Some(reduced) => {
+            match record.progress() {
+                Some((done, total)) => {
                     if bar.length().is_none() {
                         // The API counts progress: switch from spinner to bar.
-                        bar.set_style(bar_style());
-                        bar.set_length(record.array_length);
+                        let unit = if record.object.is_some() {
+                            "bytes mapped"
+                        } else {
+                            "elements reduced"
+                        };
+                        bar.set_style(bar_style(unit));
+                        bar.set_length(total);
                     }
-                    bar.set_position(reduced.min(record.array_length));
+                    bar.set_position(done);
                 }
-                None => bar.set_message(format!(
-                    "{array_id}: {} ({} elements)",
-                    record.status, record.array_length
-                )),
+                None => bar.set_message(format!("{array_id}: {}", record.status)),
             }
             Ok(None)
         }
     }
 }
 
-fn bar_style() -> ProgressStyle {
-    ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} elements reduced",
-    )
+fn bar_style(unit: &str) -> ProgressStyle {
+    ProgressStyle::with_template(&format!(
+        "{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{human_pos}}/{{human_len}} {unit}"
+    ))
     .unwrap_or_else(|_| ProgressStyle::default_bar())
 }
 

@@ -52,7 +52,7 @@ fn the_api_requires_iam_auth_unless_told_otherwise() {
     assert_eq!(allowed, ["AWS_IAM", "API_KEY", "NONE"]);
     let body = &resource(&t, "Api")["Properties"]["DefinitionBody"];
     let paths = body["paths"].as_mapping().expect("paths");
-    assert_eq!(paths.len(), 2, "every route is listed here");
+    assert_eq!(paths.len(), 3, "every route is listed here");
     for (path, methods) in paths {
         for (method, spec) in methods.as_mapping().expect("methods") {
             let security = format!("{:?}", spec["security"]);

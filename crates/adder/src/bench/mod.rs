@@ -7,6 +7,7 @@
 //! the bill at us-east-1 on-demand list prices.
 
 mod many;
+mod object;
 mod report;
 
 use crate::error::Error;
@@ -30,22 +31,32 @@ pub struct BenchArgs {
     pub timeout: u64,
     #[command(flatten)]
     pub many: many::ManyArgs,
+    /// Object mode: write the --elements numbers to a file in this layout and
+    /// sum it by byte ranges, as an S3 object (--range-bytes per range).
+    #[arg(long, value_enum, conflicts_with = "arrays")]
+    pub object: Option<crate::runner::files::FileFormat>,
     #[command(flatten)]
     pub backend: BackendArgs,
 }
 
-/// A deterministic array of integers 0..=9999 (short, so a million fit in
-/// Lambda's 6 MB payload) and its exact doubled sum.
-fn array(n: u64, seed: u64) -> (String, i128) {
+/// `n` deterministic integers 0..=9999 (short, so a million fit in
+/// Lambda's 6 MB payload).
+fn numbers(n: u64, seed: u64) -> impl Iterator<Item = u64> {
     let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-    let mut body = String::with_capacity(n as usize * 5 + 2);
-    let mut total: i128 = 0;
-    body.push('[');
-    for i in 0..n {
+    (0..n).map(move |_| {
         state = state
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
-        let v = (state >> 33) % 10_000;
+        (state >> 33) % 10_000
+    })
+}
+
+/// A deterministic array of [`numbers`] and its exact doubled sum.
+fn array(n: u64, seed: u64) -> (String, i128) {
+    let mut body = String::with_capacity(n as usize * 5 + 2);
+    let mut total: i128 = 0;
+    body.push('[');
+    for (i, v) in numbers(n, seed).enumerate() {
         total += v as i128;
         if i > 0 {
             body.push(',');
@@ -60,6 +71,9 @@ fn array(n: u64, seed: u64) -> (String, i128) {
 pub async fn run(args: BenchArgs) -> Result<String, Error> {
     if args.many.arrays.is_some() {
         return many::run(&args).await;
+    }
+    if let Some(format) = args.object {
+        return object::run(&args, format).await;
     }
     let stack = crate::runner::load_stack()?;
     let counter = RequestCounter::new();
@@ -80,8 +94,9 @@ pub async fn run(args: BenchArgs) -> Result<String, Error> {
 
 /// What one array's run measured.
 pub struct Measured {
+    /// The request body, or the object, in bytes.
     pub body_bytes: usize,
-    /// Until POST /sumArray answered.
+    /// Until POST /sumArray (or /sumObject) answered.
     pub accepted_in: Duration,
     /// Until the sum was read.
     pub wall: Duration,
@@ -91,16 +106,7 @@ pub struct Measured {
 /// Submits `body` through the API's Router and waits for its sum, timing both.
 async fn measure(args: &BenchArgs, running: &Running, body: String) -> Result<Measured, Error> {
     let api = InProcess::new(running);
-    let poll = match args.backend.backend {
-        Kind::Memory => Duration::from_millis(1),
-        Kind::Aws => Duration::from_millis(50),
-    };
-    let how = Wait {
-        timeout: Duration::from_secs(args.timeout),
-        first_poll: poll,
-        max_poll: poll,
-        progress: false,
-    };
+    let how = waiting(args);
     let body_bytes = body.len();
     let started = Instant::now();
     let submitted = submit(&api, body).await?;
@@ -112,6 +118,20 @@ async fn measure(args: &BenchArgs, running: &Running, body: String) -> Result<Me
         wall: started.elapsed(),
         sum,
     })
+}
+
+/// How the benchmark reads its result: often, with no progress bar.
+fn waiting(args: &BenchArgs) -> Wait {
+    let poll = match args.backend.backend {
+        Kind::Memory => Duration::from_millis(1),
+        Kind::Aws => Duration::from_millis(50),
+    };
+    Wait {
+        timeout: Duration::from_secs(args.timeout),
+        first_poll: poll,
+        max_poll: poll,
+        progress: false,
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,8 @@ pub mod price {
     pub const LAMBDA_GB_SECOND: f64 = 0.000_013_333_4;
     /// API Gateway REST API, per request.
     pub const API_REQUEST: f64 = 3.50 / 1e6;
+    /// S3 Standard GET and HEAD, per request (data transfer within a region is free).
+    pub const S3_GET_REQUEST: f64 = 0.40 / 1e6;
 }
 
 /// Memory the template gives each function, for the GB-second estimate.
@@ -118,12 +120,25 @@ fn run_figures(args: &BenchArgs, running: &Running, measured: &Measured) -> Stri
     let wall = measured.wall.as_secs_f64();
     let _ = writeln!(out, "elements              {}", args.elements);
     let _ = writeln!(out, "backend               {:?}", args.backend.backend);
-    let _ = writeln!(
-        out,
-        "chunk size / fan-in   {} / {}",
-        config.chunk_size, config.fan_in
-    );
-    let _ = writeln!(out, "request body          {} bytes", measured.body_bytes);
+    if let Some(format) = args.object {
+        let _ = writeln!(
+            out,
+            "range bytes / fan-in  {} / {}",
+            config.range_bytes, config.fan_in
+        );
+        let _ = writeln!(
+            out,
+            "object ({format:?})       {} bytes",
+            measured.body_bytes
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "chunk size / fan-in   {} / {}",
+            config.chunk_size, config.fan_in
+        );
+        let _ = writeln!(out, "request body          {} bytes", measured.body_bytes);
+    }
     let _ = writeln!(
         out,
         "wall time             {wall:.3} s (POST answered in {:.3} s)",
@@ -264,21 +279,44 @@ fn bill(requests: &SdkRequests, tally: &Tally, lambda: &LambdaUse, posts: u64, p
     } = *lambda;
     let lambda = invocations as f64 * price::LAMBDA_REQUEST + gb_seconds * price::LAMBDA_GB_SECOND;
     let api = posts as f64 * price::API_REQUEST;
-    let scale = 1_000_000.0 / per.n;
+    let s3_reads = requests.of("GetObject") + requests.of("HeadObject");
+    let s3 = s3_reads as f64 * price::S3_GET_REQUEST;
+    let total = sqs + dynamodb + lambda + api + s3;
     let mut out = String::new();
+    // Per million arrays, or elements; per billion too when there are
+    // objects, whose elements come by the billion.
+    let millions: &[f64] = if s3_reads > 0 { &[1.0, 1000.0] } else { &[1.0] };
+    for m in millions {
+        let _ = writeln!(
+            out,
+            "estimated bill per {} {}s (us-east-1 on-demand, 2026-11 list prices): ${:.6}",
+            group_thousands(m * 1e6),
+            per.unit,
+            total * m * 1e6 / per.n
+        );
+    }
+    let scale = 1_000_000.0 / per.n;
     let _ = writeln!(
         out,
-        "estimated bill per 1,000,000 {}s (us-east-1 on-demand, 2026-11 list prices): ${:.6}",
-        per.unit,
-        (sqs + dynamodb + lambda + api) * scale
-    );
-    let _ = writeln!(
-        out,
-        "  SQS ${:.6} ({sqs_billed} billed requests), DynamoDB ${:.6} ({write_units} WRU, {read_units} RRU), Lambda ${:.6} ({invocations} invocations, {gb_seconds:.2} GB-s measured here), API Gateway ${:.6} ({posts} POSTs)",
+        "  per 1,000,000: SQS ${:.6} ({sqs_billed} billed requests), DynamoDB ${:.6} ({write_units} WRU, {read_units} RRU), Lambda ${:.6} ({invocations} invocations, {gb_seconds:.2} GB-s measured here), API Gateway ${:.6} ({posts} POSTs), S3 ${:.6} ({s3_reads} GET/HEAD)",
         sqs * scale,
         dynamodb * scale,
         lambda * scale,
-        api * scale
+        api * scale,
+        s3 * scale
     );
+    out
+}
+
+/// `1000000` as `1,000,000`.
+fn group_thousands(n: f64) -> String {
+    let digits = format!("{n:.0}");
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
     out
 }

@@ -88,12 +88,26 @@ pub enum Command {
         /// Read the numbers from one column of this CSV file (`-` for stdin).
         #[arg(long, requires = "column")]
         csv: Option<PathBuf>,
-        /// The CSV column: a header name, or a 0-based index.
-        #[arg(long, requires = "csv")]
+        /// The CSV column: a header name, or a 0-based index (with --csv or --s3).
+        #[arg(long)]
         column: Option<String>,
         /// With an index --column: the CSV's first row is a header, skip it.
         #[arg(long, requires = "csv")]
         header: bool,
+        /// Sum this S3 object instead (`s3://bucket/key`), by byte ranges
+        /// (POST /sumObject). The same object version is one array however
+        /// often it is submitted.
+        #[arg(long, conflicts_with_all = ["file", "csv", "numbers"])]
+        s3: Option<String>,
+        /// With --s3: how the numbers are laid out (from the key's suffix otherwise).
+        #[arg(long, value_enum, requires = "s3")]
+        format: Option<crate::runner::files::FileFormat>,
+        /// With --s3: the object version to sum (the current one otherwise).
+        #[arg(long, requires = "s3")]
+        version_id: Option<String>,
+        /// With --s3 and CSV: the object's first line is data, not a header.
+        #[arg(long, requires = "s3")]
+        no_header: bool,
         /// Wait for the sum, with a progress bar on stderr, and print it.
         #[arg(long)]
         wait: bool,
@@ -140,9 +154,58 @@ pub enum Command {
     Dlq(DlqCommand),
 }
 
+/// The POST /sumObject request for `s3://bucket/key`.
+fn object_request(
+    url: &str,
+    version_id: Option<String>,
+    layout: &crate::runner::files::Layout,
+) -> Result<serde_json::Value, Error> {
+    let (bucket, key) = url
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(bucket, key)| !bucket.is_empty() && !key.is_empty())
+        .ok_or_else(|| Error::Input(format!("--s3 {url:?} is not s3://bucket/key")))?;
+    let mut request = layout.request(bucket, key);
+    if let Some(version) = version_id {
+        request["versionId"] = version.into();
+    }
+    Ok(request)
+}
+
 /// Runs one client command.
 pub async fn run(command: Command) -> Result<(), Error> {
     match command {
+        Command::Submit {
+            s3: Some(url),
+            format,
+            version_id,
+            no_header,
+            column,
+            wait,
+            timeout,
+            api,
+            ..
+        } => {
+            let layout = crate::runner::files::Layout {
+                format,
+                column,
+                no_header,
+            };
+            let request = object_request(&url, version_id, &layout)?;
+            let client = api::Client::new(&api).await?;
+            let submitted = submit::submit_object(&client, request.to_string()).await?;
+            if wait {
+                let how = api::waiting(Duration::from_secs(timeout));
+                println!(
+                    "{}",
+                    submit::wait(&client, &submitted.array_id, &how).await?
+                );
+            } else {
+                eprintln!("{}", submitted.array_status);
+                println!("{}", submitted.array_id);
+            }
+            Ok(())
+        }
         Command::Submit {
             numbers,
             file,
@@ -152,7 +215,11 @@ pub async fn run(command: Command) -> Result<(), Error> {
             wait,
             timeout,
             api,
+            ..
         } => {
+            if column.is_some() && csv.is_none() {
+                return Err(Error::Input("--column needs --csv or --s3".into()));
+            }
             let body = match (&csv, &column) {
                 (Some(path), Some(column)) => input::csv_body(path, column, header),
                 _ => input::body(&numbers, file.as_deref()),

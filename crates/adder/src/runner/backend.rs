@@ -41,6 +41,9 @@ pub struct BackendArgs {
     /// Packets merged per reduce step (overrides FAN_IN and the template).
     #[arg(long)]
     pub fan_in: Option<u64>,
+    /// Bytes of an object per TimesTwo message (overrides RANGE_BYTES and the template).
+    #[arg(long)]
+    pub range_bytes: Option<u64>,
     /// Upper bound on pollers per queue (the template's MaximumConcurrency otherwise).
     #[arg(long)]
     pub max_pollers: Option<usize>,
@@ -139,6 +142,9 @@ pub struct Running {
     pub tally: Arc<Tally>,
     /// `sum_array`'s configuration.
     pub api_config: Config,
+    /// Where a local file is put to be summed as an object: the in-process
+    /// store (`--backend memory`).
+    pub memory_objects: Option<Arc<pipeline::MemoryObjects>>,
     pollers: Vec<JoinHandle<()>>,
 }
 
@@ -188,7 +194,7 @@ pub async fn start_counted(
     counter: Option<&aws_ports::RequestCounter>,
 ) -> Result<Running, StartError> {
     check_credentials(args, stack)?;
-    let (function_ports, client_ports, resources) = match args.backend {
+    let (function_ports, client_ports, resources, memory_objects) = match args.backend {
         Kind::Memory => memory_ports(stack),
         Kind::Aws => aws_ports(args, stack, counter).await?,
     };
@@ -227,6 +233,7 @@ pub async fn start_counted(
         client_ports,
         tally,
         api_config,
+        memory_objects,
         pollers,
     })
 }
@@ -247,6 +254,7 @@ fn function_config(
     let flag = |name: &str| match name {
         "CHUNK_SIZE" => args.chunk_size.map(|v| v.to_string()),
         "FAN_IN" => args.fan_in.map(|v| v.to_string()),
+        "RANGE_BYTES" => args.range_bytes.map(|v| v.to_string()),
         _ => None,
     };
     Ok(Config::from_lookup(|name| {
@@ -304,9 +312,15 @@ fn mapping_of(
     }
 }
 
-/// Each function's ports (by logical id), a client's ports, and the deployed
-/// name of every queue and table (by logical id).
-type Backend = (BTreeMap<String, Ports>, Ports, BTreeMap<String, String>);
+/// Each function's ports (by logical id), a client's ports, the deployed
+/// name of every queue and table (by logical id), and the in-process object
+/// store if there is one.
+type Backend = (
+    BTreeMap<String, Ports>,
+    Ports,
+    BTreeMap<String, String>,
+    Option<Arc<pipeline::MemoryObjects>>,
+);
 
 fn memory_ports(stack: &Stack) -> Backend {
     let max_receive_count = stack
@@ -326,7 +340,12 @@ fn memory_ports(stack: &Stack) -> Backend {
         .iter()
         .map(|f| (f.logical_id.clone(), backend.ports()))
         .collect();
-    (functions, backend.ports(), resources)
+    (
+        functions,
+        backend.ports(),
+        resources,
+        Some(backend.objects.clone()),
+    )
 }
 
 async fn aws_ports(
@@ -356,7 +375,7 @@ async fn aws_ports(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let client_ports = aws_ports::ports(&sdk, &provisioned.names());
-    Ok((functions, client_ports, resources))
+    Ok((functions, client_ports, resources, None))
 }
 
 /// The queues and tables a function's environment names, as on Lambda, and

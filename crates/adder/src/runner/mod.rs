@@ -6,6 +6,7 @@
 //! requests in [`tally`] for `adder bench`).
 
 pub mod backend;
+pub mod files;
 pub mod poller;
 pub mod tally;
 
