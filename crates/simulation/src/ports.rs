@@ -414,8 +414,17 @@ impl Objects for FaultyObjects {
         yield_point().await;
         if let Err(e) = self.sim.after("s3.get", &key) {
             let cut_at = {
-                let mut s = self.sim.lock();
-                s.rng.gen_bool(0.5).then(|| s.rng.gen_range(0..64usize))
+                let s = &mut *self.sim.lock();
+                let cut_at = s.rng.gen_bool(0.5).then(|| s.rng.gen_range(0..64usize));
+                if let Some(left) = cut_at {
+                    let task = s.task;
+                    s.trace.push(crate::trace::Event::Call {
+                        task,
+                        op: "s3.get body breaks",
+                        key: format!("{key} after {left} more bytes"),
+                    });
+                }
+                cut_at
             };
             return match (cut_at, body) {
                 (Some(left), ObjectBody::Local(inner)) => {
