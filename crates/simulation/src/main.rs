@@ -32,6 +32,9 @@ struct Args {
     /// Print the trace even when the seed passes.
     #[arg(long)]
     always_trace: bool,
+    /// Fail on the pipeline defects already found instead of tolerating them.
+    #[arg(long, env = "SIM_STRICT")]
+    strict: bool,
 }
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         },
         trace_len: args.trace,
         max_steps: args.max_steps,
+        strict: args.strict,
     };
     if let Some(seed) = args.seed {
         let report = run_seed(seed, &opts);

@@ -1,6 +1,7 @@
 //! A run's parameters, drawn from its seed: the arrays, the pipeline's shape,
 //! the event source mapping's settings and the fault mix.
 
+use crate::objects::{NotifyConfig, ObjectPlan};
 use crate::state::{FaultKind, Rates};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -60,9 +61,14 @@ pub struct Params {
     /// CPU cost of the map per element, in microseconds: with large
     /// batches of large packets, Lambda's timeout follows from the work.
     pub map_us_per_element: u64,
+    /// Arrays summed from S3 objects, drawn from their own RNG stream; plan
+    /// `arrays.len() + j` in the trace is object plan `j`.
+    pub objects: Vec<ObjectPlan>,
+    /// How the TimesTwo function handles S3 notifications.
+    pub notify: NotifyConfig,
 }
 
-fn element(rng: &mut SmallRng) -> String {
+pub(crate) fn element(rng: &mut SmallRng) -> String {
     match rng.gen_range(0..100) {
         0..=49 => rng.gen_range(-1000i64..=1000).to_string(),
         50..=79 => format!(
@@ -193,6 +199,12 @@ impl Params {
             // Drawn last, like the SDK's faults, to keep earlier draws.
             keyed: (0..n_arrays).map(|_| rng.gen_bool(0.3)).collect(),
             map_us_per_element: 1,
+            objects: Vec::new(),
+            notify: NotifyConfig {
+                range_bytes: 1,
+                fan_in: 2,
+                csv_column: "0".into(),
+            },
         };
         // Drawn after everything else, for the same reason.
         if params.mix == FaultMix::Mixed && rng.gen_bool(0.3) {
@@ -208,6 +220,7 @@ impl Params {
         if rng.gen_bool(0.3) {
             params.map_us_per_element = rng.gen_range(1..=100);
         }
+        (params.objects, params.notify) = crate::objects::from_seed(seed);
         params
     }
 
@@ -233,6 +246,10 @@ impl Params {
         for a in &mut self.arrays {
             a.fan_in = 4096;
         }
+        for o in &mut self.objects {
+            o.fan_in = 4096;
+        }
+        self.notify.fan_in = 4096;
         self
     }
 }
@@ -279,6 +296,20 @@ impl fmt::Display for Params {
                 "  plan {i}: {n} elements, chunk {}, fan-in {} ({shape})",
                 a.chunk_size, a.fan_in
             )?;
+        }
+        if self
+            .objects
+            .iter()
+            .any(|o| matches!(o.start, crate::objects::Start::Notification { .. }))
+        {
+            writeln!(
+                f,
+                "  notifications: range {} bytes, fan-in {}, CSV column {:?}",
+                self.notify.range_bytes, self.notify.fan_in, self.notify.csv_column
+            )?;
+        }
+        for (j, o) in self.objects.iter().enumerate() {
+            writeln!(f, "  plan {} (object {j}): {o}", self.arrays.len() + j)?;
         }
         Ok(())
     }

@@ -7,17 +7,20 @@
 //! batches of 10, DynamoDB batches of 25), with a scheduling point between
 //! chunks, so they can fail or die part-way.
 
-use crate::state::Sim;
+use crate::state::{Sim, DENIED};
 use async_trait::async_trait;
 use packet::Number;
+use packet::ObjectRef;
 use pipeline::memory::{MemoryQueue, MemoryScratchpad, MemorySums};
 use pipeline::{Claimed, KeyClaim};
 use pipeline::{
     Completion, Failing, Failure, PortError, Progress, Put, Queue, Received, Scratchpad,
     ScratchpadRow, SumRecord, Sums,
 };
+use pipeline::{MemoryObjects, ObjectBody, ObjectError, ObjectInfo, Objects};
 use rand::Rng;
 use std::future::Future;
+use std::io::{self, BufRead, Read};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -73,6 +76,10 @@ fn field<'b>(body: &'b str, field: &str) -> Option<&'b str> {
 
 /// One line about a queue message body for the trace.
 pub fn describe(body: &str) -> String {
+    if pipeline::is_notification(body) {
+        let key = field(body, "key").unwrap_or_default();
+        return format!("notify {key}");
+    }
     let id = field(body, "arrayId").map(short).unwrap_or_default();
     if let Some(leaf) = field(body, "packetId") {
         return format!("map {id} {leaf}");
@@ -359,5 +366,111 @@ impl Sums for FaultySums {
         yield_point().await;
         self.sim.after("sums.fail", &key)?;
         Ok(f)
+    }
+}
+
+/// The object store the steps see: S3's HeadObject and ranged GetObject
+/// fail, throttle and die like every other call; a GET's answer may also
+/// break part-way through its body (the "after" fault of a read).
+pub struct FaultyObjects {
+    pub sim: Arc<Sim>,
+    pub inner: Arc<MemoryObjects>,
+}
+
+impl FaultyObjects {
+    /// An injected error before a call: a simulated AccessDenied is what S3
+    /// answers a function without `s3:GetObject` (403, [`ObjectError::Forbidden`]).
+    fn refused(&self, e: PortError, object: &ObjectRef) -> ObjectError {
+        match e {
+            PortError::Rejected(text) if text.contains(DENIED) => {
+                self.sim.lock().denied_objects.insert(object.key.clone());
+                ObjectError::Forbidden(format!("{object} ({text})"))
+            }
+            other => ObjectError::Port(other),
+        }
+    }
+}
+
+#[async_trait]
+impl Objects for FaultyObjects {
+    async fn head(&self, object: &ObjectRef) -> Result<ObjectInfo, ObjectError> {
+        yield_point().await;
+        self.sim
+            .before("s3.head", &object.key)
+            .map_err(|e| self.refused(e, object))?;
+        let info = self.inner.head(object).await?;
+        yield_point().await;
+        self.sim.after("s3.head", &object.key)?;
+        Ok(info)
+    }
+
+    async fn read_from(&self, object: &ObjectRef, from: u64) -> Result<ObjectBody, ObjectError> {
+        let key = format!("{} from {from}", object.key);
+        yield_point().await;
+        self.sim
+            .before("s3.get", &key)
+            .map_err(|e| self.refused(e, object))?;
+        let body = self.inner.read_from(object, from).await?;
+        yield_point().await;
+        if let Err(e) = self.sim.after("s3.get", &key) {
+            let cut_at = {
+                let s = &mut *self.sim.lock();
+                let cut_at = s.rng.gen_bool(0.5).then(|| s.rng.gen_range(0..64usize));
+                if let Some(left) = cut_at {
+                    let task = s.task;
+                    s.trace.push(crate::trace::Event::Call {
+                        task,
+                        op: "s3.get body breaks",
+                        key: format!("{key} after {left} more bytes"),
+                    });
+                }
+                cut_at
+            };
+            return match (cut_at, body) {
+                (Some(left), ObjectBody::Local(inner)) => {
+                    Ok(ObjectBody::Local(Box::new(CutBody { inner, left })))
+                }
+                _ => Err(e.into()),
+            };
+        }
+        Ok(body)
+    }
+}
+
+/// A GetObject body whose connection resets after `left` more bytes.
+struct CutBody {
+    inner: Box<dyn BufRead + Send>,
+    left: usize,
+}
+
+impl Read for CutBody {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let got = self.fill_buf()?;
+            let n = got.len().min(buf.len());
+            buf[..n].copy_from_slice(&got[..n]);
+            n
+        };
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for CutBody {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.left == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "simulated: the GetObject stream broke",
+            ));
+        }
+        let left = self.left;
+        let got = self.inner.fill_buf()?;
+        Ok(&got[..got.len().min(left)])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.left = self.left.saturating_sub(amt);
+        self.inner.consume(amt);
     }
 }

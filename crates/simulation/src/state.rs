@@ -9,7 +9,7 @@ use crate::trace::{Event, Trace};
 use pipeline::PortError;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Mutex, MutexGuard};
 
@@ -179,6 +179,9 @@ pub struct State {
     pub observed: BTreeMap<String, Vec<String>>,
     /// Fresh ids for the naive reducer.
     pub fresh: u64,
+    /// Object keys a read of which was refused (a simulated AccessDenied):
+    /// their arrays may end `failed` as unreadable.
+    pub denied_objects: BTreeSet<String>,
 }
 
 /// Shared handle to the simulation state.
@@ -200,6 +203,7 @@ impl Sim {
                 renamed: BTreeMap::new(),
                 observed: BTreeMap::new(),
                 fresh: 0,
+                denied_objects: BTreeSet::new(),
             }),
         }
     }

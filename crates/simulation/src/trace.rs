@@ -55,6 +55,8 @@ pub enum Event {
         queue: &'static str,
         messages: usize,
     },
+    /// Something happened to the S3 object of object plan `plan`.
+    Object { plan: usize, what: String },
 }
 
 impl fmt::Display for Event {
@@ -87,6 +89,7 @@ impl fmt::Display for Event {
             Event::Redrive { queue, messages } => {
                 write!(f, "redrive {messages} message(s) from {queue} DLQ")
             }
+            Event::Object { plan, what } => write!(f, "object plan {plan}: {what}"),
         }
     }
 }

@@ -7,21 +7,24 @@
 //! simply dropping a future at one of its scheduling points. Nothing reads a
 //! real clock or a thread-local RNG, so a run is a pure function of its seed.
 
-use crate::check::{check, Expected, Facts};
+use crate::check::{check, Expected, Facts, KNOWN_DEFECT};
 use crate::clock::VirtualClock;
 use crate::naive::naive_reduce;
+use crate::objects::{Mutation, Start, BUCKET};
 use crate::params::Params;
-use crate::ports::{describe, short, FaultyQueue, FaultyScratchpad, FaultySums};
+use crate::ports::{describe, short, FaultyObjects, FaultyQueue, FaultyScratchpad, FaultySums};
 use crate::state::{FaultKind, Sim, DENIED};
 use crate::trace::Event;
 use crate::{Options, Reducer, RunReport};
 use futures::future::join_all;
 use futures::FutureExt;
-use packet::MapMessage;
+use packet::{MapMessage, ObjectRef, ObjectSource};
 use pipeline::memory::{MemoryBackend, MemoryQueue};
+use pipeline::submit_object;
 use pipeline::{
     fail_dead_lettered, get_sum, reduce_batch, submit, submit_with_key, times_two, Clock, Config,
-    Idempotency, IdempotencyKey, Ports, Queue, Received, StepError, SubmitError,
+    Idempotency, IdempotencyKey, ObjectError, ObjectSubmitError, Ports, Queue, Received, StepError,
+    SubmitError, Sums,
 };
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -132,6 +135,14 @@ pub struct World<'a> {
     /// [`MAX_ATTEMPTS_UNDER_FAULTS`] (each attempt may leave an orphan array).
     attempts: Vec<u32>,
     accepted: BTreeMap<String, usize>,
+    /// Object plans: the ref of each version put (0: the original).
+    versions: Vec<Vec<ObjectRef>>,
+    /// Object plans: the id of the original's array.
+    original_ids: Vec<String>,
+    /// Object plans whose object was overwritten or deleted.
+    mutated: Vec<bool>,
+    /// Object array ids a client's `submit_object` answered, with the object plan.
+    accepted_objects: BTreeMap<String, usize>,
     violations: Vec<String>,
     step: u64,
     redrives: u32,
@@ -164,8 +175,10 @@ fn ports(
             inner: backend.sums.clone(),
             plan,
         }),
-        // Faults on object reads come with the range path's simulation.
-        objects: backend.objects.clone(),
+        objects: Arc::new(FaultyObjects {
+            sim: sim.clone(),
+            inner: backend.objects.clone(),
+        }),
         clock: clock.clone(),
     }
 }
@@ -178,6 +191,41 @@ impl<'a> World<'a> {
         backend.scratchpad.interleave_reads(params.interleave);
         let ports = ports(&sim, &backend, &clock, None);
         sim.lock().faults_on = params.fault_steps > 0;
+        let versions: Vec<Vec<ObjectRef>> = params
+            .objects
+            .iter()
+            .map(|o| vec![backend.objects.put(BUCKET, &o.key, o.content.bytes.clone())])
+            .collect();
+        let original_ids = params
+            .objects
+            .iter()
+            .zip(&versions)
+            .map(|(o, v)| {
+                ObjectSource {
+                    object: v[0].clone(),
+                    size: o.content.bytes.len() as u64,
+                    format: o.layout.format(),
+                }
+                .array_id()
+            })
+            .collect();
+        for (o, v) in params.objects.iter().zip(&versions) {
+            if let Start::Notification { .. } = o.start {
+                let etag = v[0].etag.clone().unwrap_or_default();
+                let _ = backend
+                    .times_two_queue
+                    .send(vec![o.notification(&etag)])
+                    .now_or_never();
+            }
+        }
+        let n_arrays = params.arrays.len();
+        let object_clients = params.objects.iter().enumerate().flat_map(|(j, o)| {
+            let n = match o.start {
+                Start::Clients(n) => n,
+                Start::Notification { .. } => 0,
+            };
+            std::iter::repeat_n(n_arrays + j, n)
+        });
         World {
             params,
             opts,
@@ -185,15 +233,27 @@ impl<'a> World<'a> {
             clock,
             backend,
             ports,
-            config: Config::default(),
+            // The TimesTwo function's configuration, with which it starts
+            // the arrays of S3 notifications.
+            config: Config {
+                range_bytes: params.notify.range_bytes,
+                fan_in: params.notify.fan_in,
+                input_csv_column: params.notify.csv_column.clone(),
+                ..Config::default()
+            },
             tasks: Vec::new(),
             next_task: 1,
             // A keyed plan has two clients, POSTing the same key at once.
             clients: (0..params.arrays.len())
                 .flat_map(|p| std::iter::repeat_n(p, if params.keyed[p] { 2 } else { 1 }))
+                .chain(object_clients)
                 .collect(),
-            attempts: vec![0; params.arrays.len()],
+            attempts: vec![0; n_arrays + params.objects.len()],
             accepted: BTreeMap::new(),
+            versions,
+            original_ids,
+            mutated: vec![false; params.objects.len()],
+            accepted_objects: BTreeMap::new(),
             violations: Vec::new(),
             step: 0,
             redrives: 0,
@@ -234,6 +294,7 @@ impl<'a> World<'a> {
                 ));
                 break;
             }
+            self.object_events();
             if self.faults_on() {
                 if self.step > self.params.fault_steps {
                     self.calm();
@@ -397,6 +458,10 @@ impl<'a> World<'a> {
         let id = self.next_task;
         self.next_task += 1;
         self.trace(Event::Submit { task: id, plan });
+        if plan >= self.params.arrays.len() {
+            self.spawn_object_client(id, plan);
+            return;
+        }
         let ports = ports(&self.sim, &self.backend, &self.clock, Some(plan));
         let a = &self.params.arrays[plan];
         let config = Config {
@@ -590,6 +655,9 @@ impl<'a> World<'a> {
 
     fn complete(&mut self, task: Task, out: Output) {
         match (task.kind, out) {
+            (Kind::Client { plan }, Output::Client(result)) if plan >= self.params.arrays.len() => {
+                self.object_submitted(task.id, plan, result)
+            }
             (Kind::Client { plan }, Output::Client(result)) => {
                 let text = match &result {
                     Ok(random) => {
@@ -728,13 +796,21 @@ impl<'a> World<'a> {
     fn read_every_array_late(&mut self) {
         let deadline = self.config.array_deadline.as_millis() as u64;
         self.clock.advance(deadline + 1);
-        let ids: Vec<String> = self
+        let mut ids: Vec<String> = self
             .sim
             .lock()
             .allocated
             .iter()
             .map(|(id, _)| id.clone())
             .collect();
+        ids.extend(
+            self.backend
+                .sums
+                .records()
+                .into_iter()
+                .filter(|r| r.source.is_some())
+                .map(|r| r.array_id),
+        );
         for id in ids {
             match get_sum(&self.backend.ports(), &id).now_or_never() {
                 Some(Ok(_)) => {}
@@ -762,12 +838,23 @@ impl<'a> World<'a> {
             accepted: &self.accepted,
             observed: &s.observed,
             backend: &self.backend,
+            objects: &crate::check::ObjectFacts {
+                plans: &self.params.objects,
+                versions: &self.versions,
+                mutated: &self.mutated,
+                accepted: &self.accepted_objects,
+                denied: &s.denied_objects,
+            },
         }));
+        let (tolerated, violations) = violations
+            .into_iter()
+            .partition(|v| !self.opts.strict && v.contains(KNOWN_DEFECT));
         RunReport {
             params: self.params.clone(),
             reducer: self.opts.reducer,
             counts: s.counts,
             violations,
+            tolerated,
             trace: s.trace.lines(),
             digest: s.trace.digest(),
             events: s.trace.events(),
@@ -776,5 +863,144 @@ impl<'a> World<'a> {
             redrives: self.redrives,
             virtual_ms: self.clock.elapsed_ms(),
         }
+    }
+}
+
+impl World<'_> {
+    /// What happens to the objects at this step: a notification delivered
+    /// again, an object overwritten or deleted once its array exists.
+    fn object_events(&mut self) {
+        for j in 0..self.params.objects.len() {
+            let o = &self.params.objects[j];
+            let plan = self.params.arrays.len() + j;
+            if o.start == (Start::Notification { twice: true }) && self.step == o.renotify_at {
+                let etag = self.versions[j][0].etag.clone().unwrap_or_default();
+                let _ = self
+                    .backend
+                    .times_two_queue
+                    .send(vec![o.notification(&etag)])
+                    .now_or_never();
+                self.trace(Event::Object {
+                    plan,
+                    what: "its notification is delivered again".into(),
+                });
+            }
+            let Some(mutation) = &o.mutation else {
+                continue;
+            };
+            if self.mutated[j] || self.step < o.mutate_after {
+                continue;
+            }
+            let exists = matches!(
+                self.backend.sums.get(&self.original_ids[j]).now_or_never(),
+                Some(Ok(Some(_)))
+            );
+            if !exists {
+                continue;
+            }
+            self.mutated[j] = true;
+            let what = match mutation {
+                Mutation::Overwrite(c) => {
+                    let newer = self.backend.objects.put(BUCKET, &o.key, c.bytes.clone());
+                    self.versions[j].push(newer);
+                    format!("overwritten ({} bytes)", c.bytes.len())
+                }
+                Mutation::Delete => {
+                    self.backend.objects.remove(BUCKET, &o.key);
+                    "deleted".to_string()
+                }
+            };
+            self.trace(Event::Object { plan, what });
+        }
+    }
+
+    /// A client POSTing `/sumObject` for object plan `plan - arrays`.
+    fn spawn_object_client(&mut self, id: u64, plan: usize) {
+        let o = &self.params.objects[plan - self.params.arrays.len()];
+        let ports = ports(&self.sim, &self.backend, &self.clock, None);
+        let config = Config {
+            range_bytes: o.range_bytes,
+            fan_in: o.fan_in,
+            ..self.config.clone()
+        };
+        let original = &self.versions[plan - self.params.arrays.len()][0];
+        let object = ObjectRef {
+            etag: if o.pin_etag {
+                original.etag.clone()
+            } else {
+                None
+            },
+            ..original.clone()
+        };
+        let format = o.layout.request();
+        let fut = async move {
+            let submitted = submit_object(&ports, &config, &object, &format).await;
+            Output::Client(match submitted {
+                Ok(s) => Ok(s.array_id),
+                Err(e) => Err(Failure {
+                    transient: object_error_is_transient(&e),
+                    text: e.to_string(),
+                }),
+            })
+        };
+        self.tasks.push(Task {
+            id,
+            deadline_ms: u64::MAX,
+            work_ms: 0,
+            kind: Kind::Client { plan },
+            fut: Box::pin(fut),
+        });
+    }
+
+    fn object_submitted(&mut self, task: u64, plan: usize, result: Result<String, Failure>) {
+        let j = plan - self.params.arrays.len();
+        let text = match result {
+            Ok(id) => {
+                let known = matches!(
+                    self.backend.sums.get(&id).now_or_never(),
+                    Some(Ok(Some(r))) if r.source.is_some()
+                );
+                if !known {
+                    self.violations.push(format!(
+                        "submit_object answered an id with no object record: {id}"
+                    ));
+                }
+                let text = format!("accepted as {}", short(&id));
+                self.accepted_objects.insert(id, j);
+                text
+            }
+            Err(f) => {
+                if f.transient {
+                    self.clients.push_back(plan);
+                } else if f.text.contains("reading the object failed") {
+                    // Finding 4: a broken GET of the header line answers 422.
+                    self.violations.push(format!(
+                        "{KNOWN_DEFECT} (a broken read refused as a bad format): submit_object of plan {plan} refused: {}",
+                        f.text
+                    ));
+                    self.clients.push_back(plan);
+                } else if !(f.injected() || self.mutated[j]) {
+                    self.violations
+                        .push(format!("submit_object of plan {plan} refused: {}", f.text));
+                }
+                format!("error: {}", f.text)
+            }
+        };
+        self.trace(Event::Submitted {
+            task,
+            plan,
+            result: text,
+        });
+    }
+}
+
+/// Whether the API answers 503 (the client tries again): port errors, as
+/// for arrays, and transient object reads; a 4xx (missing, changed,
+/// forbidden, bad format) is final.
+fn object_error_is_transient(e: &ObjectSubmitError) -> bool {
+    match e {
+        ObjectSubmitError::Port(p) => p.is_transient() || p.to_string().contains(DENIED),
+        ObjectSubmitError::Object(o @ ObjectError::Port(_)) => o.is_transient(),
+        _ => false,
     }
 }
