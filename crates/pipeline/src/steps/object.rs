@@ -14,7 +14,7 @@ use super::submit::{insert_own_or_existing, new_record};
 use super::{StepError, Submitted};
 use crate::config::Config;
 use crate::objects::ObjectError;
-use crate::ports::{PortError, Ports, SumRecord};
+use crate::ports::{Failure, FailureKind, PortError, Ports, SumRecord};
 use packet::ranges::{resolve_column, Format};
 use packet::{NodeId, ObjectRef, ObjectSource, RangeMessage};
 use serde::Deserialize;
@@ -128,13 +128,31 @@ pub async fn submit_object(
     record.source = Some(source.clone());
     let record = insert_own_or_existing(ports, record).await?;
     if !record.has_ended() {
-        send_ranges(ports, &record, &source).await?;
+        if let Err(e) = send_ranges(ports, &record, &source).await {
+            // Some ranges may be missing: the array says so at once rather
+            // than wait for its deadline. Submitting the object again (a
+            // client's retry, a redelivered notification) sends them again
+            // and can still finish it: a not_enqueued object array revives.
+            let failure = Failure::new(
+                FailureKind::NotEnqueued,
+                format!(
+                    "its ranges could not all be enqueued ({e}); submit the object again \
+                     (POST /sumObject, or upload it again)"
+                ),
+            );
+            super::submit::fail_array(ports, &record.array_id, &failure).await;
+            return Err(e.into());
+        }
     }
     tracing::info!(array_id = %array_id, object = %source.object, bytes = source.size, "object accepted");
     Ok(Submitted {
         array_id,
         array_length: record.array_length,
-        status: record.status,
+        // Ranges sent again for a revived array: it is pending again.
+        status: match record.has_ended() {
+            true => record.status,
+            false => crate::ports::Status::Pending,
+        },
     })
 }
 
@@ -196,6 +214,10 @@ async fn resolve_format(
     let found = with_reader(body, move |r| resolve_column(r, &name)).await?;
     match found {
         Ok(column) => Ok(Format::Csv { column, header }),
+        // The header could not be read (a broken stream): retry, not a 422.
+        Err(e @ packet::ranges::RangeError::Read { .. }) => Err(ObjectSubmitError::Port(
+            PortError::Unavailable(format!("reading the header of {object}: {e}")),
+        )),
         Err(e) => Err(ObjectSubmitError::Format(format!(
             "{object} as {}: {e}",
             format_name(Format::Csv { column: 0, header })
