@@ -3,8 +3,8 @@
 //! and the reduce, driven by a plain loop.
 
 use packet::{Number, ObjectRef};
-use pipeline::Queue;
 use pipeline::memory::{MemoryBackend, Stage};
+use pipeline::Queue;
 use pipeline::{
     object_created, reduce, submit_object, times_two, Column, Config, FailureKind, FormatRequest,
     ObjectError, ObjectSubmitError, Status, SumRecord, SystemClock,

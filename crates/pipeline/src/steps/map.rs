@@ -240,10 +240,20 @@ async fn map_leaves(
             }
         }
     }
-    match failure {
-        Some(f) => Err(end_with(ports, array_id, &f, msgs).await),
-        None => Ok((mapped, out)),
+    let Some(f) = failure else {
+        return Ok((mapped, out));
+    };
+    let mut ended = end_with(ports, array_id, &f, msgs).await;
+    // A range that could not be read now may hold an earlier bad record:
+    // its message comes again (and is read while the array is failed).
+    for (i, error) in out {
+        if let Some(slot) = ended.iter_mut().find(|(j, _)| *j == i) {
+            if slot.1.is_ok() {
+                slot.1 = error;
+            }
+        }
     }
+    Err(ended)
 }
 
 /// Fails the array with `failure`; every message is done if that was

@@ -301,15 +301,21 @@ pub async fn get_sum(ports: &Ports, array_id: &str) -> Result<Option<SumRecord>,
 /// Fails an overdue array as expired (see [`SumRecord::is_overdue`]).
 pub(crate) async fn expire(ports: &Ports, record: &SumRecord) {
     let allowed = Duration::from_millis(record.deadline_ms.saturating_sub(record.submitted_at_ms));
-    let failure = Failure {
-        kind: FailureKind::Expired,
-        reason: format!(
-            "expired unfinished: still pending {} after it was submitted \
-             (ARRAY_DEADLINE_SECONDS); see `adder dlq list` for messages that failed",
-            human(allowed)
-        ),
-        offset: None,
-    };
+    let mut reason = format!(
+        "expired unfinished: still pending {} after it was submitted \
+         (ARRAY_DEADLINE_SECONDS); see `adder dlq list` for messages that failed",
+        human(allowed)
+    );
+    // A failure that could still have been undone (dead-lettered, an
+    // object's not_enqueued) is replaced: keep what it said.
+    if let Some(before) = &record.failure {
+        reason.push_str(&format!(
+            "; it had failed {}: {}",
+            before.kind.as_str(),
+            before.reason
+        ));
+    }
+    let failure = Failure::new(FailureKind::Expired, reason);
     fail_array(ports, &record.array_id, &failure).await;
 }
 
