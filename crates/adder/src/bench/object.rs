@@ -69,6 +69,7 @@ async fn measure(
         body_bytes: std::fs::metadata(path).map_or(0, |m| m.len() as usize),
         accepted_in,
         wall,
+        posts: u64::from(starter.posted),
         sum,
     };
     let report = report::render(args, &running, &counter, &measured);
@@ -79,6 +80,7 @@ async fn measure(
 struct Starter {
     array_id: String,
     by: &'static str,
+    posted: bool,
 }
 
 /// Starts summing the object: on AWS the upload's notification does,
@@ -98,7 +100,11 @@ async fn start(
     while notified && Instant::now() < deadline {
         if let Some(array_id) = found(api, &request).await? {
             let by = "the upload's S3 notification (found by GET /sumObject)";
-            return Ok(Starter { array_id, by });
+            return Ok(Starter {
+                array_id,
+                by,
+                posted: false,
+            });
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -106,6 +112,7 @@ async fn start(
     Ok(Starter {
         array_id: submitted.array_id,
         by: "POST /sumObject",
+        posted: true,
     })
 }
 
