@@ -501,10 +501,34 @@ async fn object_records_keep_their_source(b: &dyn Backend) {
 }
 
 fn failure(kind: FailureKind) -> Failure {
-    Failure {
-        kind,
-        reason: format!("{} because of a test", kind.as_str()),
-    }
+    Failure::new(kind, format!("{} because of a test", kind.as_str()))
+}
+
+/// Ranges find an object's bad records in any order: the record keeps the
+/// first in the object, and no other failure replaces a bad-data one.
+async fn the_first_bad_record_wins(b: &dyn Backend) {
+    let sums = b.sums();
+    let id = fresh_id();
+    sums.insert(&pending(&id)).await.expect("insert");
+    let bad = |offset: u64| Failure {
+        kind: FailureKind::BadData,
+        reason: format!("byte {offset}: not a number"),
+        offset: Some(offset),
+    };
+    assert_eq!(sums.fail(&id, &bad(50), 1).await, Ok(Failing::Failed));
+    assert_eq!(
+        sums.fail(&id, &bad(80), 2).await,
+        Ok(Failing::AlreadyEnded(Status::Failed))
+    );
+    assert_eq!(sums.fail(&id, &bad(20), 3).await, Ok(Failing::Failed));
+    let expired = failure(FailureKind::Expired);
+    assert_eq!(
+        sums.fail(&id, &expired, 4).await,
+        Ok(Failing::AlreadyEnded(Status::Failed))
+    );
+    let read = sums.get(&id).await.expect("get").expect("record");
+    assert_eq!(read.failure, Some(bad(20)));
+    assert_eq!(read.finished_at_ms, Some(3));
 }
 
 async fn arrays_fail_once_and_only_while_unfinished(b: &dyn Backend) {
@@ -906,6 +930,7 @@ contract!(
     numbers_round_trip_exactly,
     sums_complete_once,
     object_records_keep_their_source,
+    the_first_bad_record_wins,
     idempotency_keys_are_claimed_once,
     queue_sends_in_batches,
     visibility_timeout_hides_then_returns,

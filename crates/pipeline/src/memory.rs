@@ -9,9 +9,9 @@
 //! with a DynamoDB Query.
 
 use crate::ports::{
-    check_message_sizes, Claimed, Clock, Completion, Failing, Failure, FailureKind, KeyClaim,
-    PortError, Progress, Put, Queue, Received, RowKey, Scratchpad, ScratchpadRow, Status,
-    SumRecord, Sums, FAILED_RECORD_RETENTION_SECONDS,
+    check_message_sizes, Claimed, Clock, Completion, Failing, Failure, KeyClaim, PortError,
+    Progress, Put, Queue, Received, RowKey, Scratchpad, ScratchpadRow, Status, SumRecord, Sums,
+    FAILED_RECORD_RETENTION_SECONDS,
 };
 use async_trait::async_trait;
 use packet::Number;
@@ -403,7 +403,14 @@ impl Sums for MemorySums {
         match records.get_mut(array_id) {
             None => Ok(Failing::Unknown),
             Some(r) if r.status == Status::Done => Ok(Failing::AlreadyEnded(Status::Done)),
-            Some(r) if r.status == Status::Failed && !revivable(r) => {
+            Some(r)
+                if r.status == Status::Failed
+                    && !revivable(r)
+                    && !r
+                        .failure
+                        .as_ref()
+                        .is_some_and(|old| failure.supersedes(old)) =>
+            {
                 Ok(Failing::AlreadyEnded(Status::Failed))
             }
             Some(r) => {
@@ -433,10 +440,7 @@ impl Sums for MemorySums {
 /// A dead-lettered array may still finish (after a redrive) or fail again
 /// for another reason; every other failure is final.
 fn revivable(record: &SumRecord) -> bool {
-    record
-        .failure
-        .as_ref()
-        .is_some_and(|f| f.kind == FailureKind::DeadLettered)
+    record.status == Status::Failed && !record.has_ended()
 }
 
 /// Which queue of a [`MemoryBackend`] a batch comes from, and so which step

@@ -188,6 +188,29 @@ pub struct Failure {
     pub kind: FailureKind,
     /// For people: what happened and what to do.
     pub reason: String,
+    /// Bad data: the byte offset of the bad record (`failureOffset`). Ranges
+    /// find bad records in any order; a failure at a smaller offset replaces
+    /// one at a larger, so the record ends up naming the object's first.
+    pub offset: Option<u64>,
+}
+
+impl Failure {
+    /// A failure with no byte offset.
+    pub fn new(kind: FailureKind, reason: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            reason: reason.into(),
+            offset: None,
+        }
+    }
+
+    /// Whether this failure may replace `old`, recorded before it: a bad
+    /// record earlier in the object than the one `old` names.
+    pub fn supersedes(&self, old: &Failure) -> bool {
+        self.kind == FailureKind::BadData
+            && old.kind == FailureKind::BadData
+            && matches!((self.offset, old.offset), (Some(new), Some(old)) if new < old)
+    }
 }
 
 /// How long a failed record (and a pending one past its deadline) stays
@@ -245,15 +268,20 @@ impl SumRecord {
     }
 
     /// Whether nothing more can change the array: done, or failed for a
-    /// reason no redrive can undo. Work on such an array is skipped.
+    /// reason no redrive or resubmission can undo. Work on such an array is
+    /// skipped. Two failures can still finish: dead-lettered (a redrive
+    /// brings the message back) and an object array's `not_enqueued` (its
+    /// id is its object's, so submitting the object again sends its ranges
+    /// again).
     pub fn has_ended(&self) -> bool {
         match self.status {
             Status::Pending => false,
             Status::Done => true,
-            Status::Failed => self
-                .failure
-                .as_ref()
-                .is_none_or(|f| f.kind != FailureKind::DeadLettered),
+            Status::Failed => self.failure.as_ref().is_none_or(|f| match f.kind {
+                FailureKind::DeadLettered => false,
+                FailureKind::NotEnqueued => self.source.is_none(),
+                _ => true,
+            }),
         }
     }
 }
@@ -320,8 +348,9 @@ pub trait Sums: Send + Sync {
     /// counters lag.
     async fn add_progress(&self, array_id: &str, progress: Progress) -> Result<(), PortError>;
     /// Fails a pending array (or one already failed as dead-lettered, to
-    /// give the newer reason), setting `finishedAt` and a TTL of
-    /// [`FAILED_RECORD_RETENTION_SECONDS`]; a done array is never changed.
+    /// give the newer reason, or as bad data at a larger offset than
+    /// `failure`'s: [`Failure::supersedes`]), setting `finishedAt` and a TTL
+    /// of [`FAILED_RECORD_RETENTION_SECONDS`]; a done array is never changed.
     async fn fail(
         &self,
         array_id: &str,

@@ -4,6 +4,7 @@
 
 use packet::{Number, ObjectRef};
 use pipeline::memory::{MemoryBackend, Stage};
+use pipeline::Queue;
 use pipeline::{
     object_created, reduce, submit_object, times_two, Column, Config, FailureKind, FormatRequest,
     ObjectError, ObjectSubmitError, Status, SumRecord, SystemClock,
@@ -316,4 +317,125 @@ async fn a_notification_starts_one_computation_however_often_it_comes() {
         .await
         .expect("skipped")
         .is_empty());
+}
+
+/// Every TimesTwo message of the array, taken off the queue.
+async fn take_all(backend: &MemoryBackend) -> Vec<String> {
+    let mut bodies = Vec::new();
+    loop {
+        let batch = backend
+            .times_two_queue
+            .receive(
+                10,
+                std::time::Duration::ZERO,
+                std::time::Duration::from_secs(600),
+            )
+            .await
+            .expect("receive");
+        if batch.is_empty() {
+            return bodies;
+        }
+        bodies.extend(batch.into_iter().map(|m| m.body));
+    }
+}
+
+#[tokio::test]
+async fn the_first_bad_record_is_reported_whatever_order_ranges_run_in() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let ports = backend.ports();
+    let config = config(4, 2);
+    // Bad records at bytes 4 ("x") and 12 ("y"): ranges map last to first.
+    let text = "1\n2\nx\n4\n5\n6\ny\n8\n";
+    let object = backend
+        .objects
+        .put("in", "two-bad.txt", text.as_bytes().to_vec());
+    let accepted = submit_object(&ports, &config, &object, &FormatRequest::Lines)
+        .await
+        .expect("accepted");
+    for body in take_all(&backend).await.iter().rev() {
+        for r in times_two(&ports, &config, &[body]).await {
+            r.expect("a bad range's message is done once the array is failed");
+        }
+    }
+    let failed = record(&backend, &accepted.array_id).await;
+    let failure = failed.failure.expect("failed");
+    assert_eq!(failure.kind, FailureKind::BadData);
+    assert_eq!(failure.offset, Some(4), "{}", failure.reason);
+    assert!(
+        failure.reason.contains("byte 4 (line 3)"),
+        "{}",
+        failure.reason
+    );
+}
+
+#[tokio::test]
+async fn a_bad_range_whose_failure_cannot_be_written_comes_again() {
+    use pipeline::injected::{InjectedSums, Injection};
+    use pipeline::PortError;
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let sums = InjectedSums::new(backend.sums.clone());
+    let ports = pipeline::Ports {
+        sums: sums.clone(),
+        ..backend.ports()
+    };
+    let config = config(1000, 2);
+    let object = backend.objects.put("in", "bad.txt", b"1\nnope\n".to_vec());
+    let accepted = submit_object(&ports, &config, &object, &FormatRequest::Lines)
+        .await
+        .expect("accepted");
+    let bodies = take_all(&backend).await;
+    let outage = PortError::Unavailable("DynamoDB is down".into());
+    sums.faults.set("fail", Injection::Before(outage));
+    let first = times_two(&ports, &config, &[&bodies[0]]).await;
+    assert!(first[0].is_err(), "the reason must not be lost: {first:?}");
+    sums.faults.clear("fail");
+    let again = times_two(&ports, &config, &[&bodies[0]]).await;
+    assert!(again[0].is_ok());
+    let failed = record(&backend, &accepted.array_id).await;
+    assert_eq!(failed.failure.map(|f| f.kind), Some(FailureKind::BadData));
+}
+
+#[tokio::test]
+async fn an_object_whose_ranges_were_not_all_sent_fails_and_revives_when_submitted_again() {
+    use pipeline::injected::{InjectedQueue, Injection};
+    use pipeline::PortError;
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let queue = InjectedQueue::new(backend.times_two_queue.clone());
+    let ports = pipeline::Ports {
+        times_two_queue: queue.clone(),
+        ..backend.ports()
+    };
+    let config = config(4, 2);
+    let object = backend
+        .objects
+        .put("in", "k.txt", b"1\n2\n3\n4\n5\n".to_vec());
+    queue.faults.set(
+        "send",
+        Injection::Before(PortError::Throttled("slow down".into())),
+    );
+    let refused = submit_object(&ports, &config, &object, &FormatRequest::Lines).await;
+    assert!(
+        matches!(refused, Err(ObjectSubmitError::Port(_))),
+        "{refused:?}"
+    );
+    let array_id = backend.sums.records()[0].array_id.clone();
+    let failed = record(&backend, &array_id).await;
+    assert_eq!(
+        failed.failure.map(|f| f.kind),
+        Some(FailureKind::NotEnqueued)
+    );
+
+    queue.faults.clear("send");
+    let again = submit_object(&ports, &config, &object, &FormatRequest::Lines)
+        .await
+        .expect("accepted");
+    assert_eq!(
+        (again.array_id.as_str(), again.status),
+        (array_id.as_str(), Status::Pending)
+    );
+    drain(&backend, &config, false).await;
+    let done = record(&backend, &array_id).await;
+    assert_eq!(done.status, Status::Done);
+    assert_eq!(done.sum.map(|s| s.to_string()), Some("30".into()));
+    assert_eq!(done.failure, None);
 }

@@ -33,6 +33,8 @@ const SOURCE: &str = "source";
 const DEADLINE_AT: &str = "deadlineAt";
 const FAILURE: &str = "failure";
 const REASON: &str = "reason";
+/// A bad-data failure's byte offset (`Failure::offset`).
+const FAILURE_OFFSET: &str = "failureOffset";
 
 /// The sums table.
 #[derive(Clone, Debug)]
@@ -89,6 +91,9 @@ impl DynamoSums {
                 AttributeValue::S(failure.kind.as_str().into()),
             );
             item.insert(REASON.into(), AttributeValue::S(failure.reason.clone()));
+            if let Some(offset) = failure.offset {
+                item.insert(FAILURE_OFFSET.into(), count_value(offset));
+            }
         }
         item
     }
@@ -115,6 +120,7 @@ impl DynamoSums {
                     ))
                 })?,
                 reason: r.optional_string(REASON)?.unwrap_or_default(),
+                offset: r.optional_count(FAILURE_OFFSET)?,
             }),
         };
         Ok(SumRecord {
@@ -182,11 +188,28 @@ impl DynamoSums {
         &self,
         array_id: &str,
         update: UpdateItemFluentBuilder,
+        bad_data_after: Option<u64>,
     ) -> Result<Update, PortError> {
+        // SumRecord::has_ended in DynamoDB's words.
+        let unended = "#status = :pending OR #failure = :dead_lettered \
+                       OR (#failure = :not_enqueued AND attribute_exists(#source))";
+        // A bad-data failure at a larger offset gives way to this one.
+        let update = match bad_data_after {
+            None => update.condition_expression(unended),
+            Some(offset) => update
+                .condition_expression(format!(
+                    "{unended} OR (#failure = :bad_data AND #offset > :offset)"
+                ))
+                .expression_attribute_names("#offset", FAILURE_OFFSET)
+                .expression_attribute_values(
+                    ":bad_data",
+                    AttributeValue::S(FailureKind::BadData.as_str().into()),
+                )
+                .expression_attribute_values(":offset", count_value(offset)),
+        };
         let result = update
             .table_name(&self.table)
             .key(ARRAY_ID, AttributeValue::S(array_id.to_string()))
-            .condition_expression("#status = :pending OR #failure = :dead_lettered")
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_names("#failure", FAILURE)
             .expression_attribute_values(
@@ -197,6 +220,11 @@ impl DynamoSums {
                 ":dead_lettered",
                 AttributeValue::S(FailureKind::DeadLettered.as_str().into()),
             )
+            .expression_attribute_values(
+                ":not_enqueued",
+                AttributeValue::S(FailureKind::NotEnqueued.as_str().into()),
+            )
+            .expression_attribute_names("#source", SOURCE)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -346,7 +374,7 @@ impl Sums for DynamoSums {
             .expression_attribute_values(":done", AttributeValue::S(Status::Done.as_str().into()))
             .expression_attribute_values(":sum", number_value(sum))
             .expression_attribute_values(":at", count_value(finished_at_ms));
-        match self.update_unended(array_id, update).await? {
+        match self.update_unended(array_id, update, None).await? {
             Update::Applied => Ok(Completion::Completed),
             Update::Refused(seen) => self.completion_of(seen),
         }
@@ -383,13 +411,25 @@ impl Sums for DynamoSums {
         failure: &Failure,
         now_ms: u64,
     ) -> Result<Failing, PortError> {
-        let update = self
-            .client
-            .update_item()
-            .update_expression(
-                "SET #status = :failed, #failure = :kind, #reason = :reason, \
-                 #finishedAt = :at, #expires = :expires",
-            )
+        let set = "SET #status = :failed, #failure = :kind, #reason = :reason, \
+                   #finishedAt = :at, #expires = :expires";
+        let update = match failure.offset {
+            Some(offset) => self
+                .client
+                .update_item()
+                .update_expression(format!("{set}, #failureOffset = :failureOffset"))
+                .expression_attribute_names("#failureOffset", FAILURE_OFFSET)
+                .expression_attribute_values(":failureOffset", count_value(offset)),
+            None => self
+                .client
+                .update_item()
+                .update_expression(format!("{set} REMOVE #failureOffset"))
+                .expression_attribute_names("#failureOffset", FAILURE_OFFSET),
+        };
+        let bad_data_after = failure
+            .offset
+            .filter(|_| failure.kind == FailureKind::BadData);
+        let update = update
             .expression_attribute_names("#reason", REASON)
             .expression_attribute_names("#finishedAt", FINISHED_AT)
             .expression_attribute_names("#expires", EXPIRES_AT)
@@ -406,10 +446,15 @@ impl Sums for DynamoSums {
             );
         // A retry of a fail that applied finds it failed already: the same
         // answer as a concurrent fail, and just as harmless.
-        Ok(match self.update_unended(array_id, update).await? {
-            Update::Applied => Failing::Failed,
-            Update::Refused(None) => Failing::Unknown,
-            Update::Refused(Some(r)) => Failing::AlreadyEnded(r.status),
-        })
+        Ok(
+            match self
+                .update_unended(array_id, update, bad_data_after)
+                .await?
+            {
+                Update::Applied => Failing::Failed,
+                Update::Refused(None) => Failing::Unknown,
+                Update::Refused(Some(r)) => Failing::AlreadyEnded(r.status),
+            },
+        )
     }
 }

@@ -15,7 +15,8 @@ use super::range::{map_range, Mapped, RangeFailure};
 use super::StepError;
 use crate::config::Config;
 use crate::ports::{
-    Completion, Failure, PortError, Ports, Progress, Put, RowKey, ScratchpadRow, SumRecord,
+    Completion, Failure, FailureKind, PortError, Ports, Progress, Put, RowKey, ScratchpadRow,
+    SumRecord,
 };
 use futures::future::join_all;
 use packet::{MapMessage, NodeId, RangeMessage, ReduceMessage, Tree};
@@ -146,13 +147,19 @@ async fn map_array(
     };
     if !takes_leaves(ports, &record).await {
         // A late duplicate, a leaf of an array that failed, or of one that
-        // just expired: there is nothing to add.
-        return done_all(msgs);
+        // just expired: there is nothing to add. But a range before the bad
+        // record of a bad-data array may hold an earlier one, the object's
+        // first, which is the one to report.
+        return match bad_data_offset(&record) {
+            Some(offset) => recheck_before(ports, array_id, offset, msgs).await,
+            None => done_all(msgs),
+        };
     }
     let (mapped, mut out) = match map_leaves(ports, array_id, &record, msgs).await {
         Ok(mapped) => mapped,
-        // The array has failed for good: its messages are done.
-        Err(()) => return done_all(msgs),
+        // The array failed for good, or could not be failed: the outcome
+        // of every message.
+        Err(outcomes) => return outcomes,
     };
     if record.array_length <= record.chunk_size {
         out.extend(finish_single_leaf(ports, array_id, &record, mapped).await);
@@ -203,14 +210,15 @@ async fn takes_leaves(ports: &Ports, record: &SumRecord) -> bool {
 
 /// Maps every message that belongs to the array (ranges are read
 /// concurrently). Returns the leaves' values and the results of the
-/// messages that failed; `Err` when one found the array's data bad or its
-/// object unreadable, after failing the array.
+/// messages that failed; `Err` with every message's outcome when one found
+/// the array's data bad or its object unreadable: done once the array is
+/// failed, to be delivered again if that write failed.
 async fn map_leaves(
     ports: &Ports,
     array_id: &str,
     record: &SumRecord,
     msgs: &[(usize, Leaf<'_>)],
-) -> Result<(Vec<(usize, NodeId, Mapped)>, Outcomes), ()> {
+) -> Result<(Vec<(usize, NodeId, Mapped)>, Outcomes), Outcomes> {
     let mut out = Vec::new();
     let mut work = Vec::new();
     for (i, m) in msgs {
@@ -226,17 +234,82 @@ async fn map_leaves(
             Ok(value) => mapped.push((i, node, value)),
             Err(RangeFailure::Retry(e)) => out.push((i, Err(e.into()))),
             Err(RangeFailure::Final(f)) => {
-                failure.get_or_insert(f);
+                if failure.as_ref().is_none_or(|old| f.supersedes(old)) {
+                    failure = Some(f);
+                }
             }
         }
     }
-    match failure {
-        Some(f) => {
-            super::submit::fail_array(ports, array_id, &f).await;
-            Err(())
+    let Some(f) = failure else {
+        return Ok((mapped, out));
+    };
+    let mut ended = end_with(ports, array_id, &f, msgs).await;
+    // A range that could not be read now may hold an earlier bad record:
+    // its message comes again (and is read while the array is failed).
+    for (i, error) in out {
+        if let Some(slot) = ended.iter_mut().find(|(j, _)| *j == i) {
+            if slot.1.is_ok() {
+                slot.1 = error;
+            }
         }
-        None => Ok((mapped, out)),
     }
+    Err(ended)
+}
+
+/// Fails the array with `failure`; every message is done if that was
+/// recorded, and comes again if not (only a message knows the reason).
+async fn end_with(
+    ports: &Ports,
+    array_id: &str,
+    failure: &Failure,
+    msgs: &[(usize, Leaf<'_>)],
+) -> Outcomes {
+    match super::submit::record_failure(ports, array_id, failure).await {
+        Ok(()) => done_all(msgs),
+        Err(e) => fail_all(msgs, || e.clone().into()),
+    }
+}
+
+/// The offset of a bad-data array's bad record.
+fn bad_data_offset(record: &SumRecord) -> Option<u64> {
+    record
+        .failure
+        .as_ref()
+        .filter(|f| f.kind == FailureKind::BadData)
+        .and_then(|f| f.offset)
+}
+
+/// Maps the ranges of a bad-data array that start before its bad record
+/// (`offset`), only to find an earlier one; every other message is done.
+async fn recheck_before(
+    ports: &Ports,
+    array_id: &str,
+    offset: u64,
+    msgs: &[(usize, Leaf<'_>)],
+) -> Outcomes {
+    let earlier = msgs.iter().filter_map(|(i, m)| match m {
+        Leaf::Range(r) if r.range().start < offset => {
+            Some(async move { (*i, map_range(ports, r).await) })
+        }
+        _ => None,
+    });
+    let mut out = done_all(msgs);
+    for (i, result) in join_all(earlier).await {
+        let outcome = match result {
+            Err(RangeFailure::Final(f)) if f.offset.is_some_and(|o| o < offset) => {
+                match super::submit::record_failure(ports, array_id, &f).await {
+                    Ok(()) => Ok(MapOutcome::default()),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Err(RangeFailure::Retry(e)) => Err(e.into()),
+            _ => Ok(MapOutcome::default()),
+        };
+        if let Some(slot) = out.iter_mut().find(|(j, _)| *j == i) {
+            slot.1 = outcome;
+        }
+    }
+    out
 }
 
 async fn map_leaf(ports: &Ports, leaf: &Leaf<'_>) -> Result<Mapped, RangeFailure> {

@@ -90,6 +90,7 @@ pub async fn fail_dead_lettered(
              the message is in the dead-letter queue: inspect it with `adder dlq list`, \
              replay it with `adder dlq redrive` once the cause is fixed"
         ),
+        offset: None,
     };
     submit::fail_array(ports, &array_id, &failure).await;
     true

@@ -14,7 +14,7 @@ use super::submit::{insert_own_or_existing, new_record};
 use super::{StepError, Submitted};
 use crate::config::Config;
 use crate::objects::ObjectError;
-use crate::ports::{PortError, Ports, SumRecord};
+use crate::ports::{Failure, FailureKind, PortError, Ports, SumRecord};
 use packet::ranges::{resolve_column, Format};
 use packet::{NodeId, ObjectRef, ObjectSource, RangeMessage};
 use serde::Deserialize;
@@ -126,16 +126,49 @@ pub async fn submit_object(
     record.chunk_size = config.range_bytes;
     record.element_count = None;
     record.source = Some(source.clone());
-    let record = insert_own_or_existing(ports, record).await?;
-    if !record.has_ended() {
-        send_ranges(ports, &record, &source).await?;
-    }
+    let record = match record_and_send(ports, record, &source).await {
+        Ok(record) => record,
+        Err(e) => {
+            // Recorded (perhaps) but its ranges not all sent: the array says
+            // so at once rather than wait for its deadline. Submitting the
+            // object again (a client's retry, a redelivered notification)
+            // sends them again and can still finish it: a not_enqueued
+            // object array revives.
+            let failure = Failure::new(
+                FailureKind::NotEnqueued,
+                format!(
+                    "its ranges could not all be enqueued ({e}); submit the object again \
+                     (POST /sumObject, or upload it again)"
+                ),
+            );
+            super::submit::fail_array(ports, &array_id, &failure).await;
+            return Err(e.into());
+        }
+    };
     tracing::info!(array_id = %array_id, object = %source.object, bytes = source.size, "object accepted");
     Ok(Submitted {
         array_id,
         array_length: record.array_length,
-        status: record.status,
+        // Ranges sent again for a revived array: it is pending again.
+        status: match record.has_ended() {
+            true => record.status,
+            false => crate::ports::Status::Pending,
+        },
     })
+}
+
+/// Records the array (or finds it recorded) and, unless it has ended,
+/// sends its ranges; returns the record.
+async fn record_and_send(
+    ports: &Ports,
+    record: SumRecord,
+    source: &ObjectSource,
+) -> Result<SumRecord, PortError> {
+    let record = insert_own_or_existing(ports, record).await?;
+    if !record.has_ended() {
+        send_ranges(ports, &record, source).await?;
+    }
+    Ok(record)
 }
 
 /// Every range message of the array `record` describes, shaped by the
@@ -196,6 +229,10 @@ async fn resolve_format(
     let found = with_reader(body, move |r| resolve_column(r, &name)).await?;
     match found {
         Ok(column) => Ok(Format::Csv { column, header }),
+        // The header could not be read (a broken stream): retry, not a 422.
+        Err(e @ packet::ranges::RangeError::Read { .. }) => Err(ObjectSubmitError::Port(
+            PortError::Unavailable(format!("reading the header of {object}: {e}")),
+        )),
         Err(e) => Err(ObjectSubmitError::Format(format!(
             "{object} as {}: {e}",
             format_name(Format::Csv { column: 0, header })
@@ -252,6 +289,7 @@ struct NotifiedObject {
     key: String,
     e_tag: Option<String>,
     version_id: Option<String>,
+    size: Option<u64>,
 }
 
 /// Whether a TimesTwo-function message body is an S3 event notification
@@ -290,7 +328,9 @@ pub async fn object_created(
         match submit_object(ports, config, &object, &format).await {
             Ok(s) => started.push(s),
             Err(ObjectSubmitError::Object(ObjectError::NotFound(_) | ObjectError::Changed(_))) => {
-                tracing::info!(object = %object, "object gone or replaced since its event; skipped")
+                tracing::info!(object = %object, "object gone or replaced since its event; skipped");
+                let size = record.s3.object.size;
+                fail_replaced(ports, &object, size, &format).await?;
             }
             Err(ObjectSubmitError::Object(ObjectError::Port(e)) | ObjectSubmitError::Port(e)) => {
                 return Err(e.into())
@@ -299,6 +339,45 @@ pub async fn object_created(
         }
     }
     Ok(started)
+}
+
+/// The notified version is gone (deleted, or overwritten in a bucket
+/// without versions): if an earlier delivery recorded its array but died
+/// before sending every range, the array ends now rather than at its
+/// deadline. Its id is computed from the event (no read of the object);
+/// failing ends only a pending array, never a done one.
+async fn fail_replaced(
+    ports: &Ports,
+    object: &ObjectRef,
+    size: Option<u64>,
+    format: &FormatRequest,
+) -> Result<(), PortError> {
+    let format = match format {
+        FormatRequest::JsonArray => Format::JsonArray,
+        FormatRequest::Lines => Format::Lines,
+        FormatRequest::Csv {
+            column: Column::Index(column),
+            header,
+        } => Format::Csv {
+            column: *column,
+            header: *header,
+        },
+        // A column name was resolved from the header, which is gone.
+        FormatRequest::Csv { .. } => return Ok(()),
+    };
+    let Some(size) = size else {
+        return Ok(());
+    };
+    let source = ObjectSource {
+        object: object.clone(),
+        size,
+        format,
+    };
+    let failure = Failure::new(
+        FailureKind::Unreadable,
+        format!("{object} was deleted or overwritten before its ranges were all enqueued; upload it again"),
+    );
+    super::submit::record_failure(ports, &source.array_id(), &failure).await
 }
 
 /// S3 event keys are URL-encoded, with `+` for a space (a `+` in a key

@@ -37,6 +37,7 @@ impl From<ObjectError> for RangeFailure {
             other => RangeFailure::Final(Failure {
                 kind: FailureKind::Unreadable,
                 reason: other.to_string(),
+                offset: None,
             }),
         }
     }
@@ -94,6 +95,7 @@ pub async fn map_range(ports: &Ports, m: &RangeMessage) -> Result<Mapped, RangeF
                     format_name(format),
                     place(offset, line)
                 ),
+                offset: Some(offset),
             }))
         }
         Err(e @ RangeError::Read { .. }) => Err(RangeFailure::Retry(PortError::Unavailable(
@@ -102,6 +104,7 @@ pub async fn map_range(ports: &Ports, m: &RangeMessage) -> Result<Mapped, RangeF
         Err(e @ RangeError::OutsideObject { .. }) => Err(RangeFailure::Final(Failure {
             kind: FailureKind::Unreadable,
             reason: format!("{}: {e}", m.source.object),
+            offset: None,
         })),
     }
 }

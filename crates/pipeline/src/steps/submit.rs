@@ -75,6 +75,7 @@ async fn enqueue_or_fail(
     let failure = Failure {
         kind: FailureKind::NotEnqueued,
         reason: format!("its packets could not all be enqueued ({e}); submit it again"),
+        offset: None,
     };
     fail_array(ports, array_id, &failure).await;
     Err(e)
@@ -119,19 +120,27 @@ pub(crate) async fn insert_own_or_existing(
 /// caller is already on an error path, and the array's deadline ends it
 /// anyway if this write is lost.
 pub(crate) async fn fail_array(ports: &Ports, array_id: &str, failure: &Failure) {
-    match ports
-        .sums
-        .fail(array_id, failure, ports.clock.now_ms())
-        .await
-    {
-        Ok(Failing::Failed) => {
+    if let Err(e) = record_failure(ports, array_id, failure).await {
+        tracing::warn!(array_id, error = %e, "could not mark the array failed; its deadline will");
+    }
+}
+
+/// Marks an array failed; `Err` when the write did not happen, so a caller
+/// that alone knows the reason (a message that found bad data) can have its
+/// message delivered again rather than lose the reason.
+pub(crate) async fn record_failure(
+    ports: &Ports,
+    array_id: &str,
+    failure: &Failure,
+) -> Result<(), PortError> {
+    let now = ports.clock.now_ms();
+    match ports.sums.fail(array_id, failure, now).await? {
+        Failing::Failed => {
             tracing::warn!(array_id, kind = failure.kind.as_str(), reason = %failure.reason, "array failed")
         }
-        Ok(other) => tracing::info!(array_id, ?other, "array had already ended"),
-        Err(e) => {
-            tracing::warn!(array_id, error = %e, "could not mark the array failed; its deadline will")
-        }
+        other => tracing::info!(array_id, ?other, "array had already ended"),
     }
+    Ok(())
 }
 
 /// The body's elements, if it is an array of numbers within `MAX_ELEMENTS`.
@@ -292,14 +301,21 @@ pub async fn get_sum(ports: &Ports, array_id: &str) -> Result<Option<SumRecord>,
 /// Fails an overdue array as expired (see [`SumRecord::is_overdue`]).
 pub(crate) async fn expire(ports: &Ports, record: &SumRecord) {
     let allowed = Duration::from_millis(record.deadline_ms.saturating_sub(record.submitted_at_ms));
-    let failure = Failure {
-        kind: FailureKind::Expired,
-        reason: format!(
-            "expired unfinished: still pending {} after it was submitted \
-             (ARRAY_DEADLINE_SECONDS); see `adder dlq list` for messages that failed",
-            human(allowed)
-        ),
-    };
+    let mut reason = format!(
+        "expired unfinished: still pending {} after it was submitted \
+         (ARRAY_DEADLINE_SECONDS); see `adder dlq list` for messages that failed",
+        human(allowed)
+    );
+    // A failure that could still have been undone (dead-lettered, an
+    // object's not_enqueued) is replaced: keep what it said.
+    if let Some(before) = &record.failure {
+        reason.push_str(&format!(
+            "; it had failed {}: {}",
+            before.kind.as_str(),
+            before.reason
+        ));
+    }
+    let failure = Failure::new(FailureKind::Expired, reason);
     fail_array(ports, &record.array_id, &failure).await;
 }
 
