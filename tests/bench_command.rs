@@ -212,3 +212,52 @@ fn object_mode_sums_a_generated_file_by_ranges_in_every_format() {
         assert!(number(line(&report, "  reduce ")) >= 1.0, "{report}");
     }
 }
+
+/// `--object lines --backend aws`: the generated file is uploaded to the
+/// input bucket on moto and summed exactly, every range read from S3.
+#[test]
+fn object_mode_on_moto_reads_every_range_from_the_input_bucket() {
+    let moto = Moto::start();
+    let report = bench(
+        &[
+            "--object",
+            "lines",
+            "--elements",
+            "50000",
+            "--range-bytes",
+            "65536",
+            "--backend",
+            "aws",
+            "--endpoint-url",
+            moto.endpoint(),
+            "--prefix",
+            "bench-object",
+            "--max-pollers",
+            "2",
+            "--timeout",
+            "300",
+        ],
+        &moto.env(),
+    );
+    assert!(line(&report, "sum").contains("exact, checked"), "{report}");
+    assert_eq!(number(line(&report, "elements ")), 50_000.0);
+    let bytes = number(line(&report, "object ("));
+    let ranges = (bytes / 65536.0).ceil();
+    assert!(ranges >= 3.0, "several ranges: {report}");
+    let gets = report
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("GetObject"))
+        .map(|l| number(l.split_whitespace().nth(2).expect("count")))
+        .unwrap_or_else(|| panic!("no GetObject line in:\n{report}"));
+    assert!(
+        gets >= ranges,
+        "{gets} GetObject for {ranges} ranges: {report}"
+    );
+    // The upload's notification starts the array: no POST, so no sum_array.
+    assert!(
+        line(&report, "started by").starts_with("the upload's S3 notification"),
+        "{report}"
+    );
+    assert!(line(&report, "wall time").contains("notification found in"));
+    assert_eq!(per_array(&report, "sum_array").0, 0, "{report}");
+}

@@ -386,3 +386,40 @@ async fn dead_letters_are_listed_with_reasons_and_redriven_exactly_once() {
     );
     server.assert_nothing_denied();
 }
+
+/// `adder sum --file` with `--backend aws` uploads the file to the input
+/// bucket moto provisions and sums it by byte ranges: the exact sum, in
+/// several ranges, with the upload's notification starting the same array.
+#[test]
+fn sum_file_on_aws_uploads_it_and_prints_the_exact_sum() {
+    let moto = Moto::start();
+    let numbers: Vec<i64> = (0..3000).map(|i| (i * 7919) % 10007 - 5000).collect();
+    let text: String = numbers.iter().map(|n| format!("{n}\n")).collect();
+    let path = std::env::temp_dir().join(format!("adder-sum-aws-{}.txt", std::process::id()));
+    std::fs::write(&path, &text).expect("write the file");
+    let file = path.display().to_string();
+    let mut env = moto.env();
+    env.push(("RUST_LOG", "warn".to_string()));
+    let args = [
+        "sum",
+        "--file",
+        &file,
+        "--backend",
+        "aws",
+        "--endpoint-url",
+        moto.endpoint(),
+        "--prefix",
+        "sumfile",
+        "--range-bytes",
+        "1024",
+        "--max-pollers",
+        "2",
+        "--timeout",
+        "120",
+    ];
+    let (code, out, err) = run_adder(&args, &env, None);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(code, 0, "adder {args:?} failed: {err}");
+    let doubled: i64 = 2 * numbers.iter().sum::<i64>();
+    assert_eq!(out.trim(), doubled.to_string());
+}

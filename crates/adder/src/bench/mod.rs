@@ -100,6 +100,8 @@ pub struct Measured {
     pub accepted_in: Duration,
     /// Until the sum was read.
     pub wall: Duration,
+    /// POSTs sent: 0 when an object's upload notification started it.
+    pub posts: u64,
     pub sum: String,
 }
 
@@ -116,6 +118,7 @@ async fn measure(args: &BenchArgs, running: &Running, body: String) -> Result<Me
         body_bytes,
         accepted_in,
         wall: started.elapsed(),
+        posts: 1,
         sum,
     })
 }

@@ -145,6 +145,10 @@ pub struct Running {
     /// Where a local file is put to be summed as an object: the in-process
     /// store (`--backend memory`).
     pub memory_objects: Option<Arc<pipeline::MemoryObjects>>,
+    /// Where a local file is uploaded to be summed as an object: the
+    /// provisioned input bucket (`--backend aws`), whose notifications the
+    /// runner polls.
+    pub input_bucket: Option<String>,
     pollers: Vec<JoinHandle<()>>,
 }
 
@@ -237,6 +241,7 @@ pub async fn start_counted(
         tally,
         api_config,
         memory_objects: backend.memory_objects,
+        input_bucket: backend.input_bucket,
         pollers,
     })
 }
@@ -354,6 +359,8 @@ struct Backend {
     notifications_without_bucket: bool,
     /// The in-process object store, if there is one.
     memory_objects: Option<Arc<pipeline::MemoryObjects>>,
+    /// The deployed name of the input bucket, if there is one.
+    input_bucket: Option<String>,
 }
 
 /// The in-process backend: `MemoryBackend` has the two work queues, the
@@ -385,6 +392,7 @@ fn memory_ports(stack: &Stack) -> Backend {
         polled: BTreeMap::new(),
         notifications_without_bucket: true,
         memory_objects: Some(backend.objects.clone()),
+        input_bucket: None,
     }
 }
 
@@ -422,6 +430,7 @@ async fn aws_ports(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let client = aws_ports::ports(&sdk, &provisioned.names());
+    let input_bucket = provisioned.bucket_names.get(ids::INPUT_BUCKET).cloned();
     Ok(Backend {
         functions,
         client,
@@ -429,6 +438,7 @@ async fn aws_ports(
         polled,
         notifications_without_bucket: false,
         memory_objects: None,
+        input_bucket,
     })
 }
 
