@@ -699,6 +699,7 @@ async fn start_as_watch(
         .queue_urls
         .values()
         .chain(provisioned.table_names.values())
+        .chain(provisioned.bucket_names.values())
         .collect();
     for (name, value) in provisioned
         .function_env(stack, logical_id)
