@@ -96,6 +96,10 @@ impl Sums for Unset {
         Err(self.error())
     }
 
+    async fn mark_enqueued(&self, _array_id: &str) -> Result<(), PortError> {
+        Err(self.error())
+    }
+
     async fn fail(
         &self,
         _array_id: &str,

@@ -393,6 +393,7 @@ fn pending(id: &str) -> SumRecord {
         finished_at_ms: None,
         reduced_elements: 0,
         mapped_bytes: 0,
+        enqueued: false,
         source: None,
         element_count: None,
         deadline_ms: 1_700_259_200_123,
@@ -491,6 +492,19 @@ async fn object_records_keep_their_source(b: &dyn Backend) {
     };
     assert_eq!(sums.insert(&record).await, Ok(Put::Created));
     assert_eq!(sums.get(&id).await, Ok(Some(record.clone())));
+    sums.mark_enqueued(&id).await.expect("mark");
+    sums.mark_enqueued(&id)
+        .await
+        .expect("marking twice is marking once");
+    let marked = SumRecord {
+        enqueued: true,
+        ..record
+    };
+    assert_eq!(sums.get(&id).await, Ok(Some(marked)));
+    assert!(matches!(
+        sums.mark_enqueued(&fresh_id()).await,
+        Err(PortError::Rejected(_))
+    ));
     for kind in [FailureKind::BadData, FailureKind::Unreadable] {
         let id = fresh_id();
         sums.insert(&pending(&id)).await.expect("insert");

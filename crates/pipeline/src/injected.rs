@@ -198,6 +198,11 @@ impl Sums for InjectedSums {
             })
             .await
     }
+    async fn mark_enqueued(&self, array_id: &str) -> Result<(), PortError> {
+        self.faults
+            .run("mark_enqueued", || self.inner.mark_enqueued(array_id))
+            .await
+    }
     async fn fail(
         &self,
         array_id: &str,

@@ -435,6 +435,18 @@ impl Sums for MemorySums {
             ))),
         }
     }
+
+    async fn mark_enqueued(&self, array_id: &str) -> Result<(), PortError> {
+        match lock(&self.records).get_mut(array_id) {
+            Some(r) => {
+                r.enqueued = true;
+                Ok(())
+            }
+            None => Err(PortError::Rejected(format!(
+                "array {array_id} does not exist"
+            ))),
+        }
+    }
 }
 
 /// A dead-lettered array may still finish (after a redrive) or fail again

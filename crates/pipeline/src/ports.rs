@@ -239,6 +239,8 @@ pub struct SumRecord {
     pub source: Option<ObjectSource>,
     /// An object array's element count, known once it is done.
     pub element_count: Option<u64>,
+    /// Every range of an object array was sent ([`Sums::mark_enqueued`]).
+    pub enqueued: bool,
     /// Unix ms after which a still pending array is failed as expired.
     pub deadline_ms: u64,
     /// Set when `status` is `Failed`.
@@ -347,6 +349,10 @@ pub trait Sums: Send + Sync {
     /// it applied would count twice): a failure loses one update, the
     /// counters lag.
     async fn add_progress(&self, array_id: &str, progress: Progress) -> Result<(), PortError>;
+    /// Notes that every TimesTwo message of an object array was sent
+    /// (`rangesEnqueued`), so a repeat submission need not send them again.
+    /// Idempotent: setting it twice sets it once.
+    async fn mark_enqueued(&self, array_id: &str) -> Result<(), PortError>;
     /// Fails a pending array (or one already failed as dead-lettered, to
     /// give the newer reason, or as bad data at a larger offset than
     /// `failure`'s: [`Failure::supersedes`]), setting `finishedAt` and a TTL

@@ -190,10 +190,16 @@ async fn the_same_object_is_one_array_and_a_new_version_another() {
     let first = submit_object(&ports, &config, &bare, &FormatRequest::Lines)
         .await
         .expect("accepted");
+    let sent = backend.times_two_queue.len();
     let again = submit_object(&ports, &config, &bare, &FormatRequest::Lines)
         .await
         .expect("accepted");
     assert_eq!(first.array_id, again.array_id);
+    assert_eq!(
+        backend.times_two_queue.len(),
+        sent,
+        "its ranges were all sent: a repeat sends none"
+    );
     drain(&backend, &config, false).await;
     let done = record(&backend, &first.array_id).await;
     assert_eq!(done.sum.map(|s| s.to_string()), Some("30".into()));

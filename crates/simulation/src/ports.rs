@@ -349,6 +349,19 @@ impl Sums for FaultySums {
         Ok(())
     }
 
+    async fn mark_enqueued(&self, array_id: &str) -> Result<(), PortError> {
+        let key = short(array_id);
+        yield_point().await;
+        self.sim.before("sums.mark_enqueued", &key)?;
+        self.inner.mark_enqueued(array_id).await?;
+        if self.sim.retried("sums.mark_enqueued", &key) {
+            self.inner.mark_enqueued(array_id).await?;
+        }
+        yield_point().await;
+        self.sim.after("sums.mark_enqueued", &key)?;
+        Ok(())
+    }
+
     async fn fail(
         &self,
         array_id: &str,

@@ -220,6 +220,10 @@ impl Sums for CountedSums {
         self.tally.call("sums.add_progress");
         self.inner.add_progress(array_id, progress).await
     }
+    async fn mark_enqueued(&self, array_id: &str) -> Result<(), PortError> {
+        self.tally.call("sums.mark_enqueued");
+        self.inner.mark_enqueued(array_id).await
+    }
     async fn fail(
         &self,
         array_id: &str,

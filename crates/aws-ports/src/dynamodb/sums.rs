@@ -27,6 +27,8 @@ const SUBMITTED_AT: &str = "submittedAt";
 const FINISHED_AT: &str = "finishedAt";
 const REDUCED_ELEMENTS: &str = "reducedElements";
 const MAPPED_BYTES: &str = "mappedBytes";
+/// Every range of an object array was sent.
+const RANGES_ENQUEUED: &str = "rangesEnqueued";
 const ELEMENT_COUNT: &str = "elementCount";
 /// An object array's object (bucket, key, version, ETag, size, format), as JSON.
 const SOURCE: &str = "source";
@@ -75,6 +77,9 @@ impl DynamoSums {
         }
         if let Some(n) = record.element_count {
             item.insert(ELEMENT_COUNT.into(), count_value(n));
+        }
+        if record.enqueued {
+            item.insert(RANGES_ENQUEUED.into(), AttributeValue::Bool(true));
         }
         if let Some(source) = &record.source {
             // Strings, integers and enums always serialize.
@@ -134,6 +139,9 @@ impl DynamoSums {
             finished_at_ms: r.optional_count(FINISHED_AT)?,
             reduced_elements: r.optional_count(REDUCED_ELEMENTS)?.unwrap_or(0),
             mapped_bytes: r.optional_count(MAPPED_BYTES)?.unwrap_or(0),
+            enqueued: item
+                .get(RANGES_ENQUEUED)
+                .is_some_and(|v| v.as_bool().is_ok_and(|b| *b)),
             element_count: r.optional_count(ELEMENT_COUNT)?,
             source: match r.optional_string(SOURCE)? {
                 None => None,
@@ -377,6 +385,31 @@ impl Sums for DynamoSums {
         match self.update_unended(array_id, update, None).await? {
             Update::Applied => Ok(Completion::Completed),
             Update::Refused(seen) => self.completion_of(seen),
+        }
+    }
+
+    async fn mark_enqueued(&self, array_id: &str) -> Result<(), PortError> {
+        // A SET, so the SDK's retry of a write that applied is harmless.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(ARRAY_ID, AttributeValue::S(array_id.to_string()))
+            .update_expression("SET #enqueued = :yes")
+            .condition_expression("attribute_exists(#id)")
+            .expression_attribute_names("#enqueued", RANGES_ENQUEUED)
+            .expression_attribute_names("#id", ARRAY_ID)
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(_)) => Err(
+                    PortError::Rejected(format!("array {array_id} does not exist")),
+                ),
+                _ => Err(from_sdk(&format!("UpdateItem on {}", self.table), e)),
+            },
         }
     }
 

@@ -165,8 +165,13 @@ async fn record_and_send(
     source: &ObjectSource,
 ) -> Result<SumRecord, PortError> {
     let record = insert_own_or_existing(ports, record).await?;
-    if !record.has_ended() {
+    // Sent already: a repeat would only make every range be read twice.
+    // A crash between the sending and the mark costs just that.
+    if !record.has_ended() && !record.enqueued {
         send_ranges(ports, &record, source).await?;
+        if let Err(e) = ports.sums.mark_enqueued(&record.array_id).await {
+            tracing::warn!(array_id = %record.array_id, error = %e, "could not mark the ranges sent; a repeat sends them again");
+        }
     }
     Ok(record)
 }

@@ -256,6 +256,7 @@ pub(crate) fn new_record(array_id: &str, count: u64, config: &Config, now_ms: u6
         finished_at_ms: empty.then_some(now_ms),
         reduced_elements: 0,
         mapped_bytes: 0,
+        enqueued: false,
         source: None,
         element_count: empty.then_some(0),
         deadline_ms,
