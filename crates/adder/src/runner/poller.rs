@@ -87,23 +87,25 @@ pub const INVOCATION_PAYLOAD_LIMIT: usize = 6_000_000;
 /// messages per event as fit [`INVOCATION_PAYLOAD_LIMIT`] (one at least).
 /// Ten 1 MiB messages are two invocations, not one event of 10 MiB.
 pub fn invocations(batch: Vec<Received>) -> Vec<Vec<Received>> {
-    let size = |group: &[Received]| {
-        serde_json::to_vec(&handlers::sqs_event(group)).map_or(usize::MAX, |v| v.len())
+    // Each message's size as a one-record event: the sum over a group is
+    // its event's size plus a few bytes of envelope per extra record, an
+    // overestimate on the safe side, and each message is serialized once.
+    let size = |m: &Received| {
+        serde_json::to_vec(&handlers::sqs_event(std::slice::from_ref(m)))
+            .map_or(usize::MAX, |v| v.len())
     };
-    let mut out: Vec<Vec<Received>> = Vec::new();
+    let mut out: Vec<(Vec<Received>, usize)> = Vec::new();
     for message in batch {
+        let bytes = size(&message);
         match out.last_mut() {
-            Some(group) => {
+            Some((group, total)) if total.saturating_add(bytes) <= INVOCATION_PAYLOAD_LIMIT => {
                 group.push(message);
-                if group.len() > 1 && size(group) > INVOCATION_PAYLOAD_LIMIT {
-                    let last = group.pop().into_iter().collect();
-                    out.push(last);
-                }
+                *total += bytes;
             }
-            None => out.push(vec![message]),
+            _ => out.push((vec![message], bytes)),
         }
     }
-    out
+    out.into_iter().map(|(group, _)| group).collect()
 }
 
 async fn poll_once(

@@ -46,6 +46,28 @@ pub enum FormatRequest {
     Csv { column: Column, header: bool },
 }
 
+impl FormatRequest {
+    /// The format, when it is known without reading the object; else the
+    /// CSV column name (and header flag) to look up in its header line.
+    fn known(&self) -> Result<Format, (&str, bool)> {
+        match self {
+            FormatRequest::JsonArray => Ok(Format::JsonArray),
+            FormatRequest::Lines => Ok(Format::Lines),
+            FormatRequest::Csv {
+                column: Column::Index(column),
+                header,
+            } => Ok(Format::Csv {
+                column: *column,
+                header: *header,
+            }),
+            FormatRequest::Csv {
+                column: Column::Name(name),
+                header,
+            } => Err((name, *header)),
+        }
+    }
+}
+
 /// Why an object array was not started.
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectSubmitError {
@@ -208,22 +230,9 @@ async fn resolve_format(
     size: u64,
     format: &FormatRequest,
 ) -> Result<Format, ObjectSubmitError> {
-    let (name, header) = match format {
-        FormatRequest::JsonArray => return Ok(Format::JsonArray),
-        FormatRequest::Lines => return Ok(Format::Lines),
-        FormatRequest::Csv {
-            column: Column::Index(column),
-            header,
-        } => {
-            return Ok(Format::Csv {
-                column: *column,
-                header: *header,
-            })
-        }
-        FormatRequest::Csv {
-            column: Column::Name(name),
-            header,
-        } => (name.clone(), *header),
+    let (name, header) = match format.known() {
+        Ok(known) => return Ok(known),
+        Err((name, header)) => (name.to_string(), header),
     };
     if !header || size == 0 {
         return Err(ObjectSubmitError::Format(format!(
@@ -357,18 +366,9 @@ async fn fail_replaced(
     size: Option<u64>,
     format: &FormatRequest,
 ) -> Result<(), PortError> {
-    let format = match format {
-        FormatRequest::JsonArray => Format::JsonArray,
-        FormatRequest::Lines => Format::Lines,
-        FormatRequest::Csv {
-            column: Column::Index(column),
-            header,
-        } => Format::Csv {
-            column: *column,
-            header: *header,
-        },
-        // A column name was resolved from the header, which is gone.
-        FormatRequest::Csv { .. } => return Ok(()),
+    // A column name was resolved from the header, which is gone.
+    let Ok(format) = format.known() else {
+        return Ok(());
     };
     let Some(size) = size else {
         return Ok(());
