@@ -117,3 +117,27 @@ fn a_bad_file_fails_with_the_place_of_its_bad_record() {
     assert_eq!(code, 2, "a refused request is the caller's to fix");
     assert!(err.contains("422") && err.contains("\"c\""), "{err}");
 }
+
+/// A file starting with a UTF-8 byte order mark (as some Windows editors
+/// save one) sums as without it: posted whole or read by byte ranges.
+#[test]
+fn a_byte_order_mark_at_the_start_of_a_file_is_skipped() {
+    for (name, text, flags) in [
+        ("bom.json", "\u{feff}[1, 2.5]", vec![]),
+        (
+            "bom-ranges.json",
+            "\u{feff}[1, 2.5]",
+            vec!["--format", "json"],
+        ),
+        ("bom.txt", "\u{feff}1\n2.5\n", vec![]),
+        ("bom.csv", "\u{feff}n\n1\n2.5\n", vec!["--column", "n"]),
+    ] {
+        let file = temp_file(name, text);
+        let path = file.to_string_lossy().to_string();
+        let mut args = vec!["sum", "--file", &path, "--range-bytes", "2"];
+        args.extend(flags.iter().copied());
+        let (code, out, err) = adder(&args, None);
+        assert_eq!((code, out.as_str()), (0, "7\n"), "{name}: {err}");
+        let _ = std::fs::remove_file(file);
+    }
+}

@@ -14,6 +14,7 @@ pub fn body(numbers: &[String], file: Option<&Path>) -> Result<String, String> {
             return read_stdin();
         }
         return std::fs::read_to_string(path)
+            .map(without_byte_order_mark)
             .map_err(|e| format!("cannot read {}: {e}", path.display()));
     }
     match numbers {
@@ -34,7 +35,17 @@ fn read_stdin() -> Result<String, String> {
     std::io::stdin()
         .read_to_string(&mut text)
         .map_err(|e| format!("cannot read stdin: {e}"))?;
-    Ok(text)
+    Ok(without_byte_order_mark(text))
+}
+
+/// A file saved by some Windows editors starts with a UTF-8 byte order
+/// mark. The API refuses one in a body (JSON has none), so the client,
+/// which knows it read a file, drops it, as the object readers do.
+fn without_byte_order_mark(text: String) -> String {
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    }
 }
 
 #[cfg(test)]

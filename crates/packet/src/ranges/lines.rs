@@ -24,7 +24,13 @@ pub(super) fn read<R: BufRead>(
         let offset = source.pos();
         source.take_while(|b| b != b'\n', &mut line, offset)?;
         source.next()?;
-        sum_record(offset, &line, sum)?;
+        // A byte order mark is not part of the first record, which still
+        // starts (for ownership and for its reported offset) at byte 0.
+        let record = match offset {
+            0 => line.strip_prefix(super::BYTE_ORDER_MARK).unwrap_or(&line),
+            _ => &line,
+        };
+        sum_record(offset, record, sum)?;
     }
     Ok(())
 }

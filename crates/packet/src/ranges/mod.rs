@@ -58,7 +58,8 @@ pub const MAX_RECORD_BYTES: usize = 8 * 1024 * 1024;
 pub enum Format {
     /// One JSON array of numbers, laid out any way JSON allows (pretty-printed
     /// over many lines, or one line). The same syntax as a POSTed body,
-    /// except that a byte order mark is refused (as the body parser does).
+    /// except that a UTF-8 byte order mark at byte 0 is skipped (files
+    /// saved by some Windows editors start with one), as in every format.
     JsonArray,
     /// One number per line. Lines end with `\n`; a `\r` before it, spaces
     /// and tabs around the number are ignored; blank lines (empty or only
@@ -189,8 +190,17 @@ pub fn read_range(
             size,
         });
     }
-    let mut source = source::Source::new(reader, read_from(range.start), size);
     let mut sum = Summer::default();
+    if format == Format::JsonArray && range.start == 0 {
+        // The mark is whitespace before the `[` for the range reading from
+        // byte 0. Others read it, if at all, as their look-behind, part of
+        // a value token that started before them: they own none of it.
+        let (marked, reader) = without_byte_order_mark(reader, size)?;
+        let mut source = source::Source::new(reader, 0, size).skipped(marked);
+        json::read(&mut source, &range, &mut sum)?;
+        return Ok(summed(sum, &source));
+    }
+    let mut source = source::Source::new(reader, read_from(range.start), size);
     match format {
         Format::JsonArray => json::read(&mut source, &range, &mut sum)?,
         Format::Lines => lines::read(&mut source, &range, &mut sum, lines::sum_line)?,
@@ -202,11 +212,39 @@ pub fn read_range(
             })?
         }
     }
-    Ok(RangeSum {
+    Ok(summed(sum, &source))
+}
+
+fn summed<R: BufRead>(sum: Summer, source: &source::Source<R>) -> RangeSum {
+    RangeSum {
         elements: sum.elements,
         doubled_sum: sum.total.total().doubled(),
         bytes_read: source.consumed(),
-    })
+    }
+}
+
+/// A UTF-8 byte order mark, which editors on Windows put at the start of a
+/// file. Only byte 0 may hold one; elsewhere it is data.
+pub(crate) const BYTE_ORDER_MARK: &[u8] = b"\xef\xbb\xbf";
+
+/// `reader` (at byte 0) past a byte order mark, if the object starts with
+/// one, and how many bytes that skipped. The first three bytes are read
+/// into a buffer of their own, so the answer does not depend on how the
+/// reader's buffer happens to cut them.
+fn without_byte_order_mark<R: BufRead>(
+    mut reader: R,
+    size: u64,
+) -> Result<(u64, io::Chain<io::Cursor<Vec<u8>>, R>), RangeError> {
+    let mut head = Vec::with_capacity(BYTE_ORDER_MARK.len());
+    (&mut reader)
+        .take(size.min(BYTE_ORDER_MARK.len() as u64))
+        .read_to_end(&mut head)
+        .map_err(|source| RangeError::Read { offset: 0, source })?;
+    let skipped = match head == BYTE_ORDER_MARK {
+        true => head.drain(..).count() as u64,
+        false => 0,
+    };
+    Ok((skipped, io::Cursor::new(head).chain(reader)))
 }
 
 /// The 1-based line of byte `offset`, reading the object from its start

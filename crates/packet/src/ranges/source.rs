@@ -22,6 +22,13 @@ impl<R: BufRead> Source<R> {
         }
     }
 
+    /// Notes that the first `n` bytes were taken from the reader before it
+    /// was handed over (a byte order mark): offsets stay the object's.
+    pub(super) fn skipped(mut self, n: u64) -> Self {
+        self.pos += n;
+        self
+    }
+
     pub(super) fn pos(&self) -> u64 {
         self.pos
     }
