@@ -80,6 +80,24 @@ pub struct RunReport {
 }
 
 impl RunReport {
+    /// The report of a seed whose run panicked: one violation naming the panic.
+    pub fn panicked(seed: u64, opts: &Options, what: String) -> RunReport {
+        RunReport {
+            params: Params::from_seed(seed),
+            reducer: opts.reducer,
+            counts: FaultCounts::default(),
+            violations: vec![format!("the run panicked: {what}")],
+            tolerated: Vec::new(),
+            trace: Vec::new(),
+            digest: 0,
+            events: 0,
+            steps: 0,
+            invocations: 0,
+            redrives: 0,
+            virtual_ms: 0,
+        }
+    }
+
     pub fn ok(&self) -> bool {
         self.violations.is_empty()
     }
@@ -212,14 +230,29 @@ impl Summary {
 }
 
 /// Runs seeds `start..start + count` on `threads` threads; `first_failure`
-/// receives the report of the lowest failing seed.
+/// receives the report of the lowest failing seed. A seed whose run panics
+/// is a failed seed (its report names the panic), and the other seeds of
+/// its thread still run: a panic must never make seeds vanish from the count.
 pub fn run_many(
     start: u64,
     count: u64,
     threads: usize,
     opts: &Options,
 ) -> (Summary, Option<RunReport>) {
+    run_many_with(start, count, threads, opts, |seed| run_seed(seed, opts))
+}
+
+/// [`run_many`] with `run` in place of [`run_seed`] (tests give one that
+/// panics, to see the panic counted).
+pub fn run_many_with(
+    start: u64,
+    count: u64,
+    threads: usize,
+    opts: &Options,
+    run: impl Fn(u64) -> RunReport + Sync,
+) -> (Summary, Option<RunReport>) {
     let threads = threads.max(1) as u64;
+    let run = &run;
     let results: Vec<(Summary, Option<RunReport>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
@@ -228,7 +261,7 @@ pub fn run_many(
                     let mut first: Option<RunReport> = None;
                     let mut seed = start + t;
                     while seed < start + count {
-                        let r = run_seed(seed, opts);
+                        let r = run_catching(seed, opts, run);
                         summary.add(&r);
                         if !r.ok() && first.is_none() {
                             first = Some(r);
@@ -239,7 +272,12 @@ pub fn run_many(
                 })
             })
             .collect();
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        // A thread can only panic outside `run_catching` (in the summary's
+        // bookkeeping): re-raise it rather than lose its seeds.
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
     });
     let mut total = Summary::default();
     let mut first: Option<RunReport> = None;
@@ -253,4 +291,19 @@ pub fn run_many(
     }
     total.failed.sort_unstable();
     (total, first)
+}
+
+/// Runs `seed` with `run`; a panic becomes the seed's violation.
+fn run_catching(seed: u64, opts: &Options, run: &(impl Fn(u64) -> RunReport + Sync)) -> RunReport {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(seed))) {
+        Ok(report) => report,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_string());
+            RunReport::panicked(seed, opts, what)
+        }
+    }
 }

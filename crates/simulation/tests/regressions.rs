@@ -165,8 +165,42 @@ async fn a_redelivery_finishes_a_retire_cut_short_below_the_root() {
 /// packets of every array that has not ended.
 #[test]
 fn a_keyed_retry_resends_the_packets_of_a_dead_lettered_array() {
-    let report = simulation::run_seed(2, &simulation::Options::default());
+    let opts = simulation::Options {
+        trace_len: 1_000_000,
+        ..simulation::Options::default()
+    };
+    let report = simulation::run_seed(2, &opts);
     assert!(report.ok(), "{report}");
+    // The scenario, as the trace tells it: plan 0's array is failed as
+    // dead-lettered, a submit of plan 0 fails part-way (record or send), a
+    // later keyed retry of plan 0 is accepted as the same array, and a
+    // redrive finishes it. Without these the seed no longer tests the fix.
+    let trace = &report.trace;
+    let position = |what: &str, from: usize| -> Option<usize> {
+        trace[from..]
+            .iter()
+            .position(|l| l.contains(what))
+            .map(|i| i + from)
+    };
+    let accepted = "submit plan 0 -> accepted as ";
+    let name = trace
+        .iter()
+        .find_map(|l| {
+            l.split_once(accepted)
+                .map(|(_, name)| name.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("plan 0 was never accepted:\n{report}"));
+    let dead = position(&format!("sums.fail {name} dead_lettered"), 0)
+        .unwrap_or_else(|| panic!("{name} was never failed as dead-lettered:\n{report}"));
+    assert!(
+        position("submit plan 0 -> error: could not record or enqueue", 0).is_some(),
+        "no submit of plan 0 failed part-way:\n{report}"
+    );
+    assert!(
+        position(&format!("{accepted}{name}"), dead).is_some(),
+        "no retry of plan 0 was accepted as {name} after it was dead-lettered:\n{report}"
+    );
+    assert!(report.redrives > 0, "nothing was redriven:\n{report}");
 }
 
 /// Why the map's cost must be bounded by its element count: at 20 ms per

@@ -6,7 +6,7 @@
 //! - `SIM_SEED=123 cargo test -p simulation --release -- replay --nocapture`
 //!   replays one seed with its trace.
 
-use simulation::{run_many, run_seed, FaultKind, Options, Reducer};
+use simulation::{run_many, run_many_with, run_seed, FaultKind, Options, Reducer};
 use std::time::Instant;
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -29,6 +29,7 @@ fn many_seeds_are_exactly_once() {
         "simulation: {}",
         summary.report(start, started.elapsed(), threads())
     );
+    assert_eq!(summary.seeds, count, "every seed asked for was run");
     if let Some(report) = first {
         panic!(
             "{} of {} seeds broke a property; first failing seeds {:?}\n{report}",
@@ -46,6 +47,30 @@ fn many_seeds_are_exactly_once() {
             );
         }
     }
+}
+
+/// A seed whose run panics is counted as a failed seed whose report names
+/// the panic, and the seeds after it on the same thread still run.
+#[test]
+fn a_panicking_seed_fails_and_the_others_still_run() {
+    let opts = Options::default();
+    let (summary, first) = run_many_with(0, 12, 2, &opts, |seed| {
+        if seed == 4 {
+            panic!("injected panic in seed 4");
+        }
+        run_seed(seed, &opts)
+    });
+    assert_eq!(summary.seeds, 12, "every seed is counted");
+    assert_eq!(summary.failed, vec![4]);
+    let first = first.expect("seed 4's report");
+    assert_eq!(first.params.seed, 4);
+    assert!(
+        first
+            .violations
+            .iter()
+            .any(|v| v.contains("injected panic in seed 4")),
+        "{first}"
+    );
 }
 
 /// `SIM_SEED=<seed>` replays that seed and prints its report and trace.
