@@ -266,7 +266,11 @@ def test_api_stage_is_traced_and_throttled_by_the_parameters(auth: str):
         assert [referenced_id(s["Stage"]) for s in plan["Properties"]["ApiStages"]] == [stage_id]
 
 
-def test_api_has_no_stage_but_the_named_one(deployed: Deployed, aws: Clients):
+def test_api_has_no_stage_but_the_named_one(deployed: Deployed):
+    # Checked on the translated template only: moto creates no stage from
+    # `AWS::ApiGateway::Stage` resources (only from a Deployment's
+    # StageName, which must not exist), so the deployed API's stage list is
+    # always empty there and comparing it would prove nothing.
     template = deployed.template
     implicit = [
         d["Properties"]["StageName"]
@@ -276,10 +280,6 @@ def test_api_has_no_stage_but_the_named_one(deployed: Deployed, aws: Clients):
     assert implicit == [], "a Deployment with StageName creates a stage besides the Stage resources"
     names = {s["Properties"]["StageName"] for s in template.resources("AWS::ApiGateway::Stage").values()}
     assert names == {serverless_api_stage()}
-    # moto creates only a Deployment's StageName stage (no Stage resources).
-    for api in template.resources("AWS::ApiGateway::RestApi"):
-        deployed_stages = aws.apigateway.get_stages(restApiId=deployed.physical[api])["item"]
-        assert {s["stageName"] for s in deployed_stages} <= names
 
 
 def security_schemes(template: Template) -> list[tuple[str, dict]]:
