@@ -54,14 +54,30 @@ struct Record<'e> {
     receive_count: u32,
 }
 
-/// The batch's messages, and how many were received before.
-fn records(event: &SqsEvent) -> (Vec<Record<'_>>, u64) {
+/// The batch's messages with an id, how many were received before, and how
+/// many records had no `messageId`.
+///
+/// SQS gives every message an id, so a record without one is not a message
+/// SQS sent as documented. It cannot be reported by id, and acknowledging
+/// the batch would let Lambda delete it unprocessed; it is not processed
+/// either (nothing could report its failure). [`unidentified`] fails the
+/// whole batch for it instead: Lambda treats an empty `itemIdentifier` as a
+/// failure of every message, so none is deleted, the batch comes again, and
+/// after `maxReceiveCount` receives it goes to the dead-letter queue, where
+/// an operator sees it. The steps are idempotent, so the batch's other
+/// messages are safe to process again.
+fn records(event: &SqsEvent) -> (Vec<Record<'_>>, u64, u64) {
+    let mut without_id = 0;
     let records: Vec<Record<'_>> = event
         .records
         .iter()
         .filter_map(|r| {
+            let Some(id) = r.message_id.clone().filter(|id| !id.is_empty()) else {
+                without_id += 1;
+                return None;
+            };
             Some(Record {
-                id: r.message_id.clone()?,
+                id,
                 body: r.body.as_deref().unwrap_or(""),
                 receive_count: r
                     .attributes
@@ -72,7 +88,28 @@ fn records(event: &SqsEvent) -> (Vec<Record<'_>>, u64) {
         })
         .collect();
     let retries = records.iter().filter(|r| r.receive_count > 1).count() as u64;
-    (records, retries)
+    (records, retries, without_id)
+}
+
+/// Fails the whole batch when `count` records had no `messageId` (see
+/// [`records`]): logged as an error, and counted in the metrics' batch item
+/// failures.
+fn unidentified(
+    response: &mut SqsBatchResponse,
+    metrics: &mut Metrics,
+    count: u64,
+    function: &str,
+) {
+    if count == 0 {
+        return;
+    }
+    tracing::error!(
+        function,
+        records = count,
+        "SQS records without a messageId: failing the whole batch so none is deleted unprocessed"
+    );
+    response.add_failure(String::new());
+    metrics.batch_item_failures += count;
 }
 
 /// Fails the arrays of messages that failed on their last receive, before
@@ -115,7 +152,7 @@ pub async fn measure_times_two(
     config: &Config,
     event: &SqsEvent,
 ) -> (SqsBatchResponse, Metrics) {
-    let (records, retries) = records(event);
+    let (records, retries, missing_ids) = records(event);
     let span = tracing::info_span!("times_two", messages = records.len());
     let bodies: Vec<&str> = records.iter().map(|r| r.body).collect();
     let results = times_two(ports, config, &bodies)
@@ -146,7 +183,8 @@ pub async fn measure_times_two(
     metrics.arrays_failed = fail_last_receives(ports, config, "times_two", &records, &failures)
         .instrument(span.clone())
         .await;
-    let response = span.in_scope(|| report(failures, "times_two"));
+    let mut response = span.in_scope(|| report(failures, "times_two"));
+    unidentified(&mut response, &mut metrics, missing_ids, "times_two");
     (response, metrics)
 }
 
@@ -170,7 +208,7 @@ pub async fn measure_reduce(
     event: &SqsEvent,
     deadline_ms: Option<u64>,
 ) -> (SqsBatchResponse, Metrics) {
-    let (records, retries) = records(event);
+    let (records, retries, missing_ids) = records(event);
     let span = tracing::info_span!("reduce", messages = records.len());
     let bodies: Vec<&str> = records.iter().map(|r| r.body).collect();
     let results = reduce_batch(ports, config, &bodies, deadline_ms)
@@ -198,6 +236,7 @@ pub async fn measure_reduce(
     metrics.arrays_failed = fail_last_receives(ports, config, "reduce", &records, &failures)
         .instrument(span.clone())
         .await;
-    let response = span.in_scope(|| report(failures, "reduce"));
+    let mut response = span.in_scope(|| report(failures, "reduce"));
+    unidentified(&mut response, &mut metrics, missing_ids, "reduce");
     (response, metrics)
 }
