@@ -10,6 +10,7 @@
 //! and where; a failure of SQS or DynamoDB gets a 503 the client may retry.
 //! Nothing here panics on input.
 
+use crate::payload::{event_body_bytes, EVENT_ENVELOPE_BYTES, LAMBDA_EVENT_LIMIT};
 use axum::body::{to_bytes, Body, HttpBody};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
@@ -25,10 +26,12 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use std::sync::Arc;
 
-/// Largest request body accepted: Lambda's 6 MB synchronous payload limit,
-/// less room for the event envelope around the body. API Gateway itself
-/// accepts 10 MB, so this is the binding limit.
-pub const MAX_BODY_BYTES: usize = 6_000_000;
+/// Largest body accepted, counted as it travels inside the Lambda event
+/// ([`event_body_bytes`]): what is left of [`LAMBDA_EVENT_LIMIT`] after the
+/// envelope. A compact body (no line breaks, tabs, quotes or backslashes)
+/// costs one byte a byte, so this is also the largest body in bytes. API
+/// Gateway itself accepts 10 MB: this is the binding limit.
+pub const MAX_BODY_BYTES: usize = LAMBDA_EVENT_LIMIT - EVENT_ENVELOPE_BYTES;
 
 /// Name of the optional request header that makes a POST idempotent.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -198,7 +201,10 @@ async fn post_sum_array(State(api): Shared, request: Request) -> Response {
 
 /// The request body as text, or the 413/400 that refuses it. A body whose
 /// length is known (all of a Lambda event's; a `Content-Length` over HTTP) is
-/// refused with that length before any of it is read.
+/// refused with that length before any of it is read; a body that fits in
+/// bytes but not once escaped into the Lambda event ([`event_body_bytes`])
+/// is refused with both figures, so the local server refuses exactly what
+/// Lambda could not be given.
 pub(crate) async fn body_text(body: Body) -> Result<String, Response> {
     let too_large = StatusCode::PAYLOAD_TOO_LARGE;
     if let Some(len) = body.size_hint().exact() {
@@ -212,12 +218,24 @@ pub(crate) async fn body_text(body: Body) -> Result<String, Response> {
         let why = format!("the request body is larger than the limit of {MAX_BODY_BYTES} bytes");
         problem(too_large, &why)
     })?;
-    String::from_utf8(bytes.to_vec()).map_err(|_| {
+    let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
         problem(
             StatusCode::BAD_REQUEST,
             "the request body is not UTF-8 text",
         )
-    })
+    })?;
+    let escaped = event_body_bytes(&text);
+    if escaped > MAX_BODY_BYTES {
+        let why = format!(
+            "the request body is {} bytes, but {escaped} bytes once API Gateway escapes it into \
+             the Lambda event (line breaks, tabs, quotes and slashes take two bytes each); the \
+             limit is {MAX_BODY_BYTES} bytes: send the array without line breaks or \
+             indentation, or as an S3 object (POST /sumObject)",
+            text.len()
+        );
+        return Err(problem(too_large, &why));
+    }
+    Ok(text)
 }
 
 /// The request's `Idempotency-Key`, scoped to whoever API Gateway says is

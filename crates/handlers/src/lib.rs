@@ -9,11 +9,16 @@ pub mod api;
 pub mod lambda;
 pub mod metrics;
 mod objects;
+pub mod payload;
 pub mod sqs;
 
 pub use api::{router, MAX_BODY_BYTES};
+pub use payload::{event_body_bytes, LAMBDA_EVENT_LIMIT};
 pub use metrics::Metrics;
-pub use sqs::{handle_reduce, handle_times_two, measure_reduce, measure_times_two, sqs_event};
+pub use sqs::{
+    handle_reduce, handle_times_two, handle_times_two_until, measure_reduce, measure_times_two,
+    measure_times_two_until, sqs_event,
+};
 
 /// Logs for Lambda, set up by the runtime crate itself, so they follow the
 /// function's `LoggingConfig` (template.yaml Globals): JSON lines when Lambda

@@ -85,7 +85,7 @@ fn bad_bodies() -> Vec<(Option<String>, bool, u16, &'static str)> {
             Some(format!("[{}1]", "1,".repeat(MAX_BODY_BYTES / 2))),
             false,
             413,
-            "the limit is 6000000 bytes",
+            "the limit is 6225920 bytes",
         ),
         (
             Some(b64(
@@ -93,7 +93,7 @@ fn bad_bodies() -> Vec<(Option<String>, bool, u16, &'static str)> {
             )),
             true,
             413,
-            "the limit is 6000000 bytes",
+            "the limit is 6225920 bytes",
         ),
     ]
 }

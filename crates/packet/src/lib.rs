@@ -16,6 +16,7 @@ mod tree;
 pub use body::{parse_array, BodyError};
 pub use message::{
     array_id_of, MapMessage, MessageError, ReduceMessage, MAX_CHUNK_SIZE, MAX_MESSAGE_BYTES,
+    MAX_REDUCE_MESSAGE_BYTES, MAX_REDUCE_TARGETS,
 };
 pub use number::{
     canonical, check_number, sum_texts, Number, NumberError, TextSum, MAX_ELEMENT_TEXT,

@@ -193,6 +193,17 @@ struct ReduceWire {
     targets: Vec<String>,
 }
 
+/// Most targets one Reduce message names. A walk with more to hand on (a
+/// batch merges the targets of up to ten messages) is sent as several
+/// messages, so no Reduce message passes [`MAX_REDUCE_MESSAGE_BYTES`].
+pub const MAX_REDUCE_TARGETS: usize = 1_000;
+
+/// Largest Reduce message body: [`MAX_REDUCE_TARGETS`] node ids of at most
+/// 24 bytes (`L63-18446744073709551615`), quoted and separated, and the
+/// fields around them. Small enough that a batch of ten is a small
+/// invocation (template.yaml's `BatchSize` rule, tests/template_limits.rs).
+pub const MAX_REDUCE_MESSAGE_BYTES: usize = 32 * 1024;
+
 /// A Reduce queue message: try to merge these nodes of this array's tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReduceMessage {
@@ -212,6 +223,21 @@ impl ReduceMessage {
         };
         // A struct of strings and integers always serializes.
         serde_json::to_string(&wire).unwrap_or_default()
+    }
+
+    /// The message as bodies of at most [`MAX_REDUCE_TARGETS`] targets each,
+    /// in order: what the steps send.
+    pub fn encode_all(&self) -> Vec<String> {
+        self.targets
+            .chunks(MAX_REDUCE_TARGETS)
+            .map(|targets| {
+                ReduceMessage {
+                    targets: targets.to_vec(),
+                    ..self.clone()
+                }
+                .encode()
+            })
+            .collect()
     }
 
     pub fn decode(body: &str) -> Result<ReduceMessage, MessageError> {
@@ -243,6 +269,33 @@ mod tests {
     use super::*;
 
     const ID: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+
+    #[test]
+    fn a_reduce_message_of_many_targets_is_sent_as_bounded_bodies() {
+        let tree = Tree::new(u64::MAX / 2, 1, 2).expect("valid");
+        let deepest = tree.root().level;
+        let targets: Vec<NodeId> = (0..2 * MAX_REDUCE_TARGETS as u64 + 1)
+            .map(|i| NodeId::new(1, tree.width(1) - 1 - i))
+            .chain([NodeId::new(deepest, 0)])
+            .collect();
+        let msg = ReduceMessage {
+            array_id: ID.to_string(),
+            tree,
+            targets: targets.clone(),
+        };
+        let bodies = msg.encode_all();
+        assert_eq!(bodies.len(), 3);
+        let mut back = Vec::new();
+        for body in &bodies {
+            assert!(
+                body.len() <= MAX_REDUCE_MESSAGE_BYTES,
+                "{} bytes",
+                body.len()
+            );
+            back.extend(ReduceMessage::decode(body).expect("valid").targets);
+        }
+        assert_eq!(back, targets, "every target, once, in order");
+    }
 
     #[test]
     fn map_messages_round_trip_exactly() {

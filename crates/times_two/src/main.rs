@@ -15,7 +15,13 @@ async fn main() -> Result<(), Error> {
         let (ports, config) = (&ports, &config);
         async move {
             Ok::<SqsBatchResponse, Error>(
-                handlers::handle_times_two(ports, config, &event.payload).await,
+                handlers::handle_times_two_until(
+                    ports,
+                    config,
+                    &event.payload,
+                    handlers::lambda::live_deadline(event.context.deadline),
+                )
+                .await,
             )
         }
     }))

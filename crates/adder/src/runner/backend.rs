@@ -513,11 +513,12 @@ fn handler_for(
         async move {
             let (ports, config, invocations) = (&shared.0, &shared.1, &shared.2);
             let started = std::time::Instant::now();
+            // The function's timeout, as Lambda gives it in the context.
+            let deadline = ports.clock.now_ms() + timeout.as_millis() as u64;
             let response = if reduce {
-                let deadline = ports.clock.now_ms() + timeout.as_millis() as u64;
                 handlers::handle_reduce(ports, config, &event, Some(deadline)).await
             } else {
-                handlers::handle_times_two(ports, config, &event).await
+                handlers::handle_times_two_until(ports, config, &event, Some(deadline)).await
             };
             invocations.count.fetch_add(1, Ordering::Relaxed);
             invocations

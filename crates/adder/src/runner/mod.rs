@@ -17,9 +17,20 @@ use backend::BackendArgs;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The template the runner builds its queues, tables and functions from.
+/// The template the runner builds its queues, tables and functions from:
+/// the template.yaml `adder` was built with, or the file `ADDER_TEMPLATE`
+/// names (to try a setting such as a mapping's `BatchSize`, which is no
+/// environment variable, without rebuilding).
 pub fn load_stack() -> Result<stack::Stack, Error> {
-    Ok(stack::Stack::embedded()?)
+    match std::env::var_os("ADDER_TEMPLATE") {
+        None => Ok(stack::Stack::embedded()?),
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                Error::Input(format!("ADDER_TEMPLATE={}: {e}", path.to_string_lossy()))
+            })?;
+            Ok(stack::Stack::parse(&text)?)
+        }
+    }
 }
 
 /// `adder sum`: the array through the whole pipeline; prints its sum.

@@ -78,10 +78,9 @@ async fn gather(
     Ok(batch)
 }
 
-/// Lambda's synchronous invocation payload limit: an event source mapping
-/// invokes before a batch's event would pass it, whatever `BatchSize` says.
-/// Read as 6,000,000 bytes, the smaller reading of "6 MB".
-pub const INVOCATION_PAYLOAD_LIMIT: usize = 6_000_000;
+/// Lambda's limit on a batch's event: an event source mapping invokes
+/// before a batch's event would pass it, whatever `BatchSize` says.
+pub const INVOCATION_PAYLOAD_LIMIT: usize = handlers::payload::BATCH_PAYLOAD_LIMIT;
 
 /// Splits a gathered batch into the invocations Lambda would make: as many
 /// messages per event as fit [`INVOCATION_PAYLOAD_LIMIT`] (one at least).

@@ -79,6 +79,17 @@ pub async fn times_two(
     config: &Config,
     bodies: &[&str],
 ) -> Vec<Result<MapOutcome, StepError>> {
+    times_two_until(ports, config, bodies, None).await
+}
+
+/// [`times_two`] in an invocation that ends at `deadline` (Unix ms): a
+/// range still being read then fails its array (see `map_range`).
+pub async fn times_two_until(
+    ports: &Ports,
+    config: &Config,
+    bodies: &[&str],
+    deadline: Option<u64>,
+) -> Vec<Result<MapOutcome, StepError>> {
     let mut results: Vec<Result<MapOutcome, StepError>> = (0..bodies.len())
         .map(|_| Ok(MapOutcome::default()))
         .collect();
@@ -101,7 +112,7 @@ pub async fn times_two(
         }
     }
     let leaves = join_all(by_array.iter().map(|(array_id, msgs)| {
-        map_array(ports, config, array_id, msgs)
+        map_array(ports, config, array_id, msgs, deadline)
             .instrument(tracing::info_span!("array", array_id = %array_id))
     }));
     let objects = join_all(notifications.into_iter().map(|(i, body)| async move {
@@ -136,6 +147,7 @@ async fn map_array(
     config: &Config,
     array_id: &str,
     msgs: &[(usize, Leaf<'_>)],
+    deadline: Option<u64>,
 ) -> Outcomes {
     let record = match ports.sums.get(array_id).await {
         Ok(Some(r)) => r,
@@ -151,11 +163,11 @@ async fn map_array(
         // record of a bad-data array may hold an earlier one, the object's
         // first, which is the one to report.
         return match bad_data_offset(&record) {
-            Some(offset) => recheck_before(ports, array_id, offset, msgs).await,
+            Some(offset) => recheck_before(ports, array_id, offset, msgs, deadline).await,
             None => done_all(msgs),
         };
     }
-    let (mapped, mut out) = match map_leaves(ports, array_id, &record, msgs).await {
+    let (mapped, mut out) = match map_leaves(ports, array_id, &record, msgs, deadline).await {
         Ok(mapped) => mapped,
         // The array failed for good, or could not be failed: the outcome
         // of every message.
@@ -218,13 +230,14 @@ async fn map_leaves(
     array_id: &str,
     record: &SumRecord,
     msgs: &[(usize, Leaf<'_>)],
+    deadline: Option<u64>,
 ) -> Result<(Vec<(usize, NodeId, Mapped)>, Outcomes), Outcomes> {
     let mut out = Vec::new();
     let mut work = Vec::new();
     for (i, m) in msgs {
         match mismatch(array_id, record, m.tree()) {
             Some(e) => out.push((*i, Err(e))),
-            None => work.push(async move { (*i, m.node(), map_leaf(ports, m).await) }),
+            None => work.push(async move { (*i, m.node(), map_leaf(ports, m, deadline).await) }),
         }
     }
     let mut mapped = Vec::new();
@@ -286,10 +299,11 @@ async fn recheck_before(
     array_id: &str,
     offset: u64,
     msgs: &[(usize, Leaf<'_>)],
+    deadline: Option<u64>,
 ) -> Outcomes {
     let earlier = msgs.iter().filter_map(|(i, m)| match m {
         Leaf::Range(r) if r.range().start < offset => {
-            Some(async move { (*i, map_range(ports, r).await) })
+            Some(async move { (*i, map_range(ports, r, deadline).await) })
         }
         _ => None,
     });
@@ -312,14 +326,18 @@ async fn recheck_before(
     out
 }
 
-async fn map_leaf(ports: &Ports, leaf: &Leaf<'_>) -> Result<Mapped, RangeFailure> {
+async fn map_leaf(
+    ports: &Ports,
+    leaf: &Leaf<'_>,
+    deadline: Option<u64>,
+) -> Result<Mapped, RangeFailure> {
     match leaf {
         Leaf::Packet(m) => Ok(Mapped {
             value: m.doubled_sum(),
             elements: m.elements.len() as u64,
             bytes: 0,
         }),
-        Leaf::Range(m) => map_range(ports, m).await,
+        Leaf::Range(m) => map_range(ports, m, deadline).await,
     }
 }
 
@@ -441,7 +459,7 @@ async fn trigger_reduce(
         tree: *tree,
         targets: targets.into_iter().collect(),
     };
-    ports.reduce_queue.send(vec![trigger.encode()]).await?;
+    ports.reduce_queue.send(trigger.encode_all()).await?;
     let fresh = stored
         .iter()
         .filter(|leaf| leaf.created)

@@ -5,7 +5,8 @@ use crate::objects::{ObjectBody, ObjectError};
 use crate::ports::{Failure, FailureKind, PortError, Ports};
 use packet::ranges::{line_of, read_from, read_range, Format, RangeError};
 use packet::{Number, ObjectRef, RangeMessage};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Bytes `line_of` may read from an object's start to number the line of a
 /// bad record: beyond it only the byte offset is given, so reporting bad
@@ -61,23 +62,35 @@ pub async fn with_reader<T: Send + 'static>(
     }
 }
 
-/// Sums the records `m`'s range owns, doubled.
-pub async fn map_range(ports: &Ports, m: &RangeMessage) -> Result<Mapped, RangeFailure> {
+/// Sums the records `m`'s range owns, doubled. With a `deadline` (Unix ms,
+/// the invocation's, less time to store the result), reading stops there
+/// and the array fails: a range that did not fit one invocation will not
+/// fit the next one either, and retrying it would only end in the
+/// dead-letter queue five timeouts later.
+pub async fn map_range(
+    ports: &Ports,
+    m: &RangeMessage,
+    deadline: Option<u64>,
+) -> Result<Mapped, RangeFailure> {
     let range = m.range();
     let (format, size) = (m.source.format, m.source.size);
     let bytes = range.end - range.start;
     let summed = if range.start >= size {
         // The empty object's one range: nothing to fetch (S3 refuses a
         // range past the end), its reader decides what it is.
-        read_range(format, range, size, &[][..])
+        read_range(format, range.clone(), size, &[][..])
     } else {
         let body = ports
             .objects
             .read_from(&m.source.object, read_from(range.start))
             .await?;
-        with_reader(body, move |r| read_range(format, range, size, r))
-            .await
-            .map_err(RangeFailure::Retry)?
+        let owned = range.clone();
+        with_reader(body, move |r| match deadline {
+            Some(deadline_ms) => read_range(format, owned, size, Until::new(r, deadline_ms)),
+            None => read_range(format, owned, size, r),
+        })
+        .await
+        .map_err(RangeFailure::Retry)?
     };
     match summed {
         Ok(sum) => Ok(Mapped {
@@ -98,6 +111,18 @@ pub async fn map_range(ports: &Ports, m: &RangeMessage) -> Result<Mapped, RangeF
                 offset: Some(offset),
             }))
         }
+        Err(RangeError::Read { source, .. }) if source.kind() == ErrorKind::TimedOut => {
+            Err(RangeFailure::Final(Failure {
+                kind: FailureKind::Unreadable,
+                reason: format!(
+                    "{}: bytes {}..{} ({bytes} bytes) could not be read and mapped before \
+                     times_two's timeout; lower RANGE_BYTES (docs/limits.md) or raise the \
+                     function's MemorySize",
+                    m.source.object, range.start, range.end
+                ),
+                offset: None,
+            }))
+        }
         Err(e @ RangeError::Read { .. }) => Err(RangeFailure::Retry(PortError::Unavailable(
             format!("reading {}: {e}", m.source.object),
         ))),
@@ -106,6 +131,50 @@ pub async fn map_range(ports: &Ports, m: &RangeMessage) -> Result<Mapped, RangeF
             reason: format!("{}: {e}", m.source.object),
             offset: None,
         })),
+    }
+}
+
+/// A reader that fails with [`ErrorKind::TimedOut`] once the wall clock
+/// passes `deadline_ms` (Unix ms): a range's reading checks the time at
+/// every buffer it takes, on whatever thread it runs.
+struct Until<R> {
+    inner: R,
+    deadline_ms: u64,
+}
+
+impl<R: BufRead> Until<R> {
+    fn new(inner: R, deadline_ms: u64) -> Until<R> {
+        Until { inner, deadline_ms }
+    }
+
+    fn check(&self) -> std::io::Result<()> {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        if now_ms >= self.deadline_ms {
+            return Err(std::io::Error::new(
+                ErrorKind::TimedOut,
+                "the invocation's deadline passed",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<R: BufRead> Read for Until<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.check()?;
+        self.inner.read(buf)
+    }
+}
+
+impl<R: BufRead> BufRead for Until<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.check()?;
+        self.inner.fill_buf()
+    }
+    fn consume(&mut self, amount: usize) {
+        self.inner.consume(amount);
     }
 }
 

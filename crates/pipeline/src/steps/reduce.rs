@@ -171,7 +171,7 @@ async fn reduce_message(
                 targets: msg.targets[i..].to_vec(),
                 ..msg.clone()
             };
-            ports.reduce_queue.send(vec![rest.encode()]).await?;
+            ports.reduce_queue.send(rest.encode_all()).await?;
             tracing::info!(array_id = %msg.array_id, left = rest.targets.len(), "out of time; re-triggered reduce");
             outcome.retriggered = true;
             return Ok(outcome);
