@@ -35,10 +35,6 @@ trait Backend: Send + Sync {
     /// A new queue that moves a message to the returned dead-letter queue
     /// once it has been received `max_receive_count` times.
     async fn redriven(&self, max_receive_count: u32) -> (Arc<dyn Queue>, Arc<dyn Queue>);
-    /// Ports on a table that does not exist, where that can happen.
-    fn missing_tables(&self) -> Option<(Arc<dyn Scratchpad>, Arc<dyn Sums>)>;
-    /// Ports on a service that cannot be reached, where that can happen.
-    async fn unreachable(&self) -> Option<(Arc<dyn Queue>, Arc<dyn Scratchpad>, Arc<dyn Sums>)>;
     /// The sums table, except that the answer to the next call of `op` (a
     /// `Sums` method name) is lost after the call took effect: the AWS
     /// ports' SDK then retries it, unless the adapter sends it once.
@@ -73,12 +69,6 @@ impl Backend for InProcess {
     async fn redriven(&self, max_receive_count: u32) -> (Arc<dyn Queue>, Arc<dyn Queue>) {
         let backend = MemoryBackend::new(Arc::new(SystemClock), max_receive_count);
         (backend.times_two_queue, backend.times_two_dlq)
-    }
-    fn missing_tables(&self) -> Option<(Arc<dyn Scratchpad>, Arc<dyn Sums>)> {
-        None
-    }
-    async fn unreachable(&self) -> Option<(Arc<dyn Queue>, Arc<dyn Scratchpad>, Arc<dyn Sums>)> {
-        None
     }
     fn sums_losing_an_answer(&self, op: &'static str) -> Arc<dyn Sums> {
         let sums = InjectedSums::new(self.sums.clone());
@@ -123,6 +113,35 @@ impl OnMoto {
 
     fn table(&self, logical_id: &str) -> String {
         self.provisioned.table_names[logical_id].clone()
+    }
+
+    /// Ports on a table that does not exist (the in-process ports have no
+    /// tables to miss).
+    fn missing_tables(&self) -> (Arc<dyn Scratchpad>, Arc<dyn Sums>) {
+        (
+            Arc::new(DynamoScratchpad::new(self.dynamodb(), "no-such-table")),
+            Arc::new(DynamoSums::new(self.dynamodb(), "no-such-table")),
+        )
+    }
+
+    /// Ports on a service that cannot be reached (the in-process ports are
+    /// always there).
+    async fn unreachable(&self) -> (Arc<dyn Queue>, Arc<dyn Scratchpad>, Arc<dyn Sums>) {
+        // A port that was free a moment ago: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let sdk = local_sdk_config(&format!("http://127.0.0.1:{port}")).await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        (
+            Arc::new(SqsQueue::new(
+                aws_sdk_sqs::Client::new(&sdk),
+                format!("http://127.0.0.1:{port}/000000000000/q"),
+            )),
+            Arc::new(DynamoScratchpad::new(dynamodb.clone(), "t")),
+            Arc::new(DynamoSums::new(dynamodb, "t")),
+        )
     }
 
     /// A queue of a one-queue template, provisioned under a fresh prefix.
@@ -179,29 +198,6 @@ impl Backend for OnMoto {
         Arc::new(DynamoSums::new(
             aws_sdk_dynamodb::Client::from_conf(config),
             self.table("SumsTable"),
-        ))
-    }
-    fn missing_tables(&self) -> Option<(Arc<dyn Scratchpad>, Arc<dyn Sums>)> {
-        Some((
-            Arc::new(DynamoScratchpad::new(self.dynamodb(), "no-such-table")),
-            Arc::new(DynamoSums::new(self.dynamodb(), "no-such-table")),
-        ))
-    }
-    async fn unreachable(&self) -> Option<(Arc<dyn Queue>, Arc<dyn Scratchpad>, Arc<dyn Sums>)> {
-        // A port that was free a moment ago: nothing listens there.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let sdk = local_sdk_config(&format!("http://127.0.0.1:{port}")).await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        Some((
-            Arc::new(SqsQueue::new(
-                aws_sdk_sqs::Client::new(&sdk),
-                format!("http://127.0.0.1:{port}/000000000000/q"),
-            )),
-            Arc::new(DynamoScratchpad::new(dynamodb.clone(), "t")),
-            Arc::new(DynamoSums::new(dynamodb, "t")),
         ))
     }
 }
@@ -873,10 +869,8 @@ async fn redrive_moves_to_the_dead_letter_queue(b: &dyn Backend) {
     );
 }
 
-async fn a_missing_table_is_rejected(b: &dyn Backend) {
-    let Some((pad, sums)) = b.missing_tables() else {
-        return;
-    };
+async fn a_missing_table_is_rejected(b: &OnMoto) {
+    let (pad, sums) = b.missing_tables();
     let r = row("a", "p", "1");
     let rejected = |result: Result<(), PortError>, what: &str| match result {
         Err(PortError::Rejected(m)) => assert!(m.contains("ResourceNotFound"), "{what}: {m}"),
@@ -893,10 +887,8 @@ async fn a_missing_table_is_rejected(b: &dyn Backend) {
     );
 }
 
-async fn an_unreachable_service_is_unavailable(b: &dyn Backend) {
-    let Some((queue, pad, sums)) = b.unreachable().await else {
-        return;
-    };
+async fn an_unreachable_service_is_unavailable(b: &OnMoto) {
+    let (queue, pad, sums) = b.unreachable().await;
     let unavailable = |result: Result<(), PortError>, what: &str| {
         assert!(
             matches!(result, Err(PortError::Unavailable(_))),
@@ -915,9 +907,10 @@ async fn an_unreachable_service_is_unavailable(b: &dyn Backend) {
     unavailable(sums.get("a").await.map(drop), "get");
 }
 
-/// Runs each check on both backends, as separate tests.
+/// Runs each check on both backends, as separate tests; the checks after
+/// `moto only:` have no in-process counterpart and run on moto alone.
 macro_rules! contract {
-    ($($check:ident),* $(,)?) => {
+    ($($check:ident),* $(,)? ; moto only: $($moto:ident),* $(,)?) => {
         mod in_process {
             $(
                 #[tokio::test]
@@ -931,6 +924,12 @@ macro_rules! contract {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $check() {
                     super::$check(&super::OnMoto::start().await).await;
+                }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $moto() {
+                    super::$moto(&super::OnMoto::start().await).await;
                 }
             )*
         }
@@ -949,11 +948,12 @@ contract!(
     queue_sends_in_batches,
     visibility_timeout_hides_then_returns,
     redrive_moves_to_the_dead_letter_queue,
-    a_missing_table_is_rejected,
-    an_unreachable_service_is_unavailable,
     arrays_fail_once_and_only_while_unfinished,
     a_lost_answer_is_retried_without_harm,
-    a_message_over_the_size_limit_is_rejected,
+    a_message_over_the_size_limit_is_rejected;
+    moto only:
+    a_missing_table_is_rejected,
+    an_unreachable_service_is_unavailable,
 );
 
 /// Provisioning twice gives the same names, and functions get the
