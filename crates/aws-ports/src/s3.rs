@@ -114,29 +114,53 @@ where
             let code = err.code().unwrap_or("Unknown");
             let message = err.message().unwrap_or("no message");
             let text = format!("{what}: HTTP {status} {code}: {message}");
-            by_status_and_code(object, status, code, text)
+            by_status_and_code(object, status, code, message, text)
         }
         _ => from_sdk(&what, err).into(),
     }
 }
 
-/// What an S3 error answer means for a read of `object`.
-fn by_status_and_code(object: &ObjectRef, status: u16, code: &str, text: String) -> ObjectError {
+/// What an S3 error answer means for a read of `object`. The codes come
+/// first: a GetObject 403 may be an archived object or a KMS key's refusal,
+/// which no s3:GetObject grant cures. A HEAD error has neither code nor
+/// message: its status alone speaks.
+fn by_status_and_code(
+    object: &ObjectRef,
+    status: u16,
+    code: &str,
+    message: &str,
+    text: String,
+) -> ObjectError {
+    let about = || object.to_string();
     match (status, code) {
+        (_, "InvalidObjectState") => ObjectError::Archived(about()),
+        (_, "AccessDenied") if by_kms(message) => ObjectError::KeyDenied(about()),
+        (_, code) if code.starts_with("KMS.") && !code.ends_with("ThrottlingException") => {
+            ObjectError::KeyDenied(about())
+        }
         (404, _) | (_, "NoSuchKey" | "NotFound" | "NoSuchVersion" | "NoSuchBucket") => {
-            ObjectError::NotFound(object.to_string())
+            ObjectError::NotFound(about())
         }
-        // A version id no version has, in an unversioned bucket (a HEAD
-        // error has no code): the only argument of ours S3 can find invalid.
-        (400, "InvalidArgument" | "Unknown") if object.version_id.is_some() => {
-            ObjectError::NotFound(object.to_string())
-        }
-        (403, _) | (_, "AccessDenied") => ObjectError::Forbidden(object.to_string()),
+        // Not "gone": in a versioned bucket a missing version is a 404. A
+        // 400 is a version id S3 finds invalid (any id in an unversioned
+        // bucket) or an SSE-C object read without its key: it never passes.
+        (400, "InvalidArgument" | "Unknown" | "BadRequest") => ObjectError::Refused(about()),
+        (403, _) | (_, "AccessDenied") => ObjectError::Forbidden(about()),
         (412, _) | (_, "PreconditionFailed") => ObjectError::Changed(object.to_string()),
         // S3 asks to slow down with a 503 (SlowDown), without a code on HEAD.
         (503, _) => PortError::Throttled(text).into(),
         _ => kind_of(code, Some(status), text).into(),
     }
+}
+
+/// Whether an AccessDenied comes from KMS (the key's policy or a missing
+/// kms:Decrypt) rather than from S3's own policies. S3 says so only in its
+/// message: "... not authorized to perform: kms:Decrypt ..." or "The
+/// ciphertext refers to a customer master key that does not exist ... or
+/// you are not allowed to access".
+fn by_kms(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("kms") || message.contains("customer master key")
 }
 
 #[cfg(test)]
@@ -158,12 +182,16 @@ mod tests {
 
     /// A HeadObject error as the SDK gives it: a status, and no code.
     fn head_failure(status: u16) -> ObjectError {
+        head_failure_of(&object(), status)
+    }
+
+    fn head_failure_of(object: &ObjectRef, status: u16) -> ObjectError {
         let raw = HttpResponse::new(
             StatusCode::try_from(status).expect("a status"),
             SdkBody::empty(),
         );
         let err = HeadObjectError::generic(ErrorMetadata::builder().build());
-        object_error("HeadObject", &object(), SdkError::service_error(err, raw))
+        object_error("HeadObject", object, SdkError::service_error(err, raw))
     }
 
     #[test]
@@ -182,17 +210,72 @@ mod tests {
                 ObjectError::Port(PortError::Unavailable(_))
             ));
         }
-        for status in [400, 416] {
-            assert!(matches!(
-                head_failure(status),
-                ObjectError::Port(PortError::Rejected(_))
-            ));
+        assert!(matches!(
+            head_failure(416),
+            ObjectError::Port(PortError::Rejected(_))
+        ));
+    }
+
+    /// A 400 to HEAD of a version is neither "gone" (skipped without a
+    /// record) nor worth a retry: an invalid version id, or an SSE-C object.
+    #[test]
+    fn a_head_400_is_refused_not_gone() {
+        let mut versioned = object();
+        versioned.version_id = Some("v".into());
+        assert_eq!(
+            head_failure_of(&versioned, 400),
+            ObjectError::Refused(versioned.to_string())
+        );
+        assert_eq!(
+            head_failure(400),
+            ObjectError::Refused(object().to_string())
+        );
+    }
+
+    /// GetObject 403s that no s3:GetObject grant cures name their cause.
+    #[test]
+    fn an_archived_object_or_a_kms_refusal_is_not_a_missing_grant() {
+        let o = object().to_string();
+        let judge = |status, code, message| {
+            by_status_and_code(&object(), status, code, message, String::new())
+        };
+        assert_eq!(
+            judge(
+                403,
+                "InvalidObjectState",
+                "The operation is not valid for the object's storage class"
+            ),
+            ObjectError::Archived(o.clone())
+        );
+        for message in [
+            "User: arn:aws:sts::123456789012:assumed-role/f/x is not authorized to perform: \
+             kms:Decrypt on resource: arn:aws:kms:us-east-1:123456789012:key/k",
+            "The ciphertext refers to a customer master key that does not exist, does not \
+             exist in this region, or you are not allowed to access.",
+        ] {
+            assert_eq!(
+                judge(403, "AccessDenied", message),
+                ObjectError::KeyDenied(o.clone()),
+                "{message}"
+            );
         }
+        assert_eq!(
+            judge(400, "KMS.DisabledException", "key disabled"),
+            ObjectError::KeyDenied(o.clone())
+        );
+        assert!(matches!(
+            judge(400, "KMS.ThrottlingException", "slow down"),
+            ObjectError::Port(PortError::Throttled(_))
+        ));
+        assert_eq!(
+            judge(403, "AccessDenied", "Access Denied"),
+            ObjectError::Forbidden(o)
+        );
     }
 
     #[test]
     fn a_get_error_is_judged_by_its_code() {
-        let kind = |status, code| by_status_and_code(&object(), status, code, String::new());
+        let kind = |status, code| by_status_and_code(&object(), status, code, "", String::new());
         let o = object().to_string();
         for code in ["NoSuchKey", "NoSuchVersion", "NoSuchBucket"] {
             assert_eq!(kind(404, code), ObjectError::NotFound(o.clone()));
@@ -201,13 +284,9 @@ mod tests {
         let mut versioned = object();
         versioned.version_id = Some("v".into());
         assert_eq!(
-            by_status_and_code(&versioned, 400, "InvalidArgument", String::new()),
-            ObjectError::NotFound(versioned.to_string())
+            by_status_and_code(&versioned, 400, "InvalidArgument", "", String::new()),
+            ObjectError::Refused(versioned.to_string())
         );
-        assert!(matches!(
-            kind(400, "InvalidArgument"),
-            ObjectError::Port(PortError::Rejected(_))
-        ));
         assert_eq!(kind(412, "PreconditionFailed"), ObjectError::Changed(o));
         assert_eq!(
             kind(416, "InvalidRange"),

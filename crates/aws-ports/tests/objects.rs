@@ -22,6 +22,9 @@ trait Store: Send + Sync {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> ObjectRef;
     /// An object in a bucket the port may not read.
     async fn denied(&self) -> ObjectRef;
+    /// An object of `bytes` in an archive storage class (S3 Glacier
+    /// Flexible Retrieval), not restored.
+    async fn archived(&self, key: &str, bytes: Vec<u8>) -> ObjectRef;
 }
 
 const BUCKET: &str = "objects";
@@ -39,6 +42,11 @@ impl Store for InProcess {
     async fn denied(&self) -> ObjectRef {
         let object = self.0.put("denied", "k", b"1\n".to_vec());
         self.0.deny("denied");
+        object
+    }
+    async fn archived(&self, key: &str, bytes: Vec<u8>) -> ObjectRef {
+        let object = self.0.put(BUCKET, key, bytes);
+        self.0.archive(BUCKET, key);
         object
     }
 }
@@ -119,6 +127,24 @@ impl Store for OnMoto {
             .await
             .expect("put the bucket policy");
         object
+    }
+    async fn archived(&self, key: &str, bytes: Vec<u8>) -> ObjectRef {
+        let output = self
+            .client
+            .put_object()
+            .bucket(BUCKET)
+            .key(key)
+            .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .expect("put the archived object on moto");
+        ObjectRef {
+            bucket: BUCKET.to_string(),
+            key: key.to_string(),
+            version_id: None,
+            etag: Some(output.e_tag().expect("PutObject gives an ETag").to_string()),
+        }
     }
 }
 
@@ -220,16 +246,31 @@ async fn a_missing_object_is_not_found(s: &dyn Store) {
 
 /// A version id no version has, here in an unversioned bucket: S3 answers
 /// GetObject 404 and HeadObject 400 without a code (AWS: InvalidArgument).
-async fn a_version_id_naming_no_version_is_not_found(s: &dyn Store) {
+/// A HEAD 400 is refused, not "gone": a notification that skipped it as
+/// deleted would leave no record (in a versioned bucket it is an SSE-C
+/// object, or a version id S3 finds invalid).
+async fn a_version_id_naming_no_version_is_refused_by_head(s: &dyn Store) {
     let object = s.put("k", bytes(10)).await;
     let no_version = ObjectRef {
         version_id: Some("3HL4kqtJvjVBH40Nrjfkd".into()),
         ..object
     };
-    let not_found = ObjectError::NotFound(no_version.to_string());
-    assert_eq!(s.objects().head(&no_version).await, Err(not_found.clone()));
+    assert_eq!(
+        s.objects().head(&no_version).await,
+        Err(ObjectError::Refused(no_version.to_string()))
+    );
     let read = s.objects().read_from(&no_version, 0).await.map(drop);
-    assert_eq!(read, Err(not_found));
+    assert_eq!(read, Err(ObjectError::NotFound(no_version.to_string())));
+}
+
+/// An archived object can be HEADed, not read: InvalidObjectState, which
+/// names its cause, not a missing s3:GetObject.
+async fn an_archived_object_is_headed_but_not_read(s: &dyn Store) {
+    let object = s.archived("cold.txt", bytes(10)).await;
+    let info = s.objects().head(&object).await.expect("head");
+    assert_eq!(info.size, 10);
+    let read = s.objects().read_from(&object, 0).await.map(drop);
+    assert_eq!(read, Err(ObjectError::Archived(object.to_string())));
 }
 
 async fn a_wrong_etag_is_changed(s: &dyn Store) {
@@ -319,7 +360,8 @@ contract!(
     head_gives_size_and_etag,
     read_from_yields_the_bytes_from_there_on,
     a_missing_object_is_not_found,
-    a_version_id_naming_no_version_is_not_found,
+    a_version_id_naming_no_version_is_refused_by_head,
+    an_archived_object_is_headed_but_not_read,
     a_wrong_etag_is_changed,
     an_object_overwritten_after_its_ref_is_changed,
     reading_at_or_past_the_end_is_rejected,

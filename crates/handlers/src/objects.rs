@@ -162,8 +162,16 @@ fn checked(wanted: &ObjectRequest, config: &Config) -> Result<(ObjectRef, Format
 fn refusal(e: &ObjectSubmitError) -> Response {
     let status = match e {
         ObjectSubmitError::Object(ObjectError::NotFound(_)) => StatusCode::NOT_FOUND,
-        ObjectSubmitError::Object(ObjectError::Forbidden(_)) => StatusCode::FORBIDDEN,
-        ObjectSubmitError::Object(ObjectError::Changed(_)) => StatusCode::CONFLICT,
+        ObjectSubmitError::Object(ObjectError::Forbidden(_) | ObjectError::KeyDenied(_)) => {
+            StatusCode::FORBIDDEN
+        }
+        // S3 says 403 InvalidObjectState; no grant cures it: the object's
+        // state must change first.
+        ObjectSubmitError::Object(ObjectError::Changed(_) | ObjectError::Archived(_)) => {
+            StatusCode::CONFLICT
+        }
+        // The versionId is the request's.
+        ObjectSubmitError::Object(ObjectError::Refused(_)) => StatusCode::BAD_REQUEST,
         ObjectSubmitError::Format(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ObjectSubmitError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ObjectSubmitError::Object(ObjectError::Port(p)) | ObjectSubmitError::Port(p) => {

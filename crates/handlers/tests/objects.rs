@@ -211,3 +211,141 @@ async fn a_notification_on_the_times_two_handler_starts_the_object() {
         "a bad notification is retried, then dead-lettered"
     );
 }
+
+/// An S3 record of a notification for `key` in `bucket`, with `version`.
+fn created(bucket: &str, key: &str, etag: Option<&str>, version: Option<&str>) -> Value {
+    json!({"eventName": "ObjectCreated:Put", "s3": {
+        "bucket": {"name": bucket},
+        "object": {"key": key, "eTag": etag, "versionId": version}}})
+}
+
+/// Every object a notification names ends with a record, found by its key:
+/// those that can never be summed get a failed one saying why, in one
+/// message with an object that sums, which is started all the same.
+#[tokio::test]
+async fn a_notified_object_that_cannot_be_summed_fails_with_its_reason() {
+    let (b, ports, mut config) = setup();
+    config.input_csv_column = "amount".into();
+    let put = |bucket: &str, key: &str, text: &[u8]| {
+        let object = b.objects.put(bucket, key, text.to_vec());
+        object.etag.expect("etag").trim_matches('"').to_string()
+    };
+    let big = put("input", "big.txt", "1\n".repeat(25_001).as_bytes());
+    let cols = put("input", "cols.csv", b"a,b\n1,2\n");
+    let empty = put("input", "empty.csv", b"");
+    let private = put("private", "p.txt", b"1\n");
+    b.objects.deny("private");
+    let cold = put("input", "cold.csv", b"amount\n1\n");
+    b.objects.archive("input", "cold.csv");
+    let sealed = put("input", "sealed.csv", b"amount\n1\n");
+    b.objects.deny_key("input", "sealed.csv");
+    put("input", "v.txt", b"1\n");
+    let good = put("input", "good.txt", b"1\n2\n");
+    let note = json!({"Records": [
+        created("input", "big.txt", Some(&big), None),
+        created("input", "cols.csv", Some(&cols), None),
+        created("input", "empty.csv", Some(&empty), None),
+        created("private", "p.txt", Some(&private), None),
+        created("input", "cold.csv", Some(&cold), None),
+        created("input", "sealed.csv", Some(&sealed), None),
+        created("input", "v.txt", None, Some("3HL4kqtJvjVBH40Nrjfkd")),
+        created("input", "good.txt", Some(&good), None),
+    ]});
+    let event = sqs_event(&[received(note.to_string())]);
+    let response = handle_times_two(&ports, &config, &event).await;
+    assert!(
+        response.batch_item_failures.is_empty(),
+        "nothing here passes with a retry"
+    );
+    drain::drain(&b, &ports).await;
+
+    let column = "(objects in the input bucket are read with INPUT_CSV_COLUMN=\"amount\"); \
+                  upload it again with that column, or submit it with POST /sumObject \
+                  naming its column";
+    let cases = [
+        (
+            "bucket=input&key=big.txt",
+            "unreadable",
+            "s3://input/big.txt cannot be summed: the object is 50002 bytes: 10001 ranges of \
+             RANGE_BYTES=5; at most 10000 ranges are accepted; split it into smaller objects"
+                .to_string(),
+        ),
+        (
+            "bucket=input&key=cols.csv",
+            "bad_data",
+            format!(
+                "s3://input/cols.csv as CSV: byte 0: the header has no column named \
+                 \"amount\" {column}"
+            ),
+        ),
+        (
+            "bucket=input&key=empty.csv",
+            "bad_data",
+            format!(
+                "column \"amount\" is named, but s3://input/empty.csv has no header line to \
+                 find it in {column}"
+            ),
+        ),
+        (
+            "bucket=private&key=p.txt",
+            "unreadable",
+            "s3://private/p.txt may not be read by the pipeline's functions (access denied): \
+             grant them s3:GetObject on it, or put it in the stack's input bucket"
+                .to_string(),
+        ),
+        (
+            "bucket=input&key=cold.csv",
+            "unreadable",
+            "s3://input/cold.csv is in an archive storage class (S3 answered \
+             InvalidObjectState): restore it and copy it to a storage class that can be read \
+             at once (e.g. STANDARD), or upload it again"
+                .to_string(),
+        ),
+        (
+            "bucket=input&key=sealed.csv",
+            "unreadable",
+            "s3://input/sealed.csv is encrypted with a KMS key the pipeline's functions may \
+             not use (access denied by KMS): grant them kms:Decrypt on that key, or upload \
+             the object with the bucket's default encryption"
+                .to_string(),
+        ),
+        (
+            "bucket=input&key=v.txt&versionId=3HL4kqtJvjVBH40Nrjfkd",
+            "unreadable",
+            "S3 refused to read s3://input/v.txt?versionId=3HL4kqtJvjVBH40Nrjfkd (400 Bad \
+             Request): its versionId is not one of the object's versions, or it is encrypted \
+             with a customer-provided key (SSE-C), which the pipeline does not have"
+                .to_string(),
+        ),
+    ];
+    for (query, failure, reason) in cases {
+        let path = format!("/sumObject?{query}");
+        let (status, found) = call(&ports, &config, Method::GET, &path, None).await;
+        assert_eq!(status, 200, "{query}: {found}");
+        assert_eq!(
+            (&found["status"], &found["failure"], &found["reason"]),
+            (&json!("failed"), &json!(failure), &json!(reason)),
+            "{query}"
+        );
+    }
+    let (_, done) = call(
+        &ports,
+        &config,
+        Method::GET,
+        "/sumObject?bucket=input&key=good.txt",
+        None,
+    )
+    .await;
+    assert_eq!((&done["status"], &done["sum"]), (&json!("done"), &json!(6)));
+
+    // The same objects submitted by a client are refused at once, with the
+    // status that says whose move it is.
+    for (key, status) in [("cold.csv", 409), ("sealed.csv", 403)] {
+        let body = json!({"bucket": "input", "key": key});
+        let (got, answer) = call(&ports, &config, Method::POST, "/sumObject", Some(body)).await;
+        assert_eq!(got, status, "{key}: {answer}");
+    }
+    let body = json!({"bucket": "input", "key": "v.txt", "versionId": "x"});
+    let (got, answer) = call(&ports, &config, Method::POST, "/sumObject", Some(body)).await;
+    assert_eq!(got, 400, "{answer}");
+}

@@ -23,6 +23,30 @@ pub enum ObjectError {
     Forbidden(String),
     #[error("{0} was overwritten after it was submitted (its ETag changed); submit it again")]
     Changed(String),
+    /// GetObject of an object in S3 Glacier Flexible Retrieval or Deep
+    /// Archive (not restored): S3's 403 InvalidObjectState, which no grant
+    /// cures. HeadObject of it works.
+    #[error(
+        "{0} is in an archive storage class (S3 answered InvalidObjectState): restore it and \
+         copy it to a storage class that can be read at once (e.g. STANDARD), or upload it again"
+    )]
+    Archived(String),
+    /// GetObject of an object encrypted with a KMS key the functions may
+    /// not use: an AccessDenied that s3:GetObject does not cure.
+    #[error(
+        "{0} is encrypted with a KMS key the pipeline's functions may not use (access denied \
+         by KMS): grant them kms:Decrypt on that key, or upload the object with the bucket's \
+         default encryption"
+    )]
+    KeyDenied(String),
+    /// An HTTP 400 to a read of a version: not a missing object (S3 says
+    /// 404 for that in a versioned bucket), so not skipped as one.
+    #[error(
+        "S3 refused to read {0} (400 Bad Request): its versionId is not one of the object's \
+         versions, or it is encrypted with a customer-provided key (SSE-C), which the \
+         pipeline does not have"
+    )]
+    Refused(String),
     #[error(transparent)]
     Port(#[from] PortError),
 }
@@ -83,6 +107,15 @@ struct Stored {
 pub struct MemoryObjects {
     objects: Mutex<BTreeMap<(String, String), Stored>>,
     denied: Mutex<Vec<String>>,
+    /// Objects whose GetObject fails as S3's does for them (HeadObject works).
+    unreadable: Mutex<BTreeMap<(String, String), Unreadable>>,
+}
+
+/// Why S3 would refuse GetObject of an object it lets HEAD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unreadable {
+    Archived,
+    KeyDenied,
 }
 
 impl MemoryObjects {
@@ -149,6 +182,26 @@ impl MemoryObjects {
             .push(bucket.to_string());
     }
 
+    /// Moves `bucket/key` to an archive storage class (S3 Glacier): HEAD
+    /// works, GetObject fails with [`ObjectError::Archived`].
+    pub fn archive(&self, bucket: &str, key: &str) {
+        self.mark(bucket, key, Unreadable::Archived);
+    }
+
+    /// Encrypts `bucket/key` with a KMS key the reader may not use: HEAD
+    /// works (it needs no kms:Decrypt), GetObject fails with
+    /// [`ObjectError::KeyDenied`].
+    pub fn deny_key(&self, bucket: &str, key: &str) {
+        self.mark(bucket, key, Unreadable::KeyDenied);
+    }
+
+    fn mark(&self, bucket: &str, key: &str, why: Unreadable) {
+        self.unreadable
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((bucket.to_string(), key.to_string()), why);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), Stored>> {
         self.objects.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -175,6 +228,13 @@ impl MemoryObjects {
     }
 }
 
+fn unversioned(object: &ObjectRef) -> ObjectRef {
+    ObjectRef {
+        version_id: None,
+        ..object.clone()
+    }
+}
+
 /// 32 hex digits of SHA-256: an ETag-like fingerprint.
 fn short_hash(bytes: &[u8]) -> String {
     use sha2::Digest;
@@ -185,6 +245,11 @@ fn short_hash(bytes: &[u8]) -> String {
 #[async_trait]
 impl Objects for MemoryObjects {
     async fn head(&self, object: &ObjectRef) -> Result<ObjectInfo, ObjectError> {
+        // S3 answers HeadObject of a version id an unversioned bucket has
+        // not with 404 but with 400 (GetObject says 404).
+        if object.version_id.is_some() && self.find(&unversioned(object)).is_ok() {
+            return Err(ObjectError::Refused(object.to_string()));
+        }
         let stored = self.find(object)?;
         Ok(ObjectInfo {
             size: stored.size,
@@ -195,6 +260,17 @@ impl Objects for MemoryObjects {
 
     async fn read_from(&self, object: &ObjectRef, from: u64) -> Result<ObjectBody, ObjectError> {
         let stored = self.find(object)?;
+        let unreadable = self
+            .unreadable
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(object.bucket.clone(), object.key.clone()))
+            .copied();
+        match unreadable {
+            Some(Unreadable::Archived) => return Err(ObjectError::Archived(object.to_string())),
+            Some(Unreadable::KeyDenied) => return Err(ObjectError::KeyDenied(object.to_string())),
+            None => {}
+        }
         if from >= stored.size {
             return Err(ObjectError::Port(PortError::Rejected(format!(
                 "InvalidRange: bytes={from}- of an object of {} bytes",

@@ -445,3 +445,151 @@ async fn an_object_whose_ranges_were_not_all_sent_fails_and_revives_when_submitt
     assert_eq!(done.sum.map(|s| s.to_string()), Some("30".into()));
     assert_eq!(done.failure, None);
 }
+
+/// More ranges than one submission may enqueue: refused with the numbers,
+/// before anything is recorded or sent.
+#[tokio::test]
+async fn more_ranges_than_allowed_are_refused() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let object = backend
+        .objects
+        .put("in", "big.txt", "1\n".repeat(5_001).into_bytes());
+    let refused = submit_object(
+        &backend.ports(),
+        &config(1, 2),
+        &object,
+        &FormatRequest::Lines,
+    )
+    .await
+    .expect_err("too many ranges");
+    assert_eq!(
+        refused.to_string(),
+        "the object is 10002 bytes: 10002 ranges of RANGE_BYTES=1; at most 10000 ranges \
+         are accepted"
+    );
+    assert!(matches!(refused, ObjectSubmitError::TooLarge { .. }));
+    assert!(backend.sums.records().is_empty());
+    assert!(take_all(&backend).await.is_empty());
+}
+
+/// A column named without a header line (or in an empty object) has no
+/// header to be found in: refused as the request's fault.
+#[tokio::test]
+async fn a_named_column_needs_a_header_line() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let ports = backend.ports();
+    let object = backend.objects.put("in", "t.csv", b"1,2\n".to_vec());
+    let empty = backend.objects.put("in", "e.csv", Vec::new());
+    let named = |header| FormatRequest::Csv {
+        column: Column::Name("b".into()),
+        header,
+    };
+    for (object, format) in [(&object, named(false)), (&empty, named(true))] {
+        let refused = submit_object(&ports, &config(4, 2), object, &format)
+            .await
+            .expect_err("no header");
+        assert_eq!(
+            refused.to_string(),
+            format!("column \"b\" is named, but {object} has no header line to find it in")
+        );
+    }
+}
+
+/// A header line that cannot be read (here: a file that is a directory)
+/// is not a bad request but a failure worth a retry, by a client or by
+/// the notification's next delivery; nothing is recorded.
+#[tokio::test]
+async fn a_header_that_cannot_be_read_is_retried() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let ports = backend.ports();
+    let config = Config {
+        input_csv_column: "b".into(),
+        ..config(4, 2)
+    };
+    let directory = std::env::temp_dir();
+    let object = backend
+        .objects
+        .put_file("in", "dir.csv", directory.clone())
+        .expect("a directory has metadata");
+    let format = FormatRequest::Csv {
+        column: Column::Name("b".into()),
+        header: true,
+    };
+    let refused = submit_object(&ports, &config, &object, &format)
+        .await
+        .expect_err("unreadable header");
+    match &refused {
+        ObjectSubmitError::Port(e) => {
+            assert!(e.is_transient(), "{e}");
+            assert!(
+                e.to_string().starts_with(
+                    "service unavailable: reading the header of s3://in/dir.csv: \
+                     reading the object failed at byte 0: "
+                ),
+                "{e}"
+            );
+        }
+        other => panic!("expected a retry, got {other:?}"),
+    }
+    let etag = object.etag.clone().expect("etag");
+    let note = notification("dir.csv", etag.trim_matches('"'));
+    assert!(object_created(&ports, &config, &note).await.is_err());
+    assert!(backend.sums.records().is_empty(), "a retry records nothing");
+}
+
+/// A notification of several objects handles each: one that can never be
+/// summed gets its failed record, the others start; a transient failure
+/// (the failed record's write throttled) has the message come again.
+#[tokio::test]
+async fn each_record_of_a_notification_is_handled_even_when_one_fails() {
+    use pipeline::injected::{InjectedSums, Injection};
+    use pipeline::PortError;
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let config = config(4, 2);
+    let bad = backend.objects.put("in", "bad.csv", b"a,b\n1,2\n".to_vec());
+    let good = backend.objects.put("in", "good.txt", b"1\n2\n".to_vec());
+    let records: Vec<serde_json::Value> = [&bad, &good]
+        .iter()
+        .map(|o| {
+            serde_json::json!({"eventName": "ObjectCreated:Put", "s3": {
+                "bucket": {"name": "in"},
+                "object": {"key": o.key, "eTag": o.etag.as_deref().map(|e| e.trim_matches('"'))}}})
+        })
+        .collect();
+    let body = serde_json::json!({ "Records": records }).to_string();
+    let bad_format = FormatRequest::Csv {
+        column: Column::Name("amount".into()),
+        header: true,
+    };
+    let config = Config {
+        input_csv_column: "amount".into(),
+        ..config
+    };
+
+    let sums = InjectedSums::new(backend.sums.clone());
+    let throttled = pipeline::Ports {
+        sums: sums.clone(),
+        ..backend.ports()
+    };
+    sums.faults.set(
+        "insert",
+        Injection::Before(PortError::Throttled("slow down".into())),
+    );
+    let retried = object_created(&throttled, &config, &body).await;
+    assert!(retried.is_err(), "throttled: the message comes again");
+    sums.faults.clear("insert");
+
+    let started = object_created(&backend.ports(), &config, &body)
+        .await
+        .expect("handled");
+    assert_eq!(started.len(), 1, "the good object starts");
+    drain(&backend, &config, false).await;
+    let found = pipeline::find_object(&backend.ports(), &bad, &bad_format)
+        .await
+        .expect("found")
+        .expect("a record");
+    assert_eq!(found.status, Status::Failed);
+    assert_eq!(found.failure.map(|f| f.kind), Some(FailureKind::BadData));
+    let done = record(&backend, &started[0].array_id).await;
+    assert_eq!(done.sum.map(|s| s.to_string()), Some("6".into()));
+}

@@ -92,6 +92,113 @@ pub enum ObjectSubmitError {
     Port(#[from] PortError),
 }
 
+/// An object that can never be summed as asked, found out at submission:
+/// why, and the id under which a notification records that (so that
+/// `GET /sumObject` finds the failure by the object's key).
+#[derive(Debug)]
+struct Unstartable {
+    array_id: String,
+    error: ObjectSubmitError,
+    /// The array it would have been, when its format was resolved.
+    source: Option<ObjectSource>,
+}
+
+/// What submission learns about an object before recording anything.
+enum Resolved {
+    Source(ObjectSource),
+    Unstartable(Unstartable),
+}
+
+/// Whether a read failure of the object ends its submission for good.
+/// Not a missing or replaced object: a notification skips those (the
+/// object's own later event, if any, starts the newer version).
+fn never_passes(e: &ObjectError) -> bool {
+    !e.is_transient() && !matches!(e, ObjectError::NotFound(_) | ObjectError::Changed(_))
+}
+
+/// What `object` in `format` is now: its version, size and resolved format,
+/// which name its array (`ObjectSource::array_id`); or, when it cannot be
+/// summed, where its failure is recorded. `Err` is a missing or replaced
+/// object, or a failure worth a retry.
+async fn resolve(
+    ports: &Ports,
+    object: &ObjectRef,
+    format: &FormatRequest,
+) -> Result<Resolved, ObjectSubmitError> {
+    let info = match ports.objects.head(object).await {
+        Ok(info) => info,
+        // Neither its version nor its size is known: the record is the
+        // key's (and format's), the only names `GET /sumObject` has too.
+        Err(e) if never_passes(&e) => {
+            let key = ObjectRef {
+                version_id: None,
+                etag: None,
+                ..object.clone()
+            };
+            return Ok(Resolved::Unstartable(Unstartable {
+                array_id: unstarted_id(&key, None, format),
+                error: e.into(),
+                source: None,
+            }));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let pinned = ObjectRef {
+        version_id: info.version_id.or_else(|| object.version_id.clone()),
+        etag: info.etag.or_else(|| object.etag.clone()),
+        ..object.clone()
+    };
+    match resolve_format(ports, &pinned, info.size, format).await {
+        Ok(resolved) => Ok(Resolved::Source(ObjectSource {
+            object: pinned,
+            size: info.size,
+            format: resolved,
+        })),
+        Err(e @ ObjectSubmitError::Format(_)) => Ok(Resolved::Unstartable(Unstartable {
+            array_id: unstarted_id(&pinned, Some(info.size), format),
+            error: e,
+            source: None,
+        })),
+        Err(ObjectSubmitError::Object(e)) if never_passes(&e) => {
+            Ok(Resolved::Unstartable(Unstartable {
+                array_id: unstarted_id(&pinned, Some(info.size), format),
+                error: e.into(),
+                source: None,
+            }))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The id of the record of an object whose array could not even be named
+/// (its version, or its CSV column's index, is unknown): a name-based UUID
+/// of what is known, in a namespace of its own, so it is no array's id.
+fn unstarted_id(object: &ObjectRef, size: Option<u64>, format: &FormatRequest) -> String {
+    let format = match format {
+        FormatRequest::JsonArray => serde_json::json!("json"),
+        FormatRequest::Lines => serde_json::json!("lines"),
+        FormatRequest::Csv { column, header } => {
+            let column = match column {
+                Column::Index(i) => serde_json::json!(i),
+                Column::Name(name) => serde_json::json!(name),
+            };
+            serde_json::json!(["csv", column, header])
+        }
+    };
+    let name = serde_json::json!([
+        object.bucket,
+        object.key,
+        object.version_id,
+        object.etag,
+        size,
+        format,
+    ]);
+    uuid::Uuid::new_v5(&UNSTARTED_NAMESPACE, name.to_string().as_bytes()).to_string()
+}
+
+/// The namespace of [`unstarted_id`]s (a fixed random UUID).
+const UNSTARTED_NAMESPACE: uuid::Uuid = uuid::uuid!("b3c1e0d4-5a7f-4c2e-8f19-6d0a9e4b7c21");
+
 /// What `object` in `format` is now: its version, size and resolved format,
 /// which name its array (`ObjectSource::array_id`).
 pub async fn object_source(
@@ -99,29 +206,28 @@ pub async fn object_source(
     object: &ObjectRef,
     format: &FormatRequest,
 ) -> Result<ObjectSource, ObjectSubmitError> {
-    let info = ports.objects.head(object).await?;
-    let pinned = ObjectRef {
-        version_id: info.version_id.or_else(|| object.version_id.clone()),
-        etag: info.etag.or_else(|| object.etag.clone()),
-        ..object.clone()
-    };
-    let format = resolve_format(ports, &pinned, info.size, format).await?;
-    Ok(ObjectSource {
-        object: pinned,
-        size: info.size,
-        format,
-    })
+    match resolve(ports, object, format).await? {
+        Resolved::Source(source) => Ok(source),
+        Resolved::Unstartable(u) => Err(u.error),
+    }
 }
 
 /// The record of the array summing `object` (as it is now) in `format`,
 /// if it was ever submitted: how a result is found from an object's key.
+/// An object that could not start is found by the failure its notification
+/// recorded; without one, why it cannot start is the answer.
 pub async fn find_object(
     ports: &Ports,
     object: &ObjectRef,
     format: &FormatRequest,
 ) -> Result<Option<SumRecord>, ObjectSubmitError> {
-    let source = object_source(ports, object, format).await?;
-    Ok(super::get_sum(ports, &source.array_id()).await?)
+    match resolve(ports, object, format).await? {
+        Resolved::Source(source) => Ok(super::get_sum(ports, &source.array_id()).await?),
+        Resolved::Unstartable(u) => match super::get_sum(ports, &u.array_id).await? {
+            Some(record) => Ok(Some(record)),
+            None => Err(u.error),
+        },
+    }
 }
 
 /// Starts (or finds) the computation of `object` in `format`.
@@ -131,17 +237,38 @@ pub async fn submit_object(
     object: &ObjectRef,
     format: &FormatRequest,
 ) -> Result<Submitted, ObjectSubmitError> {
-    let source = object_source(ports, object, format).await?;
+    match start(ports, config, object, format).await? {
+        Ok(submitted) => Ok(submitted),
+        Err(u) => Err(u.error),
+    }
+}
+
+/// Starts (or finds) the computation; `Ok(Err)` when the object can never
+/// be summed as asked.
+async fn start(
+    ports: &Ports,
+    config: &Config,
+    object: &ObjectRef,
+    format: &FormatRequest,
+) -> Result<Result<Submitted, Unstartable>, ObjectSubmitError> {
+    let source = match resolve(ports, object, format).await? {
+        Resolved::Source(source) => source,
+        Resolved::Unstartable(u) => return Ok(Err(u)),
+    };
     let info_size = source.size;
     let tree = source
         .tree(config.range_bytes, config.fan_in)
         .map_err(|e| PortError::Rejected(e.to_string()))?;
     if tree.leaves() > MAX_RANGES {
-        return Err(ObjectSubmitError::TooLarge {
-            size: info_size,
-            ranges: tree.leaves(),
-            range_bytes: config.range_bytes,
-        });
+        return Ok(Err(Unstartable {
+            array_id: source.array_id(),
+            error: ObjectSubmitError::TooLarge {
+                size: info_size,
+                ranges: tree.leaves(),
+                range_bytes: config.range_bytes,
+            },
+            source: Some(source),
+        }));
     }
     let array_id = source.array_id();
     let mut record = new_record(&array_id, tree.array_length(), config, ports.clock.now_ms());
@@ -168,7 +295,7 @@ pub async fn submit_object(
         }
     };
     tracing::info!(array_id = %array_id, object = %source.object, bytes = source.size, "object accepted");
-    Ok(Submitted {
+    Ok(Ok(Submitted {
         array_id,
         array_length: record.array_length,
         // Ranges sent again for a revived array: it is pending again.
@@ -176,7 +303,52 @@ pub async fn submit_object(
             true => record.status,
             false => crate::ports::Status::Pending,
         },
-    })
+    }))
+}
+
+/// The failure recorded for a notified object that can never be summed.
+fn failure_of(object: &ObjectRef, config: &Config, error: &ObjectSubmitError) -> Failure {
+    match error {
+        ObjectSubmitError::Format(why) => Failure::new(
+            FailureKind::BadData,
+            format!(
+                "{why} (objects in the input bucket are read with INPUT_CSV_COLUMN={:?}); \
+                 upload it again with that column, or submit it with POST /sumObject \
+                 naming its column",
+                config.input_csv_column
+            ),
+        ),
+        ObjectSubmitError::TooLarge { .. } => Failure::new(
+            FailureKind::Unreadable,
+            format!("{object} cannot be summed: {error}; split it into smaller objects"),
+        ),
+        other => Failure::new(FailureKind::Unreadable, other.to_string()),
+    }
+}
+
+/// Records that a notified object can never be summed: a record is made
+/// (with its source when known) and failed, so that `GET /sumObject` finds
+/// why. A record already there keeps its end: done stays done, and a
+/// failure keeps its first reason.
+async fn record_unstartable(
+    ports: &Ports,
+    config: &Config,
+    object: &ObjectRef,
+    unstartable: &Unstartable,
+) -> Result<(), PortError> {
+    let failure = failure_of(object, config, &unstartable.error);
+    let length = match &unstartable.source {
+        Some(source) => source
+            .tree(config.range_bytes, config.fan_in)
+            .map_or(1, |t| t.array_length()),
+        None => 1,
+    };
+    let mut record = new_record(&unstartable.array_id, length, config, ports.clock.now_ms());
+    record.chunk_size = config.range_bytes;
+    record.element_count = None;
+    record.source = unstartable.source.clone();
+    insert_own_or_existing(ports, record).await?;
+    super::submit::record_failure(ports, &unstartable.array_id, &failure).await
 }
 
 /// Records the array (or finds it recorded) and, unless it has ended,
@@ -315,7 +487,12 @@ pub fn is_notification(body: &str) -> bool {
 /// Starts the computation of every object an S3 notification names. The
 /// test event S3 sends when notifications are configured, and events other
 /// than ObjectCreated, are ignored; an object deleted or overwritten since
-/// its event is skipped (its own later event, if any, starts the newer).
+/// its event is skipped (its own later event, if any, starts the newer);
+/// an object that can never be summed (too big, unreadable, without the
+/// CSV column) gets a failed record saying why, instead of being retried
+/// into the dead-letter queue. Every record of the message is handled even
+/// when one fails; if any failed transiently the message comes again (the
+/// others are found started: nothing is sent twice).
 pub async fn object_created(
     ports: &Ports,
     config: &Config,
@@ -327,6 +504,7 @@ pub async fn object_created(
         return Ok(Vec::new());
     }
     let mut started = Vec::new();
+    let mut retry = None;
     for record in note
         .records
         .iter()
@@ -339,20 +517,34 @@ pub async fn object_created(
             etag: record.s3.object.e_tag.as_ref().map(|e| quoted(e)),
         };
         let format = format_of_key(&object.key, config);
-        match submit_object(ports, config, &object, &format).await {
-            Ok(s) => started.push(s),
+        let handled = match start(ports, config, &object, &format).await {
+            Ok(Ok(s)) => {
+                started.push(s);
+                Ok(())
+            }
+            Ok(Err(unstartable)) => {
+                tracing::warn!(object = %object, array_id = %unstartable.array_id, error = %unstartable.error, "object cannot be summed; its failure is recorded");
+                record_unstartable(ports, config, &object, &unstartable).await
+            }
             Err(ObjectSubmitError::Object(ObjectError::NotFound(_) | ObjectError::Changed(_))) => {
                 tracing::info!(object = %object, "object gone or replaced since its event; skipped");
                 let size = record.s3.object.size;
-                fail_replaced(ports, &object, size, &format).await?;
+                fail_replaced(ports, &object, size, &format).await
             }
             Err(ObjectSubmitError::Object(ObjectError::Port(e)) | ObjectSubmitError::Port(e)) => {
-                return Err(e.into())
+                Err(e)
             }
-            Err(e) => return Err(PortError::Rejected(format!("{object}: {e}")).into()),
+            Err(e) => Err(PortError::Rejected(format!("{object}: {e}"))),
+        };
+        if let Err(e) = handled {
+            tracing::warn!(object = %object, error = %e, "object not handled; the message will come again");
+            retry.get_or_insert(e);
         }
     }
-    Ok(started)
+    match retry {
+        Some(e) => Err(e.into()),
+        None => Ok(started),
+    }
 }
 
 /// The notified version is gone (deleted, or overwritten in a bucket
