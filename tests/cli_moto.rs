@@ -423,3 +423,80 @@ fn sum_file_on_aws_uploads_it_and_prints_the_exact_sum() {
     let doubled: i64 = 2 * numbers.iter().sum::<i64>();
     assert_eq!(out.trim(), doubled.to_string());
 }
+
+/// The ObjectCreated dead-letter queue is the commands' third: a dead S3
+/// notification is listed with the objects it names, and redriven back to
+/// ObjectCreatedQueue (where times_two reads it), not to another queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_lettered_s3_notification_is_listed_and_redriven_to_its_queue() {
+    let moto = Moto::start();
+    let prefix = "notified";
+    let principals = iam_on(&moto, prefix);
+    let sdk = sdk_as(&moto, &principals.harness).await;
+    let stack = stack::Stack::embedded().expect("template.yaml");
+    stack_tools::provision(&stack, &sdk, prefix)
+        .await
+        .expect("provision");
+    let resources = stack_tools::Resources::from_prefix(&sdk, prefix)
+        .await
+        .expect("the runner's resources");
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let dlq =
+        aws_ports::SqsQueue::new(sqs.clone(), &resources.object_created_dead_letter_queue_url);
+    let queue = aws_ports::SqsQueue::new(sqs.clone(), &resources.object_created_queue_url);
+    let note = serde_json::json!({"Records": [{"eventName": "ObjectCreated:Put", "s3": {
+        "bucket": {"name": "in"},
+        "object": {"key": "day+1.csv", "size": 4, "eTag": "abc"}}}]})
+    .to_string();
+    dlq.send(vec![note.clone()]).await.expect("send");
+
+    let run = |args: &[&str]| {
+        let mut env = principals.operator_env(&moto);
+        env.push(("AWS_ENDPOINT_URL", moto.endpoint().to_string()));
+        env.push(("RUST_LOG", "warn".to_string()));
+        let (code, out, err) = run_adder(args, &env, None);
+        assert_eq!(code, 0, "adder {args:?} failed: {err}");
+        out
+    };
+    let only = ["--queue", "object-created", "--prefix", prefix];
+    let listed = run(&[&["dlq", "list"][..], &only].concat());
+    let id = listed
+        .lines()
+        .nth(1)
+        .and_then(|line| line.split_whitespace().next())
+        .expect("a message id");
+    assert_eq!(
+        listed,
+        format!(
+            "ObjectCreated dead-letter queue: 1 message(s)\n  {id}  received 1x  S3 \
+             notification of s3://in/day+1.csv, see times_two's logs for message {id}\n"
+        )
+    );
+    let all = run(&["dlq", "list", "--prefix", prefix]);
+    for line in [
+        "TimesTwo dead-letter queue: 0 message(s)",
+        "Reduce dead-letter queue: 0 message(s)",
+        "ObjectCreated dead-letter queue: 1 message(s)",
+    ] {
+        assert!(all.contains(line), "{all}");
+    }
+
+    let redriven = run(&[&["dlq", "redrive"][..], &only].concat());
+    assert_eq!(
+        redriven,
+        "moved 1 message(s) from the ObjectCreated dead-letter queue to the ObjectCreated queue\n"
+    );
+    let back = queue
+        .receive(10, Duration::from_secs(1), Duration::from_secs(30))
+        .await
+        .expect("receive");
+    // Beside the test event S3 sent when provisioning set notifications up.
+    let bodies: Vec<&str> = back
+        .iter()
+        .map(|m| m.body.as_str())
+        .filter(|b| !b.contains("s3:TestEvent"))
+        .collect();
+    assert_eq!(bodies, [note.as_str()], "the notification, unchanged");
+    let listed = run(&[&["dlq", "list"][..], &only].concat());
+    assert_eq!(listed, "ObjectCreated dead-letter queue: 0 message(s)\n");
+}

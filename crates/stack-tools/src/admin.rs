@@ -41,18 +41,22 @@ pub struct Resources {
     pub times_two_dead_letter_queue_url: String,
     pub reduce_queue_url: String,
     pub reduce_dead_letter_queue_url: String,
+    pub object_created_queue_url: String,
+    pub object_created_dead_letter_queue_url: String,
     pub scratchpad_table: String,
     pub sums_table: String,
 }
 
 /// The stack outputs [`Resources::from_outputs`] reads (see template.yaml).
-pub const OUTPUTS: [&str; 6] = [
+pub const OUTPUTS: [&str; 8] = [
     "TimesTwoQueueUrl",
     "TimesTwoDeadLetterQueueUrl",
     "ReduceQueueUrl",
     "ReduceDeadLetterQueueUrl",
     "ScratchpadTableName",
     "SumsTableName",
+    "ObjectCreatedQueueUrl",
+    "ObjectCreatedDeadLetterQueueUrl",
 ];
 
 impl Resources {
@@ -72,6 +76,8 @@ impl Resources {
             reduce_dead_letter_queue_url: get(OUTPUTS[3])?,
             scratchpad_table: get(OUTPUTS[4])?,
             sums_table: get(OUTPUTS[5])?,
+            object_created_queue_url: get(OUTPUTS[6])?,
+            object_created_dead_letter_queue_url: get(OUTPUTS[7])?,
         })
     }
 
@@ -103,6 +109,9 @@ impl Resources {
             times_two_dead_letter_queue_url: url(ids::TIMES_TWO_DEAD_LETTER_QUEUE).await?,
             reduce_queue_url: url(ids::REDUCE_QUEUE).await?,
             reduce_dead_letter_queue_url: url(ids::REDUCE_DEAD_LETTER_QUEUE).await?,
+            object_created_queue_url: url(ids::OBJECT_CREATED_QUEUE).await?,
+            object_created_dead_letter_queue_url: url(ids::OBJECT_CREATED_DEAD_LETTER_QUEUE)
+                .await?,
             scratchpad_table: format!("{prefix}-{}", ids::SCRATCHPAD_TABLE),
             sums_table: format!("{prefix}-{}", ids::SUMS_TABLE),
         })
@@ -116,22 +125,31 @@ impl Resources {
                 &self.times_two_queue_url,
             ),
             Source::Reduce => (&self.reduce_dead_letter_queue_url, &self.reduce_queue_url),
+            Source::ObjectCreated => (
+                &self.object_created_dead_letter_queue_url,
+                &self.object_created_queue_url,
+            ),
         }
     }
 }
 
-/// One of the two work queues (each has its dead-letter queue).
+/// One of the three work queues (each has its dead-letter queue).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     TimesTwo,
     Reduce,
+    /// The input bucket's S3 notifications, consumed by times_two too.
+    ObjectCreated,
 }
 
 impl Source {
+    /// Every queue, in the order the commands go through them.
+    pub const ALL: [Source; 3] = [Source::TimesTwo, Source::Reduce, Source::ObjectCreated];
+
     /// The function that consumes the queue, whose logs tell why it failed.
     pub fn function(self) -> &'static str {
         match self {
-            Source::TimesTwo => "times_two",
+            Source::TimesTwo | Source::ObjectCreated => "times_two",
             Source::Reduce => "reduce",
         }
     }
@@ -175,6 +193,11 @@ pub enum Reason {
     ArrayPending(String),
     /// The sums table could not be read.
     LookupFailed(String),
+    /// An S3 notification of these objects (`s3://bucket/key`, comma
+    /// separated): times_two failed on it repeatedly (an object that can
+    /// never be summed is recorded failed instead, so S3, DynamoDB or SQS
+    /// kept failing); redriving it starts them.
+    Notification(String),
 }
 
 impl fmt::Display for Reason {
@@ -185,6 +208,7 @@ impl fmt::Display for Reason {
             Reason::ArrayDone(id) => write!(f, "array {id} done (late duplicate)"),
             Reason::ArrayPending(id) => write!(f, "array {id} pending: failed repeatedly"),
             Reason::LookupFailed(e) => write!(f, "cannot read the sums table: {e}"),
+            Reason::Notification(objects) => write!(f, "S3 notification of {objects}"),
         }
     }
 }
@@ -382,6 +406,7 @@ impl Admin {
         let array_id = match source {
             Source::TimesTwo => MapMessage::decode(&letter.body).map(|m| m.array_id.to_string()),
             Source::Reduce => ReduceMessage::decode(&letter.body).map(|m| m.array_id),
+            Source::ObjectCreated => return notification_reason(&letter.body),
         };
         let array_id = match array_id {
             Ok(id) => id,
@@ -416,6 +441,32 @@ impl Admin {
                 .await?;
             moved += batch.len();
         }
+    }
+}
+
+/// Why an S3 notification is dead-lettered: the objects it names.
+fn notification_reason(body: &str) -> Reason {
+    let note: serde_json::Value = match serde_json::from_str(body) {
+        Ok(note) => note,
+        Err(e) => return Reason::Undecodable(format!("not an S3 event notification: {e}")),
+    };
+    let objects: Option<Vec<String>> = note["Records"].as_array().map(|records| {
+        records
+            .iter()
+            .map(|r| {
+                let text = |v: &serde_json::Value| v.as_str().unwrap_or("?").to_string();
+                // Keys as S3 sends them: URL-encoded, `+` for a space.
+                format!(
+                    "s3://{}/{}",
+                    text(&r["s3"]["bucket"]["name"]),
+                    text(&r["s3"]["object"]["key"])
+                )
+            })
+            .collect()
+    });
+    match objects {
+        Some(objects) if !objects.is_empty() => Reason::Notification(objects.join(", ")),
+        _ => Reason::Undecodable("not an S3 event notification: no Records".into()),
     }
 }
 
@@ -459,6 +510,57 @@ mod tests {
         assert!(matches!(
             Resources::from_outputs(&outputs),
             Err(AdminError::MissingOutput(k)) if k == "ScratchpadTableName"
+        ));
+    }
+
+    /// Each dead-letter queue's alarm tells the operator the command that
+    /// says why and replays its messages.
+    #[test]
+    fn every_dead_letter_alarm_names_the_dlq_commands() {
+        let template = include_str!("../../../template.yaml");
+        for (queue, flag) in [
+            ("TimesTwo", ""),
+            ("Reduce", ""),
+            ("ObjectCreated", " --queue object-created"),
+        ] {
+            let start = template
+                .find(&format!("\n  {queue}DeadLetterQueueAlarm:\n"))
+                .unwrap_or_else(|| panic!("no {queue}DeadLetterQueueAlarm"));
+            let block = &template[start + 1..];
+            // Up to the next resource: the next line indented by two.
+            let end = block
+                .match_indices("\n  ")
+                .map(|(i, _)| i)
+                .find(|&i| block[i + 3..].starts_with(|c: char| c.is_ascii_alphabetic()))
+                .unwrap_or(block.len());
+            // The folded description, its lines joined as YAML joins them.
+            let text = block[..end]
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            for command in ["list", "redrive"] {
+                let named = format!("`adder dlq {command}{flag}`");
+                assert!(text.contains(&named), "{queue}: {named} in {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_dead_lettered_notification_names_its_objects() {
+        let note = r#"{"Records": [
+            {"s3": {"bucket": {"name": "in"}, "object": {"key": "a+b.csv"}}},
+            {"s3": {"bucket": {"name": "in"}, "object": {"key": "c.json"}}}]}"#;
+        assert_eq!(
+            notification_reason(note).to_string(),
+            "S3 notification of s3://in/a+b.csv, s3://in/c.json"
+        );
+        assert_eq!(
+            notification_reason(r#"{"Records": []}"#).to_string(),
+            "undecodable: not an S3 event notification: no Records"
+        );
+        assert!(matches!(
+            notification_reason("{not json"),
+            Reason::Undecodable(_)
         ));
     }
 

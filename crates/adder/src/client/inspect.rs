@@ -11,7 +11,8 @@ fn sources(choice: Option<QueueChoice>) -> Vec<Source> {
     match choice {
         Some(QueueChoice::TimesTwo) => vec![Source::TimesTwo],
         Some(QueueChoice::Reduce) => vec![Source::Reduce],
-        None => vec![Source::TimesTwo, Source::Reduce],
+        Some(QueueChoice::ObjectCreated) => vec![Source::ObjectCreated],
+        None => Source::ALL.to_vec(),
     }
 }
 
@@ -19,6 +20,7 @@ fn queue_name(source: Source) -> &'static str {
     match source {
         Source::TimesTwo => "TimesTwo",
         Source::Reduce => "Reduce",
+        Source::ObjectCreated => "ObjectCreated",
     }
 }
 
@@ -129,7 +131,7 @@ pub async fn dlq_list(
         for letter in &letters {
             let reason = admin.reason(source, letter).await;
             let hint = match reason {
-                Reason::ArrayPending(_) => format!(
+                Reason::ArrayPending(_) | Reason::Notification(_) => format!(
                     ", see {}'s logs for message {}",
                     source.function(),
                     letter.message_id

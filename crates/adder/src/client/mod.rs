@@ -46,6 +46,8 @@ pub struct ApiArgs {
 pub enum QueueChoice {
     TimesTwo,
     Reduce,
+    /// The input bucket's S3 notifications.
+    ObjectCreated,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,7 +55,7 @@ pub enum DlqCommand {
     /// Lists the messages of a dead-letter queue with the reason each is
     /// there, leaving them in place.
     List {
-        /// Only this queue's dead letters (both queues otherwise).
+        /// Only this queue's dead letters (all three queues otherwise).
         #[arg(long, value_enum)]
         queue: Option<QueueChoice>,
         /// Also print each message's body.
@@ -65,7 +67,7 @@ pub enum DlqCommand {
     /// Moves every dead letter back to the queue it came from, to be
     /// processed again (safe: every step is idempotent).
     Redrive {
-        /// Only this queue's dead letters (both queues otherwise).
+        /// Only this queue's dead letters (all three queues otherwise).
         #[arg(long, value_enum)]
         queue: Option<QueueChoice>,
         #[command(flatten)]
