@@ -10,6 +10,14 @@
 //!
 //! To cover a new code path, add a scenario to [`SCENARIOS`].
 //!
+//! Two things moto does not check are checked on the recorded DynamoDB
+//! requests instead: moto authorises DynamoDB calls against `"*"`, not the
+//! table (so IAM on moto cannot catch a function reaching the wrong table:
+//! each request's `TableName` must be the table its client is for), and
+//! moto's reads are always consistent (so every `GetItem` and `Query` must
+//! ask for a strongly consistent read: reduce's exactly-once argument and
+//! the map's record check rest on it, steps/reduce.rs).
+//!
 //! S3 grants are compared the way IAM matches them: an object action
 //! (`s3:GetObject`) on the bucket's objects (`InputBucket/*`), a bucket
 //! action (`s3:ListBucket`) on the bucket.
@@ -60,6 +68,8 @@ struct Function {
     recorder: CallRecorder,
     /// What its environment names, as its ports were built from.
     names: Names,
+    /// Its environment: the variables its clients' labels name.
+    env: BTreeMap<String, String>,
 }
 
 /// The stack on moto, the three functions, and ports of the test's own (the
@@ -125,6 +135,9 @@ async fn each_function_is_granted_exactly_what_its_code_calls() {
         eprintln!("scenario: {name}");
         scenario(&world).await;
     }
+    // First the requests' tables: the grants below trust each client's label.
+    let dynamodb = dynamodb_problems(&world);
+    assert!(dynamodb.is_empty(), "{}", dynamodb.join("\n"));
     let mut problems = Vec::new();
     for (id, function) in &world.functions {
         let called = function.called();
@@ -156,6 +169,56 @@ async fn each_function_is_granted_exactly_what_its_code_calls() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// What the functions' DynamoDB requests did wrong: a table other than the
+/// one their client is for, a read not strongly consistent. Also fails when
+/// the scenarios made no read of each kind, so the check cannot pass empty.
+fn dynamodb_problems(world: &World) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut reads = BTreeSet::new();
+    for (id, function) in &world.functions {
+        for request in function.recorder.dynamodb_requests() {
+            let expected = function.env.get(&request.resource);
+            if request.tables.is_empty() || request.tables.iter().any(|t| Some(t) != expected) {
+                problems.push(format!(
+                    "{id}: {} on tables {:?} through its {} client, which is for {expected:?}",
+                    request.operation, request.tables, request.resource
+                ));
+            }
+            if matches!(
+                request.operation.as_str(),
+                "GetItem" | "Query" | "Scan" | "BatchGetItem"
+            ) {
+                reads.insert((
+                    id.clone(),
+                    request.operation.clone(),
+                    request.resource.clone(),
+                ));
+                if request.consistent_read != Some(true) {
+                    problems.push(format!(
+                        "{id}: {} on {} without ConsistentRead (sent {:?})",
+                        request.operation, request.resource, request.consistent_read
+                    ));
+                }
+            }
+        }
+    }
+    for needed in [
+        (REDUCE, "GetItem", aws_ports::SUMS_TABLE),
+        (REDUCE, "Query", aws_ports::SCRATCHPAD_TABLE),
+        (TIMES_TWO, "GetItem", aws_ports::SUMS_TABLE),
+    ] {
+        let key = (
+            needed.0.to_string(),
+            needed.1.to_string(),
+            needed.2.to_string(),
+        );
+        if !reads.contains(&key) {
+            problems.push(format!("no scenario recorded {needed:?}: {reads:?}"));
+        }
+    }
+    problems
 }
 
 /// The grants of `function` in [`CONSULTED_BY_S3`].
@@ -218,6 +281,7 @@ impl Function {
             config,
             recorder,
             names,
+            env,
         }
     }
 

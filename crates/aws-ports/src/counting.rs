@@ -86,12 +86,30 @@ pub struct Call {
     pub resource: String,
 }
 
+/// One DynamoDB request as sent, for checks on what it asked of the table:
+/// which table it named, and whether it asked for a strongly consistent read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynamoRequest {
+    /// The operation, e.g. `GetItem`, `Query`.
+    pub operation: String,
+    /// The label given to [`CallRecorder::on`]: which table the client is for.
+    pub resource: String,
+    /// The tables the request names: its `TableName`, or the keys of a
+    /// batch's `RequestItems`, or each `TransactItems` entry's `TableName`.
+    pub tables: Vec<String>,
+    /// The request's `ConsistentRead`; `None` when absent (an eventually
+    /// consistent read, for a read operation).
+    pub consistent_read: Option<bool>,
+}
+
 /// Records which IAM actions the SDK clients needed, by resource, so a test
-/// can compare what the code calls with what the template grants. Clones
-/// share one record.
+/// can compare what the code calls with what the template grants, and every
+/// DynamoDB request's table and read consistency, which moto neither
+/// authorises by table nor serves inconsistently. Clones share one record.
 #[derive(Debug, Clone, Default)]
 pub struct CallRecorder {
     calls: Arc<Mutex<BTreeSet<Call>>>,
+    dynamodb: Arc<Mutex<Vec<DynamoRequest>>>,
 }
 
 impl CallRecorder {
@@ -110,6 +128,51 @@ impl CallRecorder {
     pub fn calls(&self) -> BTreeSet<Call> {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
     }
+
+    /// Every DynamoDB request attempt, in the order sent.
+    pub fn dynamodb_requests(&self) -> Vec<DynamoRequest> {
+        self.dynamodb.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+}
+
+/// The tables a DynamoDB request body names.
+fn tables_named(json: &serde_json::Value) -> Vec<String> {
+    let mut tables: Vec<String> = json["TableName"]
+        .as_str()
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+    if let Some(items) = json["RequestItems"].as_object() {
+        tables.extend(items.keys().cloned());
+    }
+    if let Some(items) = json["TransactItems"].as_array() {
+        for item in items.iter().filter_map(|i| i.as_object()) {
+            tables.extend(
+                item.values()
+                    .filter_map(|action| action["TableName"].as_str())
+                    .map(str::to_string),
+            );
+        }
+    }
+    tables
+}
+
+/// The DynamoDB request in flight, from its JSON body (DynamoDB's protocol
+/// is JSON, and the SDK's bodies are in memory before they are sent).
+fn dynamodb_request(cfg: &ConfigBag, body: Option<&[u8]>, resource: &str) -> Option<DynamoRequest> {
+    let m = cfg.load::<Metadata>()?;
+    if stack_names::iam::prefix_of(m.service()) != "dynamodb" {
+        return None;
+    }
+    let json: serde_json::Value = body
+        .and_then(|b| serde_json::from_slice(b).ok())
+        .unwrap_or_default();
+    Some(DynamoRequest {
+        operation: m.name().to_string(),
+        resource: resource.to_string(),
+        tables: tables_named(&json),
+        consistent_read: json["ConsistentRead"].as_bool(),
+    })
 }
 
 /// The interceptor [`CallRecorder::on`] makes: every attempt is recorded,
@@ -138,6 +201,12 @@ impl Intercept for RecordCalls {
                 action,
                 resource: self.resource.clone(),
             });
+        }
+        let body = context.request().body().bytes();
+        if let Some(request) = dynamodb_request(cfg, body, &self.resource) {
+            if let Ok(mut requests) = self.recorder.dynamodb.lock() {
+                requests.push(request);
+            }
         }
         Ok(())
     }

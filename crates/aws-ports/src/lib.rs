@@ -17,7 +17,9 @@ mod s3;
 mod sqs;
 mod unset;
 
-pub use counting::{Call, CallRecorder, RecordCalls, ReportDenials, RequestCounter, Sent};
+pub use counting::{
+    Call, CallRecorder, DynamoRequest, RecordCalls, ReportDenials, RequestCounter, Sent,
+};
 pub use dynamodb::{DynamoScratchpad, DynamoSums};
 pub use errors::{from_build, from_sdk};
 pub use faults::LoseAnswers;
