@@ -10,6 +10,30 @@ const MAX_MESSAGE_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
 const CHUNK_TOO_LARGE: &str =
     "must be at most 23290: a packet of that many elements is the most one 1 MiB SQS message holds";
 
+/// Bytes of an object one core reads and maps per second, at least, in the
+/// slowest format: measured on the project's 2-core machine, JSON arrays
+/// map at 57 MB/s of `times_two` busy time end to end (`adder bench
+/// --object json`), pretty-printed JSON at 136 MB/s of CPU in the reader
+/// alone (`cargo run -p packet --release --example range_throughput`);
+/// lines and CSV are faster. Rounded down for the bound below.
+pub const RANGE_BYTES_PER_CPU_SECOND: u64 = 50_000_000;
+
+/// Lambda gives a function one full vCPU at 1,769 MB of memory, and a share
+/// in proportion below (a 512 MB function has 0.29 of one).
+pub const MEMORY_MB_PER_VCPU: u64 = 1_769;
+
+/// Largest `RANGE_BYTES`. One `times_two` invocation maps up to `BatchSize`
+/// (5) ranges on its share of a vCPU: 5 × 32 MiB at 50 MB/s × 512/1,769 is
+/// 11.6 s, under half of the 25 s its 30 s timeout leaves for reading, so a
+/// slow S3 or a noisy neighbour has room. tests/template_limits.rs checks
+/// this against template.yaml's `MemorySize`, `Timeout` and `BatchSize`, and
+/// `RangeBytes`' `MaxValue` is this; a larger setting is refused at start.
+pub const MAX_RANGE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Why a `RANGE_BYTES` above [`MAX_RANGE_BYTES`] is refused.
+const RANGE_TOO_LARGE: &str = "must be at most 33554432 (32 MiB): a batch of larger ranges may not \
+     be read within times_two's timeout at a 512 MB function's CPU share (docs/limits.md)";
+
 /// Settings of the pipeline. Each can be set with the environment variable
 /// named in its doc; `template.yaml` sets them for the deployed functions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,12 +102,16 @@ impl Config {
             match lookup(name) {
                 None => Ok(default),
                 Some(value) => match value.trim().parse::<u64>() {
-                    Ok(n) if n >= min && (name != "CHUNK_SIZE" || n <= MAX_CHUNK_SIZE) => Ok(n),
-                    Ok(n) if n >= min => Err(ConfigError {
+                    Ok(n) if n >= min && n > upper_bound(name) => Err(ConfigError {
                         name,
                         value,
-                        reason: CHUNK_TOO_LARGE,
+                        reason: if name == "CHUNK_SIZE" {
+                            CHUNK_TOO_LARGE
+                        } else {
+                            RANGE_TOO_LARGE
+                        },
                     }),
+                    Ok(n) if n >= min => Ok(n),
                     Ok(_) => Err(ConfigError {
                         name,
                         value,
@@ -141,6 +169,15 @@ impl Config {
     }
 }
 
+/// The largest value a setting may take.
+fn upper_bound(name: &str) -> u64 {
+    match name {
+        "CHUNK_SIZE" => MAX_CHUNK_SIZE,
+        "RANGE_BYTES" => MAX_RANGE_BYTES,
+        _ => u64::MAX,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,6 +198,19 @@ mod tests {
         assert!(
             err.to_string().contains(&MAX_CHUNK_SIZE.to_string()),
             "{err}"
+        );
+        let range = |v: u64| Config::from_lookup(|n| (n == "RANGE_BYTES").then(|| v.to_string()));
+        assert_eq!(
+            range(MAX_RANGE_BYTES).expect("the largest").range_bytes,
+            MAX_RANGE_BYTES
+        );
+        assert_eq!(
+            range(MAX_RANGE_BYTES + 1)
+                .expect_err("a range that may not be read in time")
+                .to_string(),
+            "environment variable RANGE_BYTES=\"33554433\" is not valid: must be at most \
+             33554432 (32 MiB): a batch of larger ranges may not be read within times_two's \
+             timeout at a 512 MB function's CPU share (docs/limits.md)"
         );
         let cfg = Config::from_lookup(|n| (n == "MAX_RECEIVE_COUNT").then(|| "3".to_string()))
             .expect("valid");
