@@ -227,6 +227,9 @@ fn summed<R: BufRead>(sum: Summer, source: &source::Source<R>) -> RangeSum {
 /// file. Only byte 0 may hold one; elsewhere it is data.
 pub(crate) const BYTE_ORDER_MARK: &[u8] = b"\xef\xbb\xbf";
 
+/// A reader whose first bytes were taken out and put back in front.
+type Rejoined<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
+
 /// `reader` (at byte 0) past a byte order mark, if the object starts with
 /// one, and how many bytes that skipped. The first three bytes are read
 /// into a buffer of their own, so the answer does not depend on how the
@@ -234,7 +237,7 @@ pub(crate) const BYTE_ORDER_MARK: &[u8] = b"\xef\xbb\xbf";
 fn without_byte_order_mark<R: BufRead>(
     mut reader: R,
     size: u64,
-) -> Result<(u64, io::Chain<io::Cursor<Vec<u8>>, R>), RangeError> {
+) -> Result<(u64, Rejoined<R>), RangeError> {
     let mut head = Vec::with_capacity(BYTE_ORDER_MARK.len());
     (&mut reader)
         .take(size.min(BYTE_ORDER_MARK.len() as u64))
