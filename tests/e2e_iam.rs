@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{array, expected, run_adder, sdk_as, Server};
+use common::{array, expected, run_adder, sdk_as, wait_until_empty, Server};
 use pipeline::Queue;
 use stack::Stack;
 use std::time::Duration;
@@ -123,7 +123,17 @@ async fn sums_and_admin_commands_with_exactly_the_granted_actions() {
     );
     assert!(rows.contains(&ids[1]), "{rows}");
 
-    // The redriven duplicate went through times_two without a denial.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The redriven duplicate went through times_two (both queues empty:
+    // handled and deleted, not dead-lettered again) without a denial.
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    wait_until_empty(
+        &sqs,
+        &[
+            resources.times_two_queue_url.as_str(),
+            resources.times_two_dead_letter_queue_url.as_str(),
+        ],
+        Duration::from_secs(60),
+    )
+    .await;
     server.assert_nothing_denied();
 }

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::Value;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
@@ -262,4 +263,50 @@ pub fn run_adder(
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Messages of `queue`: (visible, in flight).
+pub async fn depth(sqs: &aws_sdk_sqs::Client, queue: &str) -> (u64, u64) {
+    let answer = sqs
+        .get_queue_attributes()
+        .queue_url(queue)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .expect("queue attributes");
+    let get = |name: QueueAttributeName| -> u64 {
+        answer
+            .attributes()
+            .and_then(|a| a.get(&name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (
+        get(QueueAttributeName::ApproximateNumberOfMessages),
+        get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    )
+}
+
+/// Waits until every queue of `queues` holds no message, visible or in
+/// flight: every message sent to them has been handled and deleted.
+pub async fn wait_until_empty(sqs: &aws_sdk_sqs::Client, queues: &[&str], within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let mut left = Vec::new();
+        for queue in queues {
+            let (visible, in_flight) = depth(sqs, queue).await;
+            if visible + in_flight > 0 {
+                left.push(format!("{queue}: {visible} visible, {in_flight} in flight"));
+            }
+        }
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "queues not empty after {within:?}: {left:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
