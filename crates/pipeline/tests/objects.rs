@@ -593,3 +593,64 @@ async fn each_record_of_a_notification_is_handled_even_when_one_fails() {
     let done = record(&backend, &started[0].array_id).await;
     assert_eq!(done.sum.map(|s| s.to_string()), Some("6".into()));
 }
+
+/// An empty CSV read with a header has lost its header (a truncated export
+/// more likely than an empty table, which keeps its header line): it fails
+/// as bad data, as docs/objects.md says. Without a header it holds no
+/// record and sums to 0, like an empty `lines` object; so does a CSV that
+/// is only its header.
+#[tokio::test]
+async fn an_empty_csv_fails_with_a_header_and_sums_to_zero_without() {
+    let csv = |header| FormatRequest::Csv {
+        column: Column::Index(0),
+        header,
+    };
+    let record = sum_object("", csv(true), 8, false).await;
+    assert_eq!(record.status, Status::Failed);
+    let failure = record.failure.expect("failure");
+    assert_eq!(
+        (failure.kind, failure.reason.as_str()),
+        (
+            FailureKind::BadData,
+            "s3://in/data is not valid CSV data: byte 0 (line 1): the object has no header line"
+        )
+    );
+    for (text, header) in [("", false), ("amount\r\n", true)] {
+        let record = sum_object(text, csv(header), 8, false).await;
+        assert_eq!(
+            (record.status, record.element_count),
+            (Status::Done, Some(0)),
+            "{text:?}"
+        );
+    }
+}
+
+/// An archived object of a known format starts (HEAD works), and its array
+/// fails when a range is read: the reason names the storage class.
+#[tokio::test]
+async fn an_archived_object_fails_its_array_naming_the_storage_class() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let config = config(4, 2);
+    let object = backend.objects.put("in", "cold.txt", b"1\n2\n".to_vec());
+    backend.objects.archive("in", "cold.txt");
+    let etag = object.etag.clone().expect("etag");
+    let started = object_created(
+        &backend.ports(),
+        &config,
+        &notification("cold.txt", etag.trim_matches('"')),
+    )
+    .await
+    .expect("started");
+    drain(&backend, &config, false).await;
+    let failed = record(&backend, &started[0].array_id).await;
+    let failure = failed.failure.expect("failure");
+    assert_eq!(
+        (failure.kind, failure.reason.as_str()),
+        (
+            FailureKind::Unreadable,
+            "s3://in/cold.txt is in an archive storage class (S3 answered InvalidObjectState): \
+             restore it and copy it to a storage class that can be read at once (e.g. \
+             STANDARD), or upload it again"
+        )
+    );
+}
