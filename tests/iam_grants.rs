@@ -606,3 +606,73 @@ async fn last_receive(w: &World, function: &str) {
     assert_eq!(answer["status"], "failed", "{answer}");
     assert_eq!(answer["failure"], "dead_lettered", "{answer}");
 }
+
+/// Why the moto users' DynamoDB statements are on `"*"` and not on the
+/// stack's tables, as template.yaml scopes them: moto authorises a DynamoDB
+/// request against the resource `"*"`, so a statement on a table's ARN
+/// denies even a request on that very table. The table scoping is checked
+/// instead on the recorded requests (`dynamodb_problems`). When moto starts
+/// checking tables this test fails: then scope the statements
+/// (`test_support::iam::function_statements`) to the tables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_authorises_dynamodb_against_star_only() {
+    let moto = Moto::start();
+    let stack = Stack::embedded().expect("template.yaml parses");
+    let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
+    let provisioned = stack_tools::provision(&stack, &sdk, "probe")
+        .await
+        .expect("provision on moto");
+    let table = provisioned.table_names[stack_names::SUMS_TABLE].clone();
+    let statement = |resource: &str| serde_json::json!({"Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": resource});
+    let arn = format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}");
+    let (_, users) = test_support::iam::enforce_with_users(
+        &moto,
+        &stack,
+        "probe",
+        &[
+            ("on-the-table", vec![statement(&arn)]),
+            ("on-star", vec![statement("*")]),
+        ],
+    )
+    .expect("IAM users on moto");
+    let status_as = |user: &str| {
+        let user = users[user].clone();
+        let (moto, table) = (moto.endpoint().to_string(), table.clone());
+        async move {
+            let keys = aws_sdk_dynamodb::config::Credentials::new(
+                &user.access_key_id,
+                &user.secret_access_key,
+                None,
+                None,
+                "probe",
+            );
+            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .endpoint_url(moto)
+                .region(aws_config::Region::new("us-east-1"))
+                .credentials_provider(keys)
+                .load()
+                .await;
+            let key = aws_sdk_dynamodb::types::AttributeValue::S("no-such-array".into());
+            match aws_sdk_dynamodb::Client::new(&sdk)
+                .get_item()
+                .table_name(table)
+                .key("arrayId", key)
+                .send()
+                .await
+            {
+                Ok(_) => 200,
+                Err(e) => e.raw_response().map_or(0, |r| r.status().as_u16()),
+            }
+        }
+    };
+    assert_eq!(
+        status_as("on-star").await,
+        200,
+        "the request itself is valid"
+    );
+    assert_eq!(
+        status_as("on-the-table").await,
+        403,
+        "moto now authorises DynamoDB by table: scope the test users' table statements"
+    );
+}

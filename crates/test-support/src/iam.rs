@@ -11,8 +11,12 @@
 //! [`stack::iam::operations_allowed_by`] accounts for). It checks SQS
 //! requests against the queue's ARN, so a function's SQS statements name its
 //! queues; it checks DynamoDB requests against `"*"` only, so table
-//! statements are on `"*"`, and crates/stack/tests/security.rs checks the
-//! template's table scoping.
+//! statements are on `"*"` (a statement on a table's ARN would deny every
+//! request: tests/iam_grants.rs `moto_authorises_dynamodb_against_star_only`
+//! shows it, and fails once moto checks tables, when these statements
+//! should be scoped). crates/stack/tests/security.rs checks the template's
+//! table scoping, and tests/iam_grants.rs that each function's requests name
+//! only its own tables.
 //!
 //! The principals:
 //! - one per function of template.yaml, with its grants (its code's and its
@@ -219,6 +223,17 @@ pub fn operator_actions() -> Result<BTreeSet<String>, IamError> {
 /// and tables are named `<prefix>-<LogicalId>`, then makes moto enforce IAM:
 /// from the next request on, only their keys work.
 pub fn enforce(moto: &Moto, stack: &Stack, prefix: &str) -> Result<Principals, IamError> {
+    enforce_with_users(moto, stack, prefix, &[]).map(|(principals, _)| principals)
+}
+
+/// Like [`enforce`], with extra users, each allowed exactly its statements
+/// (`(name, statements)`), for tests of what moto checks: by name.
+pub fn enforce_with_users(
+    moto: &Moto,
+    stack: &Stack,
+    prefix: &str,
+    extra: &[(&str, Vec<serde_json::Value>)],
+) -> Result<(Principals, BTreeMap<String, Principal>), IamError> {
     let iam = IamApi {
         address: moto.endpoint().trim_start_matches("http://").to_string(),
     };
@@ -233,13 +248,18 @@ pub fn enforce(moto: &Moto, stack: &Stack, prefix: &str) -> Result<Principals, I
     let deployer = iam.user("deployer", vec![allow(&deploying, "*")])?;
     let everything = ["sqs:*", "dynamodb:*", "s3:*"].map(String::from).into();
     let harness = iam.user("harness", vec![allow(&everything, "*")])?;
+    let mut users = BTreeMap::new();
+    for (name, statements) in extra {
+        users.insert(name.to_string(), iam.user(name, statements.clone())?);
+    }
     iam.start_checking()?;
-    Ok(Principals {
+    let principals = Principals {
         functions,
         operator,
         deployer,
         harness,
-    })
+    };
+    Ok((principals, users))
 }
 
 /// moto's IAM query API, called before IAM is enforced (so unsigned: the
