@@ -654,3 +654,51 @@ async fn an_archived_object_fails_its_array_naming_the_storage_class() {
         )
     );
 }
+
+/// A notification whose ranges could not all be sent comes again; if the
+/// object is unreadable by then, no delivery will send them: the array
+/// ends now with the reason (not at its deadline), and the key's record
+/// says it too. (Found by the simulation, seed 2414.)
+#[tokio::test]
+async fn an_array_left_unsent_ends_when_its_object_becomes_unreadable() {
+    use pipeline::injected::{InjectedQueue, Injection};
+    use pipeline::PortError;
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let queue = InjectedQueue::new(backend.times_two_queue.clone());
+    let ports = pipeline::Ports {
+        times_two_queue: queue.clone(),
+        ..backend.ports()
+    };
+    let config = config(4, 2);
+    let object = backend
+        .objects
+        .put("in", "k.txt", b"1\n2\n3\n4\n5\n".to_vec());
+    let body = notification(
+        "k.txt",
+        object.etag.as_deref().expect("etag").trim_matches('"'),
+    );
+    queue.faults.set(
+        "send",
+        Injection::Before(PortError::Throttled("slow down".into())),
+    );
+    assert!(object_created(&ports, &config, &body).await.is_err());
+    let array_id = backend.sums.records()[0].array_id.clone();
+    queue.faults.clear("send");
+
+    backend.objects.deny("in");
+    let started = object_created(&ports, &config, &body)
+        .await
+        .expect("handled: nothing to retry");
+    assert!(started.is_empty());
+    let ended = record(&backend, &array_id).await;
+    assert_eq!(ended.status, Status::Failed);
+    let failure = ended.failure.expect("failure");
+    assert_eq!(
+        (failure.kind, failure.reason.as_str()),
+        (
+            FailureKind::Unreadable,
+            "s3://in/k.txt may not be read by the pipeline's functions (access denied): grant \
+             them s3:GetObject on it, or put it in the stack's input bucket"
+        )
+    );
+}

@@ -524,7 +524,13 @@ pub async fn object_created(
             }
             Ok(Err(unstartable)) => {
                 tracing::warn!(object = %object, array_id = %unstartable.array_id, error = %unstartable.error, "object cannot be summed; its failure is recorded");
-                record_unstartable(ports, config, &object, &unstartable).await
+                let size = record.s3.object.size;
+                match record_unstartable(ports, config, &object, &unstartable).await {
+                    Ok(()) => {
+                        fail_unsent(ports, config, &object, size, &format, &unstartable).await
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Err(ObjectSubmitError::Object(ObjectError::NotFound(_) | ObjectError::Changed(_))) => {
                 tracing::info!(object = %object, "object gone or replaced since its event; skipped");
@@ -575,6 +581,41 @@ async fn fail_replaced(
         format!("{object} was deleted or overwritten before its ranges were all enqueued; upload it again"),
     );
     super::submit::record_failure(ports, &source.array_id(), &failure).await
+}
+
+/// An earlier delivery of the notification may have recorded the object's
+/// array and died before sending every range (or failed to, `not_enqueued`,
+/// which a delivery revives): with this delivery's failure no later one
+/// sends them, so the array ends now with its reason rather than expire at
+/// its deadline. Its id is computed from the event, as [`fail_replaced`]
+/// does; an array whose ranges were all sent is left to them.
+async fn fail_unsent(
+    ports: &Ports,
+    config: &Config,
+    object: &ObjectRef,
+    size: Option<u64>,
+    format: &FormatRequest,
+    unstartable: &Unstartable,
+) -> Result<(), PortError> {
+    let (Ok(format), Some(size)) = (format.known(), size) else {
+        return Ok(());
+    };
+    let array_id = ObjectSource {
+        object: object.clone(),
+        size,
+        format,
+    }
+    .array_id();
+    if array_id == unstartable.array_id {
+        return Ok(());
+    }
+    match super::get_sum(ports, &array_id).await? {
+        Some(record) if !record.has_ended() && !record.enqueued => {
+            let failure = failure_of(object, config, &unstartable.error);
+            super::submit::record_failure(ports, &array_id, &failure).await
+        }
+        _ => Ok(()),
+    }
 }
 
 /// S3 event keys are URL-encoded, with `+` for a space (a `+` in a key
