@@ -11,9 +11,10 @@ fn parameter(name: &str) -> Value {
 #[test]
 fn chunk_size_is_bounded_by_what_one_message_holds() {
     let chunk = parameter("ChunkSize");
-    assert_eq!(chunk["MaxValue"].as_u64(), Some(packet::MAX_CHUNK_SIZE));
+    assert_eq!(chunk["MaxValue"].as_u64(), Some(pipeline::MAX_CHUNK_SIZE));
+    assert!(pipeline::MAX_CHUNK_SIZE <= packet::MAX_CHUNK_SIZE);
     let default = chunk["Default"].as_u64().expect("a default");
-    assert!(default <= packet::MAX_CHUNK_SIZE);
+    assert!(default <= pipeline::MAX_CHUNK_SIZE);
 }
 
 #[test]
@@ -105,8 +106,9 @@ fn largest_body(queue: &str) -> String {
             // A full packet of the longest elements; a range message is far smaller.
             let longest = format!("-0.{}e-130", "1".repeat(packet::MAX_ELEMENT_TEXT - 8));
             assert_eq!(longest.len(), packet::MAX_ELEMENT_TEXT);
-            let tree = packet::Tree::new(u64::MAX / 2, packet::MAX_CHUNK_SIZE, 2).expect("a tree");
-            let elements = vec![longest.as_str(); packet::MAX_CHUNK_SIZE as usize];
+            let chunk = parameter("ChunkSize")["MaxValue"].as_u64().expect("a MaxValue");
+            let tree = packet::Tree::new(u64::MAX / 2, chunk, 2).expect("a tree");
+            let elements = vec![longest.as_str(); chunk as usize];
             let body = packet::MapMessage::encode(ID, &tree, tree.leaves() - 1, &elements);
             assert!(body.len() <= packet::MAX_MESSAGE_BYTES);
             body
@@ -221,7 +223,9 @@ fn every_mapping_batch_fits_one_invocation() {
 #[test]
 fn the_largest_ranges_are_read_well_within_the_timeout() {
     let stack = stack::Stack::embedded().expect("template.yaml parses");
-    let largest = parameter("RangeBytes")["MaxValue"].as_u64().expect("a MaxValue");
+    let largest = parameter("RangeBytes")["MaxValue"]
+        .as_u64()
+        .expect("a MaxValue");
     assert_eq!(largest, pipeline::MAX_RANGE_BYTES);
     let template: Value = serde_yaml_ng::from_str(stack::TEMPLATE).expect("YAML");
     let memory_mb = template["Globals"]["Function"]["MemorySize"]
@@ -241,8 +245,8 @@ fn the_largest_ranges_are_read_well_within_the_timeout() {
     let bytes_per_second = pipeline::RANGE_BYTES_PER_CPU_SECOND as f64 * memory_mb as f64
         / pipeline::MEMORY_MB_PER_VCPU as f64;
     let reading = batch * largest as f64 / bytes_per_second;
-    let available = function.timeout.as_secs_f64()
-        - handlers::sqs::MAP_DEADLINE_MARGIN_MS as f64 / 1000.0;
+    let available =
+        function.timeout.as_secs_f64() - handlers::sqs::MAP_DEADLINE_MARGIN_MS as f64 / 1000.0;
     assert!(
         reading <= available / 2.0,
         "{batch} ranges of {largest} bytes at {bytes_per_second:.0} B/s take {reading:.1} s; \

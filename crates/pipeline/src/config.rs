@@ -1,14 +1,21 @@
 //! Tuning knobs shared by the three functions, read from the environment.
 
-use packet::MAX_CHUNK_SIZE;
 use std::time::Duration;
 
 /// The longest SQS keeps a message (`MessageRetentionPeriod` at most).
 const MAX_MESSAGE_RETENTION: Duration = Duration::from_secs(14 * 24 * 3600);
 
+/// Largest `CHUNK_SIZE`. A packet of that many of the longest elements is
+/// at most 990,512 bytes (within SQS's 1 MiB, `packet::MAX_CHUNK_SIZE`
+/// being 23,290), and six such messages, as SQS events, fit the 6,000,000
+/// bytes Lambda passes to one invocation: TimesTwo's `BatchSize` is 6.
+/// tests/template_limits.rs checks both against template.yaml, whose
+/// `ChunkSize` `MaxValue` is this.
+pub const MAX_CHUNK_SIZE: u64 = 22_000;
+
 /// Why a `CHUNK_SIZE` above [`MAX_CHUNK_SIZE`] is refused.
-const CHUNK_TOO_LARGE: &str =
-    "must be at most 23290: a packet of that many elements is the most one 1 MiB SQS message holds";
+const CHUNK_TOO_LARGE: &str = "must be at most 22000: six packets of that many elements are the \
+     most one times_two invocation takes (docs/limits.md)";
 
 /// Bytes of an object one core reads and maps per second, at least, in the
 /// slowest format: measured on the project's 2-core machine, JSON arrays
@@ -23,15 +30,16 @@ pub const RANGE_BYTES_PER_CPU_SECOND: u64 = 50_000_000;
 pub const MEMORY_MB_PER_VCPU: u64 = 1_769;
 
 /// Largest `RANGE_BYTES`. One `times_two` invocation maps up to `BatchSize`
-/// (5) ranges on its share of a vCPU: 5 × 32 MiB at 50 MB/s × 512/1,769 is
-/// 11.6 s, under half of the 25 s its 30 s timeout leaves for reading, so a
+/// (6) ranges on its share of a vCPU: 6 × 24 MiB at 50 MB/s × 512/1,769 is
+/// 10.4 s, under half of the 25 s its 30 s timeout leaves for reading, so a
 /// slow S3 or a noisy neighbour has room. tests/template_limits.rs checks
 /// this against template.yaml's `MemorySize`, `Timeout` and `BatchSize`, and
 /// `RangeBytes`' `MaxValue` is this; a larger setting is refused at start.
-pub const MAX_RANGE_BYTES: u64 = 32 * 1024 * 1024;
+pub const MAX_RANGE_BYTES: u64 = 24 * 1024 * 1024;
 
 /// Why a `RANGE_BYTES` above [`MAX_RANGE_BYTES`] is refused.
-const RANGE_TOO_LARGE: &str = "must be at most 33554432 (32 MiB): a batch of larger ranges may not \
+const RANGE_TOO_LARGE: &str =
+    "must be at most 25165824 (24 MiB): a batch of larger ranges may not \
      be read within times_two's timeout at a 512 MB function's CPU share (docs/limits.md)";
 
 /// Settings of the pipeline. Each can be set with the environment variable
@@ -208,8 +216,8 @@ mod tests {
             range(MAX_RANGE_BYTES + 1)
                 .expect_err("a range that may not be read in time")
                 .to_string(),
-            "environment variable RANGE_BYTES=\"33554433\" is not valid: must be at most \
-             33554432 (32 MiB): a batch of larger ranges may not be read within times_two's \
+            "environment variable RANGE_BYTES=\"25165825\" is not valid: must be at most \
+             25165824 (24 MiB): a batch of larger ranges may not be read within times_two's \
              timeout at a 512 MB function's CPU share (docs/limits.md)"
         );
         let cfg = Config::from_lookup(|n| (n == "MAX_RECEIVE_COUNT").then(|| "3".to_string()))

@@ -18,7 +18,9 @@ pub mod objects;
 pub mod ports;
 mod steps;
 
-pub use config::{Config, MAX_RANGE_BYTES, MEMORY_MB_PER_VCPU, RANGE_BYTES_PER_CPU_SECOND};
+pub use config::{
+    Config, MAX_CHUNK_SIZE, MAX_RANGE_BYTES, MEMORY_MB_PER_VCPU, RANGE_BYTES_PER_CPU_SECOND,
+};
 pub use objects::{MemoryObjects, ObjectBody, ObjectError, ObjectInfo, Objects};
 pub use ports::{
     Clock, Completion, Failing, Failure, FailureKind, PortError, Ports, Progress, Put, Queue,
