@@ -1,16 +1,17 @@
-//! The three release bootstraps, run as Lambda runs them.
+//! The three bootstraps, run as Lambda runs them.
 //!
-//! Each function's `bootstrap` (as `cargo lambda build --release` makes it for
-//! this machine's architecture) runs under `test_support::runtime`, a Lambda
+//! Each function's `bootstrap` (the binary as `cargo build` makes it for this
+//! machine's architecture, copied where `cargo lambda build` puts one) runs under `test_support::runtime`, a Lambda
 //! Runtime API, with the environment Lambda and template.yaml give it, against
 //! a moto server provisioned from the template. The events start from
 //! events/ (AWS's own samples from `aws_lambda_events`, changed only where a
 //! case needs it); SQS batches are built, as the event source mapping builds
 //! them, from the messages actually received from moto's queues.
 //!
-//! The bootstraps are built by `scripts/test` before `cargo test` (a release
-//! build takes minutes, too long to hide inside a test); a missing or stale
-//! one fails with the command that builds it.
+//! The bootstraps are built by `scripts/test`'s lambda-host step before
+//! `cargo test` (in the dev profile, which unwinds panics as the release
+//! profile does; the optimised arm64 build is the lambda-build step's); a
+//! missing or stale one fails with the command that builds it.
 
 mod common;
 
@@ -60,14 +61,7 @@ fn target_dir() -> PathBuf {
 }
 
 fn build_command() -> String {
-    let arch = match std::env::consts::ARCH {
-        "aarch64" => "--arm64",
-        _ => "--x86-64",
-    };
-    format!(
-        "cargo lambda build --release {arch} --lambda-dir {} --bin sum_array --bin times_two --bin reduce",
-        target_dir().join("lambda-host").display()
-    )
+    "scripts/test --only lambda-host".to_string()
 }
 
 fn newest_source(dir: &Path) -> SystemTime {
@@ -87,7 +81,7 @@ fn newest_source(dir: &Path) -> SystemTime {
     newest
 }
 
-/// The host-architecture release bootstrap of `binary`, checked present, of
+/// The host-architecture bootstrap of `binary`, checked present, of
 /// this machine's architecture and newer than every source it is built from.
 fn bootstrap(binary: &str) -> PathBuf {
     let path = target_dir()
@@ -95,7 +89,7 @@ fn bootstrap(binary: &str) -> PathBuf {
         .join(binary)
         .join("bootstrap");
     let rebuild = format!(
-        "run `{}` first (scripts/test does, in its lambda-host step)",
+        "run `{}` first (a full scripts/test does, before this test)",
         build_command()
     );
     let built = std::fs::metadata(&path)
