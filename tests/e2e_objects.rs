@@ -146,3 +146,39 @@ async fn a_bad_file_fails_with_the_line_of_its_bad_record() {
     );
     server.assert_nothing_denied();
 }
+
+/// A file dropped in an archive storage class (S3 Glacier) is notified, but
+/// S3 refuses to read it (InvalidObjectState): its array fails naming the
+/// storage class, not a missing s3:GetObject, and is found by its key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archived_file_fails_naming_its_storage_class() {
+    let moto = Moto::start();
+    let (server, client) = server(&moto).await;
+    client
+        .put_object()
+        .bucket(bucket())
+        .key("drop/cold.txt")
+        .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+        .body(b"1\n2\n".to_vec().into())
+        .send()
+        .await
+        .expect("put object");
+    let failed = wait_for(&server, "drop/cold.txt", Duration::from_secs(120)).await;
+    let version = failed["object"]["object"]["versionId"]
+        .as_str()
+        .expect("the input bucket is versioned");
+    assert_eq!(
+        (&failed["status"], &failed["failure"], &failed["reason"]),
+        (
+            &Value::from("failed"),
+            &Value::from("unreadable"),
+            &Value::from(format!(
+                "s3://{}/drop/cold.txt?versionId={version} is in an archive storage class \
+                 (S3 answered InvalidObjectState): restore it and copy it to a storage class \
+                 that can be read at once (e.g. STANDARD), or upload it again",
+                bucket()
+            ))
+        )
+    );
+    server.assert_nothing_denied();
+}
