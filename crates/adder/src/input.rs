@@ -53,6 +53,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_a_leading_byte_order_mark_is_dropped() {
+        assert_eq!(without_byte_order_mark("\u{feff}[1]".into()), "[1]");
+        assert_eq!(without_byte_order_mark("[1]".into()), "[1]");
+        assert_eq!(
+            without_byte_order_mark("[1,\u{feff}2]".into()),
+            "[1,\u{feff}2]"
+        );
+    }
+
+    #[test]
     fn numbers_become_an_array() {
         let args: Vec<String> = ["1", "-2.5", "3e2"].iter().map(|s| s.to_string()).collect();
         assert_eq!(body(&args, None), Ok("[1,-2.5,3e2]".into()));
