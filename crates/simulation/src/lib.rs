@@ -12,6 +12,8 @@
 
 pub mod check;
 pub mod clock;
+pub mod elements;
+pub mod faults;
 pub mod naive;
 pub mod objects;
 pub mod params;
@@ -20,8 +22,9 @@ pub mod state;
 pub mod trace;
 pub mod world;
 
+pub use faults::FaultKind;
 pub use params::{ArrayPlan, FaultMix, Params};
-pub use state::{FaultCounts, FaultKind, Rates};
+pub use state::{FaultCounts, Rates};
 
 use std::fmt;
 

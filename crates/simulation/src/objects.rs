@@ -7,7 +7,7 @@
 //! owns the records that start in it, so what every leaf must hold follows
 //! from those offsets alone, independently of `packet::ranges`.
 
-use crate::params::element;
+use crate::elements::element;
 use packet::ranges::Format;
 use packet::{Number, Tree};
 use pipeline::{Column, FormatRequest};

@@ -1,7 +1,7 @@
 //! The run's trace: a ring of the last events, for a readable failure report,
 //! and a digest of every event, to check that a seed replays identically.
 
-use crate::state::FaultKind;
+use crate::faults::FaultKind;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::VecDeque;
 use std::fmt;

@@ -9,11 +9,12 @@
 
 use crate::check::{check, Expected, Facts, KNOWN_DEFECT};
 use crate::clock::VirtualClock;
+use crate::faults::FaultKind;
 use crate::naive::naive_reduce;
 use crate::objects::{Mutation, Start, BUCKET};
 use crate::params::Params;
 use crate::ports::{describe, short, FaultyObjects, FaultyQueue, FaultyScratchpad, FaultySums};
-use crate::state::{FaultKind, Sim, DENIED};
+use crate::state::{Sim, DENIED};
 use crate::trace::Event;
 use crate::{Options, Reducer, RunReport};
 use futures::future::join_all;
