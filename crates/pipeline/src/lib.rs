@@ -14,19 +14,19 @@ pub mod config;
 mod idempotency;
 pub mod injected;
 pub mod memory;
-pub mod objects;
 pub mod ports;
 mod steps;
 
 pub use config::{
     Config, MAX_CHUNK_SIZE, MAX_RANGE_BYTES, MEMORY_MB_PER_VCPU, RANGE_BYTES_PER_CPU_SECOND,
 };
-pub use objects::{MemoryObjects, ObjectBody, ObjectError, ObjectInfo, Objects};
+pub use memory::MemoryObjects;
 pub use ports::{
     Clock, Completion, Failing, Failure, FailureKind, PortError, Ports, Progress, Put, Queue,
     Received, RowKey, Scratchpad, ScratchpadRow, Status, SumRecord, Sums, SystemClock,
     FAILED_RECORD_RETENTION_SECONDS,
 };
+pub use ports::{ObjectBody, ObjectError, ObjectInfo, Objects};
 pub use steps::{
     fail_dead_lettered, get_sum, reduce, reduce_batch, submit, times_two, times_two_until,
     MapOutcome, ReduceOutcome, StepError, SubmitError, Submitted, RETRIGGER_MARGIN_MS,

@@ -13,7 +13,7 @@ use super::range::{format_name, with_reader};
 use super::submit::{insert_own_or_existing, new_record};
 use super::{StepError, Submitted};
 use crate::config::Config;
-use crate::objects::ObjectError;
+use crate::ports::ObjectError;
 use crate::ports::{Failure, FailureKind, PortError, Ports, SumRecord};
 use packet::ranges::{resolve_column, Format};
 use packet::{NodeId, ObjectRef, ObjectSource, RangeMessage};

@@ -1,8 +1,8 @@
 //! Mapping one byte range of an object: read it through the object store
 //! port and sum the records it owns (`packet::ranges`).
 
-use crate::objects::{ObjectBody, ObjectError};
 use crate::ports::{Failure, FailureKind, PortError, Ports};
+use crate::ports::{ObjectBody, ObjectError};
 use packet::ranges::{line_of, read_from, read_range, Format, RangeError};
 use packet::{Number, ObjectRef, RangeMessage};
 use std::io::{BufRead, BufReader, ErrorKind, Read};

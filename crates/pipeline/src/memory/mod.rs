@@ -8,6 +8,10 @@
 //! reads item by item, so a concurrent write or delete can be seen half-way, as
 //! with a DynamoDB Query.
 
+mod objects;
+
+pub use objects::MemoryObjects;
+
 use crate::ports::{
     check_message_sizes, Claimed, Clock, Completion, Failing, Failure, KeyClaim, PortError,
     Progress, Put, Queue, Received, RowKey, Scratchpad, ScratchpadRow, Status, SumRecord, Sums,
@@ -488,7 +492,7 @@ pub struct MemoryBackend {
     pub reduce_dlq: Arc<MemoryQueue>,
     pub scratchpad: Arc<MemoryScratchpad>,
     pub sums: Arc<MemorySums>,
-    pub objects: Arc<crate::objects::MemoryObjects>,
+    pub objects: Arc<MemoryObjects>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -515,7 +519,7 @@ impl MemoryBackend {
             reduce_dlq,
             scratchpad: Arc::new(MemoryScratchpad::new()),
             sums: Arc::new(MemorySums::new()),
-            objects: Arc::new(crate::objects::MemoryObjects::new()),
+            objects: Arc::new(MemoryObjects::new()),
             clock,
         }
     }

@@ -3,6 +3,10 @@
 //! Each trait is the smallest surface the steps need; both implementations (AWS
 //! and in-process) must behave the same way, which the contract suite checks.
 
+mod objects;
+
+pub use objects::{ObjectBody, ObjectError, ObjectInfo, Objects};
+
 use async_trait::async_trait;
 use packet::{Number, ObjectSource, MAX_MESSAGE_BYTES};
 use std::sync::Arc;
@@ -419,6 +423,6 @@ pub struct Ports {
     pub scratchpad: Arc<dyn Scratchpad>,
     pub sums: Arc<dyn Sums>,
     /// The objects an object array reads (S3).
-    pub objects: Arc<dyn crate::objects::Objects>,
+    pub objects: Arc<dyn Objects>,
     pub clock: Arc<dyn Clock>,
 }
