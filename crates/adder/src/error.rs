@@ -1,6 +1,7 @@
 //! Why an `adder` command failed, with what to do about it (`help`) and the
 //! exit code a script reads: 2 for the user's mistakes (bad input, a request
-//! the API refused with a 4xx), 1 for everything else.
+//! the API refused with a 4xx), 1 for everything else. Each diagnostic code
+//! is a string: a name for a script to match, not a path into this crate.
 
 use miette::Diagnostic;
 
@@ -9,25 +10,26 @@ pub enum Error {
     /// The numbers, file or CSV given cannot be read as an array.
     #[error("{0}")]
     #[diagnostic(
-        code(adder::input),
+        code("adder::input"),
         help("give numbers (`1 2 3`), one JSON array (`'[1,2,3]'`), --file or --csv")
     )]
     Input(String),
     #[error("template.yaml: {0}")]
-    #[diagnostic(code(adder::template))]
+    #[diagnostic(code("adder::template"))]
     Template(#[from] stack::StackError),
+    /// The local platform could not start, or its in-process API failed.
     #[error(transparent)]
-    #[diagnostic(code(adder::start))]
-    Start(#[from] crate::runner::backend::StartError),
+    #[diagnostic(code("adder::local"))]
+    Local(local::Error),
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]
-    #[diagnostic(code(adder::listen), help("choose another --port"))]
+    #[diagnostic(code("adder::listen"), help("choose another --port"))]
     Listen { port: u16, source: std::io::Error },
     #[error("server failed: {0}")]
-    #[diagnostic(code(adder::serve))]
+    #[diagnostic(code("adder::serve"))]
     Serve(std::io::Error),
     #[error("cannot reach the API at {base}: {source}")]
     #[diagnostic(
-        code(adder::unreachable),
+        code("adder::unreachable"),
         help("is `adder serve` running, or is --api right?")
     )]
     Unreachable {
@@ -36,20 +38,20 @@ pub enum Error {
     },
     /// A non-200 answer; `why` is the API's `error` text.
     #[error("the API answered {status}: {why}")]
-    #[diagnostic(code(adder::refused))]
+    #[diagnostic(code("adder::refused"))]
     Refused { status: u16, why: String },
     #[error("unexpected answer from {what}: {text}")]
-    #[diagnostic(code(adder::unexpected))]
+    #[diagnostic(code("adder::unexpected"))]
     Unexpected { what: String, text: String },
     #[error("array {array_id} failed ({kind}): {reason}")]
-    #[diagnostic(code(adder::array_failed))]
+    #[diagnostic(code("adder::array_failed"))]
     ArrayFailed {
         array_id: String,
         kind: String,
         reason: String,
     },
     #[error("array {array_id} not done after {seconds} s")]
-    #[diagnostic(code(adder::timeout), help("raise --timeout"))]
+    #[diagnostic(code("adder::timeout"), help("raise --timeout"))]
     NotDone { array_id: String, seconds: u64 },
     #[error("--sigv4: {0}")]
     #[diagnostic(
@@ -59,13 +61,13 @@ pub enum Error {
     Signing(String),
     /// A deployed stack, its outputs, or the admin tools over its resources.
     #[error("{0}")]
-    #[diagnostic(code(adder::aws))]
+    #[diagnostic(code("adder::aws"))]
     Aws(String),
     #[error(transparent)]
-    #[diagnostic(code(adder::admin))]
+    #[diagnostic(code("adder::admin"))]
     Admin(#[from] stack_tools::AdminError),
     #[error("{0}")]
-    #[diagnostic(code(adder::bench))]
+    #[diagnostic(code("adder::bench"))]
     Bench(String),
 }
 
@@ -87,6 +89,22 @@ impl Error {
             .and_then(|v| v["error"].as_str().map(str::to_string))
             .unwrap_or_else(|| text.to_string());
         Error::Refused { status, why }
+    }
+}
+
+/// The local platform's errors, as the CLI reports them: a file that cannot
+/// be summed is the user's to fix (help and exit code 2, as for any input),
+/// an upload S3 refused is AWS's; everything else is the platform's.
+impl From<local::Error> for Error {
+    fn from(error: local::Error) -> Error {
+        use local::Error as E;
+        match error {
+            E::Unreadable { .. } | E::NoInputBucket | E::NotAFile(_) => {
+                Error::Input(error.to_string())
+            }
+            E::Upload { .. } => Error::Aws(error.to_string()),
+            error => Error::Local(error),
+        }
     }
 }
 

@@ -20,7 +20,7 @@ mod runner;
 mod submit;
 
 use clap::{Parser, Subcommand};
-use runner::backend::BackendArgs;
+use local::BackendArgs;
 use std::process::ExitCode;
 use std::time::Duration;
 

@@ -1,17 +1,14 @@
 //! Submit an array and wait for its sum: the one loop behind `adder sum`,
 //! `adder bench` and `adder submit --wait`, over any [`Api`]: the Router in
-//! process ([`InProcess`]) or a server over HTTP (`client::api::Client`).
+//! process ([`local::InProcess`]) or a server over HTTP (`client::api::Client`).
 
 use crate::error::Error;
-use crate::runner::backend::Running;
-use axum::body::{to_bytes, Body};
-use axum::Router;
-use http::{Method, Request};
+use http::Method;
 use indicatif::{ProgressBar, ProgressStyle};
+use local::InProcess;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::time::{Duration, Instant};
-use tower::ServiceExt;
 
 /// Something that answers the API's requests: (status, body text).
 pub trait Api {
@@ -23,24 +20,7 @@ pub trait Api {
     ) -> Result<(u16, String), Error>;
 }
 
-/// The API's Router called in process, on a local pipeline. Reads go to a
-/// Router over the client's ports, so `bench` counts only the pipeline's
-/// own work (`Running::ports`), as on Lambda.
-pub struct InProcess {
-    submit: Router,
-    read: Router,
-}
-
-impl InProcess {
-    pub fn new(running: &Running) -> InProcess {
-        let config = running.api_config.clone();
-        InProcess {
-            submit: handlers::router(running.ports.clone(), config.clone()),
-            read: handlers::router(running.client_ports.clone(), config),
-        }
-    }
-}
-
+/// The local pipeline's Router, called in process.
 impl Api for InProcess {
     async fn call(
         &self,
@@ -48,22 +28,7 @@ impl Api for InProcess {
         path: &str,
         body: Option<String>,
     ) -> Result<(u16, String), Error> {
-        let router = if method == Method::GET {
-            &self.read
-        } else {
-            &self.submit
-        };
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .body(body.map_or_else(Body::empty, Body::from))
-            .map_err(|e| Error::Bench(format!("cannot build a request to {path}: {e}")))?;
-        let Ok(response) = router.clone().oneshot(request).await;
-        let status = response.status().as_u16();
-        let bytes = to_bytes(response.into_body(), usize::MAX)
-            .await
-            .map_err(|e| Error::Bench(format!("cannot read the answer to {path}: {e}")))?;
-        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+        Ok(self.request(method, path, body).await?)
     }
 }
 

@@ -7,10 +7,10 @@
 use super::report::{Per, Seen};
 use super::BenchArgs;
 use crate::error::Error;
-use crate::runner::backend::{self, Kind, Running};
-use crate::submit::{submit, wait, Api, InProcess, Wait};
+use crate::submit::{submit, wait, Api, Wait};
 use aws_ports::RequestCounter;
 use clap::Args;
+use local::{InProcess, Kind, Running};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -209,7 +209,7 @@ pub async fn in_process(
 ) -> Result<(Running, RequestCounter, Driven), Error> {
     let stack = crate::runner::load_stack()?;
     let counter = RequestCounter::new();
-    let running = backend::start_counted(&args.backend, &stack, Some(&counter)).await?;
+    let running = local::start_counted(&args.backend, &stack, Some(&counter)).await?;
     let api = InProcess::new(&running);
     let driven = drive(&api, workload, args.many.clients, how).await?;
     settle(&running, args.backend.backend).await;

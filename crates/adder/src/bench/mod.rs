@@ -11,10 +11,10 @@ mod object;
 mod report;
 
 use crate::error::Error;
-use crate::runner::backend::{self, BackendArgs, Kind, Running};
-use crate::submit::{submit, wait, InProcess, Wait};
+use crate::submit::{submit, wait, Wait};
 use aws_ports::RequestCounter;
 use clap::Args;
+use local::{BackendArgs, InProcess, Kind, Running};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -77,7 +77,7 @@ pub async fn run(args: BenchArgs) -> Result<String, Error> {
     }
     let stack = crate::runner::load_stack()?;
     let counter = RequestCounter::new();
-    let running = backend::start_counted(&args.backend, &stack, Some(&counter)).await?;
+    let running = local::start_counted(&args.backend, &stack, Some(&counter)).await?;
     let (body, expected) = array(args.elements, args.seed);
     let measured = measure(&args, &running, body).await?;
     // The sum is readable before reduce has retired the root's children and

@@ -3,10 +3,10 @@
 
 use super::{numbers, report, waiting, BenchArgs, Measured};
 use crate::error::Error;
-use crate::runner::backend::{self, Running};
-use crate::runner::files::{place_object, FileFormat, Layout};
-use crate::submit::{submit_object, wait, Api, InProcess};
+use crate::runner::files::{FileFormat, Layout};
+use crate::submit::{submit_object, wait, Api};
 use aws_ports::RequestCounter;
+use local::{place_object, InProcess, Running};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -38,7 +38,7 @@ async fn measure(
 ) -> Result<String, Error> {
     let stack = crate::runner::load_stack()?;
     let counter = RequestCounter::new();
-    let running = backend::start_counted(&args.backend, &stack, Some(&counter)).await?;
+    let running = local::start_counted(&args.backend, &stack, Some(&counter)).await?;
     let csv = format == FileFormat::Csv;
     let layout = Layout {
         format: Some(format),

@@ -2,9 +2,9 @@
 //! port did, and with `--backend aws` every AWS request with the bill.
 
 use super::{BenchArgs, Measured};
-use crate::runner::backend::{Kind, Running};
-use crate::runner::tally::Tally;
 use aws_ports::RequestCounter;
+use local::tally::Tally;
+use local::{Kind, Running};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;

@@ -34,7 +34,7 @@ impl Client {
     pub async fn new(args: &ApiArgs) -> Result<Client, Error> {
         let base = match &args.stack {
             Some(stack) => {
-                let sdk = crate::runner::backend::sdk_config(None).await;
+                let sdk = local::sdk_config(None).await;
                 let outputs = super::target::stack_outputs(&sdk, stack).await?;
                 outputs
                     .get("ApiUrl")

@@ -53,7 +53,7 @@ pub async fn stack_outputs(
 
 /// The admin tools on the resources `args` names.
 pub async fn admin(args: &AwsArgs) -> Result<Admin, Error> {
-    let sdk = crate::runner::backend::sdk_config(args.endpoint_url.as_deref()).await;
+    let sdk = local::sdk_config(args.endpoint_url.as_deref()).await;
     let resources = match &args.stack {
         Some(stack) => {
             let outputs = stack_outputs(&sdk, stack).await?;

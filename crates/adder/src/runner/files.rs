@@ -1,21 +1,15 @@
 //! `adder sum --file`: a file summed by byte ranges, as an S3 object is.
 //!
-//! The file is put in the local pipeline's object store (the in-process
-//! store reads it from disk range by range, so a file bigger than memory
-//! sums in bounded memory), or with `--backend aws` uploaded to the input
-//! bucket, and submitted with POST /sumObject.
+//! The file is placed where the local pipeline reads objects
+//! ([`local::place_object`]: its in-process store, or with `--backend aws`
+//! the input bucket) and submitted with POST /sumObject.
 
-use super::backend::{self, BackendArgs, Running};
 use crate::error::Error;
-use crate::submit::{submit_object, wait, InProcess, Wait};
-use aws_sdk_s3::error::DisplayErrorContext;
-use aws_sdk_s3::primitives::ByteStream;
+use crate::submit::{submit_object, wait, Wait};
 use clap::{Args, ValueEnum};
+use local::{place_object, BackendArgs, InProcess};
 use std::path::Path;
 use std::time::Duration;
-
-/// The bucket local files are served from.
-pub const LOCAL_BUCKET: &str = "local";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FileFormat {
@@ -89,7 +83,7 @@ pub async fn sum_file(
     args: BackendArgs,
 ) -> Result<(), Error> {
     let stack = super::load_stack()?;
-    let running = backend::start(&args, &stack).await?;
+    let running = local::start(&args, &stack).await?;
     let (bucket, key) = place_object(&running, &args, path).await?;
     let api = InProcess::new(&running);
     let submitted = submit_object(&api, layout.request(&bucket, &key).to_string()).await?;
@@ -101,60 +95,5 @@ pub async fn sum_file(
     };
     let sum = wait(&api, &submitted.array_id, &how).await?;
     println!("{sum}");
-    Ok(())
-}
-
-/// Makes the file at `path` an object the running pipeline can read: put
-/// in the in-process store, or uploaded to the input bucket (whose
-/// notification then starts summing it too: the same array, found by the
-/// object's ETag). Returns its bucket and key.
-pub async fn place_object(
-    running: &Running,
-    args: &BackendArgs,
-    path: &Path,
-) -> Result<(String, String), Error> {
-    if let Some(objects) = &running.memory_objects {
-        let key = path.display().to_string();
-        objects
-            .put_file(LOCAL_BUCKET, &key, path.to_path_buf())
-            .map_err(|e| Error::Input(format!("cannot read {key}: {e}")))?;
-        return Ok((LOCAL_BUCKET.to_string(), key));
-    }
-    let bucket = running
-        .input_bucket
-        .clone()
-        .ok_or_else(|| Error::Input("this backend has no input bucket to put --file in".into()))?;
-    // The file's name keeps its suffix, from which the format is guessed.
-    let key = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .ok_or_else(|| Error::Input(format!("{} is not a file", path.display())))?;
-    upload(args, &bucket, &key, path).await?;
-    Ok((bucket, key))
-}
-
-/// Uploads `path` as `bucket`/`key`, streamed from disk in one PutObject
-/// (up to S3's 5 GB), with a client of its own: not the functions', so
-/// the upload is not counted among their requests.
-async fn upload(args: &BackendArgs, bucket: &str, key: &str, path: &Path) -> Result<(), Error> {
-    let sdk = backend::sdk_config(args.endpoint_url.as_deref()).await;
-    let client = aws_sdk_s3::Client::from_conf(aws_ports::s3_config(&sdk).build());
-    let body = ByteStream::from_path(path)
-        .await
-        .map_err(|e| Error::Input(format!("cannot read {}: {e}", path.display())))?;
-    client
-        .put_object()
-        .bucket(bucket)
-        .key(key)
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| {
-            Error::Aws(format!(
-                "cannot upload {} to s3://{bucket}/{key}: {}",
-                path.display(),
-                DisplayErrorContext(e)
-            ))
-        })?;
     Ok(())
 }

@@ -1,19 +1,14 @@
-//! The local runner: the deployed pipeline on this machine, on the
-//! in-process backend or against SQS/DynamoDB APIs (`--backend aws`).
-//! `adder sum` runs one array through it, `adder serve` serves the API's
-//! Router over HTTP; the Lambda event source mappings are played by
-//! [`poller`], started by [`backend`] (which also counts invocations and
-//! requests in [`tally`] for `adder bench`).
+//! The local runner's commands: `adder sum` runs one array through the
+//! pipeline on this machine (the `local` crate's platform, in process or
+//! against SQS/DynamoDB APIs with `--backend aws`), `adder serve` serves the
+//! API's Router over HTTP in front of it. [`files`]: `adder sum --file`.
 
-pub mod backend;
 pub mod files;
-pub mod poller;
-pub mod tally;
 
 use crate::error::Error;
 use crate::input;
-use crate::submit::{submit_and_wait, InProcess, Wait};
-use backend::BackendArgs;
+use crate::submit::{submit_and_wait, Wait};
+use local::{BackendArgs, InProcess};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -42,7 +37,7 @@ pub async fn sum(
 ) -> Result<(), Error> {
     let body = input::body(&numbers, file.as_deref()).map_err(Error::Input)?;
     let stack = load_stack()?;
-    let running = backend::start(&args, &stack).await?;
+    let running = local::start(&args, &stack).await?;
     // Reads are in process and cheap: poll often, without a progress bar.
     let how = Wait {
         timeout,
@@ -58,7 +53,7 @@ pub async fn sum(
 /// `adder serve`: the API's Router on 127.0.0.1:`port` until Ctrl-C.
 pub async fn serve(port: u16, args: BackendArgs) -> Result<(), Error> {
     let stack = load_stack()?;
-    let running = backend::start(&args, &stack).await?;
+    let running = local::start(&args, &stack).await?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|source| Error::Listen { port, source })?;

@@ -1,8 +1,9 @@
 //! Builds what a local run needs from `template.yaml`: the ports (in-process or
 //! AWS), each function's configuration, and the event source mappings.
 
-use super::poller::{self, Handler, Mapping};
-use super::tally::{Invocations, Tally};
+use crate::poller::{self, Handler, Mapping};
+use crate::tally::{Invocations, Tally};
+use crate::Error;
 use clap::{Args, ValueEnum};
 use futures::FutureExt;
 use pipeline::memory::MemoryBackend;
@@ -120,19 +121,6 @@ impl FunctionKeys {
     }
 }
 
-/// Why a local run could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("template.yaml: {0}")]
-    Stack(#[from] stack::StackError),
-    #[error("template.yaml has no {0}")]
-    Missing(String),
-    #[error("could not create the queues and tables: {0}")]
-    Provision(String),
-    #[error(transparent)]
-    Config(#[from] pipeline::config::ConfigError),
-}
-
 /// A running local pipeline.
 pub struct Running {
     /// The ports sum_array (the API) uses, counted in `tally`.
@@ -160,7 +148,11 @@ impl Drop for Running {
     }
 }
 
-pub(crate) async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
+/// The SDK configuration for `endpoint` (moto, LocalStack) or, without one,
+/// the environment's account. A local endpoint gets a region and fake keys
+/// when none are set, so `adder serve --backend aws` runs on moto with nothing
+/// configured.
+pub async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(url) = endpoint {
         loader = loader.endpoint_url(url);
@@ -186,7 +178,7 @@ pub(crate) async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig 
 }
 
 /// Starts the pipeline described by `stack` on the chosen backend.
-pub async fn start(args: &BackendArgs, stack: &Stack) -> Result<Running, StartError> {
+pub async fn start(args: &BackendArgs, stack: &Stack) -> Result<Running, Error> {
     start_counted(args, stack, None).await
 }
 
@@ -196,18 +188,18 @@ pub async fn start_counted(
     args: &BackendArgs,
     stack: &Stack,
     counter: Option<&aws_ports::RequestCounter>,
-) -> Result<Running, StartError> {
+) -> Result<Running, Error> {
     check_credentials(args, stack)?;
     let backend = match args.backend {
         Kind::Memory => memory_ports(stack),
         Kind::Aws => aws_ports(args, stack, counter).await?,
     };
     let tally = Arc::new(Tally::default());
-    let ports_of = |function: &str| -> Result<Ports, StartError> {
+    let ports_of = |function: &str| -> Result<Ports, Error> {
         let ports = backend
             .functions
             .get(function)
-            .ok_or_else(|| StartError::Missing(format!("function {function}")))?;
+            .ok_or_else(|| Error::Missing(format!("function {function}")))?;
         Ok(tally.wrap(ports.clone()))
     };
     let resources = &backend.resources;
@@ -228,9 +220,7 @@ pub async fn start_counted(
                 tally.function(&function.binary),
                 function.timeout,
             )
-            .ok_or_else(|| {
-                StartError::Missing(format!("handler for binary {}", function.binary))
-            })?;
+            .ok_or_else(|| Error::Missing(format!("handler for binary {}", function.binary)))?;
             let mapping = mapping_of(function, event, args, stack);
             pollers.extend(poller::spawn(mapping, queue, handler));
         }
@@ -254,10 +244,10 @@ fn function_config(
     stack: &Stack,
     resources: &BTreeMap<String, String>,
     function: &str,
-) -> Result<Config, StartError> {
+) -> Result<Config, Error> {
     let spec = stack
         .function(function)
-        .ok_or_else(|| StartError::Missing(format!("function {function}")))?;
+        .ok_or_else(|| Error::Missing(format!("function {function}")))?;
     let env = stack.resolve_env(spec, |id| resources.get(id).cloned())?;
     let flag = |name: &str| match name {
         "CHUNK_SIZE" => args.chunk_size.map(|v| v.to_string()),
@@ -282,7 +272,7 @@ fn polled_queue(
     backend: &Backend,
     function: &str,
     tally: &Arc<Tally>,
-) -> Result<Option<Arc<dyn Queue>>, StartError> {
+) -> Result<Option<Arc<dyn Queue>>, Error> {
     match event.queue.as_str() {
         ids::TIMES_TWO_QUEUE => return Ok(Some(ports.times_two_queue.clone())),
         ids::REDUCE_QUEUE => return Ok(Some(ports.reduce_queue.clone())),
@@ -297,21 +287,18 @@ fn polled_queue(
             tracing::debug!(queue = %event.queue, "no bucket in this backend: not polled");
             Ok(None)
         }
-        (None, false) => Err(StartError::Missing(format!(
-            "queue port for {}",
-            event.queue
-        ))),
+        (None, false) => Err(Error::Missing(format!("queue port for {}", event.queue))),
     }
 }
 
 /// Keys for a function the template does not have are a typo, not a no-op.
-fn check_credentials(args: &BackendArgs, stack: &Stack) -> Result<(), StartError> {
+fn check_credentials(args: &BackendArgs, stack: &Stack) -> Result<(), Error> {
     match args
         .function_credentials
         .iter()
         .find(|k| stack.function(&k.function).is_none())
     {
-        Some(unknown) => Err(StartError::Missing(format!(
+        Some(unknown) => Err(Error::Missing(format!(
             "function {} (given credentials)",
             unknown.function
         ))),
@@ -400,11 +387,11 @@ async fn aws_ports(
     args: &BackendArgs,
     stack: &Stack,
     counter: Option<&aws_ports::RequestCounter>,
-) -> Result<Backend, StartError> {
+) -> Result<Backend, Error> {
     let sdk = sdk_config(args.endpoint_url.as_deref()).await;
     let provisioned = stack_tools::provision(stack, &sdk, &args.prefix)
         .await
-        .map_err(|e| StartError::Provision(e.to_string()))?;
+        .map_err(|e| Error::Provision(e.to_string()))?;
     let mut functions = BTreeMap::new();
     let mut polled = BTreeMap::new();
     for spec in &stack.functions {
@@ -478,10 +465,10 @@ fn function_names(
     spec: &stack::FunctionSpec,
     stack: &Stack,
     provisioned: &stack_tools::Provisioned,
-) -> Result<aws_ports::Names, StartError> {
+) -> Result<aws_ports::Names, Error> {
     let env = provisioned
         .function_env(stack, &spec.logical_id)
-        .map_err(|e| StartError::Provision(e.to_string()))?;
+        .map_err(|e| Error::Provision(e.to_string()))?;
     let mut names = aws_ports::Names::from_lookup(|name| env.get(name).cloned());
     for event in &spec.sqs_events {
         let url = provisioned.queue_urls.get(&event.queue).cloned();
