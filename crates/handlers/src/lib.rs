@@ -5,16 +5,29 @@
 //! The Lambda binaries and the local runner both call these functions, so a
 //! request answered locally is answered the same way when deployed.
 
+pub mod answer;
 pub mod api;
+mod body;
 pub mod lambda;
 pub mod metrics;
 mod objects;
 pub mod payload;
 pub mod sqs;
+pub mod wire;
 
-pub use api::{router, MAX_BODY_BYTES};
-pub use payload::{event_body_bytes, LAMBDA_EVENT_LIMIT};
+pub use answer::ApiError;
+pub use api::router;
+pub use payload::MAX_BODY_BYTES;
+
+/// What every route handler shares: the ports and the settings.
+pub(crate) struct Api {
+    pub(crate) ports: pipeline::Ports,
+    pub(crate) config: pipeline::Config,
+}
+
+pub(crate) type Shared = axum::extract::State<std::sync::Arc<Api>>;
 pub use metrics::Metrics;
+pub use payload::{event_body_bytes, LAMBDA_EVENT_LIMIT};
 pub use sqs::{
     handle_reduce, handle_times_two, handle_times_two_until, measure_reduce, measure_times_two,
     measure_times_two_until, sqs_event,

@@ -16,6 +16,13 @@ pub const LAMBDA_EVENT_LIMIT: usize = 6_291_456;
 /// quotes in its headers and finds it under this.
 pub const EVENT_ENVELOPE_BYTES: usize = 64 * 1024;
 
+/// Largest request body accepted, counted as it travels inside the Lambda
+/// event ([`event_body_bytes`]): what is left of [`LAMBDA_EVENT_LIMIT`]
+/// after the envelope. A compact body (no line breaks, tabs, quotes or
+/// backslashes) costs one byte a byte, so this is also the largest body in
+/// bytes. API Gateway itself accepts 10 MB: this is the binding limit.
+pub const MAX_BODY_BYTES: usize = LAMBDA_EVENT_LIMIT - EVENT_ENVELOPE_BYTES;
+
 /// An SQS event source mapping invokes once a batch's payload reaches
 /// "6 MB", which AWS does not define further: read as 6,000,000 bytes, the
 /// smaller reading. `template.yaml` keeps every mapping's `BatchSize` times
