@@ -66,9 +66,26 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(code("adder::admin"))]
     Admin(#[from] stack_tools::AdminError),
+    /// `adder bench` read a sum (or length) other than the one it generated.
     #[error("{0}")]
-    #[diagnostic(code("adder::bench"))]
-    Bench(String),
+    #[diagnostic(code("adder::wrong_sum"))]
+    WrongSum(String),
+    /// `adder bench --arrays` flags that describe no workload.
+    #[error("{0}")]
+    #[diagnostic(code("adder::workload"))]
+    Workload(String),
+    /// `adder bench --object` could not write its generated file.
+    #[error("cannot write {path}: {source}")]
+    #[diagnostic(code("adder::bench_file"))]
+    BenchFile {
+        path: String,
+        source: std::io::Error,
+    },
+    /// `adder bench --object --backend aws`: the upload's S3 notification
+    /// never reached the pipeline.
+    #[error("the upload's notification was not handled in {seconds} s")]
+    #[diagnostic(code("adder::not_notified"))]
+    NotNotified { seconds: u64 },
 }
 
 impl Error {

@@ -5,12 +5,12 @@
 //! the pipeline runs in this process, what each array cost.
 
 use super::report::{Per, Seen};
-use super::BenchArgs;
+use super::{settle, waiting, BenchArgs};
 use crate::error::Error;
 use crate::submit::{submit, wait, Api, Wait};
 use aws_ports::RequestCounter;
 use clap::Args;
-use local::{InProcess, Kind, Running};
+use local::{InProcess, Running};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -64,12 +64,12 @@ impl Workload {
         let count = args.arrays.unwrap_or(0);
         let (min, max) = (args.min_elements, args.max_elements);
         if count == 0 || args.clients == 0 {
-            return Err(Error::Bench(
+            return Err(Error::Workload(
                 "--arrays and --clients must be at least 1".into(),
             ));
         }
         if min > max {
-            return Err(Error::Bench(format!(
+            return Err(Error::Workload(format!(
                 "--min-elements {min} is above --max-elements {max}"
             )));
         }
@@ -151,28 +151,12 @@ async fn client(
         let sum = wait(api, &submitted.array_id, how).await?;
         let done = started.elapsed();
         if sum != expected.to_string() || submitted.array_length != size {
-            return Err(Error::Bench(format!(
+            return Err(Error::WrongSum(format!(
                 "array {i} ({}): {} elements summed to {sum}, expected {size} elements summing to {expected}",
                 submitted.array_id, submitted.array_length
             )));
         }
         timings.push((done, posted));
-    }
-}
-
-/// How a client waits: a fixed pause between GETs.
-fn waiting(args: &BenchArgs) -> Wait {
-    let default_ms = match (&args.many.api, args.backend.backend) {
-        (Some(_), _) => 5,
-        (None, Kind::Memory) => 2,
-        (None, Kind::Aws) => 25,
-    };
-    let poll = Duration::from_millis(args.many.poll_ms.unwrap_or(default_ms));
-    Wait {
-        timeout: Duration::from_secs(args.timeout),
-        first_poll: poll,
-        max_poll: poll,
-        progress: false,
     }
 }
 
@@ -214,40 +198,6 @@ pub async fn in_process(
     let driven = drive(&api, workload, args.many.clients, how).await?;
     settle(&running, args.backend.backend).await;
     Ok((running, counter, driven))
-}
-
-/// The work counted so far, but for the pollers' receives (idle polling
-/// never stops).
-fn work_so_far(running: &Running) -> (Vec<u64>, Vec<u64>) {
-    let invocations = running.tally.invocations();
-    let calls = running.tally.calls();
-    (
-        invocations.values().map(|(count, _)| *count).collect(),
-        calls
-            .iter()
-            .filter(|(call, _)| !call.ends_with(".receive"))
-            .map(|(_, count)| *count)
-            .collect(),
-    )
-}
-
-/// Waits (at most a few seconds) until the functions stop working: the
-/// last arrays' messages are deleted and rows retired after their sums are
-/// readable, and that work belongs in their cost.
-pub(super) async fn settle(running: &Running, kind: Kind) {
-    let pause = match kind {
-        Kind::Memory => Duration::from_millis(100),
-        Kind::Aws => Duration::from_millis(500),
-    };
-    let mut before = work_so_far(running);
-    for _ in 0..10 {
-        tokio::time::sleep(pause).await;
-        let now = work_so_far(running);
-        if now == before {
-            return;
-        }
-        before = now;
-    }
 }
 
 /// The `q` quantile of `sorted` (nearest rank).
@@ -357,6 +307,7 @@ fn write_timing(out: &mut String, count: u64, driven: &Driven) {
 mod tests {
     use super::*;
     use clap::Parser;
+    use local::Kind;
 
     #[derive(Parser)]
     struct Cli {

@@ -82,9 +82,9 @@ pub async fn run(args: BenchArgs) -> Result<String, Error> {
     let measured = measure(&args, &running, body).await?;
     // The sum is readable before reduce has retired the root's children and
     // returned: that work belongs in the array's cost too.
-    many::settle(&running, args.backend.backend).await;
+    settle(&running, args.backend.backend).await;
     if measured.sum != expected.to_string() {
-        return Err(Error::Bench(format!(
+        return Err(Error::WrongSum(format!(
             "wrong sum {}, expected {expected}",
             measured.sum
         )));
@@ -123,17 +123,58 @@ async fn measure(args: &BenchArgs, running: &Running, body: String) -> Result<Me
     })
 }
 
-/// How the benchmark reads its result: often, with no progress bar.
+/// How the benchmark reads a result: a fixed pause between reads (it
+/// measures the pipeline, not a back-off), no progress bar. One array is
+/// read as often as the backend bears; many arrays' clients pause longer,
+/// or `--poll-ms`, so their reads do not crowd out the pipeline's work.
 fn waiting(args: &BenchArgs) -> Wait {
-    let poll = match args.backend.backend {
-        Kind::Memory => Duration::from_millis(1),
-        Kind::Aws => Duration::from_millis(50),
+    let default_ms = match (args.many.arrays, &args.many.api, args.backend.backend) {
+        (None, _, Kind::Memory) => 1,
+        (None, _, Kind::Aws) => 50,
+        (Some(_), Some(_), _) => 5,
+        (Some(_), None, Kind::Memory) => 2,
+        (Some(_), None, Kind::Aws) => 25,
     };
+    let poll = Duration::from_millis(args.many.poll_ms.unwrap_or(default_ms));
     Wait {
         timeout: Duration::from_secs(args.timeout),
         first_poll: poll,
         max_poll: poll,
         progress: false,
+    }
+}
+
+/// The work counted so far, but for the pollers' receives (idle polling
+/// never stops).
+fn work_so_far(running: &Running) -> (Vec<u64>, Vec<u64>) {
+    let invocations = running.tally.invocations();
+    let calls = running.tally.calls();
+    (
+        invocations.values().map(|(count, _)| *count).collect(),
+        calls
+            .iter()
+            .filter(|(call, _)| !call.ends_with(".receive"))
+            .map(|(_, count)| *count)
+            .collect(),
+    )
+}
+
+/// Waits (at most a few seconds) until the functions stop working: the
+/// last arrays' messages are deleted and rows retired after their sums are
+/// readable, and that work belongs in their cost.
+async fn settle(running: &Running, kind: Kind) {
+    let pause = match kind {
+        Kind::Memory => Duration::from_millis(100),
+        Kind::Aws => Duration::from_millis(500),
+    };
+    let mut before = work_so_far(running);
+    for _ in 0..10 {
+        tokio::time::sleep(pause).await;
+        let now = work_so_far(running);
+        if now == before {
+            return;
+        }
+        before = now;
     }
 }
 

@@ -1,7 +1,7 @@
 //! `adder bench --object FORMAT`: the --elements numbers written to a file
 //! in that layout and summed by byte ranges, as an S3 object is.
 
-use super::{numbers, report, waiting, BenchArgs, Measured};
+use super::{numbers, report, settle, waiting, BenchArgs, Measured};
 use crate::error::Error;
 use crate::runner::files::{FileFormat, Layout};
 use crate::submit::{submit_object, wait, Api};
@@ -21,10 +21,10 @@ pub async fn run(args: &BenchArgs, format: FileFormat) -> Result<String, Error> 
     let written = write_object(&path, format, args.elements, args.seed);
     let result = match written {
         Ok(expected) => measure(args, format, &path, expected).await,
-        Err(e) => Err(Error::Bench(format!(
-            "cannot write {}: {e}",
-            path.display()
-        ))),
+        Err(source) => Err(Error::BenchFile {
+            path: path.display().to_string(),
+            source,
+        }),
     };
     let _ = std::fs::remove_file(&path);
     result
@@ -59,9 +59,9 @@ async fn measure(
         notification_handled(&running, notified_before, args.timeout).await?;
     }
     let wall = started.elapsed();
-    super::many::settle(&running, args.backend.backend).await;
+    settle(&running, args.backend.backend).await;
     if sum != expected.to_string() {
-        return Err(Error::Bench(format!(
+        return Err(Error::WrongSum(format!(
             "wrong sum {sum}, expected {expected}"
         )));
     }
@@ -164,9 +164,7 @@ async fn notification_handled(running: &Running, before: u64, timeout: u64) -> R
     let deadline = Instant::now() + Duration::from_secs(timeout);
     while notifications_handled(running) <= before {
         if Instant::now() > deadline {
-            return Err(Error::Bench(format!(
-                "the upload's notification was not handled in {timeout} s"
-            )));
+            return Err(Error::NotNotified { seconds: timeout });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

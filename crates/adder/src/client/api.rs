@@ -12,7 +12,7 @@ const FIRST_POLL: Duration = Duration::from_millis(100);
 const MAX_POLL: Duration = Duration::from_secs(2);
 
 /// How `submit --wait` and `wait` wait: with a progress bar, backing off.
-pub fn waiting(timeout: Duration) -> Wait {
+pub fn backing_off(timeout: Duration) -> Wait {
     Wait {
         timeout,
         first_poll: FIRST_POLL,

@@ -197,7 +197,7 @@ pub async fn run(command: Command) -> Result<(), Error> {
             let client = api::Client::new(&api).await?;
             let submitted = submit::submit_object(&client, request.to_string()).await?;
             if wait {
-                let how = api::waiting(Duration::from_secs(timeout));
+                let how = api::backing_off(Duration::from_secs(timeout));
                 println!(
                     "{}",
                     submit::wait(&client, &submitted.array_id, &how).await?
@@ -229,7 +229,7 @@ pub async fn run(command: Command) -> Result<(), Error> {
             .map_err(Error::Input)?;
             let client = api::Client::new(&api).await?;
             if wait {
-                let how = api::waiting(Duration::from_secs(timeout));
+                let how = api::backing_off(Duration::from_secs(timeout));
                 let (_, sum) = submit::submit_and_wait(&client, body, &how).await?;
                 println!("{sum}");
             } else {
@@ -243,7 +243,7 @@ pub async fn run(command: Command) -> Result<(), Error> {
             api,
         } => {
             let client = api::Client::new(&api).await?;
-            let how = api::waiting(Duration::from_secs(timeout));
+            let how = api::backing_off(Duration::from_secs(timeout));
             println!("{}", submit::wait(&client, &array_id, &how).await?);
             Ok(())
         }
