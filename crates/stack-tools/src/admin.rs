@@ -7,7 +7,7 @@
 //! for the pipeline itself.
 
 use aws_config::SdkConfig;
-use aws_ports::dynamodb::Reader;
+use aws_ports::dynamodb::{scratchpad, sums, Reader};
 use aws_ports::{from_build, from_sdk, DynamoScratchpad, DynamoSums, SqsQueue};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::operation::get_queue_url::GetQueueUrlError;
@@ -259,7 +259,7 @@ impl Admin {
             .scan()
             .table_name(table)
             .filter_expression("#status IN (:pending, :failed)")
-            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#status", sums::STATUS)
             .expression_attribute_values(
                 ":pending",
                 AttributeValue::S(Status::Pending.as_str().into()),
@@ -326,7 +326,7 @@ impl Admin {
             .scan()
             .table_name(table)
             .filter_expression("begins_with(#a, :a)")
-            .expression_attribute_names("#a", "arrayId")
+            .expression_attribute_names("#a", scratchpad::PARTITION_KEY)
             .expression_attribute_values(":a", AttributeValue::S(array_id.to_string()))
             .consistent_read(true)
             .into_paginator()
@@ -472,18 +472,18 @@ fn notification_reason(body: &str) -> Reason {
 
 /// A row of the sums table as [`Admin::pending`] lists it.
 fn pending_array(r: &Reader) -> Result<PendingArray, PortError> {
-    let failure = match r.optional_string("failure")? {
-        Some(kind) => Some((kind, r.optional_string("reason")?.unwrap_or_default())),
+    let failure = match r.optional_string(sums::FAILURE)? {
+        Some(kind) => Some((kind, r.optional_string(sums::REASON)?.unwrap_or_default())),
         None => None,
     };
     Ok(PendingArray {
-        array_id: r.string("arrayId")?,
-        status: r.string("status")?,
+        array_id: r.string(sums::ARRAY_ID)?,
+        status: r.string(sums::STATUS)?,
         failure,
-        array_length: r.count("arrayLength")?,
-        submitted_at_ms: r.count("submittedAt")?,
-        deadline_ms: r.optional_count("deadlineAt")?,
-        reduced_elements: r.optional_count("reducedElements")?,
+        array_length: r.count(sums::ARRAY_LENGTH)?,
+        submitted_at_ms: r.count(sums::SUBMITTED_AT)?,
+        deadline_ms: r.optional_count(sums::DEADLINE_AT)?,
+        reduced_elements: r.optional_count(sums::REDUCED_ELEMENTS)?,
     })
 }
 

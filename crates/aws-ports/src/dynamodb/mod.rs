@@ -1,8 +1,8 @@
 //! The scratchpad and sums tables on DynamoDB, and the attribute encoding
 //! they share.
 
-mod scratchpad;
-mod sums;
+pub mod scratchpad;
+pub mod sums;
 
 pub use scratchpad::DynamoScratchpad;
 pub use sums::DynamoSums;

@@ -11,7 +11,8 @@ use futures::stream::{self, StreamExt};
 use pipeline::{PortError, Put, RowKey, Scratchpad, ScratchpadRow};
 use std::collections::{BTreeMap, HashMap};
 
-const PARTITION_KEY: &str = "arrayId";
+/// Public for the admin tools' Scan (`stack-tools`).
+pub const PARTITION_KEY: &str = "arrayId";
 const PACKET_ID: &str = "packetId";
 const PACKET_VALUE: &str = "packetValue";
 const ARRAY_LENGTH: &str = "arrayLength";

@@ -15,26 +15,28 @@ use pipeline::{
 };
 use std::collections::HashMap;
 
-const ARRAY_ID: &str = "arrayId";
-const STATUS: &str = "status";
-const ARRAY_LENGTH: &str = "arrayLength";
+// The attribute names are public for the admin tools' Scans
+// (`stack-tools`), which read the table directly.
+pub const ARRAY_ID: &str = "arrayId";
+pub const STATUS: &str = "status";
+pub const ARRAY_LENGTH: &str = "arrayLength";
 const CHUNK_SIZE: &str = "chunkSize";
 const FAN_IN: &str = "fanIn";
 /// The original's name for the result (`SET resultSum = :resultSum`), kept so
 /// `aws dynamodb get-item` on the sums table reads as its users were promised.
 pub const RESULT_SUM: &str = "resultSum";
-const SUBMITTED_AT: &str = "submittedAt";
+pub const SUBMITTED_AT: &str = "submittedAt";
 const FINISHED_AT: &str = "finishedAt";
-const REDUCED_ELEMENTS: &str = "reducedElements";
+pub const REDUCED_ELEMENTS: &str = "reducedElements";
 const MAPPED_BYTES: &str = "mappedBytes";
 /// Every range of an object array was sent.
 const RANGES_ENQUEUED: &str = "rangesEnqueued";
 const ELEMENT_COUNT: &str = "elementCount";
 /// An object array's object (bucket, key, version, ETag, size, format), as JSON.
 const SOURCE: &str = "source";
-const DEADLINE_AT: &str = "deadlineAt";
-const FAILURE: &str = "failure";
-const REASON: &str = "reason";
+pub const DEADLINE_AT: &str = "deadlineAt";
+pub const FAILURE: &str = "failure";
+pub const REASON: &str = "reason";
 /// A bad-data failure's byte offset (`Failure::offset`).
 const FAILURE_OFFSET: &str = "failureOffset";
 
