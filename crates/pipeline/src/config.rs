@@ -81,7 +81,7 @@ impl Default for Config {
             array_deadline: Duration::from_secs(3 * 24 * 3600),
             // Big enough that an object of a few GB is a few hundred ranges
             // (requests per element stay tiny), small enough that a range
-            // maps in well under a second and a 512 MB function holds ten.
+            // maps in well under a second and a 512 MB function holds a batch of six.
             range_bytes: 8 * 1024 * 1024,
             input_csv_column: "0".to_string(),
         }
