@@ -130,6 +130,9 @@ pub struct Running {
     pub tally: Arc<Tally>,
     /// `sum_array`'s configuration.
     pub api_config: Config,
+    /// Each function's `MemorySize` in template.yaml, in MB, by binary (as
+    /// `tally` names functions): what Lambda would bill its time by.
+    pub memory_mb: BTreeMap<String, u32>,
     /// Where a local file is put to be summed as an object: the in-process
     /// store (`--backend memory`).
     pub memory_objects: Option<Arc<pipeline::MemoryObjects>>,
@@ -230,6 +233,11 @@ pub async fn start_counted(
         client_ports: backend.client,
         tally,
         api_config,
+        memory_mb: stack
+            .functions
+            .iter()
+            .map(|f| (f.binary.clone(), f.memory_mb))
+            .collect(),
         memory_objects: backend.memory_objects,
         input_bucket: backend.input_bucket,
         pollers,

@@ -37,6 +37,9 @@ pub const DEFAULT_MAXIMUM_MESSAGE_SIZE: usize = 1024 * 1024;
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(345_600);
 /// Lambda's timeout when neither the function nor `Globals` sets one.
 pub const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(3);
+/// Lambda's memory, in MB, when neither the function nor `Globals` sets
+/// `MemorySize`.
+pub const DEFAULT_FUNCTION_MEMORY_MB: u32 = 128;
 /// An SQS event source's batch size when the template does not set one.
 pub const DEFAULT_BATCH_SIZE: u32 = 10;
 
@@ -153,6 +156,9 @@ pub struct FunctionSpec {
     pub binary: String,
     /// The function's `Timeout`, else `Globals.Function.Timeout`, else Lambda's 3 s.
     pub timeout: Duration,
+    /// The function's `MemorySize` in MB, else `Globals.Function.MemorySize`,
+    /// else Lambda's 128: what Lambda bills GB-seconds by.
+    pub memory_mb: u32,
     /// `Globals.Function.Environment.Variables` overlaid with the function's own.
     pub environment: BTreeMap<String, EnvValue>,
     /// What Lambda itself sets from `LoggingConfig` (the function's, else the

@@ -11,8 +11,9 @@
 
 use crate::{
     iam, objects_of, AttributeType, BucketSpec, EnvValue, FunctionSpec, Grant, QueueSpec, Redrive,
-    SqsEventSpec, Stack, StackError, TableSpec, DEFAULT_BATCH_SIZE, DEFAULT_FUNCTION_TIMEOUT,
-    DEFAULT_MAXIMUM_MESSAGE_SIZE, DEFAULT_RETENTION, DEFAULT_VISIBILITY_TIMEOUT,
+    SqsEventSpec, Stack, StackError, TableSpec, DEFAULT_BATCH_SIZE, DEFAULT_FUNCTION_MEMORY_MB,
+    DEFAULT_FUNCTION_TIMEOUT, DEFAULT_MAXIMUM_MESSAGE_SIZE, DEFAULT_RETENTION,
+    DEFAULT_VISIBILITY_TIMEOUT,
 };
 use serde::Deserialize;
 use serde_yaml_ng::{Mapping, Value};
@@ -88,6 +89,18 @@ impl<'a> At<'a> {
     fn seconds(self, path: &str) -> Result<Option<Duration>, StackError> {
         let seconds = self.get(path).map(|v| self.count(v, path)).transpose()?;
         Ok(seconds.map(Duration::from_secs))
+    }
+
+    /// A function's `MemorySize` at `path`, in MB: Lambda takes 128 to
+    /// 10,240.
+    fn memory_mb(self, path: &str) -> Result<Option<u32>, StackError> {
+        let Some(value) = self.get(path) else {
+            return Ok(None);
+        };
+        match self.count(value, path)? {
+            mb @ 128..=10_240 => Ok(Some(mb as u32)),
+            _ => Err(self.invalid(path, "must be 128 to 10240 (MB)")),
+        }
     }
 
     /// The list at `path` (empty when absent).
@@ -433,6 +446,10 @@ fn function(at: At, globals: At, refs: &Refs) -> Result<FunctionSpec, StackError
         Some(_) => at.seconds("Properties.Timeout")?,
         None => globals.seconds("Function.Timeout")?,
     };
+    let memory_mb = match at.get("Properties.MemorySize") {
+        Some(_) => at.memory_mb("Properties.MemorySize")?,
+        None => globals.memory_mb("Function.MemorySize")?,
+    };
     let mut environment = BTreeMap::new();
     let sources = [
         (globals, "Function.Environment.Variables"),
@@ -455,6 +472,7 @@ fn function(at: At, globals: At, refs: &Refs) -> Result<FunctionSpec, StackError
         logical_id: at.resource.to_string(),
         binary,
         timeout: timeout.unwrap_or(DEFAULT_FUNCTION_TIMEOUT),
+        memory_mb: memory_mb.unwrap_or(DEFAULT_FUNCTION_MEMORY_MB),
         environment,
         logging: logging(at, globals, refs)?,
         grants: grants(at, refs)?,

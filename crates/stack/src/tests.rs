@@ -93,6 +93,7 @@ fn reads_the_functions_of_the_real_template() {
     let reduce = stack.function("ReduceFunction").expect("ReduceFunction");
     assert_eq!(reduce.binary, "reduce");
     assert_eq!(reduce.timeout, Duration::from_secs(30), "from Globals");
+    assert_eq!(reduce.memory_mb, 512, "from Globals");
     assert_eq!(
         reduce.environment.get("REDUCE_QUEUE_URL"),
         Some(&EnvValue::Resource("ReduceQueue".into()))
@@ -190,6 +191,10 @@ fn applies_sqs_defaults() {
     assert_eq!(q.retention, DEFAULT_RETENTION);
     let f = stack.function("F").expect("F");
     assert_eq!(f.timeout, Duration::from_secs(12));
+    assert_eq!(
+        f.memory_mb, DEFAULT_FUNCTION_MEMORY_MB,
+        "no MemorySize anywhere"
+    );
     assert_eq!(f.environment["N"], EnvValue::Literal("5".into()));
     assert_eq!(f.environment["FLAG"], EnvValue::Literal("true".into()));
     assert_eq!(f.environment["S"], EnvValue::Parameter("Size".into()));
@@ -735,5 +740,26 @@ fn refuses_s3_grants_that_allow_nothing_or_too_much() {
     assert!(
         err.contains("must name a resource of this template"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_function_s_memory_size_wins_over_the_globals() {
+    let function = |name: &str, own: &str| {
+        format!("  {name}:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: {name}\n    Properties:\n{own}      Timeout: 3\n")
+    };
+    let resources = function("Own", "      MemorySize: 1024\n") + &function("Global", "");
+    let t = format!(
+        "Globals:\n  Function:\n    MemorySize: 256\n{}",
+        with_resources(&resources)
+    );
+    let stack = Stack::parse(&t).expect("parses");
+    assert_eq!(stack.function("Own").map(|f| f.memory_mb), Some(1024));
+    assert_eq!(stack.function("Global").map(|f| f.memory_mb), Some(256));
+    let too_small = t.replace("MemorySize: 1024", "MemorySize: 64");
+    assert!(
+        error_of(&too_small).contains("MemorySize"),
+        "{}",
+        error_of(&too_small)
     );
 }

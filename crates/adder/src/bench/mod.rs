@@ -4,10 +4,11 @@
 //! Prints wall time and throughput, handler invocations per function, port
 //! calls, peak memory and, with `--backend aws`, every AWS request the code
 //! sent (counted by an SDK interceptor, retries included) with an estimate of
-//! the bill at us-east-1 on-demand list prices.
+//! the bill at us-east-1 on-demand list prices ([`prices`]).
 
 mod many;
 mod object;
+mod prices;
 mod report;
 
 use crate::error::Error;

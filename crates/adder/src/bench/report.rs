@@ -1,6 +1,7 @@
 //! The benchmark's report: what the run measured, what each function and
 //! port did, and with `--backend aws` every AWS request with the bill.
 
+use super::prices::{self, Price};
 use super::{BenchArgs, Measured};
 use aws_ports::RequestCounter;
 use local::tally::Tally;
@@ -8,28 +9,6 @@ use local::{Kind, Running};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
-
-/// Prices used for the estimate: us-east-1, on-demand, list prices as of
-/// 2026-11 (see docs/performance.md). Free tiers are ignored.
-pub mod price {
-    /// SQS standard queue, per request (each started 64 KiB of payload is one request).
-    pub const SQS_REQUEST: f64 = 0.40 / 1e6;
-    /// DynamoDB on-demand, per write request unit (1 KB).
-    pub const DYNAMODB_WRITE_UNIT: f64 = 0.625 / 1e6;
-    /// DynamoDB on-demand, per read request unit (4 KB strongly consistent).
-    pub const DYNAMODB_READ_UNIT: f64 = 0.125 / 1e6;
-    /// Lambda, per invocation.
-    pub const LAMBDA_REQUEST: f64 = 0.20 / 1e6;
-    /// Lambda on arm64, per GB-second.
-    pub const LAMBDA_GB_SECOND: f64 = 0.000_013_333_4;
-    /// API Gateway REST API, per request.
-    pub const API_REQUEST: f64 = 3.50 / 1e6;
-    /// S3 Standard GET and HEAD, per request (data transfer within a region is free).
-    pub const S3_GET_REQUEST: f64 = 0.40 / 1e6;
-}
-
-/// Memory the template gives each function, for the GB-second estimate.
-const FUNCTION_MEMORY_GB: f64 = 0.5;
 
 /// What the figures are divided by: one array's elements, or many arrays.
 #[derive(Clone, Copy)]
@@ -88,7 +67,7 @@ impl Seen<'_> {
     pub fn write(&self, out: &mut String, posts: (u64, Duration), per: Per) {
         let mut invocations = self.running.tally.invocations();
         invocations.insert("sum_array".into(), posts);
-        let lambda = lambda_figures(out, &invocations, per);
+        let lambda = lambda_figures(out, &invocations, &self.running.memory_mb, per);
         let _ = writeln!(out, "port calls");
         for (call, count) in self.running.tally.calls() {
             let _ = writeln!(
@@ -173,10 +152,12 @@ struct LambdaUse {
     gb_seconds: f64,
 }
 
-/// Invocations per function, written to `out`.
+/// Invocations per function, written to `out`; GB-seconds by each
+/// function's MemorySize in template.yaml (`memory_mb`, by binary).
 fn lambda_figures(
     out: &mut String,
     invocations: &BTreeMap<String, (u64, Duration)>,
+    memory_mb: &BTreeMap<String, u32>,
     per: Per,
 ) -> LambdaUse {
     let total: u64 = invocations.values().map(|(c, _)| c).sum();
@@ -189,7 +170,12 @@ fn lambda_figures(
     );
     let mut gb_seconds = 0.0;
     for (function, (count, busy)) in invocations {
-        gb_seconds += busy.as_secs_f64() * FUNCTION_MEMORY_GB;
+        // Lambda bills a GB as 1,024 MB.
+        let mb = memory_mb
+            .get(function)
+            .copied()
+            .unwrap_or(stack::DEFAULT_FUNCTION_MEMORY_MB);
+        gb_seconds += busy.as_secs_f64() * f64::from(mb) / 1024.0;
         let _ = writeln!(
             out,
             "  {function:<19} {count:>8} ({:.*} per {}, {:.3} s busy)",
@@ -279,17 +265,19 @@ fn bill(requests: &SdkRequests, tally: &Tally, lambda: &LambdaUse, posts: u64, p
     let read_units =
         requests.of("GetItem") + requests.of("Query").max((rows_read * 150).div_ceil(4096));
     let sqs_billed = requests.sqs_billed;
-    let sqs = sqs_billed as f64 * price::SQS_REQUEST;
-    let dynamodb = write_units as f64 * price::DYNAMODB_WRITE_UNIT
-        + read_units as f64 * price::DYNAMODB_READ_UNIT;
+    let cost = |count: f64, price: Price| count * price.usd;
+    let sqs = cost(sqs_billed as f64, prices::SQS_REQUEST);
+    let dynamodb = cost(write_units as f64, prices::DYNAMODB_WRITE_UNIT)
+        + cost(read_units as f64, prices::DYNAMODB_READ_UNIT);
     let LambdaUse {
         invocations,
         gb_seconds,
     } = *lambda;
-    let lambda = invocations as f64 * price::LAMBDA_REQUEST + gb_seconds * price::LAMBDA_GB_SECOND;
-    let api = posts as f64 * price::API_REQUEST;
+    let lambda = cost(invocations as f64, prices::LAMBDA_REQUEST)
+        + cost(gb_seconds, prices::LAMBDA_GB_SECOND);
+    let api = cost(posts as f64, prices::API_REQUEST);
     let s3_reads = requests.of("GetObject") + requests.of("HeadObject");
-    let s3 = s3_reads as f64 * price::S3_GET_REQUEST;
+    let s3 = cost(s3_reads as f64, prices::S3_GET_REQUEST);
     let total = sqs + dynamodb + lambda + api + s3;
     let mut out = String::new();
     // Per million arrays, or elements; per billion too when there are
@@ -298,9 +286,10 @@ fn bill(requests: &SdkRequests, tally: &Tally, lambda: &LambdaUse, posts: u64, p
     for m in millions {
         let _ = writeln!(
             out,
-            "estimated bill per {} {}s (us-east-1 on-demand, 2026-11 list prices): ${:.6}",
+            "estimated bill per {} {}s (us-east-1 on-demand, {} list prices): ${:.6}",
             group_thousands(m * 1e6),
             per.unit,
+            prices::as_of(),
             total * m * 1e6 / per.n
         );
     }
