@@ -8,6 +8,15 @@
 //! case needs it); SQS batches are built, as the event source mapping builds
 //! them, from the messages actually received from moto's queues.
 //!
+//! moto enforces IAM (`test_support::iam`, as in tests/e2e_iam.rs): each
+//! bootstrap signs as the IAM user holding exactly its function's
+//! template.yaml grants, the event source mappings played here receive and
+//! delete as the function whose mapping they are (Lambda's poller uses the
+//! function's role), the template is provisioned as the deployer and the
+//! test's own sends and reads are the harness's. A request IAM denies fails
+//! the test naming the action ([`invoke`]); DynamoDB statements are on `"*"`,
+//! the only resource moto checks DynamoDB requests against.
+//!
 //! The bootstraps are built by `scripts/test`'s lambda-host step before
 //! `cargo test` (in the dev profile, which unwinds panics as the release
 //! profile does; the optimised arm64 build is the lambda-build step's); a
@@ -18,11 +27,13 @@ mod common;
 use aws_lambda_events::apigw::ApiGatewayProxyRequest;
 use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
-use common::{array, expected, raw_sum};
+use common::{array, expected, raw_sum, sdk_as};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
+use test_support::denials::{DenialWatch, Denials};
+use test_support::iam::{self, Principal, Principals};
 use test_support::runtime::{Function, FunctionConfig, InvokeError};
 use test_support::Moto;
 
@@ -134,6 +145,155 @@ fn event_file(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// template.yaml's resources on a moto that enforces IAM.
+struct Deployed {
+    stack: stack::Stack,
+    provisioned: stack_tools::Provisioned,
+    principals: Principals,
+    /// The harness's SDK config, for the test's own sends and reads.
+    harness: aws_config::SdkConfig,
+    /// The relay the functions and mappings reach moto through, noting denials.
+    watch: DenialWatch,
+}
+
+impl Deployed {
+    /// Makes `moto` enforce IAM (one user per principal, see
+    /// `test_support::iam`), then provisions template.yaml under `prefix` as
+    /// the deployer, as `adder serve` does.
+    async fn on(moto: &Moto, prefix: &str) -> Deployed {
+        Deployed::with_users(moto, prefix, &[]).await.0
+    }
+
+    /// Like [`Deployed::on`], with extra IAM users, each allowed exactly its
+    /// statements (`iam::enforce_with_users`), by name.
+    async fn with_users(
+        moto: &Moto,
+        prefix: &str,
+        extra: &[(&str, Vec<Value>)],
+    ) -> (Deployed, BTreeMap<String, Principal>) {
+        let stack = stack::Stack::embedded().expect("template.yaml");
+        let (principals, users) =
+            iam::enforce_with_users(moto, &stack, prefix, extra).expect("IAM users on moto");
+        let deployer = sdk_as(moto, &principals.deployer).await;
+        let provisioned = stack_tools::provision(&stack, &deployer, prefix)
+            .await
+            .expect("provision as the deployer");
+        let harness = sdk_as(moto, &principals.harness).await;
+        let watch = DenialWatch::start(moto).await.expect("a relay to moto");
+        let deployed = Deployed {
+            stack,
+            provisioned,
+            principals,
+            harness,
+            watch,
+        };
+        (deployed, users)
+    }
+
+    /// The IAM user `logical_id`'s bootstrap signs as.
+    fn user(&self, logical_id: &str) -> &Principal {
+        self.principals
+            .functions
+            .get(logical_id)
+            .unwrap_or_else(|| panic!("no IAM user for {logical_id}"))
+    }
+
+    /// Starts `function` signing as its own IAM user.
+    async fn start(
+        &self,
+        moto: &Moto,
+        function: (&str, &str),
+        overrides: &[(&str, &str)],
+    ) -> Lambda {
+        self.start_as(moto, self.user(function.1), function, overrides)
+            .await
+    }
+
+    /// Starts `function` signing as `user`, through the relay.
+    async fn start_as(
+        &self,
+        moto: &Moto,
+        user: &Principal,
+        function: (&str, &str),
+        overrides: &[(&str, &str)],
+    ) -> Lambda {
+        let env = self.watch.env(user.env_on(moto));
+        let function = start(&self.stack, &self.provisioned, &env, function, overrides).await;
+        Lambda {
+            function,
+            denials: self.watch.denials(),
+        }
+    }
+
+    /// `function`'s event source mapping on queue `queue_id`, signing as the
+    /// function (Lambda's poller uses the function's role) through the relay.
+    async fn mapping(&self, function: (&str, &str), queue_id: &str, events_file: &str) -> Mapping {
+        let sqs = self.sqs_as(function.1).await;
+        let url = &self.provisioned.queue_urls[queue_id];
+        Mapping::new(&sqs, self.watch.denials(), url, events_file).await
+    }
+
+    /// An SQS client signing as `logical_id` through the relay.
+    async fn sqs_as(&self, logical_id: &str) -> aws_sdk_sqs::Client {
+        let user = self.user(logical_id);
+        let keys = aws_sdk_sqs::config::Credentials::new(
+            &user.access_key_id,
+            &user.secret_access_key,
+            None,
+            None,
+            "function-user",
+        );
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(self.watch.endpoint())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(keys)
+            .load()
+            .await;
+        aws_sdk_sqs::Client::new(&sdk)
+    }
+}
+
+/// Fails the test if moto denied any request so far, naming the action and
+/// the user (`about`: what was going on).
+fn assert_nothing_denied(denials: &Denials, about: &str) {
+    if let Some((action, message)) = denials.all().into_iter().next() {
+        panic!("IAM denied {action} ({about}): moto said \"{message}\"");
+    }
+}
+
+/// A function under the Runtime API that reaches moto through the relay.
+struct Lambda {
+    function: Function,
+    denials: Denials,
+}
+
+impl std::ops::Deref for Lambda {
+    type Target = Function;
+    fn deref(&self) -> &Function {
+        &self.function
+    }
+}
+
+impl std::ops::DerefMut for Lambda {
+    fn deref_mut(&mut self) -> &mut Function {
+        &mut self.function
+    }
+}
+
+/// [`Function::invoke`], then fails the test if IAM denied a request: a
+/// denial otherwise shows only as a failed answer or a retried message,
+/// which the SDK's error may not even name (`Unknown: no message`).
+async fn invoke(lambda: &mut Lambda, event: &Value) -> Result<Value, InvokeError> {
+    let outcome = lambda.function.invoke(event).await;
+    let about = format!(
+        "invoking {}: {outcome:?}\nits logs:\n{}",
+        lambda.config().name,
+        lambda.logs()
+    );
+    assert_nothing_denied(&lambda.denials, &about);
+    outcome
+}
+
 /// Starts `function` of template.yaml under the Runtime API, with its template
 /// environment (resources resolved against `provisioned`), `overrides`
 /// applied as a deployment's parameters would be, and moto's endpoint.
@@ -193,9 +353,8 @@ fn get_event(id: &str) -> Value {
 }
 
 /// Calls `sum_array`: (statusCode, body text).
-async fn call_api(api: &mut Function, event: &Value) -> (i64, String) {
-    let response = api
-        .invoke(event)
+async fn call_api(api: &mut Lambda, event: &Value) -> (i64, String) {
+    let response = invoke(api, event)
         .await
         .unwrap_or_else(|e| panic!("sum_array: {e}\n{}", api.logs()));
     let status = response["statusCode"].as_i64().expect("statusCode");
@@ -203,7 +362,7 @@ async fn call_api(api: &mut Function, event: &Value) -> (i64, String) {
     (status, body)
 }
 
-async fn post(api: &mut Function, body: &str) -> String {
+async fn post(api: &mut Lambda, body: &str) -> String {
     let (status, answer) = call_api(api, &post_event(body)).await;
     assert_eq!(status, 200, "POST answered {answer}");
     let answer: Value = serde_json::from_str(&answer).expect("JSON answer");
@@ -211,7 +370,7 @@ async fn post(api: &mut Function, body: &str) -> String {
 }
 
 /// GET /sums/{id} through `sum_array`: the exact sum once done.
-async fn done_sum(api: &mut Function, id: &str) -> Option<String> {
+async fn done_sum(api: &mut Lambda, id: &str) -> Option<String> {
     let (status, body) = call_api(api, &get_event(id)).await;
     assert_eq!(status, 200, "GET /sums/{id} answered {body}");
     let json: Value = serde_json::from_str(&body).expect("JSON");
@@ -223,19 +382,26 @@ struct Mapping {
     sqs: aws_sdk_sqs::Client,
     url: String,
     arn: String,
+    /// What moto denied the mapping (it signs as its function).
+    denials: Denials,
     /// A record of events/<function>-batch.json: what every record starts from.
     template: Value,
 }
 
 impl Mapping {
-    async fn new(sqs: &aws_sdk_sqs::Client, url: &str, events_file: &str) -> Mapping {
+    async fn new(
+        sqs: &aws_sdk_sqs::Client,
+        denials: Denials,
+        url: &str,
+        events_file: &str,
+    ) -> Mapping {
         let arn = sqs
             .get_queue_attributes()
             .queue_url(url)
             .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
             .send()
             .await
-            .expect("GetQueueAttributes")
+            .unwrap_or_else(|e| mapping_failed(&denials, "GetQueueAttributes", e))
             .attributes()
             .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
             .cloned()
@@ -244,6 +410,7 @@ impl Mapping {
             sqs: sqs.clone(),
             url: url.to_string(),
             arn,
+            denials,
             template: event_file(events_file)["Records"][0].clone(),
         }
     }
@@ -256,7 +423,7 @@ impl Mapping {
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .send()
             .await
-            .expect("ReceiveMessage")
+            .unwrap_or_else(|e| mapping_failed(&self.denials, "ReceiveMessage", e))
             .messages
             .unwrap_or_default()
     }
@@ -308,9 +475,15 @@ impl Mapping {
             .set_entries(Some(entries))
             .send()
             .await
-            .expect("DeleteMessageBatch");
+            .unwrap_or_else(|e| mapping_failed(&self.denials, "DeleteMessageBatch", e));
         assert!(out.failed().is_empty(), "{:?}", out.failed());
     }
+}
+
+/// A mapping's call failed: IAM's denial if moto denied it, else the error.
+fn mapping_failed(denials: &Denials, call: &str, error: impl std::error::Error) -> ! {
+    assert_nothing_denied(denials, &format!("the event source mapping's {call}"));
+    panic!("{call}: {}", aws_sdk_sqs::error::DisplayErrorContext(error))
 }
 
 /// The ids a `SqsBatchResponse` reports failed.
@@ -358,35 +531,40 @@ fn report_figures(functions: &[(&str, &Function)]) {
 
 /// The three functions under the Runtime API and the two mappings feeding them.
 struct Pipeline {
-    api: Function,
-    map: Function,
-    merge: Function,
+    api: Lambda,
+    map: Lambda,
+    merge: Lambda,
     map_queue: Mapping,
     merge_queue: Mapping,
     /// The first batch each function handled, once it was delivered again.
     redelivered: (Option<Value>, Option<Value>),
+    /// The harness's SQS client, for the test's own messages.
+    sqs: aws_sdk_sqs::Client,
+    /// Kept for its relay, which the functions and mappings reach moto through.
+    _deployed: Deployed,
 }
 
 /// The malformed TimesTwo message: it must fail alone, batch after batch.
 const POISON: &str = r#"{"arrayId":"not an id","packetValue":[1]}"#;
 
 impl Pipeline {
-    /// Provisions template.yaml on `moto` and starts the three bootstraps.
-    async fn start(moto: &Moto, sqs: &aws_sdk_sqs::Client, overrides: &[(&str, &str)]) -> Pipeline {
-        let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
-        let stack = stack::Stack::embedded().expect("template.yaml");
-        let provisioned = stack_tools::provision(&stack, &sdk, "bins")
-            .await
-            .expect("provision");
-        let env = moto.env();
-        let queue = |id: &str| provisioned.queue_urls[id].clone();
+    /// Provisions template.yaml on `moto`, IAM enforced, and starts the
+    /// three bootstraps, each signing as its function's user.
+    async fn start(moto: &Moto, overrides: &[(&str, &str)]) -> Pipeline {
+        let d = Deployed::on(moto, "bins").await;
         Pipeline {
-            api: start(&stack, &provisioned, &env, FUNCTIONS[0], overrides).await,
-            map: start(&stack, &provisioned, &env, FUNCTIONS[1], overrides).await,
-            merge: start(&stack, &provisioned, &env, FUNCTIONS[2], overrides).await,
-            map_queue: Mapping::new(sqs, &queue("TimesTwoQueue"), "times_two-batch.json").await,
-            merge_queue: Mapping::new(sqs, &queue("ReduceQueue"), "reduce-batch.json").await,
+            api: d.start(moto, FUNCTIONS[0], overrides).await,
+            map: d.start(moto, FUNCTIONS[1], overrides).await,
+            merge: d.start(moto, FUNCTIONS[2], overrides).await,
+            map_queue: d
+                .mapping(FUNCTIONS[1], "TimesTwoQueue", "times_two-batch.json")
+                .await,
+            merge_queue: d
+                .mapping(FUNCTIONS[2], "ReduceQueue", "reduce-batch.json")
+                .await,
             redelivered: (None, None),
+            sqs: aws_sdk_sqs::Client::new(&d.harness),
+            _deployed: d,
         }
     }
 
@@ -425,9 +603,8 @@ impl Pipeline {
 
 /// Invokes `function` with an SQS `event`; checks that it reported exactly
 /// the [`POISON`] messages failed, and returns their ids.
-async fn handle(function: &mut Function, event: &Value) -> Vec<String> {
-    let response = function
-        .invoke(event)
+async fn handle(function: &mut Lambda, event: &Value) -> Vec<String> {
+    let response = invoke(function, event)
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", function.logs()));
     let poisoned: Vec<String> = event["Records"]
@@ -458,16 +635,16 @@ fn cases() -> [Vec<String>; 3] {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn release_binaries_sum_exactly_under_the_runtime_api() {
     let moto = Moto::start();
-    let sqs = aws_sdk_sqs::Client::new(&aws_ports::local_sdk_config(moto.endpoint()).await);
     // Small packets and fan-in, so 2,500 elements make 25 packets and a 4-level tree.
-    let mut p = Pipeline::start(&moto, &sqs, &[("CHUNK_SIZE", "100"), ("FAN_IN", "3")]).await;
+    let mut p = Pipeline::start(&moto, &[("CHUNK_SIZE", "100"), ("FAN_IN", "3")]).await;
     let cases = cases();
     let mut ids = Vec::new();
     for (i, elements) in cases.iter().enumerate() {
         ids.push(post(&mut p.api, &array(elements)).await);
         if i == 1 {
             // Among the first packets, so that it shares times_two's first batch with them.
-            let send = sqs
+            let send = p
+                .sqs
                 .send_message()
                 .queue_url(&p.map_queue.url)
                 .message_body(POISON);
@@ -678,14 +855,10 @@ const WATCH_ENDPOINT: &str = "http://127.0.0.1:5000";
 /// environment (pointed at `moto`) and watch's deadline header. That
 /// environment must set every variable template.yaml gives the function,
 /// resources named as `adder serve --prefix adder` creates them.
-async fn start_as_watch(
-    moto: &Moto,
-    stack: &stack::Stack,
-    provisioned: &stack_tools::Provisioned,
-    (binary, logical_id): (&str, &str),
-) -> Function {
+async fn start_as_watch(moto: &Moto, d: &Deployed, (binary, logical_id): (&str, &str)) -> Lambda {
+    let (stack, provisioned) = (&d.stack, &d.provisioned);
     let local = |v: &String| v.replace(WATCH_ENDPOINT, moto.endpoint());
-    let watch: BTreeMap<String, String> = watch_env(binary)
+    let mut watch: BTreeMap<String, String> = watch_env(binary)
         .iter()
         .map(|(k, v)| (k.clone(), local(v)))
         .collect();
@@ -709,6 +882,10 @@ async fn start_as_watch(
             );
         }
     }
+    // The Cargo.toml's keys are moto's default user's, which IAM now
+    // refuses: the function's user's instead, reaching moto through the relay.
+    let own = d.watch.env(d.user(logical_id).env_on(moto));
+    watch.extend(own.into_iter().map(|(k, v)| (k.to_string(), v)));
     let config = FunctionConfig {
         binary: bootstrap(binary),
         name: binary.to_string(),
@@ -718,7 +895,10 @@ async fn start_as_watch(
         // What `cargo lambda watch` (1.9) sends, whatever the function's timeout.
         fixed_deadline_ms: Some(600_000),
     };
-    Function::start(config).await.expect("start")
+    Lambda {
+        function: Function::start(config).await.expect("start"),
+        denials: d.watch.denials(),
+    }
 }
 
 /// events/`file` with array `id` for the placeholder.
@@ -754,9 +934,8 @@ async fn queued(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
 }
 
 /// Invokes an SQS function with `event`, which must fail no message.
-async fn handle_all(function: &mut Function, event: &Value) {
-    let response = function
-        .invoke(event)
+async fn handle_all(function: &mut Lambda, event: &Value) {
+    let response = invoke(function, event)
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", function.logs()));
     assert_eq!(failures(&response), Vec::<String>::new(), "{response}");
@@ -768,19 +947,16 @@ async fn handle_all(function: &mut Function, event: &Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shipped_events_walk_one_array_through_all_three_functions() {
     let moto = Moto::start();
-    let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
-    let stack = stack::Stack::embedded().expect("template.yaml");
-    let provisioned = stack_tools::provision(&stack, &sdk, "adder")
-        .await
-        .expect("provision");
+    let d = Deployed::on(&moto, "adder").await;
+    let provisioned = &d.provisioned;
     let mut functions = Vec::new();
     for function in FUNCTIONS {
-        functions.push(start_as_watch(&moto, &stack, &provisioned, function).await);
+        functions.push(start_as_watch(&moto, &d, function).await);
     }
     let [api, map, merge] = &mut functions[..] else {
         unreachable!("three functions")
     };
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&d.harness);
     let post_body = event_file("sum_array-post.json")["body"]
         .as_str()
         .map(str::to_string);
@@ -813,16 +989,12 @@ async fn the_shipped_events_walk_one_array_through_all_three_functions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_fails_one_invocation_and_the_process_carries_on() {
     let moto = Moto::start();
-    let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
-    let stack = stack::Stack::embedded().expect("template.yaml");
-    let provisioned = stack_tools::provision(&stack, &sdk, "panic")
-        .await
-        .expect("provision");
-    let mut api = start(&stack, &provisioned, &moto.env(), FUNCTIONS[0], &[]).await;
+    let d = Deployed::on(&moto, "panic").await;
+    let mut api = d.start(&moto, FUNCTIONS[0], &[]).await;
     let mut event = post_event("[1,2,3]");
     event["isBase64Encoded"] = json!(true);
     event["body"] = json!("*** not base64 ***");
-    match api.invoke(&event).await {
+    match invoke(&mut api, &event).await {
         Err(InvokeError::Function { body, .. }) => {
             let message = body.to_string();
             assert!(
@@ -839,4 +1011,47 @@ async fn a_panic_fails_one_invocation_and_the_process_carries_on() {
     // this with InvokeError::Exited.
     let id = post(&mut api, "[1,2,3]").await;
     assert_eq!(id.len(), 36, "the same process answers the next request");
+}
+
+/// The enforcement bites: sum_array signing as a user that holds all of
+/// SumArrayFunction's grants but `sqs:SendMessage` cannot fan an array out,
+/// and the test fails naming the action, as the others do when the template
+/// lacks a grant a function needs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_short_of_one_grant_is_denied_that_action() {
+    let moto = Moto::start();
+    let (prefix, function, missing) = ("short", FUNCTIONS[0], "sqs:SendMessage");
+    let stack = stack::Stack::embedded().expect("template.yaml");
+    let all = iam::function_statements(&stack, function.1, prefix);
+    let short = iam::without_action(&all, missing);
+    let user = "SumArrayWithoutSendMessage";
+    let (d, users) = Deployed::with_users(&moto, prefix, &[(user, short)]).await;
+    let mut api = d.start_as(&moto, &users[user], function, &[]).await;
+    // Not `invoke`, which would fail this test at the denial.
+    let outcome = api.function.invoke(&post_event("[1,2,3]")).await;
+    let status = outcome.as_ref().ok().and_then(|r| r["statusCode"].as_i64());
+    assert_ne!(status, Some(200), "the POST must fail: {outcome:?}");
+    // moto names the batch call by its own name (`sqs:SendMessageBatch`),
+    // which sqs:SendMessage authorises on AWS.
+    let denied = api.denials.all();
+    let names = stack::iam::operations_allowed_by(missing);
+    assert!(
+        !denied.is_empty() && denied.keys().all(|a| names.contains(a)),
+        "only {names:?} may be denied: {denied:?}\n{}",
+        api.logs()
+    );
+    let failure = std::panic::catch_unwind(|| assert_nothing_denied(&api.denials, "sum_array"))
+        .expect_err("the denial fails a test");
+    let text = failure
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    println!("{text}");
+    assert!(
+        text.starts_with("IAM denied sqs:SendMessage")
+            && text.contains(&format!(
+                "user/{user} is not authorized to perform: sqs:SendMessage"
+            )),
+        "{text}"
+    );
 }

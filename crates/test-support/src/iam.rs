@@ -75,6 +75,15 @@ impl Principal {
             ("AWS_SECRET_ACCESS_KEY", self.secret_access_key.clone()),
         ]
     }
+
+    /// `moto`'s environment (endpoint, region) with this principal's keys in
+    /// place of moto's default ones, which no user owns once IAM is enforced.
+    pub fn env_on(&self, moto: &Moto) -> Vec<(&'static str, String)> {
+        let mut env = moto.env();
+        env.retain(|(k, _)| !k.starts_with("AWS_ACCESS_KEY") && !k.starts_with("AWS_SECRET"));
+        env.extend(self.env());
+        env
+    }
 }
 
 /// The principals of an IAM-enforcing moto.
@@ -101,19 +110,14 @@ impl Principals {
     /// The environment for `adder serve --backend aws`: the deployer's keys,
     /// and each function's own.
     pub fn runner_env(&self, moto: &Moto) -> Vec<(&'static str, String)> {
-        let mut env = moto.env();
-        env.retain(|(k, _)| !k.starts_with("AWS_ACCESS_KEY") && !k.starts_with("AWS_SECRET"));
-        env.extend(self.deployer.env());
+        let mut env = self.deployer.env_on(moto);
         env.push(("ADDER_FUNCTION_CREDENTIALS", self.function_credentials()));
         env
     }
 
     /// The environment for the admin commands (`adder pending`, `adder dlq`).
     pub fn operator_env(&self, moto: &Moto) -> Vec<(&'static str, String)> {
-        let mut env = moto.env();
-        env.retain(|(k, _)| !k.starts_with("AWS_ACCESS_KEY") && !k.starts_with("AWS_SECRET"));
-        env.extend(self.operator.env());
-        env
+        self.operator.env_on(moto)
     }
 }
 
@@ -177,6 +181,27 @@ fn resource_arn(stack: &Stack, resource: &str, prefix: &str) -> String {
         Some(_) => format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{prefix}-{resource}"),
         None => "*".to_string(),
     }
+}
+
+/// `statements` less `action` (with the operations it allows under moto's
+/// names: `sqs:SendMessage` also takes `sqs:SendMessageBatch`), a statement
+/// left with no action dropped: a principal short of one grant, to show that
+/// moto's enforcement bites.
+pub fn without_action(statements: &[serde_json::Value], action: &str) -> Vec<serde_json::Value> {
+    let removed = stack::iam::operations_allowed_by(action);
+    statements
+        .iter()
+        .filter_map(|statement| {
+            let kept: Vec<&serde_json::Value> = statement["Action"]
+                .as_array()?
+                .iter()
+                .filter(|a| !removed.iter().any(|r| a.as_str() == Some(r)))
+                .collect();
+            let mut statement = statement.clone();
+            statement["Action"] = serde_json::json!(kept);
+            (!kept.is_empty()).then_some(statement)
+        })
+        .collect()
 }
 
 fn allow(actions: &BTreeSet<String>, resource: &str) -> serde_json::Value {
@@ -440,6 +465,25 @@ mod tests {
                 "sqs:ReceiveMessage"
             ]
         );
+    }
+
+    #[test]
+    fn a_principal_short_of_one_action() {
+        let stack = Stack::embedded().expect("template.yaml parses");
+        let all = function_statements(&stack, "SumArrayFunction", "p");
+        let short = without_action(&all, "sqs:SendMessage");
+        let actions = |statements: &[serde_json::Value]| -> BTreeSet<String> {
+            statements
+                .iter()
+                .flat_map(|s| s["Action"].as_array().cloned().unwrap_or_default())
+                .filter_map(|a| a.as_str().map(String::from))
+                .collect()
+        };
+        let mut expected = actions(&all);
+        assert!(expected.remove("sqs:SendMessage") && expected.remove("sqs:SendMessageBatch"));
+        assert_eq!(actions(&short), expected);
+        // SumArrayFunction's only queue statement is the fan-out's: nothing left of it.
+        assert_eq!(short.len(), all.len() - 1, "{short:?}");
     }
 
     #[test]

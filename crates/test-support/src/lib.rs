@@ -6,6 +6,7 @@
 //! then on `PATH`. If it is missing the test fails with the command to run.
 
 pub mod api;
+pub mod denials;
 pub mod iam;
 pub mod runtime;
 

@@ -5,7 +5,10 @@
 //! loopback port and spawns the binary with the environment Lambda gives a
 //! function (`AWS_LAMBDA_RUNTIME_API`, `AWS_LAMBDA_FUNCTION_NAME`, memory,
 //! version, log group and stream, region, credentials) plus the caller's,
-//! nothing inherited from the test process. The binary long-polls
+//! nothing inherited from the test process. Caller's keys
+//! (`AWS_ACCESS_KEY_ID`) replace Lambda's role credentials as a whole: an
+//! IAM user's long-term keys carry no session token, and moto refuses a
+//! user's key sent with one (`InvalidToken`). The binary long-polls
 //! `GET /runtime/invocation/next`; [`Function::invoke`] queues an event for it
 //! and waits for its `POST …/response` or `POST …/error`, within the function's
 //! timeout. A binary that cannot start should `POST /runtime/init/error` and
@@ -285,6 +288,14 @@ fn router(shared: Arc<Shared>) -> Router {
 /// What Lambda sets in every function's environment (provided.al2023), for a
 /// Runtime API at `address`. Credentials are fake: the caller points the SDK
 /// at an emulator (and may override the keys).
+/// What Lambda gives a function from its role: left out when the caller
+/// gives its own keys.
+const ROLE_CREDENTIALS: [&str; 3] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+];
+
 fn lambda_env(config: &FunctionConfig, address: &str) -> Vec<(String, String)> {
     let name = &config.name;
     let pairs = [
@@ -313,7 +324,12 @@ fn lambda_env(config: &FunctionConfig, address: &str) -> Vec<(String, String)> {
         ("LANG", "en_US.UTF-8".to_string()),
         ("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin".to_string()),
     ];
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    let own_keys = config.env.contains_key("AWS_ACCESS_KEY_ID");
+    pairs
+        .into_iter()
+        .filter(|(k, _)| !(own_keys && ROLE_CREDENTIALS.contains(k)))
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
 }
 
 /// Collects a child's output lines (Lambda sends them to CloudWatch).
