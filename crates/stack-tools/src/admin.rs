@@ -47,16 +47,31 @@ pub struct Resources {
     pub sums_table: String,
 }
 
-/// The stack outputs [`Resources::from_outputs`] reads (see template.yaml).
+/// The names of template.yaml's `Outputs` the tools read. A deployed
+/// stack's outputs are looked up by these names, never by their order.
+pub mod output {
+    /// The API's base URL.
+    pub const API_URL: &str = "ApiUrl";
+    pub const TIMES_TWO_QUEUE_URL: &str = "TimesTwoQueueUrl";
+    pub const TIMES_TWO_DEAD_LETTER_QUEUE_URL: &str = "TimesTwoDeadLetterQueueUrl";
+    pub const REDUCE_QUEUE_URL: &str = "ReduceQueueUrl";
+    pub const REDUCE_DEAD_LETTER_QUEUE_URL: &str = "ReduceDeadLetterQueueUrl";
+    pub const SCRATCHPAD_TABLE_NAME: &str = "ScratchpadTableName";
+    pub const SUMS_TABLE_NAME: &str = "SumsTableName";
+    pub const OBJECT_CREATED_QUEUE_URL: &str = "ObjectCreatedQueueUrl";
+    pub const OBJECT_CREATED_DEAD_LETTER_QUEUE_URL: &str = "ObjectCreatedDeadLetterQueueUrl";
+}
+
+/// The stack outputs [`Resources::from_outputs`] reads.
 pub const OUTPUTS: [&str; 8] = [
-    "TimesTwoQueueUrl",
-    "TimesTwoDeadLetterQueueUrl",
-    "ReduceQueueUrl",
-    "ReduceDeadLetterQueueUrl",
-    "ScratchpadTableName",
-    "SumsTableName",
-    "ObjectCreatedQueueUrl",
-    "ObjectCreatedDeadLetterQueueUrl",
+    output::TIMES_TWO_QUEUE_URL,
+    output::TIMES_TWO_DEAD_LETTER_QUEUE_URL,
+    output::REDUCE_QUEUE_URL,
+    output::REDUCE_DEAD_LETTER_QUEUE_URL,
+    output::SCRATCHPAD_TABLE_NAME,
+    output::SUMS_TABLE_NAME,
+    output::OBJECT_CREATED_QUEUE_URL,
+    output::OBJECT_CREATED_DEAD_LETTER_QUEUE_URL,
 ];
 
 impl Resources {
@@ -70,14 +85,16 @@ impl Resources {
                 .ok_or_else(|| AdminError::MissingOutput(key.to_string()))
         };
         Ok(Resources {
-            times_two_queue_url: get(OUTPUTS[0])?,
-            times_two_dead_letter_queue_url: get(OUTPUTS[1])?,
-            reduce_queue_url: get(OUTPUTS[2])?,
-            reduce_dead_letter_queue_url: get(OUTPUTS[3])?,
-            scratchpad_table: get(OUTPUTS[4])?,
-            sums_table: get(OUTPUTS[5])?,
-            object_created_queue_url: get(OUTPUTS[6])?,
-            object_created_dead_letter_queue_url: get(OUTPUTS[7])?,
+            times_two_queue_url: get(output::TIMES_TWO_QUEUE_URL)?,
+            times_two_dead_letter_queue_url: get(output::TIMES_TWO_DEAD_LETTER_QUEUE_URL)?,
+            reduce_queue_url: get(output::REDUCE_QUEUE_URL)?,
+            reduce_dead_letter_queue_url: get(output::REDUCE_DEAD_LETTER_QUEUE_URL)?,
+            scratchpad_table: get(output::SCRATCHPAD_TABLE_NAME)?,
+            sums_table: get(output::SUMS_TABLE_NAME)?,
+            object_created_queue_url: get(output::OBJECT_CREATED_QUEUE_URL)?,
+            object_created_dead_letter_queue_url: get(
+                output::OBJECT_CREATED_DEAD_LETTER_QUEUE_URL,
+            )?,
         })
     }
 
@@ -511,6 +528,16 @@ mod tests {
             Resources::from_outputs(&outputs),
             Err(AdminError::MissingOutput(k)) if k == "ScratchpadTableName"
         ));
+    }
+
+    /// Every output the tools read is one template.yaml declares.
+    #[test]
+    fn every_output_read_is_declared_in_the_template() {
+        let template = include_str!("../../../template.yaml");
+        let outputs = &template[template.find("\nOutputs:\n").expect("Outputs")..];
+        for name in OUTPUTS.iter().chain([&output::API_URL]) {
+            assert!(outputs.contains(&format!("\n  {name}:\n")), "{name}");
+        }
     }
 
     /// Each dead-letter queue's alarm tells the operator the command that

@@ -10,5 +10,7 @@
 mod admin;
 mod provision;
 
-pub use admin::{Admin, AdminError, DeadLetter, PendingArray, Reason, Resources, Source, OUTPUTS};
+pub use admin::{
+    output, Admin, AdminError, DeadLetter, PendingArray, Reason, Resources, Source, OUTPUTS,
+};
 pub use provision::{provision, ProvisionError, Provisioned};

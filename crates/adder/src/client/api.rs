@@ -36,10 +36,11 @@ impl Client {
             Some(stack) => {
                 let sdk = local::sdk_config(None).await;
                 let outputs = super::target::stack_outputs(&sdk, stack).await?;
+                let name = stack_tools::output::API_URL;
                 outputs
-                    .get("ApiUrl")
+                    .get(name)
                     .cloned()
-                    .ok_or_else(|| Error::Aws(format!("stack {stack} has no ApiUrl output")))?
+                    .ok_or_else(|| Error::Aws(format!("stack {stack} has no {name} output")))?
             }
             None => args.api.clone(),
         };
