@@ -48,7 +48,7 @@ const MEMORY_MB: u32 = 512;
 /// The array id events/ carries where a real one goes.
 const PLACEHOLDER_ID: &str = "00000000-0000-4000-8000-000000000000";
 /// Crates whose sources go into the bootstraps: newer sources mean a stale build.
-const SOURCES: [&str; 7] = [
+const SOURCES: [&str; 8] = [
     "crates/sum_array",
     "crates/times_two",
     "crates/reduce",
@@ -56,6 +56,7 @@ const SOURCES: [&str; 7] = [
     "crates/pipeline",
     "crates/packet",
     "crates/aws-ports",
+    "crates/stack-names",
 ];
 
 fn workspace() -> PathBuf {
