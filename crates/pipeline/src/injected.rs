@@ -1,5 +1,5 @@
-//! Ports that fail on purpose, for tests: wrap any [`Queue`] or [`Sums`]
-//! (in-process or AWS) and tell an operation how to misbehave.
+//! Ports that fail on purpose, for tests: wrap any port (in-process or
+//! AWS) and tell an operation how to misbehave.
 //!
 //! The faults are the ones AWS and its SDK produce, including the one a
 //! model of "what the steps call" misses: a write that applied, whose answer
@@ -7,15 +7,11 @@
 //! conditional put then answers "already there", an `ADD` counts twice, a
 //! sent message arrives twice.
 
-use crate::ports::{
-    Claimed, Completion, Failing, Failure, KeyClaim, PortError, Progress, Put, Queue, Received,
-    SumRecord, Sums,
-};
+use crate::hooked::{Hook, Hooked, PortCall, Run};
+use crate::ports::{Objects, PortError, Queue, Scratchpad, Sums};
 use async_trait::async_trait;
-use packet::Number;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// How an operation misbehaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,136 +77,49 @@ impl Injections {
         }
         Some(how)
     }
+}
 
-    /// Runs `call` as `op` under its injection.
-    async fn run<T, F, Fut>(&self, op: &'static str, call: F) -> Result<T, PortError>
+/// The hook of an injected port: [`Injections`] by method name, on every
+/// call of the port it wraps.
+#[derive(Default)]
+pub struct Injector {
+    pub faults: Injections,
+}
+
+#[async_trait]
+impl Hook for Injector {
+    async fn around<'r, T, E>(&self, call: PortCall<'r>, run: &Run<'r, T, E>) -> Result<T, E>
     where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<T, PortError>>,
+        T: Send + 'static,
+        E: From<PortError> + Send + 'r,
     {
-        match self.take(op) {
-            None => call().await,
-            Some(Injection::Before(e)) => Err(e),
+        match self.faults.take(call.method()) {
+            None => run().await,
+            Some(Injection::Before(e)) => Err(e.into()),
             Some(Injection::After(e)) => {
-                call().await?;
-                Err(e)
+                run().await?;
+                Err(e.into())
             }
             Some(Injection::RetriedAfterApplied) => {
-                call().await?;
-                call().await
+                run().await?;
+                run().await
             }
         }
     }
 }
 
 /// A [`Queue`] with [`Injections`] on `send`, `receive` and `delete`.
-pub struct InjectedQueue {
-    pub inner: Arc<dyn Queue>,
-    pub faults: Injections,
-}
-
-impl InjectedQueue {
-    pub fn new(inner: Arc<dyn Queue>) -> Arc<InjectedQueue> {
-        Arc::new(InjectedQueue {
-            inner,
-            faults: Injections::default(),
-        })
-    }
-}
-
-#[async_trait]
-impl Queue for InjectedQueue {
-    async fn send(&self, bodies: Vec<String>) -> Result<(), PortError> {
-        self.faults
-            .run("send", || self.inner.send(bodies.clone()))
-            .await
-    }
-    async fn receive(
-        &self,
-        max: usize,
-        wait: Duration,
-        visibility: Duration,
-    ) -> Result<Vec<Received>, PortError> {
-        self.faults
-            .run("receive", || self.inner.receive(max, wait, visibility))
-            .await
-    }
-    async fn delete(&self, receipts: Vec<String>) -> Result<(), PortError> {
-        self.faults
-            .run("delete", || self.inner.delete(receipts.clone()))
-            .await
-    }
-}
-
+pub type InjectedQueue = Hooked<Injector, dyn Queue>;
+/// A [`Scratchpad`] with [`Injections`] on each operation, named as the method.
+pub type InjectedScratchpad = Hooked<Injector, dyn Scratchpad>;
 /// A [`Sums`] with [`Injections`] on each operation, named as the method.
-pub struct InjectedSums {
-    pub inner: Arc<dyn Sums>,
-    pub faults: Injections,
-}
+pub type InjectedSums = Hooked<Injector, dyn Sums>;
+/// An [`Objects`] with [`Injections`] on `head` and `read_from`.
+pub type InjectedObjects = Hooked<Injector, dyn Objects>;
 
-impl InjectedSums {
-    pub fn new(inner: Arc<dyn Sums>) -> Arc<InjectedSums> {
-        Arc::new(InjectedSums {
-            inner,
-            faults: Injections::default(),
-        })
-    }
-}
-
-#[async_trait]
-impl Sums for InjectedSums {
-    async fn claim_idempotency_key(
-        &self,
-        claim: &KeyClaim<'_>,
-        now_s: u64,
-    ) -> Result<Claimed, PortError> {
-        self.faults
-            .run("claim_idempotency_key", || {
-                self.inner.claim_idempotency_key(claim, now_s)
-            })
-            .await
-    }
-    async fn insert(&self, record: &SumRecord) -> Result<Put, PortError> {
-        self.faults
-            .run("insert", || self.inner.insert(record))
-            .await
-    }
-    async fn get(&self, array_id: &str) -> Result<Option<SumRecord>, PortError> {
-        self.faults.run("get", || self.inner.get(array_id)).await
-    }
-    async fn complete(
-        &self,
-        array_id: &str,
-        sum: &Number,
-        elements: u64,
-        finished_at_ms: u64,
-    ) -> Result<Completion, PortError> {
-        self.faults
-            .run("complete", || {
-                self.inner.complete(array_id, sum, elements, finished_at_ms)
-            })
-            .await
-    }
-    async fn add_progress(&self, array_id: &str, progress: Progress) -> Result<(), PortError> {
-        self.faults
-            .run("add_progress", || {
-                self.inner.add_progress(array_id, progress)
-            })
-            .await
-    }
-    async fn mark_enqueued(&self, array_id: &str) -> Result<(), PortError> {
-        self.faults
-            .run("mark_enqueued", || self.inner.mark_enqueued(array_id))
-            .await
-    }
-    async fn fail(
-        &self,
-        array_id: &str,
-        failure: &Failure,
-        now_ms: u64,
-    ) -> Result<Failing, PortError> {
-        self.faults
-            .run("fail", || self.inner.fail(array_id, failure, now_ms))
-            .await
+impl<P: ?Sized> Hooked<Injector, P> {
+    /// `inner`, misbehaving as told by `faults.set(…)`.
+    pub fn new(inner: Arc<P>) -> Arc<Hooked<Injector, P>> {
+        Arc::new(Hooked::wrap(Injector::default(), inner))
     }
 }

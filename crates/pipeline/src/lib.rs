@@ -11,6 +11,7 @@ pub use ports::{Claimed, KeyClaim};
 pub use steps::submit_with_key;
 
 pub mod config;
+pub mod hooked;
 mod idempotency;
 pub mod injected;
 pub mod memory;
