@@ -1,8 +1,7 @@
 //! Which queues and tables a function talks to, and the ports over them.
 
 use crate::{
-    CallRecorder, DynamoScratchpad, DynamoSums, ReportDenials, RequestCounter, S3Objects, SqsQueue,
-    Unset,
+    DynamoScratchpad, DynamoSums, ReportDenials, RequestCounter, S3Objects, SqsQueue, Unset,
 };
 use aws_config::SdkConfig;
 use pipeline::{Ports, Queue, Scratchpad, Sums, SystemClock};
@@ -104,7 +103,7 @@ fn clients(sdk: &SdkConfig, counter: Option<&RequestCounter>, report_denials: bo
 /// `recorder` the IAM actions it needed, labelled with the variable that
 /// names its resource (`SUMS_TABLE`, …). The S3 client's label is
 /// [`INPUT_BUCKET`]: the bucket the template lets the functions read.
-pub fn ports_recorded(sdk: &SdkConfig, names: &Names, recorder: &CallRecorder) -> Ports {
+pub fn ports_recorded(sdk: &SdkConfig, names: &Names, recorder: &crate::CallRecorder) -> Ports {
     let sqs = |variable: &'static str| {
         let config = aws_sdk_sqs::config::Builder::from(sdk).interceptor(recorder.on(variable));
         aws_sdk_sqs::Client::from_conf(config.build())
@@ -130,20 +129,16 @@ fn assemble(
     let queue = |url: &Option<String>, variable| -> Arc<dyn Queue> {
         match url {
             Some(url) => Arc::new(SqsQueue::new(sqs(variable), url)),
-            None => Arc::new(Unset { variable }),
+            None => Unset::port::<dyn Queue>(variable),
         }
     };
     let scratchpad: Arc<dyn Scratchpad> = match &names.scratchpad_table {
         Some(table) => Arc::new(DynamoScratchpad::new(dynamodb(SCRATCHPAD_TABLE), table)),
-        None => Arc::new(Unset {
-            variable: SCRATCHPAD_TABLE,
-        }),
+        None => Unset::port::<dyn Scratchpad>(SCRATCHPAD_TABLE),
     };
     let sums: Arc<dyn Sums> = match &names.sums_table {
         Some(table) => Arc::new(DynamoSums::new(dynamodb(SUMS_TABLE), table)),
-        None => Arc::new(Unset {
-            variable: SUMS_TABLE,
-        }),
+        None => Unset::port::<dyn Sums>(SUMS_TABLE),
     };
     Ports {
         times_two_queue: queue(&names.times_two_queue_url, TIMES_TWO_QUEUE_URL),
