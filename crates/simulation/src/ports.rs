@@ -1,4 +1,6 @@
-//! Fault-injecting ports around the in-process ones.
+//! Fault-injecting ports around the in-process ones: the scratchpad and
+//! sums table are `pipeline::hooked` ports with the [`SimFaults`] hook; the
+//! queue and the object store, whose faults are special, wrap by hand.
 //!
 //! Every call is a scheduling point before and after it takes effect, so the
 //! scheduler can run other tasks in between or drop the caller there (a crash
@@ -11,6 +13,7 @@ use crate::state::{Sim, DENIED};
 use async_trait::async_trait;
 use packet::Number;
 use packet::ObjectRef;
+use pipeline::hooked::{Hook, PortCall, Run};
 use pipeline::memory::{MemoryQueue, MemoryScratchpad, MemorySums};
 use pipeline::{Claimed, KeyClaim};
 use pipeline::{
@@ -154,84 +157,92 @@ impl Queue for FaultyQueue {
     }
 }
 
-/// The scratchpad the steps see.
-pub struct FaultyScratchpad {
+/// The faults a call through a simulated scratchpad or sums table may meet:
+/// a scheduling point before and after it, an error before it takes effect
+/// or after, and for a write the SDK retries, a second run, its first
+/// answer lost. The special faults are not here: partial writes (the
+/// queue's sends, [`BatchedScratchpad`]'s retires), renamed ids
+/// ([`RenamedSums`], [`FaultyQueue`]) and broken bodies ([`FaultyObjects`]).
+#[derive(Clone)]
+pub struct SimFaults {
     pub sim: Arc<Sim>,
-    pub inner: Arc<MemoryScratchpad>,
+    /// Read after each write of a sum, to record every `done` value seen.
+    pub sums: Arc<MemorySums>,
 }
 
-#[async_trait]
-impl Scratchpad for FaultyScratchpad {
-    async fn put_new(&self, row: &ScratchpadRow) -> Result<Put, PortError> {
-        let key = format!(
-            "{} {}",
-            short_key(&row.key.partition_key),
-            row.key.packet_id
-        );
-        yield_point().await;
-        self.sim.before("put_new", &key)?;
-        let mut put = self.inner.put_new(row).await?;
-        if self.sim.retried("put_new", &key) {
-            put = self.inner.put_new(row).await?;
+/// How the trace names a call and what it is on (`sums.insert`, `a3`), for
+/// the calls [`SimFaults`] injects faults into; the others pass untouched.
+fn traced(call: &PortCall<'_>) -> Option<(&'static str, String)> {
+    Some(match *call {
+        PortCall::PutNew { row } => (
+            "put_new",
+            format!(
+                "{} {}",
+                short_key(&row.key.partition_key),
+                row.key.packet_id
+            ),
+        ),
+        PortCall::Group { partition_key } => ("group", short_key(partition_key)),
+        PortCall::Retire { rows } => ("retire", retire_key(rows)),
+        PortCall::ClaimIdempotencyKey { claim, .. } => {
+            ("sums.claim", format!("claim {}", claim.key))
         }
-        yield_point().await;
-        self.sim.after("put_new", &key)?;
-        Ok(put)
-    }
-
-    async fn group(&self, partition_key: &str) -> Result<Vec<ScratchpadRow>, PortError> {
-        let key = short_key(partition_key);
-        yield_point().await;
-        self.sim.before("group", &key)?;
-        let rows = self.inner.group(partition_key).await?;
-        yield_point().await;
-        self.sim.after("group", &key)?;
-        Ok(rows)
-    }
-
-    async fn retire(&self, rows: &[ScratchpadRow]) -> Result<(), PortError> {
-        let key = match rows.first() {
-            Some(r) => format!("{} x{}", short_key(&r.key.partition_key), rows.len()),
-            None => "x0".to_string(),
-        };
-        yield_point().await;
-        self.sim.before("retire", &key)?;
-        let mut done = 0;
-        while done < rows.len() {
-            let size = self.sim.lock().rng.gen_range(1..=25usize);
-            let chunk = &rows[done..(done + size).min(rows.len())];
-            if done > 0 {
-                yield_point().await;
-                self.sim.partial("retire", &key)?;
-            }
-            self.inner.retire(chunk).await?;
-            done += chunk.len();
+        PortCall::Insert { record } => ("sums.insert", short(&record.array_id)),
+        PortCall::Get { array_id } => ("sums.get", short(array_id)),
+        PortCall::Complete { array_id, sum, .. } => {
+            ("sums.complete", format!("{} = {sum}", short(array_id)))
         }
-        yield_point().await;
-        self.sim.after("retire", &key)
+        PortCall::AddProgress { array_id, progress } => (
+            "sums.add_progress",
+            format!(
+                "{} += {} elements, {} bytes",
+                short(array_id),
+                progress.elements,
+                progress.bytes
+            ),
+        ),
+        PortCall::MarkEnqueued { array_id } => ("sums.mark_enqueued", short(array_id)),
+        PortCall::Fail {
+            array_id, failure, ..
+        } => (
+            "sums.fail",
+            format!("{} {}", short(array_id), failure.kind.as_str()),
+        ),
+        PortCall::Send { .. }
+        | PortCall::Receive { .. }
+        | PortCall::Delete { .. }
+        | PortCall::Head { .. }
+        | PortCall::ReadFrom { .. } => return None,
+    })
+}
+
+/// The trace's name for a retire of `rows`.
+fn retire_key(rows: &[ScratchpadRow]) -> String {
+    match rows.first() {
+        Some(r) => format!("{} x{}", short_key(&r.key.partition_key), rows.len()),
+        None => "x0".to_string(),
     }
 }
 
-/// The sums table the steps see; records every `done` value it observes.
-pub struct FaultySums {
-    pub sim: Arc<Sim>,
-    pub inner: Arc<MemorySums>,
-    /// For a client's ports: the plan it submits, so ids can be made deterministic.
-    pub plan: Option<usize>,
+/// Whether the SDK sends `call` again when its answer is lost: every write
+/// but `add_progress`, which the AWS adapter sends once (`Sums::add_progress`).
+/// Batched writes retry per batch, where they are applied.
+fn retried_by_sdk(call: &PortCall<'_>) -> bool {
+    matches!(
+        call,
+        PortCall::PutNew { .. }
+            | PortCall::ClaimIdempotencyKey { .. }
+            | PortCall::Insert { .. }
+            | PortCall::Complete { .. }
+            | PortCall::MarkEnqueued { .. }
+            | PortCall::Fail { .. }
+    )
 }
 
-impl FaultySums {
-    /// The deterministic id a client's random array id was renamed to.
-    fn real_id(&self, array_id: &str) -> String {
-        match self.plan {
-            Some(_) => self.sim.lock().renamed.get(array_id).cloned(),
-            None => None,
-        }
-        .unwrap_or_else(|| array_id.to_string())
-    }
-
+impl SimFaults {
+    /// Records the sum of `array_id` if it is done.
     async fn observe(&self, array_id: &str) {
-        if let Ok(Some(r)) = self.inner.get(array_id).await {
+        if let Ok(Some(r)) = self.sums.get(array_id).await {
             if let Some(sum) = r.sum.filter(|_| r.status == pipeline::Status::Done) {
                 let text = sum.to_string();
                 let mut s = self.sim.lock();
@@ -245,7 +256,87 @@ impl FaultySums {
 }
 
 #[async_trait]
-impl Sums for FaultySums {
+impl Hook for SimFaults {
+    async fn around<'r, T, E>(&self, call: PortCall<'r>, run: &Run<'r, T, E>) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<PortError> + Send + 'r,
+    {
+        let Some((op, key)) = traced(&call) else {
+            return run().await;
+        };
+        yield_point().await;
+        self.sim.before(op, &key)?;
+        let mut answer = run().await?;
+        if retried_by_sdk(&call) && self.sim.retried(op, &key) {
+            answer = run().await?;
+        }
+        match call {
+            PortCall::Insert { record } => self.observe(&record.array_id).await,
+            PortCall::Complete { array_id, .. } => self.observe(array_id).await,
+            _ => {}
+        }
+        yield_point().await;
+        self.sim.after(op, &key)?;
+        Ok(answer)
+    }
+}
+
+/// The in-process scratchpad with `retire` applied in batches of 1 to 25
+/// rows (DynamoDB's BatchWriteItem takes 25), with a scheduling point
+/// between batches, so that it can fail or die part-way.
+pub struct BatchedScratchpad {
+    pub sim: Arc<Sim>,
+    pub inner: Arc<MemoryScratchpad>,
+}
+
+#[async_trait]
+impl Scratchpad for BatchedScratchpad {
+    async fn put_new(&self, row: &ScratchpadRow) -> Result<Put, PortError> {
+        self.inner.put_new(row).await
+    }
+
+    async fn group(&self, partition_key: &str) -> Result<Vec<ScratchpadRow>, PortError> {
+        self.inner.group(partition_key).await
+    }
+
+    async fn retire(&self, rows: &[ScratchpadRow]) -> Result<(), PortError> {
+        let key = retire_key(rows);
+        let mut done = 0;
+        while done < rows.len() {
+            let size = self.sim.lock().rng.gen_range(1..=25usize);
+            let chunk = &rows[done..(done + size).min(rows.len())];
+            if done > 0 {
+                yield_point().await;
+                self.sim.partial("retire", &key)?;
+            }
+            self.inner.retire(chunk).await?;
+            done += chunk.len();
+        }
+        Ok(())
+    }
+}
+
+/// A client's sums table: `submit` draws random v4 array ids, which are
+/// swapped for deterministic ones so that a seed always replays the same
+/// run. Calls that never carry a random id pass unchanged.
+pub struct RenamedSums {
+    pub sim: Arc<Sim>,
+    /// The plan the client submits.
+    pub plan: usize,
+    pub inner: Arc<dyn Sums>,
+}
+
+impl RenamedSums {
+    /// The deterministic id a random array id was renamed to.
+    fn real_id(&self, array_id: &str) -> String {
+        let renamed = self.sim.lock().renamed.get(array_id).cloned();
+        renamed.unwrap_or_else(|| array_id.to_string())
+    }
+}
+
+#[async_trait]
+impl Sums for RenamedSums {
     async fn claim_idempotency_key(
         &self,
         claim: &KeyClaim<'_>,
@@ -253,59 +344,25 @@ impl Sums for FaultySums {
     ) -> Result<Claimed, PortError> {
         // The claim names the array it would start: that id is renamed
         // now, so a repeat that finds the claim reads a deterministic id.
-        let renamed;
-        let claim = match self.plan {
-            Some(plan) => {
-                renamed = self.sim.lock().deterministic_id(claim.array_id, plan);
-                &KeyClaim {
-                    array_id: &renamed,
-                    ..claim.clone()
-                }
-            }
-            None => claim,
+        let renamed = self.sim.lock().deterministic_id(claim.array_id, self.plan);
+        let claim = KeyClaim {
+            array_id: &renamed,
+            ..claim.clone()
         };
-        let key = format!("claim {}", claim.key);
-        yield_point().await;
-        self.sim.before("sums.claim", &key)?;
-        let mut c = self.inner.claim_idempotency_key(claim, now_s).await?;
-        if self.sim.retried("sums.claim", &key) {
-            c = self.inner.claim_idempotency_key(claim, now_s).await?;
-        }
-        yield_point().await;
-        self.sim.after("sums.claim", &key)?;
-        Ok(c)
+        self.inner.claim_idempotency_key(&claim, now_s).await
     }
 
     async fn insert(&self, record: &SumRecord) -> Result<Put, PortError> {
         let mut record = record.clone();
-        if let Some(plan) = self.plan {
-            // `submit` draws a random v4 id; swap in a deterministic one so a
-            // seed always produces the same run.
-            let id = self.sim.lock().deterministic_id(&record.array_id, plan);
-            record.array_id = id;
-        }
-        let key = short(&record.array_id);
-        yield_point().await;
-        self.sim.before("sums.insert", &key)?;
-        let mut put = self.inner.insert(&record).await?;
-        if self.sim.retried("sums.insert", &key) {
-            put = self.inner.insert(&record).await?;
-        }
-        self.observe(&record.array_id).await;
-        yield_point().await;
-        self.sim.after("sums.insert", &key)?;
-        Ok(put)
+        record.array_id = self
+            .sim
+            .lock()
+            .deterministic_id(&record.array_id, self.plan);
+        self.inner.insert(&record).await
     }
 
     async fn get(&self, array_id: &str) -> Result<Option<SumRecord>, PortError> {
-        let array_id = &self.real_id(array_id);
-        let key = short(array_id);
-        yield_point().await;
-        self.sim.before("sums.get", &key)?;
-        let r = self.inner.get(array_id).await?;
-        yield_point().await;
-        self.sim.after("sums.get", &key)?;
-        Ok(r)
+        self.inner.get(&self.real_id(array_id)).await
     }
 
     async fn complete(
@@ -315,51 +372,17 @@ impl Sums for FaultySums {
         elements: u64,
         finished_at_ms: u64,
     ) -> Result<Completion, PortError> {
-        let key = format!("{} = {sum}", short(array_id));
-        yield_point().await;
-        self.sim.before("sums.complete", &key)?;
-        let mut c = self
-            .inner
+        self.inner
             .complete(array_id, sum, elements, finished_at_ms)
-            .await?;
-        if self.sim.retried("sums.complete", &key) {
-            c = self
-                .inner
-                .complete(array_id, sum, elements, finished_at_ms)
-                .await?;
-        }
-        self.observe(array_id).await;
-        yield_point().await;
-        self.sim.after("sums.complete", &key)?;
-        Ok(c)
+            .await
     }
 
     async fn add_progress(&self, array_id: &str, progress: Progress) -> Result<(), PortError> {
-        let key = format!(
-            "{} += {} elements, {} bytes",
-            short(array_id),
-            progress.elements,
-            progress.bytes
-        );
-        yield_point().await;
-        self.sim.before("sums.add_progress", &key)?;
-        self.inner.add_progress(array_id, progress).await?;
-        yield_point().await;
-        self.sim.after("sums.add_progress", &key)?;
-        Ok(())
+        self.inner.add_progress(array_id, progress).await
     }
 
     async fn mark_enqueued(&self, array_id: &str) -> Result<(), PortError> {
-        let key = short(array_id);
-        yield_point().await;
-        self.sim.before("sums.mark_enqueued", &key)?;
-        self.inner.mark_enqueued(array_id).await?;
-        if self.sim.retried("sums.mark_enqueued", &key) {
-            self.inner.mark_enqueued(array_id).await?;
-        }
-        yield_point().await;
-        self.sim.after("sums.mark_enqueued", &key)?;
-        Ok(())
+        self.inner.mark_enqueued(array_id).await
     }
 
     async fn fail(
@@ -368,17 +391,9 @@ impl Sums for FaultySums {
         failure: &Failure,
         now_ms: u64,
     ) -> Result<Failing, PortError> {
-        let array_id = &self.real_id(array_id);
-        let key = format!("{} {}", short(array_id), failure.kind.as_str());
-        yield_point().await;
-        self.sim.before("sums.fail", &key)?;
-        let mut f = self.inner.fail(array_id, failure, now_ms).await?;
-        if self.sim.retried("sums.fail", &key) {
-            f = self.inner.fail(array_id, failure, now_ms).await?;
-        }
-        yield_point().await;
-        self.sim.after("sums.fail", &key)?;
-        Ok(f)
+        self.inner
+            .fail(&self.real_id(array_id), failure, now_ms)
+            .await
     }
 }
 

@@ -13,13 +13,16 @@ use crate::faults::FaultKind;
 use crate::naive::naive_reduce;
 use crate::objects::{Mutation, Start, BUCKET};
 use crate::params::Params;
-use crate::ports::{describe, short, FaultyObjects, FaultyQueue, FaultyScratchpad, FaultySums};
+use crate::ports::{
+    describe, short, BatchedScratchpad, FaultyObjects, FaultyQueue, RenamedSums, SimFaults,
+};
 use crate::state::{Sim, DENIED};
 use crate::trace::Event;
 use crate::{Options, Reducer, RunReport};
 use futures::future::join_all;
 use futures::FutureExt;
 use packet::{MapMessage, ObjectRef, ObjectSource};
+use pipeline::hooked::Hooked;
 use pipeline::memory::{MemoryBackend, MemoryQueue};
 use pipeline::submit_object;
 use pipeline::{
@@ -164,18 +167,27 @@ fn ports(
             rename: plan.is_some(),
         })
     };
+    let faults = SimFaults {
+        sim: sim.clone(),
+        sums: backend.sums.clone(),
+    };
+    let scratchpad = Arc::new(BatchedScratchpad {
+        sim: sim.clone(),
+        inner: backend.scratchpad.clone(),
+    });
+    let sums: Arc<dyn Sums> = Arc::new(Hooked::wrap(faults.clone(), backend.sums.clone()));
     Ports {
         times_two_queue: queue(&backend.times_two_queue, "TimesTwo"),
         reduce_queue: queue(&backend.reduce_queue, "Reduce"),
-        scratchpad: Arc::new(FaultyScratchpad {
-            sim: sim.clone(),
-            inner: backend.scratchpad.clone(),
-        }),
-        sums: Arc::new(FaultySums {
-            sim: sim.clone(),
-            inner: backend.sums.clone(),
-            plan,
-        }),
+        scratchpad: Arc::new(Hooked::wrap(faults, scratchpad)),
+        sums: match plan {
+            Some(plan) => Arc::new(RenamedSums {
+                sim: sim.clone(),
+                plan,
+                inner: sums,
+            }),
+            None => sums,
+        },
         objects: Arc::new(FaultyObjects {
             sim: sim.clone(),
             inner: backend.objects.clone(),
