@@ -5,31 +5,40 @@
 //! `stack_tools::provision`, against moto or AWS). This is the AWS code the
 //! Lambdas link, so it holds nothing only a local tool needs: provisioning
 //! and the operator's tools live in `stack-tools`, and `template.yaml` is
-//! read only there and in `stack`.
+//! read only there and in `stack`. What only tests use is behind the
+//! `test-ports` feature.
 
 mod counting;
 pub mod dynamodb;
 mod errors;
+#[cfg(feature = "test-ports")]
 mod faults;
 mod names;
+#[cfg(feature = "test-ports")]
+mod recorder;
 mod retry;
 mod s3;
 mod sqs;
 mod unset;
 
-pub use counting::{
-    Call, CallRecorder, DynamoRequest, RecordCalls, ReportDenials, RequestCounter, Sent,
-};
+pub use counting::{ReportDenials, RequestCounter, Sent};
 pub use dynamodb::{DynamoScratchpad, DynamoSums};
 pub use errors::{from_build, from_sdk};
-pub use faults::LoseAnswers;
 pub use names::{
-    ports, ports_counted, ports_recorded, ports_reporting_denials, Names, INPUT_BUCKET,
-    REDUCE_QUEUE_URL, SCRATCHPAD_TABLE, SUMS_TABLE, TIMES_TWO_QUEUE_URL,
+    ports, ports_counted, ports_reporting_denials, Names, INPUT_BUCKET, REDUCE_QUEUE_URL,
+    SCRATCHPAD_TABLE, SUMS_TABLE, TIMES_TWO_QUEUE_URL,
 };
 pub use s3::{s3_config, S3Objects};
 pub use sqs::{SqsQueue, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES};
 pub use unset::Unset;
+/// Test-only, never in a Lambda (`stack-tools/tests/lambda_closure.rs`):
+/// answers lost on purpose, and the IAM actions the clients needed.
+#[cfg(feature = "test-ports")]
+pub use {
+    faults::LoseAnswers,
+    names::ports_recorded,
+    recorder::{Call, CallRecorder, DynamoRequest, RecordCalls},
+};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 

@@ -103,6 +103,7 @@ fn clients(sdk: &SdkConfig, counter: Option<&RequestCounter>, report_denials: bo
 /// `recorder` the IAM actions it needed, labelled with the variable that
 /// names its resource (`SUMS_TABLE`, …). The S3 client's label is
 /// [`INPUT_BUCKET`]: the bucket the template lets the functions read.
+#[cfg(feature = "test-ports")]
 pub fn ports_recorded(sdk: &SdkConfig, names: &Names, recorder: &crate::CallRecorder) -> Ports {
     let sqs = |variable: &'static str| {
         let config = aws_sdk_sqs::config::Builder::from(sdk).interceptor(recorder.on(variable));

@@ -1,5 +1,6 @@
 //! Ports that fail on purpose, for tests: wrap any port (in-process or
-//! AWS) and tell an operation how to misbehave.
+//! AWS) and tell an operation how to misbehave. Built only with the
+//! `test-ports` feature, which the Lambdas never enable.
 //!
 //! The faults are the ones AWS and its SDK produce, including the one a
 //! model of "what the steps call" misses: a write that applied, whose answer

@@ -13,6 +13,8 @@ pub use steps::submit_with_key;
 pub mod config;
 pub mod hooked;
 mod idempotency;
+/// Test-only: never in a Lambda (`stack-tools/tests/lambda_closure.rs`).
+#[cfg(feature = "test-ports")]
 pub mod injected;
 pub mod memory;
 pub mod ports;
