@@ -3,12 +3,9 @@
 //! `--backend aws` it also prints the SDK's own request count.
 
 use async_trait::async_trait;
-use packet::Number;
-use pipeline::{Claimed, KeyClaim};
-use pipeline::{
-    Completion, Failing, Failure, PortError, Ports, Put, Queue, Received, Scratchpad,
-    ScratchpadRow, SumRecord, Sums,
-};
+use pipeline::hooked::{Hook, Hooked, PortCall, Run};
+use pipeline::{PortError, Ports, Queue, ScratchpadRow};
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,7 +21,8 @@ pub struct Invocations {
 /// Everything counted during a run.
 #[derive(Debug, Default)]
 pub struct Tally {
-    calls: Mutex<BTreeMap<&'static str, u64>>,
+    /// Calls by port (`times_two_queue`, `sums`, …) and method.
+    calls: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     /// Scratchpad rows written by `retire` and rows read by `group`.
     pub rows_retired: AtomicU64,
     pub rows_read: AtomicU64,
@@ -32,15 +30,27 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn call(&self, what: &'static str) {
+    fn call(&self, port: &'static str, method: &'static str) {
         if let Ok(mut calls) = self.calls.lock() {
-            *calls.entry(what).or_default() += 1;
+            *calls.entry((port, method)).or_default() += 1;
         }
     }
 
     /// Port calls so far, e.g. `"scratchpad.put_new" -> 1000`.
-    pub fn calls(&self) -> BTreeMap<&'static str, u64> {
-        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        let calls = self.calls.lock().map(|c| c.clone()).unwrap_or_default();
+        calls
+            .into_iter()
+            .map(|((port, method), count)| (format!("{port}.{method}"), count))
+            .collect()
+    }
+
+    /// The hook that counts a port's calls here, under `port`.
+    fn counting(self: &Arc<Tally>, port: &'static str) -> Counted {
+        Counted {
+            tally: self.clone(),
+            port,
+        }
     }
 
     /// The counter of `function`'s invocations.
@@ -75,46 +85,22 @@ impl Tally {
     /// The queue S3 notifies new objects to (polled, never sent to by the
     /// functions), with its calls counted here.
     pub fn wrap_object_created_queue(self: &Arc<Tally>, queue: Arc<dyn Queue>) -> Arc<dyn Queue> {
-        Arc::new(CountedQueue {
-            inner: queue,
-            tally: self.clone(),
-            names: [
-                "object_created_queue.send",
-                "object_created_queue.receive",
-                "object_created_queue.delete",
-            ],
-        })
+        Arc::new(Hooked::wrap(self.counting("object_created_queue"), queue))
     }
 
     /// `ports` with every call counted here.
     pub fn wrap(self: &Arc<Tally>, ports: Ports) -> Ports {
         Ports {
-            times_two_queue: Arc::new(CountedQueue {
-                inner: ports.times_two_queue,
-                tally: self.clone(),
-                names: [
-                    "times_two_queue.send",
-                    "times_two_queue.receive",
-                    "times_two_queue.delete",
-                ],
-            }),
-            reduce_queue: Arc::new(CountedQueue {
-                inner: ports.reduce_queue,
-                tally: self.clone(),
-                names: [
-                    "reduce_queue.send",
-                    "reduce_queue.receive",
-                    "reduce_queue.delete",
-                ],
-            }),
-            scratchpad: Arc::new(CountedScratchpad {
-                inner: ports.scratchpad,
-                tally: self.clone(),
-            }),
-            sums: Arc::new(CountedSums {
-                inner: ports.sums,
-                tally: self.clone(),
-            }),
+            times_two_queue: Arc::new(Hooked::wrap(
+                self.counting("times_two_queue"),
+                ports.times_two_queue,
+            )),
+            reduce_queue: Arc::new(Hooked::wrap(
+                self.counting("reduce_queue"),
+                ports.reduce_queue,
+            )),
+            scratchpad: Arc::new(Hooked::wrap(self.counting("scratchpad"), ports.scratchpad)),
+            sums: Arc::new(Hooked::wrap(self.counting("sums"), ports.sums)),
             // Object reads are counted by the benchmark's object mode.
             objects: ports.objects,
             clock: ports.clock,
@@ -122,115 +108,86 @@ impl Tally {
     }
 }
 
-struct CountedQueue {
-    inner: Arc<dyn Queue>,
+/// Counts every call of one port in a [`Tally`], and the scratchpad rows
+/// it retires and reads.
+struct Counted {
     tally: Arc<Tally>,
-    names: [&'static str; 3],
+    /// The port's name in the tally: `times_two_queue`, `scratchpad`, …
+    port: &'static str,
 }
 
 #[async_trait]
-impl Queue for CountedQueue {
-    async fn send(&self, bodies: Vec<String>) -> Result<(), PortError> {
-        self.tally.call(self.names[0]);
-        self.inner.send(bodies).await
-    }
-    async fn receive(
-        &self,
-        max: usize,
-        wait: Duration,
-        visibility: Duration,
-    ) -> Result<Vec<Received>, PortError> {
-        self.tally.call(self.names[1]);
-        self.inner.receive(max, wait, visibility).await
-    }
-    async fn delete(&self, receipts: Vec<String>) -> Result<(), PortError> {
-        self.tally.call(self.names[2]);
-        self.inner.delete(receipts).await
-    }
-}
-
-struct CountedScratchpad {
-    inner: Arc<dyn Scratchpad>,
-    tally: Arc<Tally>,
-}
-
-#[async_trait]
-impl Scratchpad for CountedScratchpad {
-    async fn put_new(&self, row: &ScratchpadRow) -> Result<Put, PortError> {
-        self.tally.call("scratchpad.put_new");
-        self.inner.put_new(row).await
-    }
-    async fn group(&self, partition_key: &str) -> Result<Vec<ScratchpadRow>, PortError> {
-        self.tally.call("scratchpad.group");
-        let rows = self.inner.group(partition_key).await?;
-        self.tally
-            .rows_read
-            .fetch_add(rows.len() as u64, Ordering::Relaxed);
-        Ok(rows)
-    }
-    async fn retire(&self, rows: &[ScratchpadRow]) -> Result<(), PortError> {
-        self.tally.call("scratchpad.retire");
-        self.tally
-            .rows_retired
-            .fetch_add(rows.len() as u64, Ordering::Relaxed);
-        self.inner.retire(rows).await
+impl Hook for Counted {
+    async fn around<'r, T, E>(&self, call: PortCall<'r>, run: &Run<'r, T, E>) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<PortError> + Send + 'r,
+    {
+        self.tally.call(self.port, call.method());
+        if let PortCall::Retire { rows } = call {
+            self.tally
+                .rows_retired
+                .fetch_add(rows.len() as u64, Ordering::Relaxed);
+        }
+        let answer = run().await?;
+        let rows_read = (&answer as &dyn Any).downcast_ref::<Vec<ScratchpadRow>>();
+        if let (PortCall::Group { .. }, Some(rows)) = (call, rows_read) {
+            self.tally
+                .rows_read
+                .fetch_add(rows.len() as u64, Ordering::Relaxed);
+        }
+        Ok(answer)
     }
 }
 
-struct CountedSums {
-    inner: Arc<dyn Sums>,
-    tally: Arc<Tally>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use packet::Number;
+    use pipeline::memory::MemoryBackend;
+    use pipeline::{RowKey, SystemClock};
 
-#[async_trait]
-impl Sums for CountedSums {
-    async fn claim_idempotency_key(
-        &self,
-        claim: &KeyClaim<'_>,
-        now_s: u64,
-    ) -> Result<Claimed, PortError> {
-        self.tally.call("sums.claim_idempotency_key");
-        self.inner.claim_idempotency_key(claim, now_s).await
+    fn row(packet_id: &str) -> ScratchpadRow {
+        ScratchpadRow {
+            key: RowKey {
+                partition_key: "a".to_string(),
+                packet_id: packet_id.to_string(),
+            },
+            packet_value: Number::parse("1").expect("a number"),
+            array_length: 2,
+            packet_contains: 1,
+            elements: 1,
+            expires_at: u64::MAX / 2,
+            consumed: false,
+        }
     }
-    async fn insert(&self, record: &SumRecord) -> Result<Put, PortError> {
-        self.tally.call("sums.insert");
-        self.inner.insert(record).await
-    }
-    async fn get(&self, array_id: &str) -> Result<Option<SumRecord>, PortError> {
-        self.tally.call("sums.get");
-        self.inner.get(array_id).await
-    }
-    async fn complete(
-        &self,
-        array_id: &str,
-        sum: &Number,
-        elements: u64,
-        finished_at_ms: u64,
-    ) -> Result<Completion, PortError> {
-        self.tally.call("sums.complete");
-        self.inner
-            .complete(array_id, sum, elements, finished_at_ms)
-            .await
-    }
-    async fn add_progress(
-        &self,
-        array_id: &str,
-        progress: pipeline::Progress,
-    ) -> Result<(), PortError> {
-        self.tally.call("sums.add_progress");
-        self.inner.add_progress(array_id, progress).await
-    }
-    async fn mark_enqueued(&self, array_id: &str) -> Result<(), PortError> {
-        self.tally.call("sums.mark_enqueued");
-        self.inner.mark_enqueued(array_id).await
-    }
-    async fn fail(
-        &self,
-        array_id: &str,
-        failure: &Failure,
-        now_ms: u64,
-    ) -> Result<Failing, PortError> {
-        self.tally.call("sums.fail");
-        self.inner.fail(array_id, failure, now_ms).await
+
+    #[tokio::test]
+    async fn counts_each_call_by_port_and_the_rows_retired_and_read() {
+        let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+        let tally = Arc::new(Tally::default());
+        let ports = tally.wrap(backend.ports());
+        let rows = [row("L0-000000000"), row("L0-000000001")];
+        for r in &rows {
+            ports.scratchpad.put_new(r).await.expect("put");
+        }
+        let read = ports.scratchpad.group("a").await.expect("group");
+        ports.scratchpad.retire(&read).await.expect("retire");
+        ports.sums.get("a").await.expect("get");
+        ports.times_two_queue.send(vec![]).await.expect("send");
+
+        let calls: Vec<(String, u64)> = tally.calls().into_iter().collect();
+        let expected = [
+            ("scratchpad.group", 1),
+            ("scratchpad.put_new", 2),
+            ("scratchpad.retire", 1),
+            ("sums.get", 1),
+            ("times_two_queue.send", 1),
+        ];
+        let expected: Vec<(String, u64)> =
+            expected.iter().map(|(c, n)| (c.to_string(), *n)).collect();
+        assert_eq!(calls, expected);
+        assert_eq!(tally.rows_read.load(Ordering::Relaxed), 2);
+        assert_eq!(tally.rows_retired.load(Ordering::Relaxed), 2);
     }
 }
