@@ -1,10 +1,12 @@
-//! `adder`: the distributed adder on your machine. Three jobs, one module each:
+//! `adder`: the distributed adder on your machine, the command line over the
+//! `local` crate (the Lambda platform played in this process: the template's
+//! queues, tables and functions, the event source mappings, the tally).
+//! Three jobs, one module each:
 //!
-//! - `runner`: the local runner. `adder sum 1 2 3` runs the whole pipeline
-//!   in-process and prints the result; `adder serve` serves the API and plays
-//!   the Lambda event source mappings, on the in-process backend or against
-//!   real SQS/DynamoDB APIs (`--backend aws`). (`backend`, `poller` and
-//!   `tally` are the runner's too.)
+//! - `runner`: `adder sum 1 2 3` runs the whole pipeline on the local
+//!   platform and prints the result; `adder serve` serves the API in front
+//!   of it, on the in-process backend or against real SQS/DynamoDB APIs
+//!   (`--backend aws`).
 //! - `bench`: one generated array, or many from concurrent clients, through
 //!   the runner (or a running API), with figures.
 //! - `client`: the client of a running API and the operator's tools.
