@@ -1,7 +1,7 @@
 //! A port for a name a function was not given.
 
 use async_trait::async_trait;
-use pipeline::hooked::{Hook, Hooked, PortCall, Run};
+use pipeline::hooked::{Answer, CallError, Hook, Hooked, PortCall, Run};
 use pipeline::PortError;
 use std::sync::Arc;
 
@@ -25,11 +25,11 @@ impl Unset {
 
 #[async_trait]
 impl Hook for Unset {
-    async fn around<'r, T, E>(&self, _call: PortCall<'r>, _run: &Run<'r, T, E>) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<PortError> + Send + 'r,
-    {
+    async fn around<'r, T: Answer, E: CallError + 'r>(
+        &self,
+        _call: PortCall<'r>,
+        _run: &Run<'r, T, E>,
+    ) -> Result<T, E> {
         Err(PortError::Rejected(format!("{} is not set for this function", self.variable)).into())
     }
 }

@@ -3,8 +3,8 @@
 //! `--backend aws` it also prints the SDK's own request count.
 
 use async_trait::async_trait;
-use pipeline::hooked::{Hook, Hooked, PortCall, Run};
-use pipeline::{PortError, Ports, Queue, ScratchpadRow};
+use pipeline::hooked::{Answer, CallError, Hook, Hooked, PortCall, Run};
+use pipeline::{Ports, Queue, ScratchpadRow};
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -118,11 +118,11 @@ struct Counted {
 
 #[async_trait]
 impl Hook for Counted {
-    async fn around<'r, T, E>(&self, call: PortCall<'r>, run: &Run<'r, T, E>) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<PortError> + Send + 'r,
-    {
+    async fn around<'r, T: Answer, E: CallError + 'r>(
+        &self,
+        call: PortCall<'r>,
+        run: &Run<'r, T, E>,
+    ) -> Result<T, E> {
         self.tally.call(self.port, call.method());
         if let PortCall::Retire { rows } = call {
             self.tally

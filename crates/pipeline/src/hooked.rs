@@ -127,18 +127,25 @@ impl PortCall<'_> {
 /// the SDK sends again after its answer was lost).
 pub type Run<'r, T, E> = dyn Fn() -> BoxFuture<'r, Result<T, E>> + Send + Sync + 'r;
 
+/// What a port call answers. `'static`, so that a hook may look at an
+/// answer by its type (`std::any::Any`): the local runner counts the rows a
+/// `group` read.
+pub trait Answer: Send + 'static {}
+impl<T: Send + 'static> Answer for T {}
+
+/// A port's error: [`PortError`], or [`ObjectError`] for the object store.
+/// A hook's own failures are `PortError`s, converted.
+pub trait CallError: From<PortError> + Send {}
+impl<E: From<PortError> + Send> CallError for E {}
+
 /// What happens around every call of a [`Hooked`] port.
-///
-/// `E` is the port's error: [`PortError`], or [`ObjectError`] for the
-/// object store; a hook's own failures are `PortError`s, converted. `T`,
-/// the answer, is `'static` so that a hook may look at one by its type
-/// (`std::any::Any`): the local runner counts the rows a `group` read.
 #[async_trait]
 pub trait Hook: Send + Sync {
-    async fn around<'r, T, E>(&self, call: PortCall<'r>, run: &Run<'r, T, E>) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<PortError> + Send + 'r;
+    async fn around<'r, T: Answer, E: CallError + 'r>(
+        &self,
+        call: PortCall<'r>,
+        run: &Run<'r, T, E>,
+    ) -> Result<T, E>;
 }
 
 /// A port of any kind (`P` is `dyn Queue`, `dyn Sums`, … or an
@@ -184,15 +191,11 @@ impl<H, P: ?Sized> Deref for Hooked<H, P> {
 
 impl<H: Hook, P: ?Sized + Send + Sync> Hooked<H, P> {
     /// `call` through the hook, which runs `method` on the inner port.
-    async fn through<'a, T, E>(
+    async fn through<'a, T: Answer, E: CallError + 'a>(
         &'a self,
         call: PortCall<'a>,
         method: impl Fn(&'a P) -> BoxFuture<'a, Result<T, E>> + Send + Sync + 'a,
-    ) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<PortError> + Send + 'a,
-    {
+    ) -> Result<T, E> {
         let run = move || -> BoxFuture<'a, Result<T, E>> {
             match &self.inner {
                 Some(inner) => method(inner),

@@ -8,7 +8,7 @@
 //! conditional put then answers "already there", an `ADD` counts twice, a
 //! sent message arrives twice.
 
-use crate::hooked::{Hook, Hooked, PortCall, Run};
+use crate::hooked::{Answer, CallError, Hook, Hooked, PortCall, Run};
 use crate::ports::{Objects, PortError, Queue, Scratchpad, Sums};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -89,11 +89,11 @@ pub struct Injector {
 
 #[async_trait]
 impl Hook for Injector {
-    async fn around<'r, T, E>(&self, call: PortCall<'r>, run: &Run<'r, T, E>) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<PortError> + Send + 'r,
-    {
+    async fn around<'r, T: Answer, E: CallError + 'r>(
+        &self,
+        call: PortCall<'r>,
+        run: &Run<'r, T, E>,
+    ) -> Result<T, E> {
         match self.faults.take(call.method()) {
             None => run().await,
             Some(Injection::Before(e)) => Err(e.into()),

@@ -13,7 +13,7 @@ use crate::state::{Sim, DENIED};
 use async_trait::async_trait;
 use packet::Number;
 use packet::ObjectRef;
-use pipeline::hooked::{Hook, PortCall, Run};
+use pipeline::hooked::{Answer, CallError, Hook, PortCall, Run};
 use pipeline::memory::{MemoryQueue, MemoryScratchpad, MemorySums};
 use pipeline::{Claimed, KeyClaim};
 use pipeline::{
@@ -257,11 +257,11 @@ impl SimFaults {
 
 #[async_trait]
 impl Hook for SimFaults {
-    async fn around<'r, T, E>(&self, call: PortCall<'r>, run: &Run<'r, T, E>) -> Result<T, E>
-    where
-        T: Send + 'static,
-        E: From<PortError> + Send + 'r,
-    {
+    async fn around<'r, T: Answer, E: CallError + 'r>(
+        &self,
+        call: PortCall<'r>,
+        run: &Run<'r, T, E>,
+    ) -> Result<T, E> {
         let Some((op, key)) = traced(&call) else {
             return run().await;
         };
