@@ -9,8 +9,7 @@ use axum::extract::{Query, Request, State};
 use axum::response::Response;
 use packet::ObjectRef;
 use pipeline::{
-    find_object, format_of_key, submit_object, Column, Config, FormatRequest, ObjectError,
-    ObjectSubmitError,
+    find_object, submit_object, Column, Config, FormatRequest, ObjectError, ObjectSubmitError,
 };
 
 /// The object `wanted` names.
@@ -25,29 +24,17 @@ fn object(wanted: &ObjectRequest) -> ObjectRef {
 
 /// The format `wanted` asks for, its defaults filled in from `config`.
 fn format(wanted: &ObjectRequest, config: &Config) -> Result<FormatRequest, String> {
-    let csv_only = wanted.column.is_some() || wanted.header.is_some();
-    let format = match wanted.format.as_deref() {
-        None => format_of_key(&wanted.key, config),
-        Some("json") => FormatRequest::JsonArray,
-        Some("lines") => FormatRequest::Lines,
-        Some("csv") => FormatRequest::Csv {
-            column: Column::parse(&config.input_csv_column),
-            header: true,
-        },
-        Some(other) => return Err(format!("format {other:?} is not one of json, lines, csv")),
-    };
-    match format {
-        FormatRequest::Csv { column, header } => Ok(FormatRequest::Csv {
-            column: match &wanted.column {
-                Some(ColumnText::Index(i)) => Column::Index(*i),
-                Some(ColumnText::Name(name)) => Column::parse(name),
-                None => column,
-            },
-            header: wanted.header.unwrap_or(header),
-        }),
-        _ if csv_only => Err("column and header apply to the csv format only".into()),
-        other => Ok(other),
-    }
+    let column = wanted.column.as_ref().map(|c| match c {
+        ColumnText::Index(i) => Column::Index(*i),
+        ColumnText::Name(name) => Column::parse(name),
+    });
+    FormatRequest::asked(
+        wanted.format.as_deref(),
+        column,
+        wanted.header,
+        &wanted.key,
+        config,
+    )
 }
 
 /// Whether `wanted` names an object S3 could hold.

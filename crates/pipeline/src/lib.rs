@@ -36,5 +36,5 @@ pub use steps::{
 };
 pub use steps::{
     find_object, format_of_key, is_notification, object_created, object_source, submit_object,
-    Column, FormatRequest, ObjectSubmitError, LINE_SCAN_LIMIT, MAX_RANGES,
+    Column, FormatName, FormatRequest, ObjectSubmitError, LINE_SCAN_LIMIT, MAX_RANGES,
 };

@@ -38,6 +38,37 @@ impl Column {
     }
 }
 
+/// A format's name, as a client writes it: `json`, `lines` or `csv` (the
+/// API's `format`, the CLI's `--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FormatName {
+    Json,
+    Lines,
+    Csv,
+}
+
+impl FormatName {
+    pub const ALL: [FormatName; 3] = [FormatName::Json, FormatName::Lines, FormatName::Csv];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FormatName::Json => "json",
+            FormatName::Lines => "lines",
+            FormatName::Csv => "csv",
+        }
+    }
+}
+
+impl std::str::FromStr for FormatName {
+    type Err = String;
+    fn from_str(name: &str) -> Result<FormatName, String> {
+        FormatName::ALL
+            .into_iter()
+            .find(|f| f.as_str() == name)
+            .ok_or_else(|| format!("format {name:?} is not one of json, lines, csv"))
+    }
+}
+
 /// How the numbers are laid out, as a client names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FormatRequest {
@@ -47,6 +78,41 @@ pub enum FormatRequest {
 }
 
 impl FormatRequest {
+    /// What a client asked for: a format by name (or none: from `key`'s
+    /// suffix), and for CSV a column and whether there is a header (the
+    /// defaults: `INPUT_CSV_COLUMN`, and a header). The one place a request's
+    /// format is read, for the API and so for every client of it.
+    pub fn asked(
+        name: Option<&str>,
+        column: Option<Column>,
+        header: Option<bool>,
+        key: &str,
+        config: &Config,
+    ) -> Result<FormatRequest, String> {
+        let format = match name.map(str::parse::<FormatName>).transpose()? {
+            None => format_of_key(key, config),
+            Some(FormatName::Json) => FormatRequest::JsonArray,
+            Some(FormatName::Lines) => FormatRequest::Lines,
+            Some(FormatName::Csv) => FormatRequest::Csv {
+                column: Column::parse(&config.input_csv_column),
+                header: true,
+            },
+        };
+        match format {
+            FormatRequest::Csv {
+                column: default_column,
+                header: default_header,
+            } => Ok(FormatRequest::Csv {
+                column: column.unwrap_or(default_column),
+                header: header.unwrap_or(default_header),
+            }),
+            _ if column.is_some() || header.is_some() => {
+                Err("column and header apply to the csv format only".into())
+            }
+            other => Ok(other),
+        }
+    }
+
     /// The format, when it is known without reading the object; else the
     /// CSV column name (and header flag) to look up in its header line.
     fn known(&self) -> Result<Format, (&str, bool)> {
