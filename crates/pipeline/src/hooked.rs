@@ -174,11 +174,6 @@ impl<H, P: ?Sized> Hooked<H, P> {
     pub fn answered_by(hook: H) -> Hooked<H, P> {
         Hooked { hook, inner: None }
     }
-
-    /// The port the calls go to.
-    pub fn inner(&self) -> Option<&Arc<P>> {
-        self.inner.as_ref()
-    }
 }
 
 impl<H, P: ?Sized> Deref for Hooked<H, P> {
