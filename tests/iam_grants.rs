@@ -639,19 +639,12 @@ async fn moto_authorises_dynamodb_against_star_only() {
         let user = users[user].clone();
         let (moto, table) = (moto.endpoint().to_string(), table.clone());
         async move {
-            let keys = aws_sdk_dynamodb::config::Credentials::new(
-                &user.access_key_id,
-                &user.secret_access_key,
-                None,
-                None,
-                "probe",
-            );
-            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .endpoint_url(moto)
-                .region(aws_config::Region::new("us-east-1"))
-                .credentials_provider(keys)
-                .load()
-                .await;
+            let sdk = aws_ports::load_sdk_config(aws_ports::Account::Emulator {
+                endpoint: &moto,
+                access_key_id: &user.access_key_id,
+                secret_access_key: &user.secret_access_key,
+            })
+            .await;
             let key = aws_sdk_dynamodb::types::AttributeValue::S("no-such-array".into());
             match aws_sdk_dynamodb::Client::new(&sdk)
                 .get_item()

@@ -201,19 +201,12 @@ fn aws_args<'a>(moto: &'a Moto, prefix: &'a str, extra: &[&'a str]) -> Vec<&'a s
 
 /// An SDK configuration for `moto` that signs as `principal`.
 pub async fn sdk_as(moto: &Moto, principal: &Principal) -> aws_config::SdkConfig {
-    let keys = aws_sdk_dynamodb::config::Credentials::new(
-        &principal.access_key_id,
-        &principal.secret_access_key,
-        None,
-        None,
-        "test-principal",
-    );
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto.endpoint())
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(keys)
-        .load()
-        .await
+    aws_ports::load_sdk_config(aws_ports::Account::Emulator {
+        endpoint: moto.endpoint(),
+        access_key_id: &principal.access_key_id,
+        secret_access_key: &principal.secret_access_key,
+    })
+    .await
 }
 
 /// The `sum` member's text exactly as sent (no float conversion on the way).

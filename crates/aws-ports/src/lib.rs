@@ -42,11 +42,66 @@ pub use {
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
-/// The SDK configuration from the environment: region, credentials (a
-/// Lambda's role, a profile or keys) and `AWS_ENDPOINT_URL` when set, which
-/// is how a function or the runner is pointed at moto.
+/// Which account the SDK reaches, and as whom. Every SDK configuration of
+/// the project (the Lambdas', the local runner's, the CLI's, the tests') is
+/// loaded by [`load_sdk_config`] from one of these.
+#[derive(Debug, Clone, Copy)]
+pub enum Account<'a> {
+    /// The environment's: region, credentials (a Lambda's role, a profile or
+    /// keys) and `AWS_ENDPOINT_URL` when set, which is how a function or the
+    /// runner is pointed at moto.
+    Environment,
+    /// An endpoint such as moto or LocalStack, with the environment's region
+    /// and credentials where it sets them, else us-east-1 and placeholder
+    /// keys, so `adder serve --backend aws` runs on moto with nothing set up.
+    Endpoint(&'a str),
+    /// An emulator at `endpoint`, as the holder of these keys, in us-east-1,
+    /// whatever the environment says: a test must never reach a real account
+    /// by accident, nor sign as anyone but the principal it means.
+    Emulator {
+        endpoint: &'a str,
+        access_key_id: &'a str,
+        secret_access_key: &'a str,
+    },
+}
+
+/// The one SDK configuration loader (see [`Account`]).
+pub async fn load_sdk_config(account: Account<'_>) -> SdkConfig {
+    let loader = aws_config::defaults(BehaviorVersion::latest());
+    let keys = |id: &str, secret: &str| {
+        aws_sdk_sqs::config::Credentials::new(id, secret, None, None, "aws-ports")
+    };
+    let loader = match account {
+        Account::Environment => loader,
+        Account::Endpoint(url) => {
+            let mut loader = loader.endpoint_url(url);
+            if std::env::var_os("AWS_REGION").is_none()
+                && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+            {
+                loader = loader.region(Region::new("us-east-1"));
+            }
+            if std::env::var_os("AWS_ACCESS_KEY_ID").is_none()
+                && std::env::var_os("AWS_PROFILE").is_none()
+            {
+                loader = loader.credentials_provider(keys("local", "local"));
+            }
+            loader
+        }
+        Account::Emulator {
+            endpoint,
+            access_key_id,
+            secret_access_key,
+        } => loader
+            .endpoint_url(endpoint)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(keys(access_key_id, secret_access_key)),
+    };
+    loader.load().await
+}
+
+/// The SDK configuration from the environment ([`Account::Environment`]).
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    load_sdk_config(Account::Environment).await
 }
 
 /// What a Lambda function needs at cold start: the ports named by its
@@ -56,14 +111,12 @@ pub async fn ports_from_env() -> pipeline::Ports {
 }
 
 /// An SDK configuration for an emulator at `endpoint_url` (moto), with fixed
-/// fake keys and region, whatever the process environment says: tests and the
-/// local runner must never reach a real account by accident.
+/// fake keys ([`Account::Emulator`] as `testing`).
 pub async fn local_sdk_config(endpoint_url: &str) -> SdkConfig {
-    let keys = aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "local");
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint_url)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(keys)
-        .load()
-        .await
+    load_sdk_config(Account::Emulator {
+        endpoint: endpoint_url,
+        access_key_id: "testing",
+        secret_access_key: "testing",
+    })
+    .await
 }

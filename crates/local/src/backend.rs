@@ -152,32 +152,13 @@ impl Drop for Running {
 }
 
 /// The SDK configuration for `endpoint` (moto, LocalStack) or, without one,
-/// the environment's account. A local endpoint gets a region and fake keys
-/// when none are set, so `adder serve --backend aws` runs on moto with nothing
-/// configured.
+/// the environment's account (`aws_ports::Account`).
 pub async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(url) = endpoint {
-        loader = loader.endpoint_url(url);
-        // A local endpoint needs no real account: fill in what the SDK insists on.
-        if std::env::var_os("AWS_REGION").is_none()
-            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
-        {
-            loader = loader.region(aws_config::Region::new("us-east-1"));
-        }
-        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none()
-            && std::env::var_os("AWS_PROFILE").is_none()
-        {
-            loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "local",
-                "local",
-                None,
-                None,
-                "adder-local",
-            ));
-        }
-    }
-    loader.load().await
+    let account = endpoint.map_or(
+        aws_ports::Account::Environment,
+        aws_ports::Account::Endpoint,
+    );
+    aws_ports::load_sdk_config(account).await
 }
 
 /// Starts the pipeline described by `stack` on the chosen backend.

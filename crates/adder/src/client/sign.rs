@@ -20,9 +20,7 @@ pub struct Signer {
 impl Signer {
     /// Credentials and region from the usual AWS environment, profile or role.
     pub async fn from_env() -> Result<Signer, Error> {
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
+        let sdk = aws_ports::sdk_config().await;
         let credentials = sdk
             .credentials_provider()
             .ok_or_else(|| Error::Signing("no AWS credentials found".into()))?;
