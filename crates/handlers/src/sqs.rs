@@ -210,13 +210,13 @@ pub async fn measure_times_two_until(
             Err(e) => failures.push((record.id.clone(), e)),
         }
     }
-    metrics.batch_item_failures = failures.len() as u64;
-    metrics.arrays_failed = fail_last_receives(ports, config, "times_two", &records, &failures)
-        .instrument(span.clone())
-        .await;
-    let mut response = span.in_scope(|| report(failures, "times_two"));
-    unidentified(&mut response, &mut metrics, missing_ids, "times_two");
-    (response, metrics)
+    let batch = Batch {
+        function: "times_two",
+        records: &records,
+        missing_ids,
+        span,
+    };
+    batch.answer(ports, config, failures, metrics).await
 }
 
 /// `reduce`'s handler. `deadline_ms` is the invocation's deadline (Unix ms,
@@ -263,11 +263,40 @@ pub async fn measure_reduce(
             Err(e) => failures.push((record.id.clone(), e)),
         }
     }
-    metrics.batch_item_failures = failures.len() as u64;
-    metrics.arrays_failed = fail_last_receives(ports, config, "reduce", &records, &failures)
-        .instrument(span.clone())
-        .await;
-    let mut response = span.in_scope(|| report(failures, "reduce"));
-    unidentified(&mut response, &mut metrics, missing_ids, "reduce");
-    (response, metrics)
+    let batch = Batch {
+        function: "reduce",
+        records: &records,
+        missing_ids,
+        span,
+    };
+    batch.answer(ports, config, failures, metrics).await
+}
+
+/// A batch once its messages were handled: what both functions do last.
+struct Batch<'b, 'e> {
+    function: &'static str,
+    records: &'b [Record<'e>],
+    missing_ids: u64,
+    span: tracing::Span,
+}
+
+impl Batch<'_, '_> {
+    /// Fails the arrays of messages on their last receive, and reports the
+    /// failed messages (by id, or the whole batch for a record without one).
+    async fn answer(
+        self,
+        ports: &Ports,
+        config: &Config,
+        failures: Vec<(String, StepError)>,
+        mut metrics: Metrics,
+    ) -> (SqsBatchResponse, Metrics) {
+        metrics.batch_item_failures = failures.len() as u64;
+        metrics.arrays_failed =
+            fail_last_receives(ports, config, self.function, self.records, &failures)
+                .instrument(self.span.clone())
+                .await;
+        let mut response = self.span.in_scope(|| report(failures, self.function));
+        unidentified(&mut response, &mut metrics, self.missing_ids, self.function);
+        (response, metrics)
+    }
 }
