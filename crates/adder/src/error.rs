@@ -101,10 +101,8 @@ impl Error {
     /// The answer to a refused request: the API's `error` text when it
     /// sent one, else the whole body.
     pub fn refused(status: u16, text: &str) -> Error {
-        let why = serde_json::from_str::<serde_json::Value>(text)
-            .ok()
-            .and_then(|v| v["error"].as_str().map(str::to_string))
-            .unwrap_or_else(|| text.to_string());
+        let why = serde_json::from_str::<handlers::wire::ProblemBody>(text)
+            .map_or_else(|_| text.to_string(), |problem| problem.error);
         Error::Refused { status, why }
     }
 }

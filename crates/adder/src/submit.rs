@@ -3,11 +3,10 @@
 //! process ([`local::InProcess`]) or a server over HTTP (`client::api::Client`).
 
 use crate::error::Error;
+use handlers::wire::{ArrayAccepted, ObjectAccepted, ObjectRequest, SumView};
 use http::Method;
 use indicatif::{ProgressBar, ProgressStyle};
 use local::InProcess;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::time::{Duration, Instant};
 
 /// Something that answers the API's requests: (status, body text).
@@ -32,68 +31,23 @@ impl Api for InProcess {
     }
 }
 
-/// What POST /sumArray answered.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Submitted {
-    pub array_id: String,
-    pub array_length: u64,
-}
-
-/// The fields of GET /sums/{arrayId} the wait reads. `sum` stays raw JSON
-/// text, so it is printed with every digit the API sent.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Record<'a> {
-    status: String,
-    /// Absent for an object array until it is done.
-    #[serde(default)]
-    array_length: Option<u64>,
-    #[serde(borrow, default)]
-    sum: Option<&'a RawValue>,
-    /// Absent from APIs that do not count progress yet.
-    #[serde(default)]
-    reduced_elements: Option<u64>,
-    /// Set when failed: the kind of failure and what to do about it.
-    #[serde(default)]
-    failure: Option<String>,
-    #[serde(default)]
-    reason: Option<String>,
-    /// An object array's progress, in bytes of its object.
-    #[serde(default)]
-    bytes_mapped: Option<u64>,
-    #[serde(default)]
-    object: Option<ObjectSize>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ObjectSize {
-    size: u64,
-}
-
-impl Record<'_> {
-    /// Progress as (done, total): elements of an array, bytes of an object.
-    fn progress(&self) -> Option<(u64, u64)> {
-        match (&self.object, self.bytes_mapped, self.array_length) {
-            (Some(object), mapped, _) => Some((mapped.unwrap_or(0), object.size)),
-            (None, _, Some(n)) => Some((self.reduced_elements?.min(n), n)),
-            (None, _, None) => None,
-        }
+/// Progress as (done, total): elements of an array, bytes of an object.
+fn progress(record: &SumView) -> Option<(u64, u64)> {
+    match (&record.object, record.bytes_mapped, record.array_length) {
+        (Some(object), mapped, _) => Some((mapped.unwrap_or(0), object.size)),
+        (None, _, Some(n)) => Some((record.reduced_elements?.min(n), n)),
+        (None, _, None) => None,
     }
 }
 
-/// What POST /sumObject answered.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ObjectSubmitted {
-    pub array_id: String,
-    /// `pending`, or `done`/`failed` when the same object was summed before.
-    pub array_status: String,
-}
-
-/// POSTs an object request (`{"bucket": …, "key": …, …}`).
-pub async fn submit_object(api: &impl Api, request: String) -> Result<ObjectSubmitted, Error> {
-    let (status, text) = api.call(Method::POST, "/sumObject", Some(request)).await?;
+/// POSTs an object request.
+pub async fn submit_object(
+    api: &impl Api,
+    request: &ObjectRequest,
+) -> Result<ObjectAccepted, Error> {
+    let body = serde_json::to_string(request)
+        .map_err(|e| Error::Input(format!("the POST /sumObject request: {e}")))?;
+    let (status, text) = api.call(Method::POST, "/sumObject", Some(body)).await?;
     if status != 200 {
         return Err(Error::refused(status, &text));
     }
@@ -104,7 +58,7 @@ pub async fn submit_object(api: &impl Api, request: String) -> Result<ObjectSubm
 }
 
 /// POSTs the array.
-pub async fn submit(api: &impl Api, body: String) -> Result<Submitted, Error> {
+pub async fn submit(api: &impl Api, body: String) -> Result<ArrayAccepted, Error> {
     let (status, text) = api.call(Method::POST, "/sumArray", Some(body)).await?;
     if status != 200 {
         return Err(Error::refused(status, &text));
@@ -175,7 +129,8 @@ pub async fn wait(api: &impl Api, array_id: &str, how: &Wait) -> Result<String, 
 /// One read of the array: its sum once done, `None` while pending (the bar
 /// shows how far it is), an error once failed.
 fn read_record(array_id: &str, text: &str, bar: &ProgressBar) -> Result<Option<String>, Error> {
-    let record: Record = serde_json::from_str(text).map_err(|e| Error::Unexpected {
+    // `sum` stays raw JSON text, so it is printed with every digit the API sent.
+    let record: SumView = serde_json::from_str(text).map_err(|e| Error::Unexpected {
         what: format!("GET /sums/{array_id} ({e})"),
         text: text.to_string(),
     })?;
@@ -186,7 +141,7 @@ fn read_record(array_id: &str, text: &str, bar: &ProgressBar) -> Result<Option<S
             reason: record.reason.unwrap_or_else(|| "no reason given".into()),
         }),
         "done" => {
-            if let Some((_, total)) = record.progress() {
+            if let Some((_, total)) = progress(&record) {
                 bar.set_length(total);
                 bar.set_position(total);
             }
@@ -197,7 +152,7 @@ fn read_record(array_id: &str, text: &str, bar: &ProgressBar) -> Result<Option<S
             Ok(Some(sum.get().to_string()))
         }
         _ => {
-            match record.progress() {
+            match progress(&record) {
                 Some((done, total)) => {
                     if bar.length().is_none() {
                         // The API counts progress: switch from spinner to bar.
@@ -230,7 +185,7 @@ pub async fn submit_and_wait(
     api: &impl Api,
     body: String,
     how: &Wait,
-) -> Result<(Submitted, String), Error> {
+) -> Result<(ArrayAccepted, String), Error> {
     let submitted = submit(api, body).await?;
     if how.progress {
         eprintln!(

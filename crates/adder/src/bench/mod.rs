@@ -34,8 +34,8 @@ pub struct BenchArgs {
     pub many: many::ManyArgs,
     /// Object mode: write the --elements numbers to a file in this layout and
     /// sum it by byte ranges, as an S3 object (--range-bytes per range).
-    #[arg(long, value_enum, conflicts_with = "arrays")]
-    pub object: Option<crate::runner::files::FileFormat>,
+    #[arg(long, value_parser = crate::runner::files::format_parser(), conflicts_with = "arrays")]
+    pub object: Option<pipeline::FormatName>,
     #[command(flatten)]
     pub backend: BackendArgs,
 }

@@ -3,16 +3,18 @@
 
 use super::{numbers, report, settle, waiting, BenchArgs, Measured};
 use crate::error::Error;
-use crate::runner::files::{FileFormat, Layout};
+use crate::runner::files::Layout;
 use crate::submit::{submit_object, wait, Api};
 use aws_ports::RequestCounter;
+use handlers::wire::{ColumnText, ObjectRequest, SumView};
 use local::{place_object, InProcess, Running};
+use pipeline::FormatName;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Runs the object benchmark; returns the report.
-pub async fn run(args: &BenchArgs, format: FileFormat) -> Result<String, Error> {
+pub async fn run(args: &BenchArgs, format: FormatName) -> Result<String, Error> {
     let path = std::env::temp_dir().join(format!(
         "adder-bench-{}.{}",
         std::process::id(),
@@ -32,14 +34,14 @@ pub async fn run(args: &BenchArgs, format: FileFormat) -> Result<String, Error> 
 
 async fn measure(
     args: &BenchArgs,
-    format: FileFormat,
+    format: FormatName,
     path: &Path,
     expected: i128,
 ) -> Result<String, Error> {
     let stack = crate::runner::load_stack()?;
     let counter = RequestCounter::new();
     let running = local::start_counted(&args.backend, &stack, Some(&counter)).await?;
-    let csv = format == FileFormat::Csv;
+    let csv = format == FormatName::Csv;
     let layout = Layout {
         format: Some(format),
         column: csv.then(|| "1".to_string()),
@@ -108,7 +110,7 @@ async fn start(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let submitted = submit_object(api, request.to_string()).await?;
+    let submitted = submit_object(api, &request).await?;
     Ok(Starter {
         array_id: submitted.array_id,
         by: "POST /sumObject",
@@ -120,32 +122,39 @@ async fn start(
 const NOTIFICATION_WAIT: Duration = Duration::from_secs(10);
 
 /// The array of the object `request` names, if it was started.
-async fn found(api: &InProcess, request: &serde_json::Value) -> Result<Option<String>, Error> {
+async fn found(api: &InProcess, request: &ObjectRequest) -> Result<Option<String>, Error> {
     let (status, text) = api
         .call(http::Method::GET, &query_of(request), None)
         .await?;
     if status != 200 {
         return Ok(None);
     }
-    let record: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Unexpected {
+    let record: SumView = serde_json::from_str(&text).map_err(|e| Error::Unexpected {
         what: format!("GET /sumObject ({e})"),
         text: text.clone(),
     })?;
-    Ok(record["arrayId"].as_str().map(str::to_string))
+    Ok(Some(record.array_id))
 }
 
 /// GET /sumObject's path for a POST /sumObject request (the bench's keys
 /// and values need no escaping).
-fn query_of(request: &serde_json::Value) -> String {
-    let pairs: Vec<String> = request
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(name, value)| match value.as_str() {
-            Some(text) => format!("{name}={text}"),
-            None => format!("{name}={value}"),
-        })
-        .collect();
+fn query_of(request: &ObjectRequest) -> String {
+    let ObjectRequest {
+        bucket,
+        key,
+        version_id,
+        format,
+        column,
+        header,
+    } = request;
+    let mut pairs = vec![format!("bucket={bucket}"), format!("key={key}")];
+    pairs.extend(version_id.iter().map(|v| format!("versionId={v}")));
+    pairs.extend(format.iter().map(|f| format!("format={f}")));
+    pairs.extend(column.iter().map(|c| match c {
+        ColumnText::Index(i) => format!("column={i}"),
+        ColumnText::Name(name) => format!("column={name}"),
+    }));
+    pairs.extend(header.iter().map(|h| format!("header={h}")));
     format!("/sumObject?{}", pairs.join("&"))
 }
 
@@ -171,32 +180,32 @@ async fn notification_handled(running: &Running, before: u64, timeout: u64) -> R
     Ok(())
 }
 
-fn extension(format: FileFormat) -> &'static str {
+fn extension(format: FormatName) -> &'static str {
     match format {
-        FileFormat::Json => "json",
-        FileFormat::Lines => "txt",
-        FileFormat::Csv => "csv",
+        FormatName::Json => "json",
+        FormatName::Lines => "txt",
+        FormatName::Csv => "csv",
     }
 }
 
 /// Writes `n` numbers in `format` to `path` (CSV: an id column, then the
 /// number, no header); returns their exact doubled sum.
-fn write_object(path: &PathBuf, format: FileFormat, n: u64, seed: u64) -> std::io::Result<i128> {
+fn write_object(path: &PathBuf, format: FormatName, n: u64, seed: u64) -> std::io::Result<i128> {
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     let mut total: i128 = 0;
-    if format == FileFormat::Json {
+    if format == FormatName::Json {
         out.write_all(b"[")?;
     }
     for (i, v) in numbers(n, seed).enumerate() {
         total += v as i128;
         match format {
-            FileFormat::Json if i > 0 => write!(out, ",{v}")?,
-            FileFormat::Json => write!(out, "{v}")?,
-            FileFormat::Lines => writeln!(out, "{v}")?,
-            FileFormat::Csv => writeln!(out, "{i},{v}")?,
+            FormatName::Json if i > 0 => write!(out, ",{v}")?,
+            FormatName::Json => write!(out, "{v}")?,
+            FormatName::Lines => writeln!(out, "{v}")?,
+            FormatName::Csv => writeln!(out, "{i},{v}")?,
         }
     }
-    if format == FileFormat::Json {
+    if format == FormatName::Json {
         out.write_all(b"]")?;
     }
     out.flush()?;

@@ -17,6 +17,7 @@ mod target;
 use crate::error::Error;
 use crate::submit;
 use clap::{Args, Subcommand, ValueEnum};
+use handlers::wire::ObjectRequest;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -102,8 +103,8 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["file", "csv", "numbers"])]
         s3: Option<String>,
         /// With --s3: how the numbers are laid out (from the key's suffix otherwise).
-        #[arg(long, value_enum, requires = "s3")]
-        format: Option<crate::runner::files::FileFormat>,
+        #[arg(long, value_parser = crate::runner::files::format_parser(), requires = "s3")]
+        format: Option<pipeline::FormatName>,
         /// With --s3: the object version to sum (the current one otherwise).
         #[arg(long, requires = "s3")]
         version_id: Option<String>,
@@ -161,17 +162,16 @@ fn object_request(
     url: &str,
     version_id: Option<String>,
     layout: &crate::runner::files::Layout,
-) -> Result<serde_json::Value, Error> {
+) -> Result<ObjectRequest, Error> {
     let (bucket, key) = url
         .strip_prefix("s3://")
         .and_then(|rest| rest.split_once('/'))
         .filter(|(bucket, key)| !bucket.is_empty() && !key.is_empty())
         .ok_or_else(|| Error::Input(format!("--s3 {url:?} is not s3://bucket/key")))?;
-    let mut request = layout.request(bucket, key);
-    if let Some(version) = version_id {
-        request["versionId"] = version.into();
-    }
-    Ok(request)
+    Ok(ObjectRequest {
+        version_id,
+        ..layout.request(bucket, key)
+    })
 }
 
 /// Runs one client command.
@@ -195,7 +195,7 @@ pub async fn run(command: Command) -> Result<(), Error> {
             };
             let request = object_request(&url, version_id, &layout)?;
             let client = api::Client::new(&api).await?;
-            let submitted = submit::submit_object(&client, request.to_string()).await?;
+            let submitted = submit::submit_object(&client, &request).await?;
             if wait {
                 let how = api::backing_off(Duration::from_secs(timeout));
                 println!(
