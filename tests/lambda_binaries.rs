@@ -43,8 +43,6 @@ const FUNCTIONS: [(&str, &str); 3] = [
     ("times_two", "TimesTwoFunction"),
     ("reduce", "ReduceFunction"),
 ];
-/// template.yaml's `Globals.Function.MemorySize` (the stack crate does not read it).
-const MEMORY_MB: u32 = 512;
 /// The array id events/ carries where a real one goes.
 const PLACEHOLDER_ID: &str = "00000000-0000-4000-8000-000000000000";
 /// Crates whose sources go into the bootstraps: newer sources mean a stale build.
@@ -334,7 +332,7 @@ async fn start(
     Function::start(FunctionConfig {
         binary: bootstrap(binary),
         name: format!("adder-{logical_id}"),
-        memory_mb: MEMORY_MB,
+        memory_mb: spec.memory_mb,
         timeout: spec.timeout,
         env,
         fixed_deadline_ms: None,
@@ -901,11 +899,12 @@ async fn start_as_watch(moto: &Moto, d: &Deployed, (binary, logical_id): (&str, 
     // refuses: the function's user's instead, reaching moto through the relay.
     let own = d.watch.env(d.user(logical_id).env_on(moto));
     watch.extend(own.into_iter().map(|(k, v)| (k.to_string(), v)));
+    let spec = stack.function(logical_id).expect("function");
     let config = FunctionConfig {
         binary: bootstrap(binary),
         name: binary.to_string(),
-        memory_mb: MEMORY_MB,
-        timeout: stack.function(logical_id).expect("function").timeout,
+        memory_mb: spec.memory_mb,
+        timeout: spec.timeout,
         env: watch,
         // What `cargo lambda watch` (1.9) sends, whatever the function's timeout.
         fixed_deadline_ms: Some(600_000),
