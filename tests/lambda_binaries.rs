@@ -235,19 +235,12 @@ impl Deployed {
     /// An SQS client signing as `logical_id` through the relay.
     async fn sqs_as(&self, logical_id: &str) -> aws_sdk_sqs::Client {
         let user = self.user(logical_id);
-        let keys = aws_sdk_sqs::config::Credentials::new(
-            &user.access_key_id,
-            &user.secret_access_key,
-            None,
-            None,
-            "function-user",
-        );
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(self.watch.endpoint())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(keys)
-            .load()
-            .await;
+        let sdk = aws_ports::load_sdk_config(aws_ports::Account::Emulator {
+            endpoint: self.watch.endpoint(),
+            access_key_id: &user.access_key_id,
+            secret_access_key: &user.secret_access_key,
+        })
+        .await;
         aws_sdk_sqs::Client::new(&sdk)
     }
 }
