@@ -141,3 +141,21 @@ fn a_byte_order_mark_at_the_start_of_a_file_is_skipped() {
         let _ = std::fs::remove_file(file);
     }
 }
+
+/// A directory is refused at once: it used to be stored as an object whose
+/// every range failed to read, retried until `--timeout` gave up.
+#[test]
+fn a_directory_is_not_a_file_to_sum() {
+    let dir = std::env::temp_dir().join(format!("adder-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let path = dir.to_string_lossy().to_string();
+    let started = std::time::Instant::now();
+    let (code, out, err) = adder(&["sum", "--file", &path, "--timeout", "20"], None);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains(&format!("{path} is not a file")), "{err}");
+    assert!(
+        started.elapsed().as_secs() < 10,
+        "refused at once, not timed out"
+    );
+    let _ = std::fs::remove_dir(dir);
+}

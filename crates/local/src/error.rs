@@ -23,7 +23,8 @@ pub enum Error {
     /// `--backend aws` without an input bucket in the template.
     #[error("this backend has no input bucket to put --file in")]
     NoInputBucket,
-    /// A path without a file name (`/`, `..`) cannot become an object key.
+    /// A directory, a device or a pipe: only a regular file can be read by
+    /// byte ranges (and a path without a file name cannot be an object key).
     #[error("{0} is not a file")]
     NotAFile(String),
     /// S3 refused or failed the upload of a file.

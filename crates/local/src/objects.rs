@@ -19,6 +19,11 @@ pub async fn place_object(
     args: &BackendArgs,
     path: &Path,
 ) -> Result<(String, String), Error> {
+    // A directory would otherwise be "stored" and fail at every range read,
+    // each failure retried until the wait gave up.
+    if !path.is_file() {
+        return Err(Error::NotAFile(path.display().to_string()));
+    }
     if let Some(objects) = &running.memory_objects {
         let key = path.display().to_string();
         objects
