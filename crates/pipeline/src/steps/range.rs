@@ -135,19 +135,34 @@ pub async fn map_range(
 }
 
 /// A reader that fails with [`ErrorKind::TimedOut`] once the wall clock
-/// passes `deadline_ms` (Unix ms): a range's reading checks the time at
-/// every buffer it takes, on whatever thread it runs.
+/// passes `deadline_ms` (Unix ms). The range readers ask for the buffer at
+/// every byte they look at, so the clock is read only once per
+/// [`Until::CHECK_EVERY`] bytes consumed (and at the start): a few
+/// milliseconds of reading between checks, instead of a clock read per
+/// element, which made mapping 2.5 times slower.
 struct Until<R> {
     inner: R,
     deadline_ms: u64,
+    /// Bytes consumed since the clock was last read; starts due.
+    unchecked: usize,
 }
 
 impl<R: BufRead> Until<R> {
+    const CHECK_EVERY: usize = 1 << 20;
+
     fn new(inner: R, deadline_ms: u64) -> Until<R> {
-        Until { inner, deadline_ms }
+        Until {
+            inner,
+            deadline_ms,
+            unchecked: Self::CHECK_EVERY,
+        }
     }
 
-    fn check(&self) -> std::io::Result<()> {
+    fn check(&mut self) -> std::io::Result<()> {
+        if self.unchecked < Self::CHECK_EVERY {
+            return Ok(());
+        }
+        self.unchecked = 0;
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -164,7 +179,9 @@ impl<R: BufRead> Until<R> {
 impl<R: BufRead> Read for Until<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.check()?;
-        self.inner.read(buf)
+        let n = self.inner.read(buf)?;
+        self.unchecked += n;
+        Ok(n)
     }
 }
 
@@ -174,6 +191,7 @@ impl<R: BufRead> BufRead for Until<R> {
         self.inner.fill_buf()
     }
     fn consume(&mut self, amount: usize) {
+        self.unchecked += amount;
         self.inner.consume(amount);
     }
 }
