@@ -159,3 +159,49 @@ fn a_directory_is_not_a_file_to_sum() {
     );
     let _ = std::fs::remove_dir(dir);
 }
+
+/// `ADDER_TEMPLATE` points the runner at another template: one that cannot
+/// be read is refused naming it, and a readable one is the one played.
+#[test]
+fn adder_template_names_the_template_the_runner_plays() {
+    let missing = std::env::temp_dir().join(format!("adder-no-template-{}", std::process::id()));
+    let (code, out, err) = common::run_adder(
+        &["sum", "1", "2"],
+        &[("ADDER_TEMPLATE", missing.to_string_lossy().to_string())],
+        None,
+    );
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(
+        err.contains(&format!(
+            "ADDER_TEMPLATE={}: No such file or directory",
+            missing.display()
+        )),
+        "{err}"
+    );
+    // A file that is no template shows it is the one read.
+    let file = temp_file("template.yaml", "Resources: [\n");
+    let (code, _, err) = common::run_adder(
+        &["sum", "1", "2"],
+        &[("ADDER_TEMPLATE", file.to_string_lossy().to_string())],
+        None,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("template.yaml: the template is not valid YAML"),
+        "{err}"
+    );
+    let edited = stack::TEMPLATE.replace("      BatchSize: 6\n", "      BatchSize: 1\n");
+    assert_ne!(
+        edited,
+        stack::TEMPLATE,
+        "the template's TimesTwo batch size"
+    );
+    std::fs::write(&file, edited).expect("write");
+    let (code, out, err) = common::run_adder(
+        &["sum", "1", "2", "3", "--chunk-size", "1"],
+        &[("ADDER_TEMPLATE", file.to_string_lossy().to_string())],
+        None,
+    );
+    assert_eq!((code, out.as_str()), (0, "12\n"), "{err}");
+    let _ = std::fs::remove_file(file);
+}
