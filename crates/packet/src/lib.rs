@@ -1,12 +1,14 @@
 //! The packet model of the distributed adder.
 //!
 //! Everything here is pure: exact decimal numbers ([`Number`]), the request body
-//! parser ([`parse_array`]), the deterministic merge tree ([`Tree`]) that decides
+//! parser ([`parse_array`]), the jobs ([`job`]: what is computed), the
+//! deterministic merge tree ([`Tree`]) that decides
 //! which packet merges into which, and the messages that travel on the two queues.
 //! Keeping it free of AWS lets the Lambdas, the local runner and the simulation
 //! share one definition of what a packet is.
 
 mod body;
+pub mod job;
 mod message;
 mod number;
 mod object;
@@ -19,7 +21,8 @@ pub use message::{
     MAX_REDUCE_MESSAGE_BYTES, MAX_REDUCE_TARGETS,
 };
 pub use number::{
-    canonical, check_number, sum_texts, Number, NumberError, TextSum, MAX_ELEMENT_TEXT,
+    canonical, check_number, sum_texts, Number, NumberError, TextExtremes, TextSum,
+    MAX_ELEMENT_TEXT,
 };
 pub use object::{ObjectRef, ObjectSource, RangeMessage};
 pub use tree::{NodeId, Tree, TreeError};

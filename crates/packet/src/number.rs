@@ -293,6 +293,116 @@ impl TextSum {
     }
 }
 
+/// The least and the greatest of checked JSON number texts seen one at a
+/// time (the `stats` job's inner loop): compared as `i128` mantissas when
+/// both fit, as exact decimals otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct TextExtremes {
+    least: Option<Exact>,
+    greatest: Option<Exact>,
+}
+
+impl TextExtremes {
+    pub fn add(&mut self, text: &str) {
+        let x = Exact::of(text);
+        if self.least.as_ref().is_none_or(|l| x.cmp(l).is_lt()) {
+            self.least = Some(x.clone());
+        }
+        if self.greatest.as_ref().is_none_or(|g| x.cmp(g).is_gt()) {
+            self.greatest = Some(x);
+        }
+    }
+    pub fn least(&self) -> Option<Number> {
+        self.least.as_ref().map(Exact::to_number)
+    }
+    pub fn greatest(&self) -> Option<Number> {
+        self.greatest.as_ref().map(Exact::to_number)
+    }
+}
+
+/// A checked number, small ones as `(mantissa, scale)`.
+#[derive(Debug, Clone)]
+enum Exact {
+    Small(i128, u32),
+    Big(BigDecimal),
+}
+
+impl Exact {
+    fn of(text: &str) -> Exact {
+        match small(text) {
+            Some((m, s)) => Exact::Small(m, s),
+            // Checked texts always parse; zero is never reached.
+            None => Exact::Big(BigDecimal::from_str(text).unwrap_or_default()),
+        }
+    }
+    fn big(&self) -> BigDecimal {
+        match self {
+            Exact::Small(m, s) => BigDecimal::new((*m).into(), i64::from(*s)),
+            Exact::Big(b) => b.clone(),
+        }
+    }
+    fn cmp(&self, other: &Exact) -> std::cmp::Ordering {
+        if let (Exact::Small(a, sa), Exact::Small(b, sb)) = (self, other) {
+            let scale = *sa.max(sb);
+            if let (Some(a), Some(b)) = (scale_up(*a, scale - sa), scale_up(*b, scale - sb)) {
+                return a.cmp(&b);
+            }
+        }
+        self.big().cmp(&other.big())
+    }
+    fn to_number(&self) -> Number {
+        Number(self.big().normalized())
+    }
+}
+
+impl Number {
+    /// `self / divisor`, and whether that is exact: exact when the quotient
+    /// terminates in decimal, otherwise rounded to the nearest number of
+    /// [`MAX_DIGITS`] significant digits (a quotient that does not
+    /// terminate is never halfway, so there are no ties to break). `None`
+    /// for a zero divisor.
+    pub fn divided_by(&self, divisor: u64) -> Option<(Number, bool)> {
+        use num_bigint::BigUint;
+        if divisor == 0 {
+            return None;
+        }
+        let (m, scale) = self.0.as_bigint_and_exponent();
+        let negative = m.sign() == Sign::Minus;
+        let (m, d, ten) = (m.magnitude().clone(), BigUint::from(divisor), BigUint::from(10u8));
+        let signed = |digits: BigUint| {
+            let sign = if negative { Sign::Minus } else { Sign::Plus };
+            num_bigint::BigInt::from_biguint(sign, digits)
+        };
+        // A divisor under 2^64 has fewer than 64 factors 2 and 5: the
+        // quotient terminates if and only if 10^64 clears the division.
+        if (&m * ten.pow(64) % &d).is_zero() {
+            let (mut m, mut scale) = (m, scale);
+            while !(&m % &d).is_zero() {
+                m *= &ten;
+                scale += 1;
+            }
+            let exact = BigDecimal::new(signed(m / &d), scale);
+            return Some((Number(exact.normalized()), true));
+        }
+        // Scale up until the integer quotient has more than MAX_DIGITS
+        // digits, then cut the extra ones off, rounding to nearest: the
+        // remainder is never zero, so the exact tail is above a cut-off of
+        // half exactly when its leading digits are at least half.
+        let (mut m, mut scale) = (m, scale);
+        while (&m / &d).to_string().len() <= MAX_DIGITS {
+            m *= &ten;
+            scale += 1;
+        }
+        let quotient = m / &d;
+        let extra = u32::try_from(quotient.to_string().len() - MAX_DIGITS).ok()?;
+        let cut = ten.pow(extra);
+        let (kept, dropped) = (&quotient / &cut, &quotient % &cut);
+        let kept = if dropped >= &cut / 2u8 { kept + 1u8 } else { kept };
+        let rounded = BigDecimal::new(signed(kept), scale - i64::from(extra));
+        Some((Number(rounded.normalized()), false))
+    }
+}
+
 /// Largest number of fraction digits the fast path keeps.
 const FAST_SCALE: u32 = 30;
 
