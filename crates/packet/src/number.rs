@@ -368,7 +368,11 @@ impl Number {
         }
         let (m, scale) = self.0.as_bigint_and_exponent();
         let negative = m.sign() == Sign::Minus;
-        let (m, d, ten) = (m.magnitude().clone(), BigUint::from(divisor), BigUint::from(10u8));
+        let (m, d, ten) = (
+            m.magnitude().clone(),
+            BigUint::from(divisor),
+            BigUint::from(10u8),
+        );
         let signed = |digits: BigUint| {
             let sign = if negative { Sign::Minus } else { Sign::Plus };
             num_bigint::BigInt::from_biguint(sign, digits)
@@ -397,7 +401,11 @@ impl Number {
         let extra = u32::try_from(quotient.to_string().len() - MAX_DIGITS).ok()?;
         let cut = ten.pow(extra);
         let (kept, dropped) = (&quotient / &cut, &quotient % &cut);
-        let kept = if dropped >= &cut / 2u8 { kept + 1u8 } else { kept };
+        let kept = if dropped >= &cut / 2u8 {
+            kept + 1u8
+        } else {
+            kept
+        };
         let rounded = BigDecimal::new(signed(kept), scale - i64::from(extra));
         Some((Number(rounded.normalized()), false))
     }

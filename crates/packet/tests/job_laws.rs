@@ -3,9 +3,7 @@
 //! digits, exponents at DynamoDB's limits, signs, zeros. And each job's
 //! exact answers and limits on inputs worked out by hand.
 
-use packet::job::{
-    check_laws, map_all, Job, Record, Stats, Sum, SumBy, MAX_GROUPS, MAX_KEY_BYTES,
-};
+use packet::job::{check_laws, map_all, Job, Record, Stats, Sum, SumBy, MAX_GROUPS, MAX_KEY_BYTES};
 use packet::{check_number, Number};
 use proptest::prelude::*;
 
@@ -41,7 +39,10 @@ fn cut<'a>(records: &'a [(String, String)], cuts: &[usize]) -> Vec<Vec<Record<'a
         pieces.push(
             records[start..end]
                 .iter()
-                .map(|(n, k)| Record { number: n, key: Some(k) })
+                .map(|(n, k)| Record {
+                    number: n,
+                    key: Some(k),
+                })
                 .collect(),
         );
         start = end;
@@ -78,7 +79,13 @@ proptest! {
 }
 
 fn numbers(texts: &[&'static str]) -> Vec<Record<'static>> {
-    texts.iter().map(|&t| Record { number: t, key: None }).collect()
+    texts
+        .iter()
+        .map(|&t| Record {
+            number: t,
+            key: None,
+        })
+        .collect()
 }
 
 fn shown<J: Job>(job: &J, records: Vec<Record<'_>>) -> String {
@@ -117,25 +124,48 @@ fn a_mean_that_does_not_terminate_is_rounded_to_38_digits() {
         "{negative}"
     );
     // 1/7 of a 38-digit number: rounding down this time.
-    let (mean, exact) = Number::parse("1").expect("ok").divided_by(7).expect("not zero");
+    let (mean, exact) = Number::parse("1")
+        .expect("ok")
+        .divided_by(7)
+        .expect("not zero");
     assert_eq!(mean.to_string(), "0.14285714285714285714285714285714285714");
     assert!(!exact);
-    let (mean, exact) = Number::parse("1e-130").expect("ok").divided_by(3).expect("not zero");
-    assert_eq!(mean.to_string(), "33333333333333333333333333333333333333e-168");
+    let (mean, exact) = Number::parse("1e-130")
+        .expect("ok")
+        .divided_by(3)
+        .expect("not zero");
+    assert_eq!(
+        mean.to_string(),
+        "33333333333333333333333333333333333333e-168"
+    );
     assert!(!exact);
-    let (mean, exact) = Number::parse("1").expect("ok").divided_by(1 << 40).expect("not zero");
-    assert_eq!(mean.to_string(), "0.0000000000009094947017729282379150390625");
+    let (mean, exact) = Number::parse("1")
+        .expect("ok")
+        .divided_by(1 << 40)
+        .expect("not zero");
+    assert_eq!(
+        mean.to_string(),
+        "0.0000000000009094947017729282379150390625"
+    );
     assert!(exact);
 }
 
 fn keyed<'a>(rows: &[(&'a str, &'a str)]) -> Vec<Record<'a>> {
-    rows.iter().map(|&(k, n)| Record { number: n, key: Some(k) }).collect()
+    rows.iter()
+        .map(|&(k, n)| Record {
+            number: n,
+            key: Some(k),
+        })
+        .collect()
 }
 
 #[test]
 fn sum_by_groups_by_the_key_byte_for_byte() {
     assert_eq!(
-        shown(&SumBy, keyed(&[("b", "1"), ("a", "2"), ("", "0.5"), ("b", "3"), ("A", "1")])),
+        shown(
+            &SumBy,
+            keyed(&[("b", "1"), ("a", "2"), ("", "0.5"), ("b", "3"), ("A", "1")])
+        ),
         r#"{"groups":[{"key":"","count":1,"sum":0.5},{"key":"A","count":1,"sum":1},{"key":"a","count":1,"sum":2},{"key":"b","count":2,"sum":4}]}"#
     );
 }
@@ -145,12 +175,18 @@ fn sum_by_holds_1000_groups_and_fails_past_them_never_truncating() {
     let keys: Vec<String> = (0..=MAX_GROUPS).map(|i| format!("{i:0>256}")).collect();
     let full: Vec<Record> = keys[..MAX_GROUPS]
         .iter()
-        .map(|k| Record { number: "-1.2345678901234567890123456789012345678e-120", key: Some(k) })
+        .map(|k| Record {
+            number: "-1.2345678901234567890123456789012345678e-120",
+            key: Some(k),
+        })
         .collect();
     let value = map_all(&SumBy, full).expect("1,000 groups fit");
     let encoded = SumBy.encode(&value);
     assert!(encoded.len() <= 330_000, "{} bytes", encoded.len());
-    let over = keys.iter().map(|k| Record { number: "1", key: Some(k) });
+    let over = keys.iter().map(|k| Record {
+        number: "1",
+        key: Some(k),
+    });
     let e = map_all(&SumBy, over).expect_err("1,001 groups");
     assert_eq!(e.code, "too_many_groups");
     assert_eq!(
@@ -160,10 +196,18 @@ fn sum_by_holds_1000_groups_and_fails_past_them_never_truncating() {
     );
     // Two halves that fit apart fail together.
     let half = |r: std::ops::Range<usize>| {
-        map_all(&SumBy, keys[r].iter().map(|k| Record { number: "1", key: Some(k) }))
-            .expect("fits")
+        map_all(
+            &SumBy,
+            keys[r].iter().map(|k| Record {
+                number: "1",
+                key: Some(k),
+            }),
+        )
+        .expect("fits")
     };
-    let e = SumBy.combine(half(0..600), half(500..1001)).expect_err("1,001 together");
+    let e = SumBy
+        .combine(half(0..600), half(500..1001))
+        .expect_err("1,001 together");
     assert_eq!(e.code, "too_many_groups");
 }
 
@@ -184,5 +228,8 @@ fn a_stored_value_that_does_not_decode_is_reported_as_corrupt() {
     assert_eq!(e.code, "corrupt_value");
     assert_eq!(e.reason, "a stored stats value does not decode: `3 6 1`");
     let e = SumBy.decode("9:ab 1 2\n").expect_err("key cut short");
-    assert_eq!(e.reason, "a stored sum-by value does not decode: key cut short");
+    assert_eq!(
+        e.reason,
+        "a stored sum-by value does not decode: key cut short"
+    );
 }

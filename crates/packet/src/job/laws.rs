@@ -39,13 +39,17 @@ pub fn check_laws<J: Job>(job: &J, parts: &[Vec<Record<'_>>]) -> Result<(), Stri
             .combine(a.clone(), job.combine(b.clone(), c.clone()).map_err(err)?)
             .map_err(err)?;
         if left != right {
-            return Err(format!("not associative: (ab)c = {left:?}, a(bc) = {right:?}"));
+            return Err(format!(
+                "not associative: (ab)c = {left:?}, a(bc) = {right:?}"
+            ));
         }
     }
     let e = job.identity();
     let empty = map_all(job, []).map_err(err)?;
     if empty != e {
-        return Err(format!("no record maps to {empty:?}, the identity is {e:?}"));
+        return Err(format!(
+            "no record maps to {empty:?}, the identity is {e:?}"
+        ));
     }
     for v in values.iter().chain([&whole]) {
         let (l, r) = (
@@ -53,7 +57,9 @@ pub fn check_laws<J: Job>(job: &J, parts: &[Vec<Record<'_>>]) -> Result<(), Stri
             job.combine(v.clone(), e.clone()).map_err(err)?,
         );
         if &l != v || &r != v {
-            return Err(format!("identity not neutral on {v:?}: e·v = {l:?}, v·e = {r:?}"));
+            return Err(format!(
+                "identity not neutral on {v:?}: e·v = {l:?}, v·e = {r:?}"
+            ));
         }
         let text = job.encode(v);
         let back = job.decode(&text).map_err(err)?;

@@ -60,7 +60,13 @@ impl Job for Stats {
     /// `<count> <sum> <min> <max>`, `-` for an absent min or max.
     fn encode(&self, v: &StatsValue) -> String {
         let or_dash = |n: &Option<Number>| n.as_ref().map_or("-".into(), Number::to_string);
-        format!("{} {} {} {}", v.count, v.sum, or_dash(&v.min), or_dash(&v.max))
+        format!(
+            "{} {} {} {}",
+            v.count,
+            v.sum,
+            or_dash(&v.min),
+            or_dash(&v.max)
+        )
     }
 
     fn decode(&self, text: &str) -> Result<StatsValue, JobError> {

@@ -95,7 +95,9 @@ impl Job for SumBy {
         let mut groups = BTreeMap::new();
         let mut rest = text;
         while !rest.is_empty() {
-            let (len, tail) = rest.split_once(':').ok_or_else(|| corrupt("no key length"))?;
+            let (len, tail) = rest
+                .split_once(':')
+                .ok_or_else(|| corrupt("no key length"))?;
             let len: usize = len.parse().map_err(|_| corrupt("bad key length"))?;
             let key = tail.get(..len).ok_or_else(|| corrupt("key cut short"))?;
             let (line, next) = tail[len..]
