@@ -436,7 +436,8 @@ async fn notify_object(w: &World) {
         receive_count: 1,
     };
     let response =
-        handlers::handle_times_two(&f.ports, &f.config, &handlers::sqs_event(&[received])).await;
+        handlers::handle_times_two(&f.ports, &f.config, &handlers::sqs_event(&[received]), None)
+            .await;
     assert!(
         response.batch_item_failures.is_empty(),
         "{:?}",
@@ -490,7 +491,7 @@ async fn map_all(w: &World) {
     let batches = receive_every_batch(queue).await;
     assert!(!batches.is_empty(), "the POSTs left packets to map");
     deliver(queue, batches, |event| {
-        Box::pin(async move { handlers::handle_times_two(&f.ports, &f.config, &event).await })
+        Box::pin(async move { handlers::handle_times_two(&f.ports, &f.config, &event, None).await })
     })
     .await;
 }
@@ -598,7 +599,7 @@ async fn last_receive(w: &World, function: &str) {
     };
     let event = handlers::sqs_event(&[broken]);
     let response = match function {
-        TIMES_TWO => handlers::handle_times_two(&f.ports, &f.config, &event).await,
+        TIMES_TWO => handlers::handle_times_two(&f.ports, &f.config, &event, None).await,
         _ => handlers::handle_reduce(&f.ports, &f.config, &event, None).await,
     };
     assert_eq!(response.batch_item_failures.len(), 1, "{function}");

@@ -28,10 +28,7 @@ pub(crate) struct Api {
 pub(crate) type Shared = axum::extract::State<std::sync::Arc<Api>>;
 pub use metrics::Metrics;
 pub use payload::{event_body_bytes, LAMBDA_EVENT_LIMIT};
-pub use sqs::{
-    handle_reduce, handle_times_two, handle_times_two_until, measure_reduce, measure_times_two,
-    measure_times_two_until, sqs_event,
-};
+pub use sqs::{handle_reduce, handle_times_two, measure_reduce, measure_times_two, sqs_event};
 
 /// Logs for Lambda, set up by the runtime crate itself, so they follow the
 /// function's `LoggingConfig` (template.yaml Globals): JSON lines when Lambda

@@ -7,9 +7,7 @@
 
 use crate::metrics::Metrics;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use pipeline::{
-    fail_dead_lettered, reduce_batch, times_two_until, Config, Ports, Received, StepError,
-};
+use pipeline::{fail_dead_lettered, reduce_batch, times_two, Config, Ports, Received, StepError};
 use tracing::Instrument;
 
 fn report(failures: Vec<(String, StepError)>, function: &str) -> SqsBatchResponse {
@@ -139,29 +137,20 @@ async fn fail_last_receives(
 
 /// Time `times_two` keeps after reading its ranges, to store their leaves,
 /// trigger reduce and answer: a range still being read this long before the
-/// invocation's deadline fails its array (`pipeline::times_two_until`)
+/// invocation's deadline fails its array (`pipeline::times_two`)
 /// rather than let Lambda end the invocation with nothing written.
 pub const MAP_DEADLINE_MARGIN_MS: u64 = 5_000;
-
-/// `times_two`'s handler, in an invocation without a deadline.
-pub async fn handle_times_two(
-    ports: &Ports,
-    config: &Config,
-    event: &SqsEvent,
-) -> SqsBatchResponse {
-    handle_times_two_until(ports, config, event, None).await
-}
 
 /// `times_two`'s handler. `deadline_ms` is the invocation's deadline (Unix
 /// ms, from the Lambda context): ranges must be read
 /// [`MAP_DEADLINE_MARGIN_MS`] before it.
-pub async fn handle_times_two_until(
+pub async fn handle_times_two(
     ports: &Ports,
     config: &Config,
     event: &SqsEvent,
     deadline_ms: Option<u64>,
 ) -> SqsBatchResponse {
-    let (response, metrics) = measure_times_two_until(ports, config, event, deadline_ms).await;
+    let (response, metrics) = measure_times_two(ports, config, event, deadline_ms).await;
     metrics.publish("times_two");
     response
 }
@@ -171,22 +160,13 @@ pub async fn measure_times_two(
     ports: &Ports,
     config: &Config,
     event: &SqsEvent,
-) -> (SqsBatchResponse, Metrics) {
-    measure_times_two_until(ports, config, event, None).await
-}
-
-/// [`handle_times_two_until`] without publishing, returning what it measured.
-pub async fn measure_times_two_until(
-    ports: &Ports,
-    config: &Config,
-    event: &SqsEvent,
     deadline_ms: Option<u64>,
 ) -> (SqsBatchResponse, Metrics) {
     let (records, retries, missing_ids) = records(event);
     let span = tracing::info_span!("times_two", messages = records.len());
     let bodies: Vec<&str> = records.iter().map(|r| r.body).collect();
     let read_by = deadline_ms.map(|d| d.saturating_sub(MAP_DEADLINE_MARGIN_MS));
-    let results = times_two_until(ports, config, &bodies, read_by)
+    let results = times_two(ports, config, &bodies, read_by)
         .instrument(span.clone())
         .await;
     let mut metrics = Metrics {

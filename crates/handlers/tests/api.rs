@@ -210,7 +210,7 @@ async fn a_bad_message_fails_alone() {
         ("c", &unknown),
         ("d", "{}"),
     ]);
-    let response = handle_times_two(&ports, &config, &event).await;
+    let response = handle_times_two(&ports, &config, &event, None).await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()
@@ -262,7 +262,7 @@ async fn progress_and_metrics_follow_the_work() {
             .map(|(i, b)| (i.as_str(), *b))
             .collect::<Vec<_>>(),
     );
-    let (_, metrics) = handlers::measure_times_two(&ports, &config, &event).await;
+    let (_, metrics) = handlers::measure_times_two(&ports, &config, &event, None).await;
     assert_eq!((metrics.packets_mapped, metrics.conflicts), (1, 0));
     let (_, json) = call(&ports, Method::GET, &format!("/sums/{id}"), None).await;
     assert_eq!(json["status"], "pending");
@@ -272,7 +272,8 @@ async fn progress_and_metrics_follow_the_work() {
     );
 
     let all: Vec<(&str, &str)> = vec![("a", &bodies[0]), ("b", &bodies[1]), ("c", &bodies[2])];
-    let (response, metrics) = handlers::measure_times_two(&ports, &config, &sqs_event(&all)).await;
+    let (response, metrics) =
+        handlers::measure_times_two(&ports, &config, &sqs_event(&all), None).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!(
         (metrics.packets_mapped, metrics.conflicts),
@@ -318,7 +319,7 @@ async fn a_one_packet_array_is_counted_as_completed_by_times_two() {
     assert_eq!(status, 200);
     let body = b.times_two_queue.bodies().remove(0);
     let event = sqs_event(&[("m0", &body)]);
-    let (response, metrics) = handlers::measure_times_two(&ports, &config, &event).await;
+    let (response, metrics) = handlers::measure_times_two(&ports, &config, &event, None).await;
     assert!(response.batch_item_failures.is_empty());
     assert_eq!((metrics.packets_mapped, metrics.arrays_completed), (1, 1));
     assert_eq!(metrics.latencies_ms.len(), 1);

@@ -57,7 +57,7 @@ fn json_lines_carry_function_array_and_packet() {
         bad.message_id = Some("bad".into());
         bad.body = Some("{\"not\":\"a packet\"}".into());
         event.records.push(bad);
-        handlers::handle_times_two(&ports, &config, &event).await;
+        handlers::handle_times_two(&ports, &config, &event, None).await;
         let mut event = SqsEvent::default();
         for (i, body) in backend.reduce_queue.bodies().into_iter().enumerate() {
             let mut m = SqsMessage::default();

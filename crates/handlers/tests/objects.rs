@@ -191,9 +191,9 @@ async fn a_notification_on_the_times_two_handler_starts_the_object() {
         "bucket": {"name": "input"},
         "object": {"key": "drop/a.json", "size": 11, "eTag": etag.trim_matches('"')}}}]});
     let event = sqs_event(&[received(note.to_string())]);
-    let response = handle_times_two(&ports, &config, &event).await;
+    let response = handle_times_two(&ports, &config, &event, None).await;
     assert!(response.batch_item_failures.is_empty());
-    let again = handle_times_two(&ports, &config, &event).await;
+    let again = handle_times_two(&ports, &config, &event, None).await;
     assert!(again.batch_item_failures.is_empty());
     drain::drain(&b, &ports).await;
     let records = b.sums.records();
@@ -204,7 +204,7 @@ async fn a_notification_on_the_times_two_handler_starts_the_object() {
     );
 
     let garbage = sqs_event(&[received(r#"{"Records": 7}"#.into())]);
-    let response = handle_times_two(&ports, &config, &garbage).await;
+    let response = handle_times_two(&ports, &config, &garbage, None).await;
     assert_eq!(
         response.batch_item_failures.len(),
         1,
@@ -252,7 +252,7 @@ async fn a_notified_object_that_cannot_be_summed_fails_with_its_reason() {
         created("input", "good.txt", Some(&good), None),
     ]});
     let event = sqs_event(&[received(note.to_string())]);
-    let response = handle_times_two(&ports, &config, &event).await;
+    let response = handle_times_two(&ports, &config, &event, None).await;
     assert!(
         response.batch_item_failures.is_empty(),
         "nothing here passes with a retry"

@@ -63,6 +63,7 @@ async fn a_record_without_a_message_id_fails_the_whole_times_two_batch() {
         &ports,
         &config,
         &event(&[(Some("m0"), &packets[0]), (None, &packets[1])]),
+        None,
     )
     .await;
     assert_eq!(
@@ -82,7 +83,7 @@ async fn a_record_without_a_message_id_fails_the_whole_times_two_batch() {
     );
 
     let (response, metrics) =
-        measure_times_two(&ports, &config, &event(&[(Some("m1"), &packets[1])])).await;
+        measure_times_two(&ports, &config, &event(&[(Some("m1"), &packets[1])]), None).await;
     assert!(identifiers(&response).is_empty(), "{response:?}");
     assert_eq!(metrics.batch_item_failures, 0);
 }
@@ -95,7 +96,7 @@ async fn a_record_without_a_message_id_fails_the_whole_reduce_batch() {
     submit(&ports, &config, "[1,2,3,4]").await.expect("ok");
     let packets = bodies(backend.times_two_queue.as_ref()).await;
     let mapped = event(&[(Some("m0"), &packets[0]), (Some("m1"), &packets[1])]);
-    let (response, _) = measure_times_two(&ports, &config, &mapped).await;
+    let (response, _) = measure_times_two(&ports, &config, &mapped, None).await;
     assert!(identifiers(&response).is_empty(), "{response:?}");
     let triggers = bodies(backend.reduce_queue.as_ref()).await;
     assert!(!triggers.is_empty());

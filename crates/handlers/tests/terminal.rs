@@ -141,12 +141,12 @@ async fn a_message_failing_its_last_receive_fails_its_array_until_redriven() {
     let config = Config::default();
     batch[0].receive_count = config.max_receive_count - 1;
     let (response, metrics) =
-        measure_times_two(&ports, &config, &handlers::sqs_event(&batch)).await;
+        measure_times_two(&ports, &config, &handlers::sqs_event(&batch), None).await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(metrics.arrays_failed, 0, "not the last receive yet");
     batch[0].receive_count = config.max_receive_count;
     let (response, metrics) =
-        measure_times_two(&ports, &config, &handlers::sqs_event(&batch)).await;
+        measure_times_two(&ports, &config, &handlers::sqs_event(&batch), None).await;
     assert_eq!(
         response.batch_item_failures.len(),
         1,
@@ -187,8 +187,13 @@ async fn garbage_on_its_last_receive_fails_no_array() {
         body: r#"{"arrayId":"not-a-uuid"}"#.into(),
         receive_count: 5,
     };
-    let (response, metrics) =
-        measure_times_two(&ports, &Config::default(), &handlers::sqs_event(&[garbage])).await;
+    let (response, metrics) = measure_times_two(
+        &ports,
+        &Config::default(),
+        &handlers::sqs_event(&[garbage]),
+        None,
+    )
+    .await;
     assert_eq!(response.batch_item_failures.len(), 1);
     assert_eq!(metrics.arrays_failed, 0);
     assert_eq!(get(&ports, &id).await["status"], "pending");

@@ -494,7 +494,7 @@ fn handler_for(
             let response = if reduce {
                 handlers::handle_reduce(ports, config, &event, Some(deadline)).await
             } else {
-                handlers::handle_times_two_until(ports, config, &event, Some(deadline)).await
+                handlers::handle_times_two(ports, config, &event, Some(deadline)).await
             };
             invocations.count.fetch_add(1, Ordering::Relaxed);
             invocations

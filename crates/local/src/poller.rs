@@ -287,7 +287,7 @@ mod tests {
                     if reduce {
                         handlers::handle_reduce(&ports, &config, &event, None).await
                     } else {
-                        handlers::handle_times_two(&ports, &config, &event).await
+                        handlers::handle_times_two(&ports, &config, &event, None).await
                     }
                 }
                 .boxed()

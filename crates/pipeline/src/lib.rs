@@ -31,8 +31,8 @@ pub use ports::{
 };
 pub use ports::{ObjectBody, ObjectError, ObjectInfo, Objects};
 pub use steps::{
-    fail_dead_lettered, get_sum, reduce, reduce_batch, submit, times_two, times_two_until,
-    MapOutcome, ReduceOutcome, StepError, SubmitError, Submitted, RETRIGGER_MARGIN_MS,
+    fail_dead_lettered, get_sum, reduce, reduce_batch, submit, times_two, MapOutcome,
+    ReduceOutcome, StepError, SubmitError, Submitted, RETRIGGER_MARGIN_MS,
 };
 pub use steps::{
     find_object, format_of_key, is_notification, object_created, object_source, submit_object,

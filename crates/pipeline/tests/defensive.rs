@@ -39,7 +39,7 @@ async fn mapped(backend: &MemoryBackend, config: &Config, body: &str) -> String 
     let accepted = submit(&ports, config, body).await.expect("accepted");
     let maps = take(backend.times_two_queue.as_ref()).await;
     let bodies: Vec<&str> = maps.iter().map(|m| m.body.as_str()).collect();
-    for r in times_two(&ports, config, &bodies).await {
+    for r in times_two(&ports, config, &bodies, None).await {
         r.expect("map");
     }
     accepted.array_id
@@ -76,7 +76,7 @@ async fn a_map_message_whose_tree_is_not_its_records_is_refused() {
     let accepted = submit(&ports, &config, "[1,2,3,4]").await.expect("ok");
     let other = Tree::new(4, 1, 2).expect("tree");
     let forged = MapMessage::encode(&accepted.array_id, &other, 0, &["1"]);
-    let results = times_two(&ports, &config, &[&forged]).await;
+    let results = times_two(&ports, &config, &[&forged], None).await;
     assert!(
         matches!(&results[0], Err(StepError::Mismatch { array_id, .. }) if *array_id == accepted.array_id),
         "{results:?}"
@@ -128,7 +128,7 @@ async fn a_corrupt_scratchpad_row_fails_the_walk_without_a_sum() {
                 .unwrap_or(false)
         })
         .expect("leaf 0's message");
-    times_two(&ports, &config, &[first.body.as_str()]).await[0]
+    times_two(&ports, &config, &[first.body.as_str()], None).await[0]
         .as_ref()
         .expect("map");
     let tree = Tree::new(4, 2, 2).expect("tree");
@@ -248,7 +248,7 @@ async fn a_single_leaf_map_fails_when_the_record_vanishes() {
         ..backend.ports()
     };
     let packet = take(backend.times_two_queue.as_ref()).await.remove(0).body;
-    let results = times_two(&ports, &config, &[&packet]).await;
+    let results = times_two(&ports, &config, &[&packet], None).await;
     assert!(
         matches!(&results[0], Err(StepError::UnknownArray(a)) if *a == accepted.array_id),
         "{results:?}"

@@ -34,7 +34,7 @@ async fn drain(backend: &MemoryBackend, config: &Config, duplicate: bool) {
                 let bodies: Vec<&str> = batch.iter().map(|m| m.body.as_str()).collect();
                 match stage {
                     Stage::Map => {
-                        for r in times_two(ports, config, &bodies).await {
+                        for r in times_two(ports, config, &bodies, None).await {
                             r.expect("map");
                         }
                     }
@@ -147,7 +147,7 @@ async fn reduce_hands_work_on_when_time_runs_out() {
         .expect("ok");
     let maps = take(&backend.times_two_queue).await;
     let bodies: Vec<&str> = maps.iter().map(|m| m.body.as_str()).collect();
-    for r in times_two(&ports, &config, &bodies).await {
+    for r in times_two(&ports, &config, &bodies, None).await {
         r.expect("map");
     }
     let triggers = take(&backend.reduce_queue).await;
@@ -183,7 +183,7 @@ async fn a_batch_walks_each_array_once_and_fails_bad_messages_alone() {
     submit(&ports, &config, "[1,2,3]").await.expect("ok");
     let maps = take(&backend.times_two_queue).await;
     for m in &maps {
-        times_two(&ports, &config, &[m.body.as_str()]).await[0]
+        times_two(&ports, &config, &[m.body.as_str()], None).await[0]
             .as_ref()
             .expect("map");
     }
@@ -223,7 +223,7 @@ async fn a_failed_progress_update_does_not_fail_the_map() {
     let accepted = submit(&ports, &config, "[1,2,3]").await.expect("ok");
     let maps = take(&backend.times_two_queue).await;
     let bodies: Vec<&str> = maps.iter().map(|m| m.body.as_str()).collect();
-    for r in times_two(&ports, &config, &bodies).await {
+    for r in times_two(&ports, &config, &bodies, None).await {
         assert!(r.expect("map succeeds without progress").created);
     }
     assert_eq!(backend.reduce_queue.len(), 1, "reduce was still told");
@@ -268,7 +268,7 @@ async fn one_packet_is_finished_by_the_map_alone() {
         .await
         .expect("accepted");
     let packet = take(&backend.times_two_queue).await.remove(0).body;
-    let outcomes = times_two(&ports, &config, &[&packet, &packet]).await;
+    let outcomes = times_two(&ports, &config, &[&packet, &packet], None).await;
     let outcomes: Vec<_> = outcomes.into_iter().map(|o| o.expect("map")).collect();
     assert!(outcomes[0].completed && outcomes[0].created, "{outcomes:?}");
     assert!(
@@ -283,7 +283,7 @@ async fn one_packet_is_finished_by_the_map_alone() {
         done.sum.as_ref().map(ToString::to_string).as_deref(),
         Some("1")
     );
-    let again = times_two(&ports, &config, &[&packet]).await;
+    let again = times_two(&ports, &config, &[&packet], None).await;
     assert!(
         !again[0].as_ref().expect("map").completed,
         "a late duplicate"

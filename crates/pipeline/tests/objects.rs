@@ -31,7 +31,7 @@ async fn drain(backend: &MemoryBackend, config: &Config, duplicate: bool) {
                     if duplicate {
                         bodies.extend(bodies.clone());
                     }
-                    for r in times_two(ports, config, &bodies).await {
+                    for r in times_two(ports, config, &bodies, None).await {
                         r.expect("map");
                     }
                 }
@@ -359,7 +359,7 @@ async fn the_first_bad_record_is_reported_whatever_order_ranges_run_in() {
         .await
         .expect("accepted");
     for body in take_all(&backend).await.iter().rev() {
-        for r in times_two(&ports, &config, &[body]).await {
+        for r in times_two(&ports, &config, &[body], None).await {
             r.expect("a bad range's message is done once the array is failed");
         }
     }
@@ -392,10 +392,10 @@ async fn a_bad_range_whose_failure_cannot_be_written_comes_again() {
     let bodies = take_all(&backend).await;
     let outage = PortError::Unavailable("DynamoDB is down".into());
     sums.faults.set("fail", Injection::Before(outage));
-    let first = times_two(&ports, &config, &[&bodies[0]]).await;
+    let first = times_two(&ports, &config, &[&bodies[0]], None).await;
     assert!(first[0].is_err(), "the reason must not be lost: {first:?}");
     sums.faults.clear("fail");
-    let again = times_two(&ports, &config, &[&bodies[0]]).await;
+    let again = times_two(&ports, &config, &[&bodies[0]], None).await;
     assert!(again[0].is_ok());
     let failed = record(&backend, &accepted.array_id).await;
     assert_eq!(failed.failure.map(|f| f.kind), Some(FailureKind::BadData));

@@ -4,7 +4,7 @@
 
 use pipeline::memory::{MemoryBackend, Stage};
 use pipeline::{
-    reduce, submit_object, times_two_until, Clock, Config, FailureKind, FormatRequest, Status,
+    reduce, submit_object, times_two, Clock, Config, FailureKind, FormatRequest, Status,
     SystemClock,
 };
 use std::sync::Arc;
@@ -31,7 +31,7 @@ async fn sum_with_deadline(deadline: impl Fn(u64) -> u64) -> pipeline::SumRecord
             match stage {
                 Stage::Map => {
                     let until = Some(deadline(SystemClock.now_ms()));
-                    for r in times_two_until(ports, config, &bodies, until).await {
+                    for r in times_two(ports, config, &bodies, until).await {
                         r.expect("the message is done either way");
                     }
                 }

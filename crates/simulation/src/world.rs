@@ -621,7 +621,7 @@ impl<'a> World<'a> {
         let (ports, config) = (self.ports.clone(), self.config.clone());
         Box::pin(async move {
             let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
-            let results = times_two(&ports, &config, &refs).await;
+            let results = times_two(&ports, &config, &refs, None).await;
             Output::Batch(give_up_on_last(&ports, "times_two", &refs, &last, results).await)
         })
     }

@@ -97,7 +97,7 @@ async fn a_redelivery_after_the_sum_was_written_retires_the_leftovers() {
     let accepted = submit(&good, &cfg, "[1,2]").await.expect("submit");
     let leaves = take(&backend, false).await;
     let refs: Vec<&str> = leaves.iter().map(String::as_str).collect();
-    assert!(times_two(&good, &cfg, &refs)
+    assert!(times_two(&good, &cfg, &refs, None)
         .await
         .iter()
         .all(Result::is_ok));
@@ -128,7 +128,7 @@ async fn a_redelivery_finishes_a_retire_cut_short_below_the_root() {
     let accepted = submit(&good, &cfg, "[1,2,3,4]").await.expect("submit");
     let leaves = take(&backend, false).await;
     let first: Vec<&str> = leaves[..2].iter().map(String::as_str).collect();
-    assert!(times_two(&good, &cfg, &first)
+    assert!(times_two(&good, &cfg, &first, None)
         .await
         .iter()
         .all(Result::is_ok));
@@ -138,7 +138,7 @@ async fn a_redelivery_finishes_a_retire_cut_short_below_the_root() {
     // L1-0 is written, leaf 0 retired, leaf 1 still live. Redelivered:
     reduce(&good, &cfg, &trigger[0]).await.expect("redelivery");
     let rest: Vec<&str> = leaves[2..].iter().map(String::as_str).collect();
-    assert!(times_two(&good, &cfg, &rest)
+    assert!(times_two(&good, &cfg, &rest, None)
         .await
         .iter()
         .all(Result::is_ok));

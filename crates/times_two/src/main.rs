@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
         let (ports, config) = (&ports, &config);
         async move {
             Ok::<SqsBatchResponse, Error>(
-                handlers::handle_times_two_until(
+                handlers::handle_times_two(
                     ports,
                     config,
                     &event.payload,

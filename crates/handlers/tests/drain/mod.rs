@@ -12,7 +12,7 @@ pub async fn drain(b: &MemoryBackend, ports: &Ports) {
     b.drain(1_000, |stage, batch| async move {
         let event = sqs_event(&batch);
         let response = match stage {
-            Stage::Map => handle_times_two(ports, config, &event).await,
+            Stage::Map => handle_times_two(ports, config, &event, None).await,
             Stage::Reduce => handle_reduce(ports, config, &event, None).await,
         };
         assert!(response.batch_item_failures.is_empty(), "a message failed");

@@ -73,18 +73,10 @@ pub struct MapOutcome {
 }
 
 /// Maps a batch of TimesTwo message bodies; one result per body, in order.
-/// A failed body does not fail its neighbours.
+/// A failed body does not fail its neighbours. `deadline` (Unix ms) is when
+/// ranges must be read by: a range still being read then fails its array
+/// (see `map_range`); `None` reads without a deadline.
 pub async fn times_two(
-    ports: &Ports,
-    config: &Config,
-    bodies: &[&str],
-) -> Vec<Result<MapOutcome, StepError>> {
-    times_two_until(ports, config, bodies, None).await
-}
-
-/// [`times_two`] in an invocation that ends at `deadline` (Unix ms): a
-/// range still being read then fails its array (see `map_range`).
-pub async fn times_two_until(
     ports: &Ports,
     config: &Config,
     bodies: &[&str],

@@ -6,7 +6,7 @@ mod range;
 mod reduce;
 mod submit;
 
-pub use map::{times_two, times_two_until, MapOutcome};
+pub use map::{times_two, MapOutcome};
 pub use object::{
     find_object, format_of_key, is_notification, object_created, object_source, submit_object,
     Column, FormatName, FormatRequest, ObjectSubmitError, MAX_RANGES,
