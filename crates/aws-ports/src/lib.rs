@@ -6,8 +6,10 @@
 //! Lambdas link, so it holds nothing only a local tool needs: provisioning
 //! and the operator's tools live in `stack-tools`, and `template.yaml` is
 //! read only there and in `stack`. What only tests use is behind the
-//! `test-ports` feature.
+//! `test-ports` feature, what only the local runner uses (request counting,
+//! IAM denial reports) behind `local`.
 
+#[cfg(feature = "local")]
 mod counting;
 pub mod dynamodb;
 mod errors;
@@ -21,13 +23,16 @@ mod s3;
 mod sqs;
 mod unset;
 
+/// The local runner's and the benchmark's: never in a Lambda.
+#[cfg(feature = "local")]
 pub use counting::{ReportDenials, RequestCounter, Sent};
 pub use dynamodb::{DynamoScratchpad, DynamoSums};
 pub use errors::{from_build, from_sdk};
 pub use names::{
-    ports, ports_counted, ports_reporting_denials, Names, INPUT_BUCKET, REDUCE_QUEUE_URL,
-    SCRATCHPAD_TABLE, SUMS_TABLE, TIMES_TWO_QUEUE_URL,
+    ports, Names, INPUT_BUCKET, REDUCE_QUEUE_URL, SCRATCHPAD_TABLE, SUMS_TABLE, TIMES_TWO_QUEUE_URL,
 };
+#[cfg(feature = "local")]
+pub use names::{ports_counted, ports_reporting_denials};
 pub use s3::{s3_config, S3Objects};
 pub use sqs::{SqsQueue, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES};
 pub use unset::Unset;

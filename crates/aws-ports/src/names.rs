@@ -1,8 +1,8 @@
 //! Which queues and tables a function talks to, and the ports over them.
 
-use crate::{
-    DynamoScratchpad, DynamoSums, ReportDenials, RequestCounter, S3Objects, SqsQueue, Unset,
-};
+use crate::{DynamoScratchpad, DynamoSums, S3Objects, SqsQueue, Unset};
+#[cfg(feature = "local")]
+use crate::{ReportDenials, RequestCounter};
 use aws_config::SdkConfig;
 use pipeline::{Ports, Queue, Scratchpad, Sums, SystemClock};
 use std::sync::Arc;
@@ -51,10 +51,16 @@ impl Names {
 /// this function")`. The object store has no name: an object array names
 /// its bucket, and IAM decides which buckets a function may read.
 pub fn ports(sdk: &SdkConfig, names: &Names) -> Ports {
-    ports_counted(sdk, names, None)
+    let c = Clients {
+        sqs: aws_sdk_sqs::Client::new(sdk),
+        dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+        s3: aws_sdk_s3::Client::from_conf(crate::s3_config(sdk).build()),
+    };
+    assemble(names, |_| c.sqs.clone(), |_| c.dynamodb.clone(), c.s3)
 }
 
 /// Like [`ports`], with every SDK request tallied by `counter` (the benchmark).
+#[cfg(feature = "local")]
 pub fn ports_counted(sdk: &SdkConfig, names: &Names, counter: Option<&RequestCounter>) -> Ports {
     let c = clients(sdk, counter, false);
     assemble(names, |_| c.sqs.clone(), |_| c.dynamodb.clone(), c.s3)
@@ -62,6 +68,7 @@ pub fn ports_counted(sdk: &SdkConfig, names: &Names, counter: Option<&RequestCou
 
 /// Like [`ports_counted`], and every request IAM refuses is logged with its
 /// action's name ([`ReportDenials`]): the local runner's ports.
+#[cfg(feature = "local")]
 pub fn ports_reporting_denials(
     sdk: &SdkConfig,
     names: &Names,
@@ -78,6 +85,7 @@ struct Clients {
     s3: aws_sdk_s3::Client,
 }
 
+#[cfg(feature = "local")]
 fn clients(sdk: &SdkConfig, counter: Option<&RequestCounter>, report_denials: bool) -> Clients {
     let mut sqs_config = aws_sdk_sqs::config::Builder::from(sdk);
     let mut dynamodb_config = aws_sdk_dynamodb::config::Builder::from(sdk);

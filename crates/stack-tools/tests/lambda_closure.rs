@@ -8,8 +8,13 @@ use std::process::Command;
 
 const LAMBDAS: [&str; 3] = ["sum_array", "times_two", "reduce"];
 const LOCAL_ONLY: [&str; 3] = ["stack", "serde_yaml_ng", "stack-tools"];
-/// The packages whose `test-ports` feature builds test-only ports.
-const WITH_TEST_PORTS: [&str; 2] = ["pipeline", "aws-ports"];
+/// The features that build what only tests (`test-ports`) or only the local
+/// runner (`local`: request counting, IAM denial reports) use.
+const NOT_IN_LAMBDA: [(&str, &str); 3] = [
+    ("pipeline", "test-ports"),
+    ("aws-ports", "test-ports"),
+    ("aws-ports", "local"),
+];
 
 /// `cargo tree -p <package> -e normal`, one `(depth, name)` per line.
 fn normal_tree(package: &str) -> Vec<(usize, String)> {
@@ -102,10 +107,10 @@ fn below(tree: &[(usize, String)], target: &str) -> Option<String> {
 }
 
 #[test]
-fn lambdas_enable_no_test_only_ports() {
+fn lambdas_enable_no_test_only_nor_local_only_ports() {
     let mut found = Vec::new();
     for lambda in LAMBDAS {
-        for package in WITH_TEST_PORTS {
+        for (package, feature) in NOT_IN_LAMBDA {
             // Inverted, the tree's first level is every feature of
             // `package` the build enables, however it is enabled.
             let tree = tree(lambda, &["-e", "normal,features", "-i", package]);
@@ -115,15 +120,15 @@ fn lambdas_enable_no_test_only_ports() {
                 "cargo tree -p {lambda} -i {package} does not list its default feature: \
                  is its output read right? {tree:?}"
             );
-            let test_ports = format!(r#"{package} feature "test-ports""#);
-            if let Some(enabled_by) = below(&tree, &test_ports) {
-                found.push(format!("{lambda}: {test_ports}, enabled by\n{enabled_by}"));
+            let local_only = format!(r#"{package} feature "{feature}""#);
+            if let Some(enabled_by) = below(&tree, &local_only) {
+                found.push(format!("{lambda}: {local_only}, enabled by\n{enabled_by}"));
             }
         }
     }
     assert!(
         found.is_empty(),
-        "a Lambda builds test-only ports:\n{}",
+        "a Lambda builds test-only or local-only ports:\n{}",
         found.join("\n")
     );
 }
