@@ -20,11 +20,13 @@
 //! turned into a value once per packet or range ([`Job::finish`]).
 
 mod laws;
+mod registry;
 mod stats;
 mod sum;
 mod sum_by;
 
 pub use laws::check_laws;
+pub use registry::{no_params, AnyJob, JobSpec, NamedJob, Registry, SpecError};
 pub use stats::{Stats, StatsAcc, StatsValue};
 pub use sum::Sum;
 pub use sum_by::{Group, SumBy, MAX_GROUPS, MAX_KEY_BYTES};

@@ -1,7 +1,8 @@
 //! `stats`: count, sum, least, greatest and mean of the numbers.
 
-use super::{Job, JobError, Record};
+use super::{no_params, Job, JobError, NamedJob, Record};
 use crate::number::{Number, TextExtremes, TextSum};
+use std::collections::BTreeMap;
 
 /// Count, sum, min, max and mean of the numbers, each exact; the mean is
 /// exact where the quotient terminates, otherwise rounded to the nearest
@@ -118,5 +119,13 @@ fn extreme(
     match (a, b) {
         (Some(a), Some(b)) => Some(pick(a, b)),
         (a, b) => a.or(b),
+    }
+}
+
+impl NamedJob for Stats {
+    const NAME: &'static str = "stats";
+    fn configure(params: &BTreeMap<String, serde_json::Value>) -> Result<Self, String> {
+        no_params(params)?;
+        Ok(Stats)
     }
 }

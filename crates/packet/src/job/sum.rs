@@ -1,7 +1,8 @@
 //! `sum`: the adder. Every element doubled, then added, exactly.
 
-use super::{Job, JobError, Record};
+use super::{no_params, Job, JobError, NamedJob, Record};
 use crate::number::{Number, TextSum};
+use std::collections::BTreeMap;
 
 /// Double, then add: the distributed adder, and the default job.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -11,6 +12,7 @@ impl Job for Sum {
     type Value = Number;
     type Acc = TextSum;
 
+    #[inline]
     fn add(&self, acc: &mut TextSum, record: Record<'_>) -> Result<(), JobError> {
         acc.add(record.number);
         Ok(())
@@ -40,5 +42,13 @@ impl Job for Sum {
 
     fn identity(&self) -> Number {
         Number::zero()
+    }
+}
+
+impl NamedJob for Sum {
+    const NAME: &'static str = "sum";
+    fn configure(params: &BTreeMap<String, serde_json::Value>) -> Result<Self, String> {
+        no_params(params)?;
+        Ok(Sum)
     }
 }

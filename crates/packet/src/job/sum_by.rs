@@ -1,6 +1,6 @@
 //! `sum-by`: sum and count of a number column, grouped by a key column.
 
-use super::{Job, JobError, Record};
+use super::{no_params, Job, JobError, NamedJob, Record};
 use crate::number::{Number, TextSum};
 use std::collections::{BTreeMap, HashMap};
 
@@ -145,4 +145,13 @@ fn check_groups(seen: usize) -> Result<(), JobError> {
              (DynamoDB's 400 KB item); nothing was truncated"
         ),
     })
+}
+
+impl NamedJob for SumBy {
+    const NAME: &'static str = "sum-by";
+    const KEYED: bool = true;
+    fn configure(params: &BTreeMap<String, serde_json::Value>) -> Result<Self, String> {
+        no_params(params)?;
+        Ok(SumBy)
+    }
 }

@@ -9,7 +9,8 @@
 //! Only one field is kept, and the line is parsed in place.
 
 use super::lines::trimmed;
-use super::{bad, BadData, RangeError, Summer};
+use super::{bad, BadData, Fold, RangeError};
+use crate::job::Job;
 use std::borrow::Cow;
 
 /// The 0-based index of the column called `name` in the object's first
@@ -34,22 +35,27 @@ pub fn column_index(header: &[u8], name: &str) -> Result<usize, BadData> {
     found.ok_or_else(|| BadData::NoSuchColumn(name.to_string()))
 }
 
-/// Sums field `column` of each record line.
+/// Sums field `column` of each record line, keyed by field `key` if given.
 pub(super) struct Record {
     column: usize,
+    key: Option<usize>,
     header: bool,
 }
 
 impl Record {
-    pub(super) fn new(column: usize, header: bool) -> Record {
-        Record { column, header }
+    pub(super) fn new(column: usize, key: Option<usize>, header: bool) -> Record {
+        Record {
+            column,
+            key,
+            header,
+        }
     }
 
-    pub(super) fn sum(
+    pub(super) fn sum<J: Job>(
         &mut self,
         offset: u64,
         line: &[u8],
-        sum: &mut Summer,
+        sum: &mut Fold<'_, J>,
     ) -> Result<(), RangeError> {
         if self.header && offset == 0 {
             // The header is not summed, but its quotes must close on its
@@ -64,13 +70,17 @@ impl Record {
         self.number(line, sum).map_err(|reason| bad(offset, reason))
     }
 
-    fn number(&self, line: &[u8], sum: &mut Summer) -> Result<(), BadData> {
+    fn number<J: Job>(&self, line: &[u8], sum: &mut Fold<'_, J>) -> Result<(), BadData> {
         let mut wanted = None;
+        let mut key = None;
         let mut fields = 0;
         // Every field is read, not just up to `column`: a quote left open
         // in a later field is a line break inside a quoted field.
         for field in Fields::new(line) {
             let field = field?;
+            if Some(fields) == self.key {
+                key = Some(field.clone());
+            }
             if fields == self.column {
                 wanted = Some(field);
             }
@@ -84,7 +94,15 @@ impl Record {
         if text.is_empty() {
             return Err(BadData::EmptyField(self.column));
         }
-        sum.add(text)
+        match self.key {
+            // A key is taken as it is, spaces included: keys are compared
+            // byte for byte.
+            Some(column) => {
+                let key = key.ok_or(BadData::MissingColumn { column, fields })?;
+                sum.add(text, Some(&key))
+            }
+            None => sum.add(text, None),
+        }
     }
 }
 

@@ -18,7 +18,8 @@
 //! whatever the range size, at the offset of the first token out of place.
 
 use super::source::Source;
-use super::{bad, BadData, RangeError, Summer};
+use super::{bad, BadData, Fold, RangeError};
+use crate::job::Job;
 use std::io::BufRead;
 use std::ops::Range;
 
@@ -78,10 +79,10 @@ fn is_value_byte(byte: u8) -> bool {
     !is_space(byte) && !matches!(byte, b'[' | b']' | b',')
 }
 
-pub(super) fn read<R: BufRead>(
+pub(super) fn read<R: BufRead, J: Job>(
     source: &mut Source<R>,
     range: &Range<u64>,
-    sum: &mut Summer,
+    sum: &mut Fold<'_, J>,
 ) -> Result<(), RangeError> {
     let mut previous = None;
     if range.start == 0 {
@@ -105,7 +106,8 @@ pub(super) fn read<R: BufRead>(
         }
         if token == Token::Value {
             source.take_while(is_value_byte, &mut value, offset)?;
-            sum.add(&value).map_err(|reason| bad(offset, reason))?;
+            sum.add(&value, None)
+                .map_err(|reason| bad(offset, reason))?;
         } else {
             source.next()?;
         }

@@ -2,17 +2,18 @@
 //! `\n`, so one byte of look-behind tells whether a range starts on a record.
 
 use super::source::Source;
-use super::{bad, RangeError, Summer};
+use super::{bad, Fold, RangeError};
+use crate::job::Job;
 use std::io::BufRead;
 use std::ops::Range;
 
 /// Reads the lines that start in `range`, each whole (its `\n` consumed,
 /// not included), and hands each with its offset to `sum_record`.
-pub(super) fn read<R: BufRead>(
+pub(super) fn read<R: BufRead, J: Job>(
     source: &mut Source<R>,
     range: &Range<u64>,
-    sum: &mut Summer,
-    mut sum_record: impl FnMut(u64, &[u8], &mut Summer) -> Result<(), RangeError>,
+    sum: &mut Fold<'_, J>,
+    mut sum_record: impl FnMut(u64, &[u8], &mut Fold<'_, J>) -> Result<(), RangeError>,
 ) -> Result<(), RangeError> {
     if range.start > 0 && source.next()? != Some(b'\n') {
         // The range starts inside a line owned by an earlier range.
@@ -47,10 +48,14 @@ pub(super) fn trimmed(bytes: &[u8]) -> &[u8] {
 }
 
 /// A record of [`super::Format::Lines`]: a number, or a blank line.
-pub(super) fn sum_line(offset: u64, line: &[u8], sum: &mut Summer) -> Result<(), RangeError> {
+pub(super) fn sum_line<J: Job>(
+    offset: u64,
+    line: &[u8],
+    sum: &mut Fold<'_, J>,
+) -> Result<(), RangeError> {
     let text = trimmed(line);
     if text.is_empty() {
         return Ok(());
     }
-    sum.add(text).map_err(|reason| bad(offset, reason))
+    sum.add(text, None).map_err(|reason| bad(offset, reason))
 }

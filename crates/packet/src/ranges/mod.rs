@@ -40,7 +40,8 @@ mod json;
 mod lines;
 mod source;
 
-use crate::number::{canonical, check_number, Number, NumberError, TextSum};
+use crate::job::{Job, JobError, Record as JobRecord, Sum};
+use crate::number::{canonical, check_number, Number, NumberError};
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufRead, Read};
 use std::ops::Range;
@@ -151,6 +152,12 @@ pub enum BadData {
     QuoteNotClosed,
     #[error("a quote must enclose the whole field, and `\"\"` stands for a quote inside it")]
     StrayQuote,
+    #[error("the record's key is not UTF-8")]
+    KeyNotUtf8,
+    /// The job refused the record (too many groups, say): the array fails
+    /// with the job's code, not as bad data.
+    #[error("{0}")]
+    Job(Box<JobError>),
 }
 
 /// The ranges of `range_bytes` (0 counts as 1) covering an object of `size`
@@ -174,15 +181,44 @@ pub fn read_from(start: u64) -> u64 {
 }
 
 /// Sums the records owned by `range` of an object of `size` bytes in
-/// `format`. `reader` is positioned at [`read_from`]`(range.start)` and may
-/// run to the end of the object; at most one record plus one separator past
-/// `range.end` is taken from it.
+/// `format`: [`read_range_with`] for the job [`Sum`].
 pub fn read_range(
     format: Format,
     range: Range<u64>,
     size: u64,
     reader: impl BufRead,
 ) -> Result<RangeSum, RangeError> {
+    let mapped = read_range_with(&Sum, format, None, range, size, reader)?;
+    Ok(RangeSum {
+        elements: mapped.elements,
+        doubled_sum: mapped.value,
+        bytes_read: mapped.bytes_read,
+    })
+}
+
+/// What one range's owned records map to under a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeValue<V> {
+    /// Records (elements) owned by the range.
+    pub elements: u64,
+    pub value: V,
+    /// Bytes taken from the reader, look-behind byte included.
+    pub bytes_read: u64,
+}
+
+/// Maps the records owned by `range` of an object of `size` bytes in
+/// `format` with `job`. `key_column` (CSV only) is the column each record's
+/// key is read from, for jobs that group. `reader` is positioned at
+/// [`read_from`]`(range.start)` and may run to the end of the object; at
+/// most one record plus one separator past `range.end` is taken from it.
+pub fn read_range_with<J: Job>(
+    job: &J,
+    format: Format,
+    key_column: Option<usize>,
+    range: Range<u64>,
+    size: u64,
+    reader: impl BufRead,
+) -> Result<RangeValue<J::Value>, RangeError> {
     if range.start > range.end || range.end > size {
         return Err(RangeError::OutsideObject {
             start: range.start,
@@ -190,37 +226,29 @@ pub fn read_range(
             size,
         });
     }
-    let mut sum = Summer::default();
+    let mut fold = Fold::new(job);
     if format == Format::JsonArray && range.start == 0 {
         // The mark is whitespace before the `[` for the range reading from
         // byte 0. Others read it, if at all, as their look-behind, part of
         // a value token that started before them: they own none of it.
         let (marked, reader) = without_byte_order_mark(reader, size)?;
         let mut source = source::Source::new(reader, 0, size).skipped(marked);
-        json::read(&mut source, &range, &mut sum)?;
-        return Ok(summed(sum, &source));
+        json::read(&mut source, &range, &mut fold)?;
+        return fold.finish(&source);
     }
     let mut source = source::Source::new(reader, read_from(range.start), size);
     match format {
-        Format::JsonArray => json::read(&mut source, &range, &mut sum)?,
-        Format::Lines => lines::read(&mut source, &range, &mut sum, lines::sum_line)?,
+        Format::JsonArray => json::read(&mut source, &range, &mut fold)?,
+        Format::Lines => lines::read(&mut source, &range, &mut fold, lines::sum_line)?,
         Format::Csv { header: true, .. } if size == 0 => return Err(bad(0, BadData::NoHeader)),
         Format::Csv { column, header } => {
-            let mut record = csv::Record::new(column, header);
-            lines::read(&mut source, &range, &mut sum, |offset, line, sum| {
-                record.sum(offset, line, sum)
+            let mut record = csv::Record::new(column, key_column, header);
+            lines::read(&mut source, &range, &mut fold, |offset, line, fold| {
+                record.sum(offset, line, fold)
             })?
         }
     }
-    Ok(summed(sum, &source))
-}
-
-fn summed<R: BufRead>(sum: Summer, source: &source::Source<R>) -> RangeSum {
-    RangeSum {
-        elements: sum.elements,
-        doubled_sum: sum.total.total().doubled(),
-        bytes_read: source.consumed(),
-    }
+    fold.finish(&source)
 }
 
 /// A UTF-8 byte order mark, which editors on Windows put at the start of a
@@ -285,16 +313,26 @@ pub fn resolve_column(object: impl BufRead, name: &str) -> Result<usize, RangeEr
     column_index(&line, name).map_err(|reason| bad(0, reason))
 }
 
-/// Count and exact sum of a range's accepted numbers.
-#[derive(Default)]
-struct Summer {
+/// A range's accepted records, folded by a job.
+struct Fold<'j, J: Job> {
+    job: &'j J,
     elements: u64,
-    total: TextSum,
+    acc: J::Acc,
 }
 
-impl Summer {
-    /// Checks `bytes` with the body's number rules and adds it.
-    fn add(&mut self, bytes: &[u8]) -> Result<(), BadData> {
+impl<'j, J: Job> Fold<'j, J> {
+    fn new(job: &'j J) -> Self {
+        Fold {
+            job,
+            elements: 0,
+            acc: J::Acc::default(),
+        }
+    }
+
+    /// Checks `bytes` with the body's number rules and folds it in, with
+    /// its record's key if the job groups.
+    #[inline]
+    fn add(&mut self, bytes: &[u8], key: Option<&[u8]>) -> Result<(), BadData> {
         let text = match std::str::from_utf8(bytes) {
             Ok(text) => text,
             Err(_) => {
@@ -304,9 +342,34 @@ impl Summer {
             }
         };
         check_number(text)?;
-        self.total.add(&canonical(text));
+        let key = match key {
+            Some(k) => Some(std::str::from_utf8(k).map_err(|_| BadData::KeyNotUtf8)?),
+            None => None,
+        };
+        let record = JobRecord {
+            number: &canonical(text),
+            key,
+        };
+        self.job
+            .add(&mut self.acc, record)
+            .map_err(|e| BadData::Job(Box::new(e)))?;
         self.elements += 1;
         Ok(())
+    }
+
+    fn finish<R: BufRead>(
+        self,
+        source: &source::Source<R>,
+    ) -> Result<RangeValue<J::Value>, RangeError> {
+        let at = source.consumed();
+        Ok(RangeValue {
+            elements: self.elements,
+            value: self
+                .job
+                .finish(self.acc)
+                .map_err(|e| bad(at, BadData::Job(Box::new(e))))?,
+            bytes_read: at,
+        })
     }
 }
 

@@ -1,0 +1,190 @@
+//! Jobs by name: what a submission asks for, and the jobs a build knows.
+
+use super::{Job, JobError, Record, Stats, Sum, SumBy};
+use crate::ranges::{read_range_with, Format, RangeError, RangeValue};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// A job as a submission names it and as messages and records carry it.
+/// `sum` with no parameters is the default, and is never written out, so
+/// that the adder's messages and records are what they always were.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub name: String,
+    /// The job's own parameters, as the submission gave them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, serde_json::Value>,
+}
+
+impl Default for JobSpec {
+    fn default() -> JobSpec {
+        JobSpec::named(Sum::NAME)
+    }
+}
+
+impl JobSpec {
+    pub fn named(name: &str) -> JobSpec {
+        JobSpec {
+            name: name.to_string(),
+            params: BTreeMap::new(),
+        }
+    }
+    /// The default job: `sum`, without parameters.
+    pub fn is_default(&self) -> bool {
+        *self == JobSpec::default()
+    }
+}
+
+/// Why a submission's job was refused: a 4xx with this text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("no job is called {name:?}; this deployment runs {known}")]
+    Unknown { name: String, known: String },
+    #[error("job {job}: {reason}")]
+    Params { job: String, reason: String },
+}
+
+/// A job a build knows by name, with how it is set up from parameters.
+pub trait NamedJob: Job + Sized {
+    /// The name a submission gives (`sum-by`).
+    const NAME: &'static str;
+    /// Whether its records need a key (a CSV column named by the
+    /// submission): such a job takes only CSV input.
+    const KEYED: bool = false;
+    /// The job set up from a submission's parameters; a refusal is a 4xx
+    /// whose text is the reason.
+    fn configure(params: &BTreeMap<String, serde_json::Value>) -> Result<Self, String>;
+}
+
+/// A job with its value type hidden: what the pipeline runs. Values travel
+/// encoded ([`Job::encode`]), as they are stored.
+pub trait AnyJob: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn keyed(&self) -> bool;
+    /// Maps records to an encoded value.
+    fn map_records(
+        &self,
+        records: &mut dyn Iterator<Item = Record<'_>>,
+    ) -> Result<String, JobError>;
+    /// Combines encoded values, in order, into one.
+    fn combine_encoded(&self, values: &[&str]) -> Result<String, JobError>;
+    /// The result as `GET /sums/{arrayId}` shows it (JSON text).
+    fn show_encoded(&self, value: &str) -> Result<String, JobError>;
+    /// Maps one byte range of an object ([`read_range_with`], compiled
+    /// for this job: the readers' inner loop makes no dynamic call).
+    fn read_range(
+        &self,
+        format: Format,
+        key_column: Option<usize>,
+        range: Range<u64>,
+        size: u64,
+        reader: &mut dyn BufRead,
+    ) -> Result<RangeValue<String>, RangeError>;
+}
+
+impl<J: NamedJob> AnyJob for J {
+    fn name(&self) -> &'static str {
+        J::NAME
+    }
+    fn keyed(&self) -> bool {
+        J::KEYED
+    }
+    fn map_records(
+        &self,
+        records: &mut dyn Iterator<Item = Record<'_>>,
+    ) -> Result<String, JobError> {
+        let mut acc = J::Acc::default();
+        for record in records {
+            self.add(&mut acc, record)?;
+        }
+        Ok(self.encode(&self.finish(acc)?))
+    }
+    fn combine_encoded(&self, values: &[&str]) -> Result<String, JobError> {
+        let mut total = self.identity();
+        for v in values {
+            total = self.combine(total, self.decode(v)?)?;
+        }
+        Ok(self.encode(&total))
+    }
+    fn show_encoded(&self, value: &str) -> Result<String, JobError> {
+        Ok(self.show(&self.decode(value)?))
+    }
+    fn read_range(
+        &self,
+        format: Format,
+        key_column: Option<usize>,
+        range: Range<u64>,
+        size: u64,
+        reader: &mut dyn BufRead,
+    ) -> Result<RangeValue<String>, RangeError> {
+        let mapped = read_range_with(self, format, key_column, range, size, reader)?;
+        Ok(RangeValue {
+            elements: mapped.elements,
+            value: self.encode(&mapped.value),
+            bytes_read: mapped.bytes_read,
+        })
+    }
+}
+
+type Configure = fn(&BTreeMap<String, serde_json::Value>) -> Result<Arc<dyn AnyJob>, String>;
+
+/// The jobs a build runs, by name.
+#[derive(Clone)]
+pub struct Registry {
+    jobs: BTreeMap<&'static str, (bool, Configure)>,
+}
+
+impl Registry {
+    /// `sum`, `stats` and `sum-by`.
+    pub fn shipped() -> Registry {
+        Registry {
+            jobs: BTreeMap::new(),
+        }
+        .with::<Sum>()
+        .with::<Stats>()
+        .with::<SumBy>()
+    }
+
+    /// This registry and `J`: the one line that adds a job to a build.
+    pub fn with<J: NamedJob>(mut self) -> Registry {
+        let configure: Configure = |params| Ok(Arc::new(J::configure(params)?));
+        self.jobs.insert(J::NAME, (J::KEYED, configure));
+        self
+    }
+
+    /// The job `spec` names, set up with its parameters.
+    pub fn job(&self, spec: &JobSpec) -> Result<Arc<dyn AnyJob>, SpecError> {
+        let (_, configure) =
+            self.jobs
+                .get(spec.name.as_str())
+                .ok_or_else(|| SpecError::Unknown {
+                    name: spec.name.clone(),
+                    known: self.names().join(", "),
+                })?;
+        configure(&spec.params).map_err(|reason| SpecError::Params {
+            job: spec.name.clone(),
+            reason,
+        })
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.jobs.keys().copied().collect()
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.jobs.keys()).finish()
+    }
+}
+
+/// No parameters: anything else is refused, naming it.
+pub fn no_params(params: &BTreeMap<String, serde_json::Value>) -> Result<(), String> {
+    match params.keys().next() {
+        None => Ok(()),
+        Some(name) => Err(format!("takes no parameters, but was given {name:?}")),
+    }
+}

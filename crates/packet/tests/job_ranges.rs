@@ -1,0 +1,194 @@
+//! Every shipped job over byte ranges of any size: the ranges' values,
+//! combined in order, equal the job's value of the records themselves, for
+//! CSV (with a key column for `sum-by`), lines and JSON arrays.
+
+use packet::job::{AnyJob, JobSpec, Record, Registry};
+use packet::ranges::{ranges_of, read_from, Format};
+use proptest::prelude::*;
+use std::io::BufReader;
+use std::sync::Arc;
+
+fn job(name: &str) -> Arc<dyn AnyJob> {
+    Registry::shipped()
+        .job(&JobSpec::named(name))
+        .expect("a shipped job")
+}
+
+fn number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<i32>().prop_map(|n| n.to_string()),
+        "-?(0|[1-9][0-9]{0,20})\\.[0-9]{1,17}",
+        "-?[1-9][0-9]{0,37}",
+        "-?[1-9]\\.[0-9]{1,37}[eE][+-]?[0-9]{1,2}",
+    ]
+    .prop_filter("DynamoDB holds it", |t| packet::check_number(t).is_ok())
+}
+
+/// A key as it is meant, and as a CSV field writes it (quoted when it
+/// holds a comma or a quote, or at random).
+fn key() -> impl Strategy<Value = (String, String)> {
+    prop_oneof![
+        Just(""),
+        Just("a"),
+        Just("b"),
+        Just("x,y"),
+        Just("say \"hi\""),
+        Just("é")
+    ]
+    .prop_flat_map(|k| {
+        let quoted = format!("\"{}\"", k.replace('"', "\"\""));
+        let must = k.contains(',') || k.contains('"');
+        (
+            Just(k.to_string()),
+            if must {
+                Just(true).boxed()
+            } else {
+                any::<bool>().boxed()
+            },
+        )
+            .prop_map(move |(k, q)| {
+                let field = if q { quoted.clone() } else { k.clone() };
+                (k, field)
+            })
+    })
+}
+
+/// Reads every range of `object` with `job`; the values combined in order.
+fn by_ranges(
+    job: &dyn AnyJob,
+    format: Format,
+    key_column: Option<usize>,
+    object: &[u8],
+    range_bytes: u64,
+) -> Result<(String, u64), String> {
+    let size = object.len() as u64;
+    let mut values = Vec::new();
+    let mut elements = 0;
+    for range in ranges_of(size, range_bytes) {
+        let from = read_from(range.start) as usize;
+        let mut reader = BufReader::with_capacity(7, &object[from..]);
+        let part = job
+            .read_range(format, key_column, range.clone(), size, &mut reader)
+            .map_err(|e| format!("{range:?}: {e}"))?;
+        elements += part.elements;
+        values.push(part.value);
+    }
+    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    Ok((
+        job.combine_encoded(&refs).map_err(|e| e.to_string())?,
+        elements,
+    ))
+}
+
+fn direct(job: &dyn AnyJob, rows: &[(String, String)], keyed: bool) -> String {
+    let mut records = rows.iter().map(|(k, n)| Record {
+        number: n,
+        key: keyed.then_some(k.as_str()),
+    });
+    job.map_records(&mut records).expect("maps")
+}
+
+proptest! {
+    #[test]
+    fn csv_by_ranges_equals_the_records(
+        rows in prop::collection::vec((key(), number()), 0..30),
+        range_bytes in 1u64..80,
+    ) {
+        let mut object = String::from("key,n\n");
+        for ((_, field), n) in &rows {
+            object += &format!("{field},{n}\n");
+        }
+        let plain: Vec<(String, String)> =
+            rows.iter().map(|((k, _), n)| (k.clone(), n.clone())).collect();
+        let format = Format::Csv { column: 1, header: true };
+        for name in ["sum", "stats", "sum-by"] {
+            let job = job(name);
+            let keyed = job.keyed();
+            let got = by_ranges(job.as_ref(), format, keyed.then_some(0), object.as_bytes(), range_bytes)
+                .map_err(TestCaseError::fail)?;
+            prop_assert_eq!(&got.0, &direct(job.as_ref(), &plain, keyed), "job {}", name);
+            prop_assert_eq!(got.1, rows.len() as u64);
+        }
+    }
+
+    #[test]
+    fn lines_and_json_by_ranges_equal_the_records(
+        numbers in prop::collection::vec(number(), 0..30),
+        range_bytes in 1u64..80,
+    ) {
+        let plain: Vec<(String, String)> =
+            numbers.iter().map(|n| (String::new(), n.clone())).collect();
+        let lines = numbers.iter().map(|n| format!("{n}\n")).collect::<String>();
+        let json = format!("[{}]", numbers.join(",\n "));
+        for name in ["sum", "stats"] {
+            let job = job(name);
+            for (format, object) in [(Format::Lines, &lines), (Format::JsonArray, &json)] {
+                let got = by_ranges(job.as_ref(), format, None, object.as_bytes(), range_bytes)
+                    .map_err(TestCaseError::fail)?;
+                prop_assert_eq!(&got.0, &direct(job.as_ref(), &plain, false), "job {} {:?}", name, format);
+            }
+        }
+    }
+}
+
+#[test]
+fn an_unknown_job_is_refused_naming_the_known_ones() {
+    let e = Registry::shipped()
+        .job(&JobSpec::named("median"))
+        .err()
+        .expect("unknown");
+    assert_eq!(
+        e.to_string(),
+        r#"no job is called "median"; this deployment runs stats, sum, sum-by"#
+    );
+}
+
+#[test]
+fn a_parameter_a_job_does_not_take_is_refused() {
+    let mut spec = JobSpec::named("stats");
+    spec.params.insert("by".into(), serde_json::json!("region"));
+    let e = Registry::shipped().job(&spec).err().expect("refused");
+    assert_eq!(
+        e.to_string(),
+        r#"job stats: takes no parameters, but was given "by""#
+    );
+}
+
+#[test]
+fn the_default_job_is_sum_and_is_not_written_out() {
+    assert!(JobSpec::default().is_default());
+    assert_eq!(JobSpec::default().name, "sum");
+    assert_eq!(
+        serde_json::to_string(&JobSpec::named("stats")).expect("json"),
+        r#"{"name":"stats"}"#
+    );
+}
+
+#[test]
+fn too_many_groups_in_one_range_fails_it_with_the_job_code() {
+    let mut object = String::from("k,n\n");
+    for i in 0..1001 {
+        object += &format!("{i},1\n");
+    }
+    let size = object.len() as u64;
+    let e = job("sum-by")
+        .read_range(
+            Format::Csv {
+                column: 1,
+                header: true,
+            },
+            Some(0),
+            0..size,
+            size,
+            &mut object.as_bytes(),
+        )
+        .expect_err("too many");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "byte {}: 1001 groups seen, more than the 1000 a result can hold \
+             (DynamoDB's 400 KB item); nothing was truncated",
+            object.rfind("1000,").expect("there")
+        )
+    );
+}
