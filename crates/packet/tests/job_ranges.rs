@@ -2,7 +2,7 @@
 //! combined in order, equal the job's value of the records themselves, for
 //! CSV (with a key column for `sum-by`), lines and JSON arrays.
 
-use packet::job::{AnyJob, JobSpec, Record, Registry};
+use packet::job::{AnyJob, JobSpec, Record, Registry, Stored};
 use packet::ranges::{ranges_of, read_from, Format};
 use proptest::prelude::*;
 use std::io::BufReader;
@@ -60,7 +60,7 @@ fn by_ranges(
     key_column: Option<usize>,
     object: &[u8],
     range_bytes: u64,
-) -> Result<(String, u64), String> {
+) -> Result<(Stored, u64), String> {
     let size = object.len() as u64;
     let mut values = Vec::new();
     let mut elements = 0;
@@ -73,14 +73,14 @@ fn by_ranges(
         elements += part.elements;
         values.push(part.value);
     }
-    let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+    let refs: Vec<&Stored> = values.iter().collect();
     Ok((
-        job.combine_encoded(&refs).map_err(|e| e.to_string())?,
+        job.combine_stored(&refs).map_err(|e| e.to_string())?,
         elements,
     ))
 }
 
-fn direct(job: &dyn AnyJob, rows: &[(String, String)], keyed: bool) -> String {
+fn direct(job: &dyn AnyJob, rows: &[(String, String)], keyed: bool) -> Stored {
     let mut records = rows.iter().map(|(k, n)| Record {
         number: n,
         key: keyed.then_some(k.as_str()),

@@ -57,6 +57,27 @@ pub trait NamedJob: Job + Sized {
     /// The job set up from a submission's parameters; a refusal is a 4xx
     /// whose text is the reason.
     fn configure(params: &BTreeMap<String, serde_json::Value>) -> Result<Self, String>;
+
+    /// How a value is kept in the tables: as text ([`Job::encode`]) unless
+    /// the job says otherwise (`sum` keeps a DynamoDB Number, as the adder
+    /// always did).
+    fn to_stored(&self, value: Self::Value) -> Stored {
+        Stored::Text(self.encode(&value))
+    }
+    fn from_stored(&self, stored: &Stored) -> Result<Self::Value, JobError> {
+        match stored {
+            Stored::Text(text) => self.decode(text),
+            Stored::Number(n) => Err(JobError::corrupt(Self::NAME, format!("a number, {n}"))),
+        }
+    }
+}
+
+/// A value as the tables keep it: a Number attribute (`packetValue`,
+/// `resultSum`: the adder's) or a job's text encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    Number(crate::Number),
+    Text(String),
 }
 
 /// A job with its value type hidden: what the pipeline runs. Values travel
@@ -64,15 +85,15 @@ pub trait NamedJob: Job + Sized {
 pub trait AnyJob: Send + Sync {
     fn name(&self) -> &'static str;
     fn keyed(&self) -> bool;
-    /// Maps records to an encoded value.
+    /// Maps records to a value.
     fn map_records(
         &self,
         records: &mut dyn Iterator<Item = Record<'_>>,
-    ) -> Result<String, JobError>;
-    /// Combines encoded values, in order, into one.
-    fn combine_encoded(&self, values: &[&str]) -> Result<String, JobError>;
+    ) -> Result<Stored, JobError>;
+    /// Combines values, in order (a node's children, by index), into one.
+    fn combine_stored(&self, values: &[&Stored]) -> Result<Stored, JobError>;
     /// The result as `GET /sums/{arrayId}` shows it (JSON text).
-    fn show_encoded(&self, value: &str) -> Result<String, JobError>;
+    fn show_stored(&self, value: &Stored) -> Result<String, JobError>;
     /// Maps one byte range of an object ([`read_range_with`], compiled
     /// for this job: the readers' inner loop makes no dynamic call).
     fn read_range(
@@ -82,7 +103,7 @@ pub trait AnyJob: Send + Sync {
         range: Range<u64>,
         size: u64,
         reader: &mut dyn BufRead,
-    ) -> Result<RangeValue<String>, RangeError>;
+    ) -> Result<RangeValue<Stored>, RangeError>;
 }
 
 impl<J: NamedJob> AnyJob for J {
@@ -95,22 +116,22 @@ impl<J: NamedJob> AnyJob for J {
     fn map_records(
         &self,
         records: &mut dyn Iterator<Item = Record<'_>>,
-    ) -> Result<String, JobError> {
+    ) -> Result<Stored, JobError> {
         let mut acc = J::Acc::default();
         for record in records {
             self.add(&mut acc, record)?;
         }
-        Ok(self.encode(&self.finish(acc)?))
+        Ok(self.to_stored(self.finish(acc)?))
     }
-    fn combine_encoded(&self, values: &[&str]) -> Result<String, JobError> {
+    fn combine_stored(&self, values: &[&Stored]) -> Result<Stored, JobError> {
         let mut total = self.identity();
         for v in values {
-            total = self.combine(total, self.decode(v)?)?;
+            total = self.combine(total, self.from_stored(v)?)?;
         }
-        Ok(self.encode(&total))
+        Ok(self.to_stored(total))
     }
-    fn show_encoded(&self, value: &str) -> Result<String, JobError> {
-        Ok(self.show(&self.decode(value)?))
+    fn show_stored(&self, value: &Stored) -> Result<String, JobError> {
+        Ok(self.show(&self.from_stored(value)?))
     }
     fn read_range(
         &self,
@@ -119,11 +140,11 @@ impl<J: NamedJob> AnyJob for J {
         range: Range<u64>,
         size: u64,
         reader: &mut dyn BufRead,
-    ) -> Result<RangeValue<String>, RangeError> {
+    ) -> Result<RangeValue<Stored>, RangeError> {
         let mapped = read_range_with(self, format, key_column, range, size, reader)?;
         Ok(RangeValue {
             elements: mapped.elements,
-            value: self.encode(&mapped.value),
+            value: self.to_stored(mapped.value),
             bytes_read: mapped.bytes_read,
         })
     }

@@ -1,6 +1,6 @@
 //! `sum`: the adder. Every element doubled, then added, exactly.
 
-use super::{no_params, Job, JobError, NamedJob, Record};
+use super::{no_params, Job, JobError, NamedJob, Record, Stored};
 use crate::number::{Number, TextSum};
 use std::collections::BTreeMap;
 
@@ -50,5 +50,16 @@ impl NamedJob for Sum {
     fn configure(params: &BTreeMap<String, serde_json::Value>) -> Result<Self, String> {
         no_params(params)?;
         Ok(Sum)
+    }
+
+    fn to_stored(&self, value: Number) -> Stored {
+        Stored::Number(value)
+    }
+
+    fn from_stored(&self, stored: &Stored) -> Result<Number, JobError> {
+        match stored {
+            Stored::Number(n) => Ok(n.clone()),
+            Stored::Text(t) => self.decode(t),
+        }
     }
 }
