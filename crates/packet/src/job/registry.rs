@@ -61,10 +61,10 @@ pub trait NamedJob: Job + Sized {
     /// How a value is kept in the tables: as text ([`Job::encode`]) unless
     /// the job says otherwise (`sum` keeps a DynamoDB Number, as the adder
     /// always did).
-    fn to_stored(&self, value: Self::Value) -> Stored {
+    fn store(&self, value: Self::Value) -> Stored {
         Stored::Text(self.encode(&value))
     }
-    fn from_stored(&self, stored: &Stored) -> Result<Self::Value, JobError> {
+    fn load(&self, stored: &Stored) -> Result<Self::Value, JobError> {
         match stored {
             Stored::Text(text) => self.decode(text),
             Stored::Number(n) => Err(JobError::corrupt(Self::NAME, format!("a number, {n}"))),
@@ -121,17 +121,17 @@ impl<J: NamedJob> AnyJob for J {
         for record in records {
             self.add(&mut acc, record)?;
         }
-        Ok(self.to_stored(self.finish(acc)?))
+        Ok(self.store(self.finish(acc)?))
     }
     fn combine_stored(&self, values: &[&Stored]) -> Result<Stored, JobError> {
         let mut total = self.identity();
         for v in values {
-            total = self.combine(total, self.from_stored(v)?)?;
+            total = self.combine(total, self.load(v)?)?;
         }
-        Ok(self.to_stored(total))
+        Ok(self.store(total))
     }
     fn show_stored(&self, value: &Stored) -> Result<String, JobError> {
-        Ok(self.show(&self.from_stored(value)?))
+        Ok(self.show(&self.load(value)?))
     }
     fn read_range(
         &self,
@@ -144,7 +144,7 @@ impl<J: NamedJob> AnyJob for J {
         let mapped = read_range_with(self, format, key_column, range, size, reader)?;
         Ok(RangeValue {
             elements: mapped.elements,
-            value: self.to_stored(mapped.value),
+            value: self.store(mapped.value),
             bytes_read: mapped.bytes_read,
         })
     }

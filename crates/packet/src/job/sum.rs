@@ -52,11 +52,11 @@ impl NamedJob for Sum {
         Ok(Sum)
     }
 
-    fn to_stored(&self, value: Number) -> Stored {
+    fn store(&self, value: Number) -> Stored {
         Stored::Number(value)
     }
 
-    fn from_stored(&self, stored: &Stored) -> Result<Number, JobError> {
+    fn load(&self, stored: &Stored) -> Result<Number, JobError> {
         match stored {
             Stored::Number(n) => Ok(n.clone()),
             Stored::Text(t) => self.decode(t),
