@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_ports::{local_sdk_config, DynamoScratchpad, DynamoSums, LoseAnswers, SqsQueue};
 use futures::stream::{self, StreamExt, TryStreamExt};
+use packet::job::{JobSpec, Stored};
 use packet::Number;
 use packet::MAX_MESSAGE_BYTES;
 use pipeline::injected::{InjectedSums, Injection};
@@ -216,7 +217,7 @@ fn row(partition_key: &str, packet_id: &str, value: &str) -> ScratchpadRow {
             partition_key: partition_key.to_string(),
             packet_id: packet_id.to_string(),
         },
-        packet_value: num(value),
+        packet_value: num(value).into(),
         array_length: 12,
         packet_contains: 3,
         elements: 3,
@@ -252,7 +253,7 @@ async fn put_new_is_conditional(b: &dyn Backend) {
     let first = row(&array, "0", "1.5");
     assert_eq!(pad.put_new(&first).await, Ok(Put::Created));
     let second = ScratchpadRow {
-        packet_value: num("99"),
+        packet_value: num("99").into(),
         consumed: true,
         ..first.clone()
     };
@@ -353,7 +354,7 @@ async fn numbers_round_trip_exactly(b: &dyn Backend) {
     let array = fresh_id();
     for (i, v) in values.iter().enumerate() {
         let r = ScratchpadRow {
-            packet_value: v.clone(),
+            packet_value: v.clone().into(),
             ..row(&array, &format!("{i:02}"), "0")
         };
         assert_eq!(pad.put_new(&r).await, Ok(Put::Created));
@@ -363,7 +364,7 @@ async fn numbers_round_trip_exactly(b: &dyn Backend) {
         .await
         .expect("group")
         .into_iter()
-        .map(|r| r.packet_value)
+        .filter_map(|r| r.packet_value.number().cloned())
         .collect();
     assert_eq!(back, values);
 
@@ -371,7 +372,10 @@ async fn numbers_round_trip_exactly(b: &dyn Backend) {
     for v in &values {
         let id = fresh_id();
         sums.insert(&pending(&id)).await.expect("insert");
-        assert_eq!(sums.complete(&id, v, 1, 5).await, Ok(Completion::Completed));
+        assert_eq!(
+            sums.complete(&id, &v.clone().into(), 1, 5).await,
+            Ok(Completion::Completed)
+        );
         let record = sums.get(&id).await.expect("get").expect("record");
         assert_eq!(record.sum.as_ref(), Some(v), "{v}");
     }
@@ -379,6 +383,8 @@ async fn numbers_round_trip_exactly(b: &dyn Backend) {
 
 fn pending(id: &str) -> SumRecord {
     SumRecord {
+        job: Default::default(),
+        result: None,
         array_id: id.to_string(),
         status: Status::Pending,
         array_length: 2_000_000,
@@ -441,7 +447,8 @@ async fn sums_complete_once(b: &dyn Backend) {
 
     let sum = num("-12.75");
     assert_eq!(
-        sums.complete(&id, &sum, 1_999_999, 1_700_000_009_000).await,
+        sums.complete(&id, &sum.clone().into(), 1_999_999, 1_700_000_009_000)
+            .await,
         Ok(Completion::Completed)
     );
     let done = SumRecord {
@@ -454,12 +461,13 @@ async fn sums_complete_once(b: &dyn Backend) {
     };
     assert_eq!(sums.get(&id).await, Ok(Some(done.clone())));
     assert_eq!(
-        sums.complete(&id, &num("1"), 1, 1_700_000_010_000).await,
+        sums.complete(&id, &num("1").into(), 1, 1_700_000_010_000)
+            .await,
         Ok(Completion::AlreadyDone)
     );
     assert_eq!(sums.get(&id).await, Ok(Some(done)), "the first sum is kept");
     assert_eq!(
-        sums.complete(&fresh_id(), &sum, 1, 1).await,
+        sums.complete(&fresh_id(), &sum.clone().into(), 1, 1).await,
         Ok(Completion::Unknown)
     );
 }
@@ -508,6 +516,42 @@ async fn object_records_keep_their_source(b: &dyn Backend) {
         let read = sums.get(&id).await.expect("get").expect("there");
         assert_eq!(read.failure, Some(failure(kind)));
     }
+}
+
+/// A job other than `sum` keeps its spec on the record and its values as
+/// text (`jobValue`, `resultValue`), any character included; `sum` keeps
+/// its Numbers and writes no `job`.
+async fn job_values_round_trip_as_text(b: &dyn Backend) {
+    let pad = b.scratchpad();
+    let array = fresh_id();
+    let text = "3:a,\"b 2 -1.5\n0: 1 0.5\n\u{e9}\u{0}\t";
+    let row = ScratchpadRow {
+        packet_value: Stored::Text(text.to_string()),
+        ..row(&array, "L0-0", "0")
+    };
+    assert_eq!(pad.put_new(&row).await, Ok(Put::Created));
+    let back = pad.group(&array).await.expect("group");
+    assert_eq!(back, vec![row]);
+
+    let sums = b.sums();
+    let mut spec = JobSpec::named("sum-by");
+    spec.params.insert("by".into(), serde_json::json!(2));
+    let id = fresh_id();
+    let record = SumRecord {
+        job: spec,
+        ..pending(&id)
+    };
+    assert_eq!(sums.insert(&record).await, Ok(Put::Created));
+    assert_eq!(sums.get(&id).await, Ok(Some(record.clone())));
+    let result = Stored::Text(text.to_string());
+    assert_eq!(
+        sums.complete(&id, &result, 7, 9).await,
+        Ok(Completion::Completed)
+    );
+    let done = sums.get(&id).await.expect("get").expect("there");
+    assert_eq!((done.sum, done.result.as_deref()), (None, Some(text)));
+    assert_eq!(done.job, record.job);
+    assert_eq!(done.status, Status::Done);
 }
 
 fn failure(kind: FailureKind) -> Failure {
@@ -563,7 +607,7 @@ async fn arrays_fail_once_and_only_while_unfinished(b: &dyn Backend) {
         "the first final reason stays"
     );
     assert_eq!(
-        sums.complete(&id, &num("2"), 1, now + 2).await,
+        sums.complete(&id, &num("2").into(), 1, now + 2).await,
         Ok(Completion::Failed)
     );
     assert_eq!(sums.get(&id).await, Ok(Some(failed)), "nothing changed");
@@ -575,7 +619,7 @@ async fn arrays_fail_once_and_only_while_unfinished(b: &dyn Backend) {
     let dead = failure(FailureKind::DeadLettered);
     assert_eq!(sums.fail(&revived, &dead, now).await, Ok(Failing::Failed));
     assert_eq!(
-        sums.complete(&revived, &num("8"), 1, now + 5).await,
+        sums.complete(&revived, &num("8").into(), 1, now + 5).await,
         Ok(Completion::Completed)
     );
     let done = sums.get(&revived).await.expect("get").expect("record");
@@ -634,7 +678,7 @@ async fn a_lost_answer_is_retried_without_harm(b: &dyn Backend) {
 
     assert_eq!(
         b.sums_losing_an_answer("complete")
-            .complete(&id, &num("3"), 1, 9)
+            .complete(&id, &num("3").into(), 1, 9)
             .await,
         Ok(Completion::AlreadyDone),
         "the retried completion finds its own sum"
@@ -707,7 +751,7 @@ async fn idempotency_keys_are_claimed_once(b: &dyn Backend) {
     // A claim is not an array: nothing is readable under either id.
     assert_eq!(sums.get(&first).await, Ok(None));
     assert_eq!(
-        sums.complete(&first, &num("1"), 1, 1).await,
+        sums.complete(&first, &num("1").into(), 1, 1).await,
         Ok(Completion::Unknown)
     );
     // Once expired (TTL deletes lazily), the key is free again.
@@ -882,7 +926,7 @@ async fn a_missing_table_is_rejected(b: &OnMoto) {
     rejected(sums.insert(&pending("a")).await.map(drop), "insert");
     rejected(sums.get("a").await.map(drop), "get");
     rejected(
-        sums.complete("a", &num("1"), 1, 1).await.map(drop),
+        sums.complete("a", &num("1").into(), 1, 1).await.map(drop),
         "complete",
     );
 }
@@ -943,6 +987,7 @@ contract!(
     numbers_round_trip_exactly,
     sums_complete_once,
     object_records_keep_their_source,
+    job_values_round_trip_as_text,
     the_first_bad_record_wins,
     idempotency_keys_are_claimed_once,
     queue_sends_in_batches,

@@ -92,6 +92,7 @@ fn refusal(e: SubmitError) -> ApiError {
         SubmitError::Body(e) => ApiError::BadRequest(e.to_string()),
         e @ SubmitError::TooManyElements { .. } => ApiError::TooLarge(e.to_string()),
         e @ SubmitError::KeyReused { .. } => ApiError::Unprocessable(e.to_string()),
+        SubmitError::Job(e) => ApiError::BadRequest(e.to_string()),
         SubmitError::Port(e) => {
             tracing::error!(error = %e, "could not accept an array");
             ApiError::Unavailable(

@@ -153,7 +153,7 @@ mod tests {
                 partition_key: "a".to_string(),
                 packet_id: packet_id.to_string(),
             },
-            packet_value: Number::parse("1").expect("a number"),
+            packet_value: Number::parse("1").expect("a number").into(),
             array_length: 2,
             packet_contains: 1,
             elements: 1,

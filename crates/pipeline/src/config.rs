@@ -1,5 +1,6 @@
 //! Tuning knobs shared by the three functions, read from the environment.
 
+use packet::job::Registry;
 use std::time::Duration;
 
 /// The longest SQS keeps a message (`MessageRetentionPeriod` at most).
@@ -67,6 +68,8 @@ pub struct Config {
     /// `INPUT_CSV_COLUMN`: the column of a `.csv` object dropped in the
     /// input bucket, by 0-based index or header name.
     pub input_csv_column: String,
+    /// The jobs this build runs, by name (not a setting: a build's).
+    pub jobs: Registry,
 }
 
 impl Default for Config {
@@ -84,6 +87,7 @@ impl Default for Config {
             // maps in well under a second and a 512 MB function holds a batch of six.
             range_bytes: 8 * 1024 * 1024,
             input_csv_column: "0".to_string(),
+            jobs: Registry::shipped(),
         }
     }
 }
@@ -162,6 +166,7 @@ impl Config {
                 .map(|c| c.trim().to_string())
                 .filter(|c| !c.is_empty())
                 .unwrap_or(d.input_csv_column),
+            jobs: d.jobs.clone(),
         };
         // An array must fail by its deadline before anything it needs can
         // vanish: its scratchpad rows (TTL) and its messages (SQS keeps them

@@ -14,7 +14,8 @@ use crate::ports::{
 };
 use async_trait::async_trait;
 use futures::future::BoxFuture;
-use packet::{Number, ObjectRef};
+use packet::job::Stored;
+use packet::ObjectRef;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,7 +56,7 @@ pub enum PortCall<'a> {
     },
     Complete {
         array_id: &'a str,
-        sum: &'a Number,
+        result: &'a Stored,
         elements: u64,
         finished_at_ms: u64,
     },
@@ -281,18 +282,18 @@ impl<H: Hook, P: Sums + ?Sized> Sums for Hooked<H, P> {
     async fn complete(
         &self,
         array_id: &str,
-        sum: &Number,
+        result: &Stored,
         elements: u64,
         finished_at_ms: u64,
     ) -> Result<Completion, PortError> {
         let call = PortCall::Complete {
             array_id,
-            sum,
+            result,
             elements,
             finished_at_ms,
         };
         self.through(call, |s| {
-            s.complete(array_id, sum, elements, finished_at_ms)
+            s.complete(array_id, result, elements, finished_at_ms)
         })
         .await
     }

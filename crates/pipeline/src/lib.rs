@@ -31,7 +31,7 @@ pub use ports::{
 };
 pub use ports::{ObjectBody, ObjectError, ObjectInfo, Objects};
 pub use steps::{
-    fail_dead_lettered, get_sum, reduce, reduce_batch, submit, times_two, MapOutcome,
+    fail_dead_lettered, get_sum, reduce, reduce_batch, submit, submit_job, times_two, MapOutcome,
     ReduceOutcome, StepError, SubmitError, Submitted, RETRIGGER_MARGIN_MS,
 };
 pub use steps::{

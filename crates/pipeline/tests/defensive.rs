@@ -138,7 +138,7 @@ async fn a_corrupt_scratchpad_row_fails_the_walk_without_a_sum() {
             partition_key: tree.partition_key(&accepted.array_id, leaf),
             packet_id: leaf.to_string(),
         },
-        packet_value: Number::parse("14").expect("n"),
+        packet_value: Number::parse("14").expect("n").into(),
         array_length: 4,
         packet_contains: 3,
         elements: 3,
@@ -188,7 +188,7 @@ impl Sums for Vanishing {
     async fn complete(
         &self,
         _array_id: &str,
-        _sum: &Number,
+        _result: &packet::job::Stored,
         _elements: u64,
         _finished_at_ms: u64,
     ) -> Result<Completion, PortError> {

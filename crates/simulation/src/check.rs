@@ -104,7 +104,7 @@ impl Expected {
             return None;
         }
         let want: Number = self.leaves[span.clone()].iter().cloned().sum();
-        if row.packet_value != want {
+        if row.packet_value.number() != Some(&want) {
             return Some(format!(
                 "value {} but the elements sum to {want}",
                 row.packet_value

@@ -7,6 +7,7 @@
 //! the same pair both write a sum, so elements get counted twice.
 
 use crate::state::Sim;
+use packet::job::{AnyJob, Sum};
 use packet::ReduceMessage;
 use pipeline::{Ports, RowKey, ScratchpadRow, Status, StepError};
 
@@ -42,7 +43,12 @@ pub async fn naive_reduce(ports: &Ports, sim: &Sim, body: &str) -> Result<(), St
                     partition_key: msg.array_id.clone(),
                     packet_id: format!("N-{fresh}"),
                 },
-                packet_value: a.packet_value.clone() + b.packet_value.clone(),
+                packet_value: Sum
+                    .combine_stored(&[&a.packet_value, &b.packet_value])
+                    .map_err(|e| StepError::Mismatch {
+                        array_id: msg.array_id.clone(),
+                        what: e.reason,
+                    })?,
                 array_length: record.array_length,
                 packet_contains: a.packet_contains + b.packet_contains,
                 elements: a.elements + b.elements,

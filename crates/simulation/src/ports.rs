@@ -11,7 +11,6 @@
 
 use crate::state::{Sim, DENIED};
 use async_trait::async_trait;
-use packet::Number;
 use packet::ObjectRef;
 use pipeline::hooked::{Answer, CallError, Hook, PortCall, Run};
 use pipeline::memory::{MemoryQueue, MemoryScratchpad, MemorySums};
@@ -189,9 +188,9 @@ fn traced(call: &PortCall<'_>) -> Option<(&'static str, String)> {
         }
         PortCall::Insert { record } => ("sums.insert", short(&record.array_id)),
         PortCall::Get { array_id } => ("sums.get", short(array_id)),
-        PortCall::Complete { array_id, sum, .. } => {
-            ("sums.complete", format!("{} = {sum}", short(array_id)))
-        }
+        PortCall::Complete {
+            array_id, result, ..
+        } => ("sums.complete", format!("{} = {result}", short(array_id))),
         PortCall::AddProgress { array_id, progress } => (
             "sums.add_progress",
             format!(
@@ -368,12 +367,12 @@ impl Sums for RenamedSums {
     async fn complete(
         &self,
         array_id: &str,
-        sum: &Number,
+        result: &packet::job::Stored,
         elements: u64,
         finished_at_ms: u64,
     ) -> Result<Completion, PortError> {
         self.inner
-            .complete(array_id, sum, elements, finished_at_ms)
+            .complete(array_id, result, elements, finished_at_ms)
             .await
     }
 

@@ -8,6 +8,7 @@ use crate::retry::backoff;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt};
+use packet::job::Stored;
 use pipeline::{PortError, Put, RowKey, Scratchpad, ScratchpadRow};
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,6 +16,8 @@ use std::collections::{BTreeMap, HashMap};
 pub const PARTITION_KEY: &str = "arrayId";
 const PACKET_ID: &str = "packetId";
 const PACKET_VALUE: &str = "packetValue";
+/// A row's value for a job other than `sum`: its text encoding.
+pub const JOB_VALUE: &str = "jobValue";
 const ARRAY_LENGTH: &str = "arrayLength";
 /// Elements summed in the row (bytes are `packetContains` for an object).
 const ELEMENT_COUNT: &str = "elementCount";
@@ -50,6 +53,10 @@ impl DynamoScratchpad {
     }
 
     fn item(row: &ScratchpadRow) -> Item {
+        let value = match &row.packet_value {
+            Stored::Number(n) => (PACKET_VALUE.into(), number_value(n)),
+            Stored::Text(t) => (JOB_VALUE.into(), AttributeValue::S(t.clone())),
+        };
         HashMap::from([
             (
                 PARTITION_KEY.into(),
@@ -59,7 +66,7 @@ impl DynamoScratchpad {
                 PACKET_ID.into(),
                 AttributeValue::S(row.key.packet_id.clone()),
             ),
-            (PACKET_VALUE.into(), number_value(&row.packet_value)),
+            value,
             (ARRAY_LENGTH.into(), count_value(row.array_length)),
             (PACKET_CONTAINS.into(), count_value(row.packet_contains)),
             (ELEMENT_COUNT.into(), count_value(row.elements)),
@@ -79,7 +86,10 @@ impl DynamoScratchpad {
                 partition_key: r.string(PARTITION_KEY)?,
                 packet_id: r.string(PACKET_ID)?,
             },
-            packet_value: r.number(PACKET_VALUE)?,
+            packet_value: match r.optional_string(JOB_VALUE)? {
+                Some(text) => Stored::Text(text),
+                None => Stored::Number(r.number(PACKET_VALUE)?),
+            },
             array_length: r.count(ARRAY_LENGTH)?,
             packet_contains: r.count(PACKET_CONTAINS)?,
             // Rows written before object arrays: an array's elements are its units.

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
-use packet::Number;
+use packet::job::{JobSpec, Stored};
 use pipeline::{
     Claimed, Completion, Failing, Failure, FailureKind, KeyClaim, PortError, Progress, Put, Status,
     SumRecord, Sums, FAILED_RECORD_RETENTION_SECONDS,
@@ -25,6 +25,10 @@ const FAN_IN: &str = "fanIn";
 /// The original's name for the result (`SET resultSum = :resultSum`), kept so
 /// `aws dynamodb get-item` on the sums table reads as its users were promised.
 pub const RESULT_SUM: &str = "resultSum";
+/// The result of a job other than `sum`, encoded.
+pub const RESULT_VALUE: &str = "resultValue";
+/// The job an array runs, as JSON; absent for `sum`, the default.
+pub const JOB: &str = "job";
 pub const SUBMITTED_AT: &str = "submittedAt";
 const FINISHED_AT: &str = "finishedAt";
 pub const REDUCED_ELEMENTS: &str = "reducedElements";
@@ -73,6 +77,14 @@ impl DynamoSums {
         ]);
         if let Some(sum) = &record.sum {
             item.insert(RESULT_SUM.into(), number_value(sum));
+        }
+        if let Some(value) = &record.result {
+            item.insert(RESULT_VALUE.into(), AttributeValue::S(value.clone()));
+        }
+        if !record.job.is_default() {
+            // Strings and JSON values always serialize.
+            let json = serde_json::to_string(&record.job).unwrap_or_default();
+            item.insert(JOB.into(), AttributeValue::S(json));
         }
         if let Some(at) = record.finished_at_ms {
             item.insert(FINISHED_AT.into(), count_value(at));
@@ -136,7 +148,17 @@ impl DynamoSums {
             array_length: r.count(ARRAY_LENGTH)?,
             chunk_size: r.count(CHUNK_SIZE)?,
             fan_in: r.count(FAN_IN)?,
+            job: match r.optional_string(JOB)? {
+                None => JobSpec::default(),
+                Some(json) => serde_json::from_str(&json).map_err(|e| {
+                    PortError::Rejected(format!(
+                        "table {}: attribute {JOB} is not a job: {e}",
+                        self.table
+                    ))
+                })?,
+            },
             sum: r.optional_number(RESULT_SUM)?,
+            result: r.optional_string(RESULT_VALUE)?,
             submitted_at_ms: r.count(SUBMITTED_AT)?,
             finished_at_ms: r.optional_count(FINISHED_AT)?,
             reduced_elements: r.optional_count(REDUCED_ELEMENTS)?.unwrap_or(0),
@@ -364,10 +386,14 @@ impl Sums for DynamoSums {
     async fn complete(
         &self,
         array_id: &str,
-        sum: &Number,
+        result: &Stored,
         elements: u64,
         finished_at_ms: u64,
     ) -> Result<Completion, PortError> {
+        let (attribute, value) = match result {
+            Stored::Number(sum) => (RESULT_SUM, number_value(sum)),
+            Stored::Text(text) => (RESULT_VALUE, AttributeValue::S(text.clone())),
+        };
         let update = self
             .client
             .update_item()
@@ -379,10 +405,10 @@ impl Sums for DynamoSums {
             .expression_attribute_values(":n", count_value(elements))
             .expression_attribute_names("#reason", REASON)
             .expression_attribute_names("#expires", EXPIRES_AT)
-            .expression_attribute_names("#sum", RESULT_SUM)
+            .expression_attribute_names("#sum", attribute)
             .expression_attribute_names("#finishedAt", FINISHED_AT)
             .expression_attribute_values(":done", AttributeValue::S(Status::Done.as_str().into()))
-            .expression_attribute_values(":sum", number_value(sum))
+            .expression_attribute_values(":sum", value)
             .expression_attribute_values(":at", count_value(finished_at_ms));
         match self.update_unended(array_id, update, None).await? {
             Update::Applied => Ok(Completion::Completed),

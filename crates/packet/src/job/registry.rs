@@ -73,11 +73,37 @@ pub trait NamedJob: Job + Sized {
 }
 
 /// A value as the tables keep it: a Number attribute (`packetValue`,
-/// `resultSum`: the adder's) or a job's text encoding.
+/// `resultSum`: the adder's) or a job's text encoding (`jobValue`,
+/// `resultValue`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stored {
     Number(crate::Number),
     Text(String),
+}
+
+impl Stored {
+    /// The number, for the adder's values.
+    pub fn number(&self) -> Option<&crate::Number> {
+        match self {
+            Stored::Number(n) => Some(n),
+            Stored::Text(_) => None,
+        }
+    }
+}
+
+impl From<crate::Number> for Stored {
+    fn from(n: crate::Number) -> Stored {
+        Stored::Number(n)
+    }
+}
+
+impl std::fmt::Display for Stored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stored::Number(n) => write!(f, "{n}"),
+            Stored::Text(t) => f.write_str(t),
+        }
+    }
 }
 
 /// A job with its value type hidden: what the pipeline runs. Values travel
@@ -193,6 +219,21 @@ impl Registry {
 
     pub fn names(&self) -> Vec<&'static str> {
         self.jobs.keys().copied().collect()
+    }
+}
+
+/// Two registries are equal when they know the same names.
+impl PartialEq for Registry {
+    fn eq(&self, other: &Registry) -> bool {
+        self.names() == other.names()
+    }
+}
+
+impl Eq for Registry {}
+
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry::shipped()
     }
 }
 

@@ -18,7 +18,7 @@ use crate::ports::{
     FAILED_RECORD_RETENTION_SECONDS,
 };
 use async_trait::async_trait;
-use packet::Number;
+use packet::job::Stored as Value;
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -376,7 +376,7 @@ impl Sums for MemorySums {
     async fn complete(
         &self,
         array_id: &str,
-        sum: &Number,
+        result: &Value,
         elements: u64,
         finished_at_ms: u64,
     ) -> Result<Completion, PortError> {
@@ -387,7 +387,10 @@ impl Sums for MemorySums {
             Some(r) if r.status == Status::Failed && !revivable(r) => Ok(Completion::Failed),
             Some(r) => {
                 r.status = Status::Done;
-                r.sum = Some(sum.clone());
+                match result {
+                    Value::Number(sum) => r.sum = Some(sum.clone()),
+                    Value::Text(value) => r.result = Some(value.clone()),
+                }
                 r.element_count = Some(elements);
                 r.finished_at_ms = Some(finished_at_ms);
                 r.failure = None;

@@ -8,6 +8,7 @@ mod objects;
 pub use objects::{ObjectBody, ObjectError, ObjectInfo, Objects};
 
 use async_trait::async_trait;
+use packet::job::{JobSpec, Stored};
 use packet::{Number, ObjectSource, MAX_MESSAGE_BYTES};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -84,7 +85,9 @@ pub struct RowKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScratchpadRow {
     pub key: RowKey,
-    pub packet_value: Number,
+    /// The node's value: the adder's doubled sum (`packetValue`, a Number)
+    /// or another job's encoding (`jobValue`).
+    pub packet_value: Stored,
     pub array_length: u64,
     /// Units of the tree the row covers: elements of an array, bytes of an
     /// object (`Tree::contains`).
@@ -231,7 +234,12 @@ pub struct SumRecord {
     pub array_length: u64,
     pub chunk_size: u64,
     pub fan_in: u64,
+    /// What the array computes (`job`; absent: the default, `sum`).
+    pub job: JobSpec,
+    /// The result of `sum`, the default job (`resultSum`).
     pub sum: Option<Number>,
+    /// The result of any other job, encoded (`resultValue`).
+    pub result: Option<String>,
     pub submitted_at_ms: u64,
     pub finished_at_ms: Option<u64>,
     /// Elements mapped and folded into scratchpad packets so far: progress
@@ -338,13 +346,13 @@ pub trait Sums: Send + Sync {
     async fn insert(&self, record: &SumRecord) -> Result<Put, PortError>;
     /// Reads a record, consistently.
     async fn get(&self, array_id: &str) -> Result<Option<SumRecord>, PortError>;
-    /// Sets the sum of a pending (or dead-lettered) array, and its element
-    /// count (`elementCount`), once: a done array is never changed, nor one
-    /// failed for another reason.
+    /// Sets the result of a pending (or dead-lettered) array (its sum, or
+    /// another job's value), and its element count (`elementCount`), once:
+    /// a done array is never changed, nor one failed for another reason.
     async fn complete(
         &self,
         array_id: &str,
-        sum: &Number,
+        result: &Stored,
         elements: u64,
         finished_at_ms: u64,
     ) -> Result<Completion, PortError>;

@@ -19,8 +19,10 @@ use crate::ports::{
     SumRecord,
 };
 use futures::future::join_all;
+use packet::job::{AnyJob, Record};
 use packet::{MapMessage, NodeId, RangeMessage, ReduceMessage, Tree};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use tracing::Instrument;
 
 /// A TimesTwo message: a packet of an array, or a range of an object.
@@ -155,11 +157,20 @@ async fn map_array(
         // record of a bad-data array may hold an earlier one, the object's
         // first, which is the one to report.
         return match bad_data_offset(&record) {
-            Some(offset) => recheck_before(ports, array_id, offset, msgs, deadline).await,
+            Some(offset) => recheck_before(ports, config, &record, offset, msgs, deadline).await,
             None => done_all(msgs),
         };
     }
-    let (mapped, mut out) = match map_leaves(ports, array_id, &record, msgs, deadline).await {
+    let job = match config.jobs.job(&record.job) {
+        Ok(job) => job,
+        Err(e) => {
+            return fail_all(msgs, || StepError::Mismatch {
+                array_id: array_id.to_string(),
+                what: e.to_string(),
+            })
+        }
+    };
+    let (mapped, mut out) = match map_leaves(ports, &job, array_id, &record, msgs, deadline).await {
         Ok(mapped) => mapped,
         // The array failed for good, or could not be failed: the outcome
         // of every message.
@@ -219,6 +230,7 @@ async fn takes_leaves(ports: &Ports, record: &SumRecord) -> bool {
 /// failed, to be delivered again if that write failed.
 async fn map_leaves(
     ports: &Ports,
+    job: &Arc<dyn AnyJob>,
     array_id: &str,
     record: &SumRecord,
     msgs: &[(usize, Leaf<'_>)],
@@ -229,7 +241,9 @@ async fn map_leaves(
     for (i, m) in msgs {
         match mismatch(array_id, record, m.tree()) {
             Some(e) => out.push((*i, Err(e))),
-            None => work.push(async move { (*i, m.node(), map_leaf(ports, m, deadline).await) }),
+            None => {
+                work.push(async move { (*i, m.node(), map_leaf(ports, job, m, deadline).await) })
+            }
         }
     }
     let mut mapped = Vec::new();
@@ -288,14 +302,20 @@ fn bad_data_offset(record: &SumRecord) -> Option<u64> {
 /// (`offset`), only to find an earlier one; every other message is done.
 async fn recheck_before(
     ports: &Ports,
-    array_id: &str,
+    config: &Config,
+    record: &SumRecord,
     offset: u64,
     msgs: &[(usize, Leaf<'_>)],
     deadline: Option<u64>,
 ) -> Outcomes {
+    let array_id = record.array_id.as_str();
+    let Ok(job) = config.jobs.job(&record.job) else {
+        return done_all(msgs);
+    };
+    let job = &job;
     let earlier = msgs.iter().filter_map(|(i, m)| match m {
         Leaf::Range(r) if r.range().start < offset => {
-            Some(async move { (*i, map_range(ports, r, deadline).await) })
+            Some(async move { (*i, map_range(ports, job, r, deadline).await) })
         }
         _ => None,
     });
@@ -320,16 +340,26 @@ async fn recheck_before(
 
 async fn map_leaf(
     ports: &Ports,
+    job: &Arc<dyn AnyJob>,
     leaf: &Leaf<'_>,
     deadline: Option<u64>,
 ) -> Result<Mapped, RangeFailure> {
     match leaf {
-        Leaf::Packet(m) => Ok(Mapped {
-            value: m.doubled_sum(),
-            elements: m.elements.len() as u64,
-            bytes: 0,
-        }),
-        Leaf::Range(m) => map_range(ports, m, deadline).await,
+        Leaf::Packet(m) => {
+            let mut records = m
+                .elements
+                .iter()
+                .map(|&number| Record { number, key: None });
+            let value = job
+                .map_records(&mut records)
+                .map_err(|e| RangeFailure::Final(Failure::new(FailureKind::BadData, e.reason)))?;
+            Ok(Mapped {
+                value,
+                elements: m.elements.len() as u64,
+                bytes: 0,
+            })
+        }
+        Leaf::Range(m) => map_range(ports, job, m, deadline).await,
     }
 }
 

@@ -13,7 +13,7 @@ pub use object::{
 };
 pub use range::LINE_SCAN_LIMIT;
 pub use reduce::{reduce, reduce_batch, ReduceOutcome, RETRIGGER_MARGIN_MS};
-pub use submit::{get_sum, submit, submit_with_key, SubmitError, Submitted};
+pub use submit::{get_sum, submit, submit_job, submit_with_key, SubmitError, Submitted};
 
 use crate::ports::{Failure, FailureKind, PortError, Ports};
 use packet::{MessageError, NodeId};

@@ -3,9 +3,11 @@
 
 use crate::ports::{Failure, FailureKind, PortError, Ports};
 use crate::ports::{ObjectBody, ObjectError};
-use packet::ranges::{line_of, read_from, read_range, Format, RangeError};
-use packet::{Number, ObjectRef, RangeMessage};
+use packet::job::{AnyJob, Stored as Value};
+use packet::ranges::{line_of, read_from, Format, RangeError};
+use packet::{ObjectRef, RangeMessage};
 use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Bytes `line_of` may read from an object's start to number the line of a
@@ -16,7 +18,7 @@ pub const LINE_SCAN_LIMIT: u64 = 256 * 1024 * 1024;
 /// A leaf's value once mapped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapped {
-    pub value: Number,
+    pub value: Value,
     pub elements: u64,
     /// Bytes of the object the leaf covers (0 for a packet).
     pub bytes: u64,
@@ -69,6 +71,7 @@ pub async fn with_reader<T: Send + 'static>(
 /// dead-letter queue five timeouts later.
 pub async fn map_range(
     ports: &Ports,
+    job: &Arc<dyn AnyJob>,
     m: &RangeMessage,
     deadline: Option<u64>,
 ) -> Result<Mapped, RangeFailure> {
@@ -78,24 +81,26 @@ pub async fn map_range(
     let summed = if range.start >= size {
         // The empty object's one range: nothing to fetch (S3 refuses a
         // range past the end), its reader decides what it is.
-        read_range(format, range.clone(), size, &[][..])
+        job.read_range(format, None, range.clone(), size, &mut &[][..])
     } else {
         let body = ports
             .objects
             .read_from(&m.source.object, read_from(range.start))
             .await?;
-        let owned = range.clone();
+        let (owned, job) = (range.clone(), Arc::clone(job));
         with_reader(body, move |r| match deadline {
-            Some(deadline_ms) => read_range(format, owned, size, Until::new(r, deadline_ms)),
-            None => read_range(format, owned, size, r),
+            Some(deadline_ms) => {
+                job.read_range(format, None, owned, size, &mut Until::new(r, deadline_ms))
+            }
+            None => job.read_range(format, None, owned, size, r),
         })
         .await
         .map_err(RangeFailure::Retry)?
     };
     match summed {
-        Ok(sum) => Ok(Mapped {
-            value: sum.doubled_sum,
-            elements: sum.elements,
+        Ok(mapped) => Ok(Mapped {
+            value: mapped.value,
+            elements: mapped.elements,
             bytes,
         }),
         Err(RangeError::BadData { offset, reason }) => {

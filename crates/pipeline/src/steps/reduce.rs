@@ -24,8 +24,9 @@
 
 use super::StepError;
 use crate::config::Config;
-use crate::ports::{Completion, Ports, Put, RowKey, ScratchpadRow};
-use packet::{NodeId, Number, ReduceMessage, Tree};
+use crate::ports::{Completion, Failure, FailureKind, Ports, Put, RowKey, ScratchpadRow};
+use packet::job::{AnyJob, Stored as Value};
+use packet::{NodeId, ReduceMessage, Tree};
 use std::collections::BTreeMap;
 use tracing::Instrument;
 
@@ -155,6 +156,13 @@ async fn reduce_message(
             what: "arrayLength, chunkSize or fanIn differ".into(),
         });
     }
+    let job = config
+        .jobs
+        .job(&record.job)
+        .map_err(|e| StepError::Mismatch {
+            array_id: msg.array_id.clone(),
+            what: e.to_string(),
+        })?;
     let mut outcome = ReduceOutcome::default();
     if record.is_overdue(ports.clock.now_ms()) {
         // What the walk needs may have expired (rows by TTL): end the array
@@ -179,6 +187,7 @@ async fn reduce_message(
         walk(
             ports,
             config,
+            job.as_ref(),
             &msg.array_id,
             &msg.tree,
             *target,
@@ -198,6 +207,7 @@ async fn reduce_message(
 async fn walk(
     ports: &Ports,
     config: &Config,
+    job: &dyn AnyJob,
     array_id: &str,
     tree: &Tree,
     start: NodeId,
@@ -217,11 +227,22 @@ async fn walk(
             }
         };
         let kids = match_children(array_id, tree, target, &rows)?;
+        let merged = match total(job, &kids, tree, target) {
+            Ok(merged) => merged,
+            Err(e) => {
+                // The job refused the merge (too many groups, say): the
+                // array ends here, with the job's reason; nothing is
+                // written above this node.
+                let failure = Failure::new(FailureKind::BadData, e.reason);
+                super::submit::record_failure(ports, array_id, &failure).await?;
+                return Ok(());
+            }
+        };
         if let Some(Total {
             value,
             contains,
             elements,
-        }) = total(&kids, tree, target)
+        }) = merged
         {
             if tree.is_root(target) {
                 let now = ports.clock.now_ms();
@@ -333,27 +354,29 @@ fn match_children<'r>(
 
 /// A node's merged children.
 struct Total {
-    value: Number,
+    value: Value,
     /// Tree units (elements of an array, bytes of an object).
     contains: u64,
     elements: u64,
 }
 
 /// The merged value and counts, if every child of `target` is present.
-fn total(kids: &BTreeMap<NodeId, &ScratchpadRow>, tree: &Tree, target: NodeId) -> Option<Total> {
+/// Children are combined in index order (`kids` is ordered by node), so a
+/// job's combine need not be commutative.
+fn total(
+    job: &dyn AnyJob,
+    kids: &BTreeMap<NodeId, &ScratchpadRow>,
+    tree: &Tree,
+    target: NodeId,
+) -> Result<Option<Total>, packet::job::JobError> {
     let expected = tree.children(target);
     if kids.len() != expected.len() || !expected.iter().all(|n| kids.contains_key(n)) {
-        return None;
+        return Ok(None);
     }
-    let mut total = Total {
-        value: Number::zero(),
-        contains: 0,
-        elements: 0,
-    };
-    for row in kids.values() {
-        total.value += &row.packet_value;
-        total.contains += row.packet_contains;
-        total.elements += row.elements;
-    }
-    Some(total)
+    let values: Vec<&Value> = kids.values().map(|row| &row.packet_value).collect();
+    Ok(Some(Total {
+        value: job.combine_stored(&values)?,
+        contains: kids.values().map(|row| row.packet_contains).sum(),
+        elements: kids.values().map(|row| row.elements).sum(),
+    }))
 }

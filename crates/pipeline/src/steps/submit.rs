@@ -6,8 +6,10 @@ use crate::ports::{
     check_message_sizes, Claimed, Failing, Failure, FailureKind, KeyClaim, PortError, Ports, Put,
     Status, SumRecord, FAILED_RECORD_RETENTION_SECONDS,
 };
+use packet::job::{AnyJob, JobSpec, SpecError, Stored};
 use packet::{parse_array, BodyError, MapMessage, Number, Tree};
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// An accepted array.
@@ -36,14 +38,30 @@ pub enum SubmitError {
     /// Ours or AWS's: answer 503, the client may retry.
     #[error("could not record or enqueue the array: {0}")]
     Port(#[from] PortError),
+    /// The client's fault: answer 400. A job this build does not run,
+    /// parameters it refuses, or an input it does not take.
+    #[error(transparent)]
+    Job(#[from] SpecError),
 }
 
-/// Accepts `body` (a JSON array of numbers) and starts its computation.
+/// Accepts `body` (a JSON array of numbers) and starts its sum.
 pub async fn submit(ports: &Ports, config: &Config, body: &str) -> Result<Submitted, SubmitError> {
+    submit_job(ports, config, body, &JobSpec::default()).await
+}
+
+/// Accepts `body` (a JSON array of numbers) and starts `job` over it.
+pub async fn submit_job(
+    ports: &Ports,
+    config: &Config,
+    body: &str,
+    job: &JobSpec,
+) -> Result<Submitted, SubmitError> {
+    let runs = array_job(config, job)?;
     let elements = checked_elements(config, body)?;
     let count = elements.len() as u64;
     let array_id = uuid::Uuid::new_v4().to_string();
-    let record = new_record(&array_id, count, config, ports.clock.now_ms());
+    let mut record = new_record(&array_id, count, config, ports.clock.now_ms());
+    with_job(&mut record, job, runs.as_ref())?;
     // Every packet is built and checked before anything is recorded: what
     // cannot be sent must not leave a record behind.
     let packets = packets(&record, &elements)?;
@@ -242,6 +260,38 @@ pub async fn submit_with_key(
     })
 }
 
+/// The job `spec` names, if it can run over a JSON array: a job whose
+/// records need a key (a CSV column) cannot.
+fn array_job(config: &Config, spec: &JobSpec) -> Result<Arc<dyn AnyJob>, SpecError> {
+    let job = config.jobs.job(spec)?;
+    if job.keyed() {
+        return Err(SpecError::Params {
+            job: spec.name.clone(),
+            reason: "groups by a CSV column, so it takes CSV objects only, not a JSON array".into(),
+        });
+    }
+    Ok(job)
+}
+
+/// Gives `record` its job; an empty array, recorded done, gets the job's
+/// value of no record.
+fn with_job(record: &mut SumRecord, spec: &JobSpec, job: &dyn AnyJob) -> Result<(), SpecError> {
+    record.job = spec.clone();
+    if record.status == Status::Done {
+        let empty = job
+            .map_records(&mut std::iter::empty())
+            .map_err(|e| SpecError::Params {
+                job: spec.name.clone(),
+                reason: e.reason,
+            })?;
+        (record.sum, record.result) = match empty {
+            Stored::Number(n) => (Some(n), None),
+            Stored::Text(t) => (None, Some(t)),
+        };
+    }
+    Ok(())
+}
+
 pub(crate) fn new_record(array_id: &str, count: u64, config: &Config, now_ms: u64) -> SumRecord {
     let empty = count == 0;
     let deadline_ms = now_ms.saturating_add(config.array_deadline.as_millis() as u64);
@@ -251,7 +301,9 @@ pub(crate) fn new_record(array_id: &str, count: u64, config: &Config, now_ms: u6
         array_length: count,
         chunk_size: config.chunk_size,
         fan_in: config.fan_in,
+        job: JobSpec::default(),
         sum: empty.then(Number::zero),
+        result: None,
         submitted_at_ms: now_ms,
         finished_at_ms: empty.then_some(now_ms),
         reduced_elements: 0,

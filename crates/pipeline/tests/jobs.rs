@@ -1,0 +1,175 @@
+//! Jobs other than `sum` through the three steps on the in-process ports:
+//! the result equals the job over the elements directly, for packets and
+//! merge trees of any shape, with every map message delivered twice; a job
+//! added with one line (`Registry::with`) runs like a shipped one.
+
+use histogram::Histogram;
+use packet::job::{AnyJob, JobSpec, Record, Registry};
+use pipeline::memory::{MemoryBackend, Stage};
+use pipeline::{reduce, submit_job, times_two, Config, Queue, Status, SubmitError, SystemClock};
+use std::sync::Arc;
+
+/// Submits `body` for `spec`, runs the pipeline until its queues are empty
+/// (every map message sent twice), and returns the shown result.
+async fn run(config: &Config, spec: &JobSpec, body: &str) -> String {
+    let backend = &MemoryBackend::new(Arc::new(SystemClock), 5);
+    let ports = &backend.ports();
+    let accepted = submit_job(ports, config, body, spec)
+        .await
+        .expect("accepted");
+    let mut copied = std::collections::HashSet::new();
+    backend
+        .drain(10_000, |stage, batch| {
+            let copies: Vec<String> = batch
+                .iter()
+                .filter(|m| stage == Stage::Map && copied.insert(m.body.clone()))
+                .map(|m| m.body.clone())
+                .collect();
+            async move {
+                let bodies: Vec<&str> = batch.iter().map(|m| m.body.as_str()).collect();
+                match stage {
+                    Stage::Map => {
+                        for r in times_two(ports, config, &bodies, None).await {
+                            r.expect("map");
+                        }
+                    }
+                    Stage::Reduce => {
+                        for body in bodies {
+                            reduce(ports, config, body).await.expect("reduce");
+                        }
+                    }
+                }
+                if !copies.is_empty() {
+                    backend.times_two_queue.send(copies).await.expect("dup");
+                }
+                batch.into_iter().map(|m| m.receipt).collect()
+            }
+        })
+        .await
+        .expect("the pipeline drains");
+    let record = ports
+        .sums
+        .get(&accepted.array_id)
+        .await
+        .expect("get")
+        .expect("record");
+    assert_eq!(record.status, Status::Done, "{record:?}");
+    assert_eq!(record.job, *spec);
+    assert_eq!(record.sum, None, "only sum writes resultSum");
+    let job = config.jobs.job(spec).expect("job");
+    let result = packet::job::Stored::Text(record.result.expect("a result"));
+    job.show_stored(&result).expect("shows")
+}
+
+/// The job over `numbers` in one go.
+fn direct(job: &dyn AnyJob, numbers: &[String]) -> String {
+    let mut records = numbers.iter().map(|n| Record {
+        number: n,
+        key: None,
+    });
+    let value = job.map_records(&mut records).expect("maps");
+    job.show_stored(&value).expect("shows")
+}
+
+fn numbers(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| match i % 4 {
+            0 => format!("{}", i * 7 % 1000),
+            1 => format!("-{}.{}", i % 97, i % 10),
+            2 => format!("{}e-3", i % 5000),
+            _ => "12345678901234567890123456789.123456789".to_string(),
+        })
+        .collect()
+}
+
+fn config(chunk_size: u64, fan_in: u64) -> Config {
+    Config {
+        chunk_size,
+        fan_in,
+        jobs: Registry::shipped().with::<Histogram>(),
+        ..Config::default()
+    }
+}
+
+#[tokio::test]
+async fn stats_over_any_tree_equals_stats_over_the_elements() {
+    let stats = JobSpec::named("stats");
+    for (n, chunk, fan_in) in [
+        (1, 5, 2),
+        (7, 5, 2),
+        (100, 3, 2),
+        (250, 7, 3),
+        (1000, 10, 100),
+    ] {
+        let config = config(chunk, fan_in);
+        let numbers = numbers(n);
+        let body = format!("[{}]", numbers.join(","));
+        let job = config.jobs.job(&stats).expect("stats");
+        assert_eq!(
+            run(&config, &stats, &body).await,
+            direct(job.as_ref(), &numbers),
+            "{n} elements, chunk {chunk}, fan-in {fan_in}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_job_added_with_one_line_runs_like_a_shipped_one() {
+    let mut spec = JobSpec::named("histogram");
+    spec.params
+        .insert("bounds".into(), serde_json::json!([-10, 0, "0.5", 100]));
+    let config = config(4, 2);
+    let numbers = numbers(61);
+    let body = format!("[{}]", numbers.join(","));
+    let job = config.jobs.job(&spec).expect("histogram");
+    assert_eq!(
+        run(&config, &spec, &body).await,
+        direct(job.as_ref(), &numbers)
+    );
+}
+
+#[tokio::test]
+async fn an_empty_array_is_done_at_once_with_the_jobs_empty_value() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let ports = backend.ports();
+    let config = config(5, 2);
+    let accepted = submit_job(&ports, &config, "[]", &JobSpec::named("stats"))
+        .await
+        .expect("accepted");
+    let record = ports
+        .sums
+        .get(&accepted.array_id)
+        .await
+        .expect("get")
+        .expect("there");
+    assert_eq!(record.status, Status::Done);
+    assert_eq!(record.result.as_deref(), Some("0 0 - -"));
+}
+
+#[tokio::test]
+async fn a_job_that_cannot_run_is_refused_before_anything_is_recorded() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let ports = backend.ports();
+    let config = Config::default();
+    let refused = |e: SubmitError| e.to_string();
+    let unknown = submit_job(&ports, &config, "[1]", &JobSpec::named("histogram"))
+        .await
+        .map(|s| s.array_id)
+        .map_err(refused);
+    assert_eq!(
+        unknown,
+        Err(r#"no job is called "histogram"; this deployment runs stats, sum, sum-by"#.into())
+    );
+    let keyed = submit_job(&ports, &config, "[1]", &JobSpec::named("sum-by"))
+        .await
+        .map(|s| s.array_id)
+        .map_err(refused);
+    assert_eq!(
+        keyed,
+        Err(
+            "job sum-by: groups by a CSV column, so it takes CSV objects only, not a JSON array"
+                .into()
+        )
+    );
+    assert!(backend.times_two_queue.is_empty());
+}
