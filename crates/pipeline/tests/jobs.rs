@@ -173,3 +173,121 @@ async fn a_job_that_cannot_run_is_refused_before_anything_is_recorded() {
     );
     assert!(backend.times_two_queue.is_empty());
 }
+
+/// A job that keeps the distinct numbers it saw and refuses a fourth, the
+/// way `sum-by` refuses its 1,001st group: to see the refusal end an array
+/// whether it happens in a packet (map) or in a merge (reduce).
+#[derive(Debug, Clone, Copy)]
+struct FewDistinct;
+
+impl packet::job::Job for FewDistinct {
+    type Value = std::collections::BTreeSet<String>;
+    type Acc = std::collections::BTreeSet<String>;
+    fn add(&self, acc: &mut Self::Acc, r: Record<'_>) -> Result<(), packet::job::JobError> {
+        acc.insert(r.number.to_string());
+        limit(acc.len())
+    }
+    fn finish(&self, acc: Self::Acc) -> Result<Self::Value, packet::job::JobError> {
+        Ok(acc)
+    }
+    fn combine(
+        &self,
+        mut l: Self::Value,
+        r: Self::Value,
+    ) -> Result<Self::Value, packet::job::JobError> {
+        l.extend(r);
+        limit(l.len()).map(|()| l)
+    }
+    fn encode(&self, v: &Self::Value) -> String {
+        v.iter().cloned().collect::<Vec<_>>().join(" ")
+    }
+    fn decode(&self, t: &str) -> Result<Self::Value, packet::job::JobError> {
+        Ok(t.split(' ')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect())
+    }
+    fn show(&self, v: &Self::Value) -> String {
+        format!("{}", v.len())
+    }
+    fn identity(&self) -> Self::Value {
+        Default::default()
+    }
+}
+
+fn limit(seen: usize) -> Result<(), packet::job::JobError> {
+    match seen {
+        0..=3 => Ok(()),
+        _ => Err(packet::job::JobError {
+            code: "too_many_groups",
+            reason: format!("{seen} distinct numbers seen, more than 3"),
+        }),
+    }
+}
+
+impl packet::job::NamedJob for FewDistinct {
+    const NAME: &'static str = "few-distinct";
+    fn configure(
+        _: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Result<Self, String> {
+        Ok(FewDistinct)
+    }
+}
+
+#[tokio::test]
+async fn a_job_that_refuses_ends_its_array_with_the_jobs_code_and_reason() {
+    let spec = JobSpec::named("few-distinct");
+    let config = Config {
+        chunk_size: 2,
+        fan_in: 2,
+        jobs: Registry::shipped().with::<FewDistinct>(),
+        ..Config::default()
+    };
+    // With packets of 2, no packet sees a fourth number: the merge does.
+    // With packets of 5, the only packet does, in times_two.
+    for (body, chunk, reason) in [
+        ("[1,2,3,4]", 2, "4 distinct numbers seen, more than 3"),
+        ("[1,2,3,4,5]", 5, "4 distinct numbers seen, more than 3"),
+    ] {
+        let config = Config {
+            chunk_size: chunk,
+            ..config.clone()
+        };
+        let backend = &MemoryBackend::new(Arc::new(SystemClock), 5);
+        let ports = &backend.ports();
+        let accepted = submit_job(ports, &config, body, &spec)
+            .await
+            .expect("accepted");
+        let config = &config;
+        backend
+            .drain(1_000, |stage, batch| async move {
+                let bodies: Vec<&str> = batch.iter().map(|m| m.body.as_str()).collect();
+                match stage {
+                    Stage::Map => {
+                        for r in times_two(ports, config, &bodies, None).await {
+                            r.expect("map");
+                        }
+                    }
+                    Stage::Reduce => {
+                        for body in bodies {
+                            reduce(ports, config, body).await.expect("reduce");
+                        }
+                    }
+                }
+                batch.into_iter().map(|m| m.receipt).collect()
+            })
+            .await
+            .expect("drains");
+        let record = ports
+            .sums
+            .get(&accepted.array_id)
+            .await
+            .expect("get")
+            .expect("there");
+        assert_eq!(record.status, Status::Failed, "{body}");
+        let failure = record.failure.expect("a failure");
+        assert_eq!(failure.kind.as_str(), "too_many_groups", "{body}");
+        assert_eq!(failure.reason, reason, "{body}");
+        assert_eq!((record.sum, record.result), (None, None));
+    }
+}

@@ -165,6 +165,14 @@ pub enum FailureKind {
     /// An object array's object could not be read: missing, not readable by
     /// the functions, or overwritten since it was submitted.
     Unreadable,
+    /// The job's value outgrew what a result may hold (`sum-by`: more than
+    /// 1,000 groups); the reason gives the count seen.
+    TooManyGroups,
+    /// A group key longer than a job takes (`sum-by`: 256 bytes).
+    KeyTooLong,
+    /// Any other refusal of a job (a job of your own): the reason is the
+    /// job's.
+    JobFailed,
 }
 
 impl FailureKind {
@@ -175,6 +183,18 @@ impl FailureKind {
             FailureKind::Expired => "expired",
             FailureKind::BadData => "bad_data",
             FailureKind::Unreadable => "unreadable",
+            FailureKind::TooManyGroups => "too_many_groups",
+            FailureKind::KeyTooLong => "key_too_long",
+            FailureKind::JobFailed => "job_failed",
+        }
+    }
+    /// The failure a job's refusal (`JobError::code`) ends an array with.
+    pub fn of_job_code(code: &str) -> FailureKind {
+        match code {
+            "bad_data" => FailureKind::BadData,
+            "too_many_groups" => FailureKind::TooManyGroups,
+            "key_too_long" => FailureKind::KeyTooLong,
+            _ => FailureKind::JobFailed,
         }
     }
     pub fn parse(s: &str) -> Option<FailureKind> {
@@ -184,6 +204,9 @@ impl FailureKind {
             "expired" => Some(FailureKind::Expired),
             "bad_data" => Some(FailureKind::BadData),
             "unreadable" => Some(FailureKind::Unreadable),
+            "too_many_groups" => Some(FailureKind::TooManyGroups),
+            "key_too_long" => Some(FailureKind::KeyTooLong),
+            "job_failed" => Some(FailureKind::JobFailed),
             _ => None,
         }
     }

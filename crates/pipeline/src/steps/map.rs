@@ -350,9 +350,9 @@ async fn map_leaf(
                 .elements
                 .iter()
                 .map(|&number| Record { number, key: None });
-            let value = job
-                .map_records(&mut records)
-                .map_err(|e| RangeFailure::Final(Failure::new(FailureKind::BadData, e.reason)))?;
+            let value = job.map_records(&mut records).map_err(|e| {
+                RangeFailure::Final(Failure::new(FailureKind::of_job_code(e.code), e.reason))
+            })?;
             Ok(Mapped {
                 value,
                 elements: m.elements.len() as u64,

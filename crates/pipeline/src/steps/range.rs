@@ -4,7 +4,7 @@
 use crate::ports::{Failure, FailureKind, PortError, Ports};
 use crate::ports::{ObjectBody, ObjectError};
 use packet::job::{AnyJob, Stored as Value};
-use packet::ranges::{line_of, read_from, Format, RangeError};
+use packet::ranges::{line_of, read_from, BadData, Format, RangeError};
 use packet::{ObjectRef, RangeMessage};
 use std::io::{BufRead, BufReader, ErrorKind, Read};
 use std::sync::Arc;
@@ -103,6 +103,17 @@ pub async fn map_range(
             elements: mapped.elements,
             bytes,
         }),
+        Err(RangeError::BadData {
+            offset,
+            reason: BadData::Job(e),
+        }) => {
+            let line = line_number(ports, &m.source.object, format, offset).await;
+            Err(RangeFailure::Final(Failure {
+                kind: FailureKind::of_job_code(e.code),
+                reason: format!("{}: {}: {}", m.source.object, place(offset, line), e.reason),
+                offset: Some(offset),
+            }))
+        }
         Err(RangeError::BadData { offset, reason }) => {
             let line = line_number(ports, &m.source.object, format, offset).await;
             Err(RangeFailure::Final(Failure {

@@ -233,7 +233,7 @@ async fn walk(
                 // The job refused the merge (too many groups, say): the
                 // array ends here, with the job's reason; nothing is
                 // written above this node.
-                let failure = Failure::new(FailureKind::BadData, e.reason);
+                let failure = Failure::new(FailureKind::of_job_code(e.code), e.reason);
                 super::submit::record_failure(ports, array_id, &failure).await?;
                 return Ok(());
             }
