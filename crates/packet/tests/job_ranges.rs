@@ -192,3 +192,87 @@ fn too_many_groups_in_one_range_fails_it_with_the_job_code() {
         )
     );
 }
+
+/// A job whose value is one byte per record: 400 KB of records make a value
+/// no DynamoDB item holds.
+#[derive(Debug, Clone, Copy)]
+struct Bytes;
+
+impl packet::job::Job for Bytes {
+    type Value = usize;
+    type Acc = usize;
+    fn add(&self, acc: &mut usize, _: Record<'_>) -> Result<(), packet::job::JobError> {
+        *acc += 1;
+        Ok(())
+    }
+    fn finish(&self, acc: usize) -> Result<usize, packet::job::JobError> {
+        Ok(acc)
+    }
+    fn combine(&self, l: usize, r: usize) -> Result<usize, packet::job::JobError> {
+        Ok(l + r)
+    }
+    fn encode(&self, v: &usize) -> String {
+        "x".repeat(*v)
+    }
+    fn decode(&self, t: &str) -> Result<usize, packet::job::JobError> {
+        Ok(t.len())
+    }
+    fn show(&self, v: &usize) -> String {
+        v.to_string()
+    }
+    fn identity(&self) -> usize {
+        0
+    }
+}
+
+impl packet::job::NamedJob for Bytes {
+    const NAME: &'static str = "bytes";
+    fn configure(
+        _: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Result<Self, String> {
+        Ok(Bytes)
+    }
+}
+
+#[test]
+fn a_value_no_table_item_can_hold_is_refused_not_stored() {
+    let limit = packet::job::MAX_VALUE_BYTES;
+    let records = |n| {
+        (0..n).map(|_| Record {
+            number: "1",
+            key: None,
+        })
+    };
+    let fits = Bytes.map_records(&mut records(limit));
+    assert!(
+        fits == Ok(Stored::Text("x".repeat(limit))),
+        "the largest value is kept"
+    );
+    let Err(e) = Bytes.map_records(&mut records(limit + 1)) else {
+        panic!("a value over the limit was kept");
+    };
+    assert_eq!(e.code, "value_too_large");
+    assert_eq!(
+        e.reason,
+        "a bytes value of 401409 bytes is larger than the 401408 bytes a table item can \
+         hold; nothing was truncated"
+    );
+    let half = Stored::Text("x".repeat(limit / 2 + 1));
+    let Err(e) = Bytes.combine_stored(&[&half, &half]) else {
+        panic!("a combined value over the limit was kept");
+    };
+    assert_eq!(e.code, "value_too_large");
+    let object = "1\n".repeat(limit + 1);
+    let size = object.len() as u64;
+    let Err(e) = Bytes.read_range(Format::Lines, None, 0..size, size, &mut object.as_bytes())
+    else {
+        panic!("a range's value over the limit was kept");
+    };
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "byte {size}: a bytes value of 401409 bytes is larger than the 401408 bytes a \
+             table item can hold; nothing was truncated"
+        )
+    );
+}

@@ -1,7 +1,7 @@
 //! Jobs by name: what a submission asks for, and the jobs a build knows.
 
-use super::{Job, JobError, Record, Stats, Sum, SumBy};
-use crate::ranges::{read_range_with, Format, RangeError, RangeValue};
+use super::{map_all, Job, JobError, Record, Stats, Sum, SumBy, MAX_VALUE_BYTES};
+use crate::ranges::{read_range_with, BadData, Format, RangeError, RangeValue};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -143,18 +143,14 @@ impl<J: NamedJob> AnyJob for J {
         &self,
         records: &mut dyn Iterator<Item = Record<'_>>,
     ) -> Result<Stored, JobError> {
-        let mut acc = J::Acc::default();
-        for record in records {
-            self.add(&mut acc, record)?;
-        }
-        Ok(self.store(self.finish(acc)?))
+        kept(self, map_all(self, records)?)
     }
     fn combine_stored(&self, values: &[&Stored]) -> Result<Stored, JobError> {
         let mut total = self.identity();
         for v in values {
             total = self.combine(total, self.load(v)?)?;
         }
-        Ok(self.store(total))
+        kept(self, total)
     }
     fn show_stored(&self, value: &Stored) -> Result<String, JobError> {
         Ok(self.show(&self.load(value)?))
@@ -168,11 +164,35 @@ impl<J: NamedJob> AnyJob for J {
         reader: &mut dyn BufRead,
     ) -> Result<RangeValue<Stored>, RangeError> {
         let mapped = read_range_with(self, format, key_column, range, size, reader)?;
+        let value = kept(self, mapped.value).map_err(|e| RangeError::BadData {
+            offset: mapped.bytes_read,
+            reason: BadData::Job(Box::new(e)),
+        })?;
         Ok(RangeValue {
             elements: mapped.elements,
-            value: self.store(mapped.value),
+            value,
             bytes_read: mapped.bytes_read,
         })
+    }
+}
+
+/// `value` as the tables will keep it, if it fits: DynamoDB refuses an item
+/// over 400 KB, and a refused write would only be retried into the
+/// dead-letter queue. A job that bounds its value (`sum-by`'s groups) fails
+/// with its own reason first; this catches the rest.
+fn kept<J: NamedJob>(job: &J, value: J::Value) -> Result<Stored, JobError> {
+    let stored = job.store(value);
+    match &stored {
+        Stored::Text(text) if text.len() > MAX_VALUE_BYTES => Err(JobError {
+            code: "value_too_large",
+            reason: format!(
+                "a {} value of {} bytes is larger than the {MAX_VALUE_BYTES} bytes a \
+                 table item can hold; nothing was truncated",
+                J::NAME,
+                text.len()
+            ),
+        }),
+        _ => Ok(stored),
     }
 }
 
@@ -181,7 +201,7 @@ type Configure = fn(&BTreeMap<String, serde_json::Value>) -> Result<Arc<dyn AnyJ
 /// The jobs a build runs, by name.
 #[derive(Clone)]
 pub struct Registry {
-    jobs: BTreeMap<&'static str, (bool, Configure)>,
+    jobs: BTreeMap<&'static str, Configure>,
 }
 
 impl Registry {
@@ -198,19 +218,19 @@ impl Registry {
     /// This registry and `J`: the one line that adds a job to a build.
     pub fn with<J: NamedJob>(mut self) -> Registry {
         let configure: Configure = |params| Ok(Arc::new(J::configure(params)?));
-        self.jobs.insert(J::NAME, (J::KEYED, configure));
+        self.jobs.insert(J::NAME, configure);
         self
     }
 
     /// The job `spec` names, set up with its parameters.
     pub fn job(&self, spec: &JobSpec) -> Result<Arc<dyn AnyJob>, SpecError> {
-        let (_, configure) =
-            self.jobs
-                .get(spec.name.as_str())
-                .ok_or_else(|| SpecError::Unknown {
-                    name: spec.name.clone(),
-                    known: self.names().join(", "),
-                })?;
+        let configure = self
+            .jobs
+            .get(spec.name.as_str())
+            .ok_or_else(|| SpecError::Unknown {
+                name: spec.name.clone(),
+                known: self.names().join(", "),
+            })?;
         configure(&spec.params).map_err(|reason| SpecError::Params {
             job: spec.name.clone(),
             reason,
