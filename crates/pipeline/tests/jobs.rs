@@ -9,20 +9,17 @@ use pipeline::memory::{MemoryBackend, Stage};
 use pipeline::{reduce, submit_job, times_two, Config, Queue, Status, SubmitError, SystemClock};
 use std::sync::Arc;
 
-/// Submits `body` for `spec`, runs the pipeline until its queues are empty
-/// (every map message sent twice), and returns the shown result.
-async fn run(config: &Config, spec: &JobSpec, body: &str) -> String {
-    let backend = &MemoryBackend::new(Arc::new(SystemClock), 5);
+/// Runs the map and the reduce until the queues are empty; every message
+/// must succeed. With `duplicate`, each map message is sent once more after
+/// it was mapped, as SQS may deliver it twice.
+async fn drain(backend: &MemoryBackend, config: &Config, duplicate: bool) {
     let ports = &backend.ports();
-    let accepted = submit_job(ports, config, body, spec)
-        .await
-        .expect("accepted");
     let mut copied = std::collections::HashSet::new();
     backend
         .drain(10_000, |stage, batch| {
             let copies: Vec<String> = batch
                 .iter()
-                .filter(|m| stage == Stage::Map && copied.insert(m.body.clone()))
+                .filter(|m| duplicate && stage == Stage::Map && copied.insert(m.body.clone()))
                 .map(|m| m.body.clone())
                 .collect();
             async move {
@@ -47,6 +44,17 @@ async fn run(config: &Config, spec: &JobSpec, body: &str) -> String {
         })
         .await
         .expect("the pipeline drains");
+}
+
+/// Submits `body` for `spec`, runs the pipeline until its queues are empty
+/// (every map message sent twice), and returns the shown result.
+async fn run(config: &Config, spec: &JobSpec, body: &str) -> String {
+    let backend = &MemoryBackend::new(Arc::new(SystemClock), 5);
+    let ports = &backend.ports();
+    let accepted = submit_job(ports, config, body, spec)
+        .await
+        .expect("accepted");
+    drain(backend, config, true).await;
     let record = ports
         .sums
         .get(&accepted.array_id)
@@ -258,26 +266,7 @@ async fn a_job_that_refuses_ends_its_array_with_the_jobs_code_and_reason() {
         let accepted = submit_job(ports, &config, body, &spec)
             .await
             .expect("accepted");
-        let config = &config;
-        backend
-            .drain(1_000, |stage, batch| async move {
-                let bodies: Vec<&str> = batch.iter().map(|m| m.body.as_str()).collect();
-                match stage {
-                    Stage::Map => {
-                        for r in times_two(ports, config, &bodies, None).await {
-                            r.expect("map");
-                        }
-                    }
-                    Stage::Reduce => {
-                        for body in bodies {
-                            reduce(ports, config, body).await.expect("reduce");
-                        }
-                    }
-                }
-                batch.into_iter().map(|m| m.receipt).collect()
-            })
-            .await
-            .expect("drains");
+        drain(backend, &config, false).await;
         let record = ports
             .sums
             .get(&accepted.array_id)
@@ -289,5 +278,62 @@ async fn a_job_that_refuses_ends_its_array_with_the_jobs_code_and_reason() {
         assert_eq!(failure.kind.as_str(), "too_many_groups", "{body}");
         assert_eq!(failure.reason, reason, "{body}");
         assert_eq!((record.sum, record.result), (None, None));
+    }
+}
+
+/// A record naming a job this build does not run (written by another
+/// build: a rollback) fails its messages with the reason, in map and in
+/// reduce; they are retried, and a redeploy with the job finishes them.
+#[tokio::test]
+async fn a_job_this_build_does_not_run_fails_its_messages_with_the_reason() {
+    let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+    let ports = &backend.ports();
+    let mut spec = JobSpec::named("histogram");
+    spec.params.insert("bounds".into(), serde_json::json!([0]));
+    let with = config(2, 2);
+    let without = Config {
+        jobs: Registry::shipped(),
+        ..with.clone()
+    };
+    let accepted = submit_job(ports, &with, "[1,2,3]", &spec)
+        .await
+        .expect("accepted");
+    let expected = format!(
+        "message for array {} does not match the array's record: no job is called \
+         \"histogram\"; this deployment runs stats, sum, sum-by",
+        accepted.array_id
+    );
+    let taken = backend
+        .times_two_queue
+        .receive(
+            10,
+            std::time::Duration::ZERO,
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .expect("receive");
+    let bodies: Vec<&str> = taken.iter().map(|m| m.body.as_str()).collect();
+    for r in times_two(ports, &without, &bodies, None).await {
+        assert_eq!(
+            r.map(drop).map_err(|e| e.to_string()),
+            Err(expected.clone())
+        );
+    }
+    for r in times_two(ports, &with, &bodies, None).await {
+        r.expect("mapped by a build that runs it");
+    }
+    let triggers = backend
+        .reduce_queue
+        .receive(
+            10,
+            std::time::Duration::ZERO,
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .expect("receive");
+    assert!(!triggers.is_empty());
+    for m in &triggers {
+        let refused = reduce(ports, &without, &m.body).await.map(drop);
+        assert_eq!(refused.map_err(|e| e.to_string()), Err(expected.clone()));
     }
 }
