@@ -88,7 +88,7 @@ async fn duplicates_and_a_killed_runner_still_give_exact_sums() {
     let env = provisioned
         .function_env(&stack, "SumArrayFunction")
         .expect("SumArray's environment");
-    let config = pipeline::Config::from_lookup(|name| match name {
+    let config = pipeline::Config::from_lookup(jobs::registry(), |name| match name {
         "CHUNK_SIZE" => Some(chunk_size.into()),
         "FAN_IN" => Some(fan_in.into()),
         _ => env.get(name).cloned(),

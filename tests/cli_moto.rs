@@ -269,7 +269,7 @@ async fn dead_letters_are_listed_with_reasons_and_redriven_exactly_once() {
         queue: ports.times_two_queue.clone(),
         dead_letters: times_two_dlq.clone(),
     });
-    let config = pipeline::Config::from_lookup(|name| match name {
+    let config = pipeline::Config::from_lookup(jobs::registry(), |name| match name {
         "CHUNK_SIZE" => Some("2".into()),
         "FAN_IN" => Some("2".into()),
         _ => None,

@@ -268,7 +268,7 @@ impl Function {
             .function_env(stack, &spec.logical_id)
             .expect("the function's environment");
         // Small packets and fan-in so a few elements make a tree of several levels.
-        let config = Config::from_lookup(|name| match name {
+        let config = Config::from_lookup(jobs::registry(), |name| match name {
             "CHUNK_SIZE" | "FAN_IN" => Some("2".into()),
             _ => env.get(name).cloned(),
         })

@@ -18,6 +18,7 @@ mod bench;
 mod client;
 mod error;
 mod input;
+mod job;
 mod runner;
 mod submit;
 
@@ -47,6 +48,8 @@ enum Command {
         file: Option<std::path::PathBuf>,
         #[command(flatten)]
         layout: runner::files::Layout,
+        #[command(flatten)]
+        job: job::JobArgs,
         /// Give up after this many seconds.
         #[arg(long, default_value_t = 600)]
         timeout: u64,
@@ -85,16 +88,18 @@ async fn main() -> ExitCode {
             numbers,
             file,
             layout,
+            job,
             timeout,
             backend,
         } => {
             init_tracing("warn");
             let timeout = Duration::from_secs(timeout);
+            let job = job.spec();
             match file {
                 Some(path) if layout.by_ranges(&path) => {
-                    runner::files::sum_file(&path, &layout, timeout, backend).await
+                    runner::files::sum_file(&path, &layout, &job, timeout, backend).await
                 }
-                file => runner::sum(numbers, file, timeout, backend).await,
+                file => runner::sum(numbers, file, &job, timeout, backend).await,
             }
         }
         Command::Bench(args) => {

@@ -7,6 +7,7 @@ use handlers::wire::{ArrayAccepted, ObjectAccepted, ObjectRequest, SumView};
 use http::Method;
 use indicatif::{ProgressBar, ProgressStyle};
 use local::InProcess;
+use packet::job::JobSpec;
 use std::time::{Duration, Instant};
 
 /// Something that answers the API's requests: (status, body text).
@@ -57,9 +58,10 @@ pub async fn submit_object(
     })
 }
 
-/// POSTs the array.
-pub async fn submit(api: &impl Api, body: String) -> Result<ArrayAccepted, Error> {
-    let (status, text) = api.call(Method::POST, "/sumArray", Some(body)).await?;
+/// POSTs the array, to be run by `job`.
+pub async fn submit(api: &impl Api, body: String, job: &JobSpec) -> Result<ArrayAccepted, Error> {
+    let path = crate::job::array_path(job);
+    let (status, text) = api.call(Method::POST, &path, Some(body)).await?;
     if status != 200 {
         return Err(Error::refused(status, &text));
     }
@@ -91,7 +93,7 @@ pub struct Wait {
 }
 
 /// Reads the array until it is done (or failed: an error with the reason);
-/// returns the sum's exact text.
+/// returns its result's exact text: the sum, or another job's result.
 pub async fn wait(api: &impl Api, array_id: &str, how: &Wait) -> Result<String, Error> {
     let started = Instant::now();
     let bar = if how.progress {
@@ -145,11 +147,14 @@ fn read_record(array_id: &str, text: &str, bar: &ProgressBar) -> Result<Option<S
                 bar.set_length(total);
                 bar.set_position(total);
             }
-            let sum = record.sum.ok_or_else(|| Error::Unexpected {
-                what: format!("GET /sums/{array_id}"),
-                text: "done without a sum".into(),
-            })?;
-            Ok(Some(sum.get().to_string()))
+            let result = record
+                .result
+                .or(record.sum)
+                .ok_or_else(|| Error::Unexpected {
+                    what: format!("GET /sums/{array_id}"),
+                    text: "done without a sum".into(),
+                })?;
+            Ok(Some(result.get().to_string()))
         }
         _ => {
             match progress(&record) {
@@ -184,9 +189,10 @@ fn bar_style(unit: &str) -> ProgressStyle {
 pub async fn submit_and_wait(
     api: &impl Api,
     body: String,
+    job: &JobSpec,
     how: &Wait,
 ) -> Result<(ArrayAccepted, String), Error> {
-    let submitted = submit(api, body).await?;
+    let submitted = submit(api, body, job).await?;
     if how.progress {
         eprintln!(
             "submitted {} ({} elements)",

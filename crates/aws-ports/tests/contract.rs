@@ -486,8 +486,9 @@ async fn object_records_keep_their_source(b: &dyn Backend) {
             column: 2,
             header: true,
         },
+        key_column: Some(0),
     };
-    let id = source.array_id();
+    let id = source.array_id(&JobSpec::default());
     let record = SumRecord {
         array_length: source.size,
         chunk_size: 8_388_608,

@@ -12,7 +12,7 @@
 
 use crate::answer::{ok, ApiError};
 use crate::body::body_text;
-use crate::wire::{ArrayAccepted, SumView};
+use crate::wire::{job_spec, ArrayAccepted, ArrayQuery, SumView};
 use crate::{Api, Shared};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
@@ -68,10 +68,11 @@ async fn openapi() -> Response {
 
 async fn post_sum_array(State(api): Shared, request: Request) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
+    let job = array_job(&parts.uri)?;
     let body = body_text(body).await?;
     let idempotency = idempotency_of(&parts.headers, &parts.extensions)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let accepted = submit_with_key(&api.ports, &api.config, &body, idempotency.as_ref())
+    let accepted = submit_with_key(&api.ports, &api.config, &body, &job, idempotency.as_ref())
         .await
         .map_err(refusal)?;
     crate::metrics::Metrics {
@@ -84,6 +85,20 @@ async fn post_sum_array(State(api): Shared, request: Request) -> Result<Response
         array_id: accepted.array_id,
         array_length: accepted.array_length,
     }))
+}
+
+/// The job `?job=NAME&params=JSON` names; `sum` without a query.
+fn array_job(uri: &Uri) -> Result<packet::job::JobSpec, ApiError> {
+    let axum::extract::Query(query) = axum::extract::Query::<ArrayQuery>::try_from_uri(uri)
+        .map_err(|e| {
+            ApiError::BadRequest(format!(
+                "the query may name only job and params (?job=stats, \
+                 ?job=histogram&params={{\"bounds\":[0,10]}}): {}",
+                e.body_text()
+            ))
+        })?;
+    let params = query.params.map(crate::wire::ParamsText::Text);
+    job_spec(query.job.as_deref(), params.as_ref()).map_err(ApiError::BadRequest)
 }
 
 /// The answer to an array that was not accepted.
@@ -142,7 +157,7 @@ async fn get_sums(
         }
     };
     match get_sum(&api.ports, &array_id).await {
-        Ok(Some(record)) => Ok(ok(&SumView::of(&record))),
+        Ok(Some(record)) => Ok(ok(&SumView::of(&record, &api.config.jobs))),
         Ok(None) => Err(ApiError::NotFound(format!("no array with id {array_id}"))),
         Err(e) => {
             tracing::error!(error = %e, array_id, "could not read a result");

@@ -3,13 +3,14 @@
 
 use crate::answer::{ok, ApiError};
 use crate::body::body_text;
-use crate::wire::{ColumnText, ObjectAccepted, ObjectRequest, SumView};
+use crate::wire::{job_spec, ColumnText, ObjectAccepted, ObjectRequest, SumView};
 use crate::Shared;
 use axum::extract::{Query, Request, State};
 use axum::response::Response;
 use packet::ObjectRef;
 use pipeline::{
-    find_object, submit_object, Column, Config, FormatRequest, ObjectError, ObjectSubmitError,
+    find_object, submit_object_job, Column, Config, FormatRequest, ObjectError, ObjectJob,
+    ObjectSubmitError,
 };
 
 /// The object `wanted` names.
@@ -56,11 +57,11 @@ pub(crate) async fn post_sum_object(
     let wanted: ObjectRequest = serde_json::from_str(&body).map_err(|e| {
         ApiError::BadRequest(format!(
             "the body must be {{\"bucket\": …, \"key\": …}} with optional versionId, \
-             format, column, header: {e}"
+             format, column, header, job, params: {e}"
         ))
     })?;
-    let (object, format) = checked(&wanted, &api.config)?;
-    let accepted = submit_object(&api.ports, &api.config, &object, &format)
+    let (object, format, job) = checked(&wanted, &api.config)?;
+    let accepted = submit_object_job(&api.ports, &api.config, &object, &format, &job)
         .await
         .map_err(|e| refusal(&e))?;
     Ok(ok(&ObjectAccepted {
@@ -76,29 +77,33 @@ pub(crate) async fn get_sum_object(
 ) -> Result<Response, ApiError> {
     let Ok(Query(wanted)) = query else {
         return Err(ApiError::BadRequest(
-            "give the object as ?bucket=…&key=… (optional versionId, format, column, header)"
+            "give the object as ?bucket=…&key=… (optional versionId, format, column, header, job, params)"
                 .into(),
         ));
     };
-    let (object, format) = checked(&wanted, &api.config)?;
-    match find_object(&api.ports, &object, &format).await {
-        Ok(Some(record)) => Ok(ok(&SumView::of(&record))),
+    let (object, format, job) = checked(&wanted, &api.config)?;
+    match find_object(&api.ports, &object, &format, &job).await {
+        Ok(Some(record)) => Ok(ok(&SumView::of(&record, &api.config.jobs))),
         Ok(None) => Err(ApiError::NotFound(format!(
-            "{object} (as it is now, in this format) was never submitted"
+            "{object} (as it is now, in this format, with this job) was never submitted"
         ))),
         Err(e) => Err(refusal(&e)),
     }
 }
 
-/// The object and format asked for, or why the request is a 400.
+/// The object, format and job asked for, or why the request is a 400.
 fn checked(
     wanted: &ObjectRequest,
     config: &Config,
-) -> Result<(ObjectRef, FormatRequest), ApiError> {
+) -> Result<(ObjectRef, FormatRequest, ObjectJob), ApiError> {
     let format = check(wanted)
         .and_then(|()| format(wanted, config))
         .map_err(ApiError::BadRequest)?;
-    Ok((object(wanted), format))
+    let spec =
+        job_spec(wanted.job.as_deref(), wanted.params.as_ref()).map_err(ApiError::BadRequest)?;
+    let job = ObjectJob::checked(config, &spec, &format)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok((object(wanted), format, job))
 }
 
 /// The answer to an object that cannot be summed.
@@ -117,6 +122,7 @@ fn refusal(e: &ObjectSubmitError) -> ApiError {
         // The versionId is the request's.
         ObjectSubmitError::Object(ObjectError::Refused(_)) => ApiError::BadRequest(why),
         ObjectSubmitError::Format(_) => ApiError::Unprocessable(why),
+        ObjectSubmitError::Job(_) => ApiError::BadRequest(why),
         ObjectSubmitError::TooLarge { .. } => ApiError::TooLarge(why),
         ObjectSubmitError::Object(ObjectError::Port(p)) | ObjectSubmitError::Port(p) => {
             tracing::error!(error = %p, "could not start an object array");

@@ -3,10 +3,12 @@
 //! cannot drift apart. Field names are the original's (`arrayId`, …), in
 //! camelCase; openapi.yaml documents them.
 
+use packet::job::{JobSpec, Registry, SpecError, Stored};
 use packet::ObjectSource;
 use pipeline::{Status, SumRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
+use std::collections::BTreeMap;
 
 /// `POST /sumArray`'s answer: the array was recorded and its packets sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +50,47 @@ pub struct ObjectRequest {
     /// CSV only: whether the first line is a header (default true).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<bool>,
+    /// The job to run (docs/jobs.md); `sum` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// The job's parameters: a JSON object (in a query string, its text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<ParamsText>,
+}
+
+/// `POST /sumArray`'s query: the job to run over the body's array.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArrayQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// The job's parameters as JSON object text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<String>,
+}
+
+/// A job's parameters as a JSON body gives them (an object), or as a query
+/// string does (the object's JSON text).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ParamsText {
+    Object(BTreeMap<String, serde_json::Value>),
+    Text(String),
+}
+
+/// The job a request names: `sum` without parameters when it names none.
+pub fn job_spec(name: Option<&str>, params: Option<&ParamsText>) -> Result<JobSpec, String> {
+    let params = match params {
+        None => BTreeMap::new(),
+        Some(ParamsText::Object(params)) => params.clone(),
+        Some(ParamsText::Text(text)) => serde_json::from_str(text).map_err(|e| {
+            format!("params must be a JSON object, like {{\"by\":\"region\"}}: {e}")
+        })?,
+    };
+    Ok(JobSpec {
+        name: name.unwrap_or("sum").to_string(),
+        params,
+    })
 }
 
 /// A column as JSON gives it (a number or a name), or as a query string
@@ -90,12 +133,19 @@ pub struct SumView {
     /// An object array's bytes mapped so far (its size once done).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_mapped: Option<u64>,
+    /// The job, unless it is the default `sum`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobSpec>,
+    /// The result of a job other than `sum` (whose result is `sum`), as the
+    /// job shows it; `null` unless done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Box<RawValue>>,
 }
 
 impl SumView {
     /// What the API shows of `record`: progress never past the total, and
     /// the total once done.
-    pub fn of(record: &SumRecord) -> SumView {
+    pub fn of(record: &SumRecord, jobs: &Registry) -> SumView {
         let sum = record
             .sum
             .as_ref()
@@ -119,8 +169,39 @@ impl SumView {
                 Status::Done => s.size,
                 _ => record.mapped_bytes.min(s.size),
             }),
+            job: (!record.job.is_default()).then(|| record.job.clone()),
+            result: (!record.job.is_default()).then(|| shown(record, jobs)),
         }
     }
+}
+
+/// A job's result as its job shows it. A record this build cannot show (a
+/// job it does not run, a value it cannot read) shows the stored text as a
+/// JSON string rather than fail the read.
+fn shown(record: &SumRecord, jobs: &Registry) -> Box<RawValue> {
+    let null = || RawValue::from_string("null".into()).ok();
+    let Some(text) = record
+        .result
+        .as_ref()
+        .filter(|_| record.status == Status::Done)
+    else {
+        return null().unwrap_or_default();
+    };
+    let stored = Stored::Text(text.clone());
+    let json = jobs
+        .job(&record.job)
+        .map_err(|e: SpecError| e.to_string())
+        .and_then(|job| job.show_stored(&stored).map_err(|e| e.reason));
+    let json = match json {
+        Ok(json) => json,
+        Err(why) => {
+            tracing::warn!(array_id = %record.array_id, error = %why, "a result this build cannot show");
+            serde_json::Value::String(text.clone()).to_string()
+        }
+    };
+    RawValue::from_string(json)
+        .or_else(|_| RawValue::from_string("null".into()))
+        .unwrap_or_default()
 }
 
 /// Every error answer: `{"status":"error","error":"…"}`.

@@ -244,7 +244,7 @@ fn function_config(
         "RANGE_BYTES" => args.range_bytes.map(|v| v.to_string()),
         _ => None,
     };
-    Ok(Config::from_lookup(|name| {
+    Ok(Config::from_lookup(jobs::registry(), |name| {
         flag(name)
             .or_else(|| std::env::var(name).ok())
             .or_else(|| env.get(name).cloned())

@@ -6,6 +6,7 @@
 //! same scratchpad rows and the same reduce serve both kinds of array. How
 //! many elements a range holds is learnt when it is mapped.
 
+use crate::job::JobSpec;
 use crate::message::{check_array_id, MessageError};
 use crate::ranges::Format;
 use crate::tree::{NodeId, Tree};
@@ -48,14 +49,20 @@ pub struct ObjectSource {
     /// Flattened: `"format": "csv", "column": 2, "header": true`.
     #[serde(flatten)]
     pub format: Format,
+    /// CSV only: the column a keyed job (`sum-by`) groups by, resolved
+    /// from the submission's `by` at submission, as `format`'s column is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_column: Option<usize>,
 }
 
 impl ObjectSource {
     /// The id of the computation: the same object version in the same format
-    /// is one array, however often it is submitted or notified. A UUID (v5,
-    /// name-based) of the bucket, key, version or ETag, size and format.
-    pub fn array_id(&self) -> String {
-        let name = serde_json::json!([
+    /// run by the same job is one array, however often it is submitted or
+    /// notified. A UUID (v5, name-based) of the bucket, key, version or ETag,
+    /// size, format and job; the default job (`sum`) adds nothing to the
+    /// name, so the adder's ids are what they always were.
+    pub fn array_id(&self, job: &JobSpec) -> String {
+        let mut name = serde_json::json!([
             self.object.bucket,
             self.object.key,
             self.object.version_id,
@@ -63,6 +70,11 @@ impl ObjectSource {
             self.size,
             self.format,
         ]);
+        if !job.is_default() || self.key_column.is_some() {
+            if let serde_json::Value::Array(parts) = &mut name {
+                parts.push(serde_json::json!([job, self.key_column]));
+            }
+        }
         uuid::Uuid::new_v5(&OBJECT_NAMESPACE, name.to_string().as_bytes()).to_string()
     }
 
@@ -166,23 +178,44 @@ mod tests {
                 column: 1,
                 header: true,
             },
+            key_column: None,
         }
+    }
+
+    fn sum() -> JobSpec {
+        JobSpec::default()
     }
 
     #[test]
     fn the_same_object_is_one_array_and_any_difference_another() {
         let a = source(100);
-        assert_eq!(a.array_id(), source(100).array_id());
-        assert!(uuid::Uuid::try_parse(&a.array_id()).is_ok());
+        assert_eq!(a.array_id(&sum()), source(100).array_id(&sum()));
+        assert!(uuid::Uuid::try_parse(&a.array_id(&sum())).is_ok());
         let mut b = source(100);
         b.object.etag = Some("\"abd\"".into());
         let mut c = source(100);
         c.format = Format::Lines;
         let mut d = source(100);
         d.object.version_id = Some("v2".into());
-        for other in [b, c, d, source(101)] {
-            assert_ne!(a.array_id(), other.array_id());
+        let mut e = source(100);
+        e.key_column = Some(0);
+        for other in [b, c, d, e, source(101)] {
+            assert_ne!(a.array_id(&sum()), other.array_id(&sum()));
         }
+        let stats = JobSpec::named("stats");
+        assert_ne!(a.array_id(&sum()), a.array_id(&stats));
+        assert_eq!(a.array_id(&stats), source(100).array_id(&stats));
+    }
+
+    #[test]
+    fn the_adders_object_ids_are_what_they_were_before_jobs() {
+        let a = source(100);
+        // The name ids were made of before jobs existed (a serde_json Value:
+        // keys sorted).
+        let name =
+            r#"["in","a/b.csv",null,"\"abc\"",100,{"column":1,"format":"csv","header":true}]"#;
+        let before = uuid::Uuid::new_v5(&OBJECT_NAMESPACE, name.as_bytes()).to_string();
+        assert_eq!(a.array_id(&sum()), before);
     }
 
     #[test]
@@ -190,7 +223,7 @@ mod tests {
         let s = source(25);
         let tree = s.tree(10, 2).expect("tree");
         let m = RangeMessage {
-            array_id: s.array_id(),
+            array_id: s.array_id(&sum()),
             source: s,
             tree,
             leaf: NodeId::new(0, 2),
@@ -210,7 +243,7 @@ mod tests {
         let tree = s.tree(10, 2).expect("tree");
         assert_eq!(tree.leaves(), 1);
         let m = RangeMessage {
-            array_id: s.array_id(),
+            array_id: s.array_id(&sum()),
             source: s,
             tree,
             leaf: NodeId::new(0, 0),

@@ -2,16 +2,18 @@
 //! combined in order, equal the job's value of the records themselves, for
 //! CSV (with a key column for `sum-by`), lines and JSON arrays.
 
-use packet::job::{AnyJob, JobSpec, Record, Registry, Stored};
+use packet::job::{AnyJob, ColumnName, JobSpec, Record, Registry, Stored};
 use packet::ranges::{ranges_of, read_from, Format};
 use proptest::prelude::*;
 use std::io::BufReader;
 use std::sync::Arc;
 
 fn job(name: &str) -> Arc<dyn AnyJob> {
-    Registry::shipped()
-        .job(&JobSpec::named(name))
-        .expect("a shipped job")
+    let mut spec = JobSpec::named(name);
+    if name == "sum-by" {
+        spec.params.insert("by".into(), serde_json::json!(0));
+    }
+    Registry::shipped().job(&spec).expect("a shipped job")
 }
 
 fn number() -> impl Strategy<Value = String> {
@@ -148,9 +150,42 @@ fn a_parameter_a_job_does_not_take_is_refused() {
     let mut spec = JobSpec::named("stats");
     spec.params.insert("by".into(), serde_json::json!("region"));
     let e = Registry::shipped().job(&spec).err().expect("refused");
+    assert_eq!(e.to_string(), r#"job stats: takes no parameter "by""#);
+}
+
+#[test]
+fn sum_by_needs_a_key_column_by_name_or_index() {
+    let refused = |by: Option<serde_json::Value>| {
+        let mut spec = JobSpec::named("sum-by");
+        if let Some(by) = by {
+            spec.params.insert("by".into(), by);
+        }
+        Registry::shipped().job(&spec).err().map(|e| e.to_string())
+    };
+    assert_eq!(
+        refused(None).as_deref(),
+        Some(r#"job sum-by: needs "by": the column to group by, a header name or a 0-based index"#)
+    );
+    assert_eq!(
+        refused(Some(serde_json::json!(-1))).as_deref(),
+        Some(r#"job sum-by: "by" must be a column name or a 0-based index, not -1"#)
+    );
+    assert_eq!(refused(Some(serde_json::json!("region"))), None);
+    assert_eq!(refused(Some(serde_json::json!(2))), None);
+    let mut spec = JobSpec::named("sum-by");
+    spec.params.insert("by".into(), serde_json::json!(2));
+    assert_eq!(spec.key_column(), Some(ColumnName::Index(2)));
+}
+
+#[test]
+fn parameters_over_the_size_limit_are_refused() {
+    let mut spec = JobSpec::named("stats");
+    spec.params
+        .insert("note".into(), serde_json::json!("x".repeat(5000)));
+    let e = Registry::shipped().job(&spec).err().expect("refused");
     assert_eq!(
         e.to_string(),
-        r#"job stats: takes no parameters, but was given "by""#
+        "job stats: its parameters take 5037 bytes as JSON; at most 4096 are accepted"
     );
 }
 

@@ -1,6 +1,6 @@
 //! Tuning knobs shared by the three functions, read from the environment.
 
-use packet::job::Registry;
+use packet::job::{JobSpec, Registry};
 use std::time::Duration;
 
 /// The longest SQS keeps a message (`MessageRetentionPeriod` at most).
@@ -68,6 +68,10 @@ pub struct Config {
     /// `INPUT_CSV_COLUMN`: the column of a `.csv` object dropped in the
     /// input bucket, by 0-based index or header name.
     pub input_csv_column: String,
+    /// `NOTIFIED_JOB`: the job run over objects dropped in the input
+    /// bucket: a name (`stats`), or a job with parameters as JSON
+    /// (`{"name": "sum-by", "params": {"by": "region"}}`); `sum` when unset.
+    pub notified_job: JobSpec,
     /// The jobs this build runs, by name (not a setting: a build's).
     pub jobs: Registry,
 }
@@ -87,6 +91,7 @@ impl Default for Config {
             // maps in well under a second and a 512 MB function holds a batch of six.
             range_bytes: 8 * 1024 * 1024,
             input_csv_column: "0".to_string(),
+            notified_job: JobSpec::default(),
             jobs: Registry::shipped(),
         }
     }
@@ -98,17 +103,22 @@ impl Default for Config {
 pub struct ConfigError {
     pub name: &'static str,
     pub value: String,
-    pub reason: &'static str,
+    pub reason: String,
 }
 
 impl Config {
-    /// Reads the settings from the environment, defaults for what is unset.
-    pub fn from_env() -> Result<Config, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    /// Reads the settings from the environment, defaults for what is unset,
+    /// for a build running `jobs`.
+    pub fn from_env(jobs: Registry) -> Result<Config, ConfigError> {
+        Self::from_lookup(jobs, |name| std::env::var(name).ok())
     }
 
-    /// Reads the settings through `lookup` (testable without touching the process environment).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    /// Reads the settings through `lookup` (testable without touching the
+    /// process environment).
+    pub fn from_lookup(
+        jobs: Registry,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let d = Config::default();
         let number = |name: &'static str, default: u64, min: u64| -> Result<u64, ConfigError> {
             match lookup(name) {
@@ -118,9 +128,9 @@ impl Config {
                         name,
                         value,
                         reason: if name == "CHUNK_SIZE" {
-                            CHUNK_TOO_LARGE
+                            CHUNK_TOO_LARGE.into()
                         } else {
-                            RANGE_TOO_LARGE
+                            RANGE_TOO_LARGE.into()
                         },
                     }),
                     Ok(n) if n >= min => Ok(n),
@@ -128,15 +138,15 @@ impl Config {
                         name,
                         value,
                         reason: if min == 2 {
-                            "must be at least 2"
+                            "must be at least 2".into()
                         } else {
-                            "must be at least 1"
+                            "must be at least 1".into()
                         },
                     }),
                     Err(_) => Err(ConfigError {
                         name,
                         value,
-                        reason: "must be a whole number",
+                        reason: "must be a whole number".into(),
                     }),
                 },
             }
@@ -166,7 +176,8 @@ impl Config {
                 .map(|c| c.trim().to_string())
                 .filter(|c| !c.is_empty())
                 .unwrap_or(d.input_csv_column),
-            jobs: d.jobs.clone(),
+            notified_job: notified_job(&jobs, lookup("NOTIFIED_JOB"))?,
+            jobs,
         };
         // An array must fail by its deadline before anything it needs can
         // vanish: its scratchpad rows (TTL) and its messages (SQS keeps them
@@ -175,11 +186,40 @@ impl Config {
             return Err(ConfigError {
                 name: "ARRAY_DEADLINE_SECONDS",
                 value: config.array_deadline.as_secs().to_string(),
-                reason: "must be below SCRATCHPAD_TTL_SECONDS and SQS's 14-day message retention",
+                reason: "must be below SCRATCHPAD_TTL_SECONDS and SQS's 14-day message retention"
+                    .into(),
             });
         }
         Ok(config)
     }
+}
+
+/// `NOTIFIED_JOB`, checked against the build's jobs now: a deployment
+/// whose input bucket names a job it cannot run fails to start, instead of
+/// failing every object dropped in.
+fn notified_job(jobs: &Registry, value: Option<String>) -> Result<JobSpec, ConfigError> {
+    let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
+        return Ok(JobSpec::default());
+    };
+    let refused = |reason: String| ConfigError {
+        name: "NOTIFIED_JOB",
+        value: value.clone(),
+        reason,
+    };
+    let text = value.trim();
+    if !text.starts_with('{') {
+        let spec = JobSpec::named(text);
+        jobs.job(&spec).map_err(|e| refused(e.to_string()))?;
+        return Ok(spec);
+    }
+    let spec: JobSpec = serde_json::from_str(text).map_err(|e| {
+        refused(format!(
+            "must be a job's name, or a job as JSON like \
+             {{\"name\": \"sum-by\", \"params\": {{\"by\": \"region\"}}}}: {e}"
+        ))
+    })?;
+    jobs.job(&spec).map_err(|e| refused(e.to_string()))?;
+    Ok(spec)
 }
 
 /// The largest value a setting may take.
@@ -197,22 +237,41 @@ mod tests {
 
     #[test]
     fn reads_overrides_and_refuses_nonsense() {
-        let cfg = Config::from_lookup(|n| (n == "FAN_IN").then(|| "7".to_string())).expect("valid");
+        let cfg = Config::from_lookup(Registry::shipped(), |n| {
+            (n == "FAN_IN").then(|| "7".to_string())
+        })
+        .expect("valid");
         assert_eq!(cfg.fan_in, 7);
         assert_eq!(cfg.chunk_size, Config::default().chunk_size);
-        let err = Config::from_lookup(|n| (n == "FAN_IN").then(|| "1".to_string()))
-            .expect_err("fan-in 1 is refused");
+        let err = Config::from_lookup(Registry::shipped(), |n| {
+            (n == "FAN_IN").then(|| "1".to_string())
+        })
+        .expect_err("fan-in 1 is refused");
         assert!(err.to_string().contains("FAN_IN"));
-        assert!(Config::from_lookup(|n| (n == "CHUNK_SIZE").then(|| "x".to_string())).is_err());
-        assert!(Config::from_lookup(|n| (n == "CHUNK_SIZE").then(|| "0".to_string())).is_err());
+        assert!(
+            Config::from_lookup(Registry::shipped(), |n| (n == "CHUNK_SIZE")
+                .then(|| "x".to_string()))
+            .is_err()
+        );
+        assert!(
+            Config::from_lookup(Registry::shipped(), |n| (n == "CHUNK_SIZE")
+                .then(|| "0".to_string()))
+            .is_err()
+        );
         let too_big = (MAX_CHUNK_SIZE + 1).to_string();
-        let err = Config::from_lookup(|n| (n == "CHUNK_SIZE").then(|| too_big.clone()))
-            .expect_err("a chunk that cannot fit one message is refused");
+        let err = Config::from_lookup(Registry::shipped(), |n| {
+            (n == "CHUNK_SIZE").then(|| too_big.clone())
+        })
+        .expect_err("a chunk that cannot fit one message is refused");
         assert!(
             err.to_string().contains(&MAX_CHUNK_SIZE.to_string()),
             "{err}"
         );
-        let range = |v: u64| Config::from_lookup(|n| (n == "RANGE_BYTES").then(|| v.to_string()));
+        let range = |v: u64| {
+            Config::from_lookup(Registry::shipped(), |n| {
+                (n == "RANGE_BYTES").then(|| v.to_string())
+            })
+        };
         assert_eq!(
             range(MAX_RANGE_BYTES).expect("the largest").range_bytes,
             MAX_RANGE_BYTES
@@ -225,10 +284,12 @@ mod tests {
              25165824 (24 MiB): a batch of larger ranges may not be read within times_two's \
              timeout at a 512 MB function's CPU share (docs/limits.md)"
         );
-        let cfg = Config::from_lookup(|n| (n == "MAX_RECEIVE_COUNT").then(|| "3".to_string()))
-            .expect("valid");
+        let cfg = Config::from_lookup(Registry::shipped(), |n| {
+            (n == "MAX_RECEIVE_COUNT").then(|| "3".to_string())
+        })
+        .expect("valid");
         assert_eq!(cfg.max_receive_count, 3);
-        let late = Config::from_lookup(|n| match n {
+        let late = Config::from_lookup(Registry::shipped(), |n| match n {
             "ARRAY_DEADLINE_SECONDS" => Some("7200".into()),
             "SCRATCHPAD_TTL_SECONDS" => Some("3600".into()),
             _ => None,
@@ -237,6 +298,44 @@ mod tests {
         assert!(
             late.to_string().contains("ARRAY_DEADLINE_SECONDS"),
             "{late}"
+        );
+    }
+
+    #[test]
+    fn the_notified_job_is_read_as_json_and_checked_against_the_build() {
+        let with = |value: &str| {
+            let value = value.to_string();
+            Config::from_lookup(Registry::shipped(), move |n| {
+                (n == "NOTIFIED_JOB").then(|| value.clone())
+            })
+        };
+        assert_eq!(with("").expect("unset").notified_job, JobSpec::default());
+        let stats = with(r#"{"name": "stats"}"#).expect("stats");
+        assert_eq!(stats.notified_job, JobSpec::named("stats"));
+        assert_eq!(
+            with(" stats ").expect("a name").notified_job,
+            JobSpec::named("stats")
+        );
+        let by = with(r#"{"name": "sum-by", "params": {"by": "region"}}"#).expect("sum-by");
+        assert_eq!(
+            by.notified_job.key_column(),
+            Some(packet::job::ColumnName::Name("region"))
+        );
+        assert_eq!(
+            with("sum-by").expect_err("no key").to_string(),
+            r#"environment variable NOTIFIED_JOB="sum-by" is not valid: job sum-by: needs "by": the column to group by, a header name or a 0-based index"#
+        );
+        assert_eq!(
+            with(r#"{"name": "median"}"#)
+                .expect_err("unknown")
+                .to_string(),
+            r#"environment variable NOTIFIED_JOB="{\"name\": \"median\"}" is not valid: no job is called "median"; this deployment runs stats, sum, sum-by"#
+        );
+        assert_eq!(
+            with(r#"{"name": "stats""#)
+                .expect_err("not JSON")
+                .to_string(),
+            r#"environment variable NOTIFIED_JOB="{\"name\": \"stats\"" is not valid: must be a job's name, or a job as JSON like {"name": "sum-by", "params": {"by": "region"}}: EOF while parsing an object at line 1 column 16"#
         );
     }
 }

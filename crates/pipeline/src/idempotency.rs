@@ -76,7 +76,26 @@ pub struct Idempotency {
 /// `ApiAuth=NONE` every caller shares one key scope: a body crafted to
 /// collide must not be answered with someone else's array.
 pub(crate) fn fingerprint(body: &str) -> String {
-    let digest = Sha256::digest(body.as_bytes());
+    hex_digest(&[body.as_bytes()])
+}
+
+/// The fingerprint of `body` run by `job`: the body's alone for the
+/// default job (so keys the adder stored before jobs still match), else
+/// the job's JSON, a line break and the body. A valid body starts with `[`
+/// or white space, the job's JSON with `{`: no two requests share a text.
+pub(crate) fn fingerprint_with_job(body: &str, job: &packet::job::JobSpec) -> String {
+    if job.is_default() {
+        return fingerprint(body);
+    }
+    hex_digest(&[job.to_json().as_bytes(), b"\n", body.as_bytes()])
+}
+
+fn hex_digest(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    let digest = hasher.finalize();
     let mut hex = String::with_capacity(7 + 2 * digest.len());
     hex.push_str("sha256:");
     for byte in digest {
@@ -135,5 +154,13 @@ mod tests {
         );
         assert_eq!(fingerprint("[1,2,3]"), fingerprint("[1,2,3]"));
         assert_ne!(fingerprint("[1,2,3]"), fingerprint("[1,2,4]"));
+        let stats = packet::job::JobSpec::named("stats");
+        let sum = packet::job::JobSpec::default();
+        assert_eq!(fingerprint_with_job("[1]", &sum), fingerprint("[1]"));
+        assert_ne!(fingerprint_with_job("[1]", &stats), fingerprint("[1]"));
+        assert_eq!(
+            fingerprint_with_job("[1]", &stats),
+            fingerprint("{\"name\":\"stats\"}\n[1]")
+        );
     }
 }

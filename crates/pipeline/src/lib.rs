@@ -36,5 +36,6 @@ pub use steps::{
 };
 pub use steps::{
     find_object, format_of_key, is_notification, object_created, object_source, submit_object,
-    Column, FormatName, FormatRequest, ObjectSubmitError, LINE_SCAN_LIMIT, MAX_RANGES,
+    submit_object_job, Column, FormatName, FormatRequest, ObjectJob, ObjectSubmitError,
+    LINE_SCAN_LIMIT, MAX_RANGES,
 };

@@ -168,7 +168,9 @@ async fn a_job_that_cannot_run_is_refused_before_anything_is_recorded() {
         unknown,
         Err(r#"no job is called "histogram"; this deployment runs stats, sum, sum-by"#.into())
     );
-    let keyed = submit_job(&ports, &config, "[1]", &JobSpec::named("sum-by"))
+    let mut sum_by = JobSpec::named("sum-by");
+    sum_by.params.insert("by".into(), serde_json::json!(0));
+    let keyed = submit_job(&ports, &config, "[1]", &sum_by)
         .await
         .map(|s| s.array_id)
         .map_err(refused);

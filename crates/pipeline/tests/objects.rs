@@ -584,10 +584,15 @@ async fn each_record_of_a_notification_is_handled_even_when_one_fails() {
         .expect("handled");
     assert_eq!(started.len(), 1, "the good object starts");
     drain(&backend, &config, false).await;
-    let found = pipeline::find_object(&backend.ports(), &bad, &bad_format)
-        .await
-        .expect("found")
-        .expect("a record");
+    let found = pipeline::find_object(
+        &backend.ports(),
+        &bad,
+        &bad_format,
+        &pipeline::ObjectJob::sum(),
+    )
+    .await
+    .expect("found")
+    .expect("a record");
     assert_eq!(found.status, Status::Failed);
     assert_eq!(found.failure.map(|f| f.kind), Some(FailureKind::BadData));
     let done = record(&backend, &started[0].array_id).await;

@@ -21,6 +21,7 @@ use crate::trace::Event;
 use crate::{Options, Reducer, RunReport};
 use futures::future::join_all;
 use futures::FutureExt;
+use packet::job::JobSpec;
 use packet::{MapMessage, ObjectRef, ObjectSource};
 use pipeline::hooked::Hooked;
 use pipeline::memory::{MemoryBackend, MemoryQueue};
@@ -218,8 +219,9 @@ impl<'a> World<'a> {
                     object: v[0].clone(),
                     size: o.content.bytes.len() as u64,
                     format: o.layout.format(),
+                    key_column: None,
                 }
-                .array_id()
+                .array_id(&JobSpec::default())
             })
             .collect();
         for (o, v) in params.objects.iter().zip(&versions) {
@@ -490,7 +492,9 @@ impl<'a> World<'a> {
         });
         let fut = async move {
             let submitted = match &key {
-                Some(key) => submit_with_key(&ports, &config, &body, Some(key)).await,
+                Some(key) => {
+                    submit_with_key(&ports, &config, &body, &JobSpec::default(), Some(key)).await
+                }
                 None => submit(&ports, &config, &body).await,
             };
             Output::Client(match submitted {

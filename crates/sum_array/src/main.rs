@@ -14,7 +14,8 @@ use lambda_http::Error;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     handlers::init_lambda_tracing();
-    let config = handlers::lambda::init_or_report(pipeline::Config::from_env()).await?;
+    let config =
+        handlers::lambda::init_or_report(pipeline::Config::from_env(jobs::registry())).await?;
     let ports = aws_ports::ports_from_env().await;
     lambda_http::run(handlers::router(ports, config)).await
 }

@@ -9,7 +9,8 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     handlers::init_lambda_tracing();
-    let config = handlers::lambda::init_or_report(pipeline::Config::from_env()).await?;
+    let config =
+        handlers::lambda::init_or_report(pipeline::Config::from_env(jobs::registry())).await?;
     let ports = aws_ports::ports_from_env().await;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let (ports, config) = (&ports, &config);

@@ -11,6 +11,7 @@ use crate::submit::{submit, wait, Api, Wait};
 use aws_ports::RequestCounter;
 use clap::Args;
 use local::{InProcess, Running};
+use packet::job::JobSpec;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -146,7 +147,7 @@ async fn client(
         };
         let (body, expected) = workload.array(i, size);
         let started = Instant::now();
-        let submitted = submit(api, body).await?;
+        let submitted = submit(api, body, &JobSpec::default()).await?;
         let posted = started.elapsed();
         let sum = wait(api, &submitted.array_id, how).await?;
         let done = started.elapsed();
@@ -389,7 +390,10 @@ mod tests {
         // pipeline idle, a hundred more GETs count nothing.
         let api = InProcess::new(&running);
         let (body, _) = workload.array(0, 3);
-        let id = submit(&api, body).await.expect("POST").array_id;
+        let id = submit(&api, body, &JobSpec::default())
+            .await
+            .expect("POST")
+            .array_id;
         wait(&api, &id, &how).await.expect("done");
         settle(&running, Kind::Memory).await;
         let before = running.tally.calls();

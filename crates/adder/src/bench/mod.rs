@@ -6,6 +6,7 @@
 //! sent (counted by an SDK interceptor, retries included) with an estimate of
 //! the bill at us-east-1 on-demand list prices ([`prices`]).
 
+mod direct;
 mod many;
 mod object;
 mod prices;
@@ -16,6 +17,7 @@ use crate::submit::{submit, wait, Wait};
 use aws_ports::RequestCounter;
 use clap::Args;
 use local::{BackendArgs, InProcess, Kind, Running};
+use packet::job::{JobSpec, KEY_PARAM};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -36,8 +38,78 @@ pub struct BenchArgs {
     /// sum it by byte ranges, as an S3 object (--range-bytes per range).
     #[arg(long, value_parser = crate::runner::files::format_parser(), conflicts_with = "arrays")]
     pub object: Option<pipeline::FormatName>,
+    /// The job run (one array or --object; --arrays runs `sum`). Its result
+    /// is checked against the job computed directly in this process. A
+    /// keyed job groups the --object csv file by its column 2, which holds
+    /// 100 distinct keys.
+    #[command(flatten)]
+    pub job: crate::job::JobArgs,
     #[command(flatten)]
     pub backend: BackendArgs,
+}
+
+impl BenchArgs {
+    /// The job to run: a keyed job's `by` is the generated CSV's key column
+    /// (2) unless given, and must be it.
+    fn job_spec(&self) -> Result<JobSpec, Error> {
+        let mut spec = self.job.spec();
+        if self.many.arrays.is_some() && !spec.is_default() {
+            return Err(Error::Input(
+                "--job runs one array or an --object; --arrays runs sum".into(),
+            ));
+        }
+        let keyed = jobs::registry().job(&spec).is_ok_and(|job| job.keyed());
+        if keyed {
+            let by = spec
+                .params
+                .entry(KEY_PARAM.to_string())
+                .or_insert(serde_json::json!(KEY_COLUMN));
+            if *by != serde_json::json!(KEY_COLUMN) && *by != serde_json::json!("2") {
+                return Err(Error::Input(format!(
+                    "the bench's CSV is id,number,key: group by column {KEY_COLUMN}, not {by}"
+                )));
+            }
+        }
+        Ok(spec)
+    }
+}
+
+/// The generated CSV's key column: `{i},{number},{i % KEYS}`.
+pub const KEY_COLUMN: u64 = 2;
+/// Distinct keys in the generated CSV.
+pub const KEYS: u64 = 100;
+
+/// What the pipeline must answer: the doubled sum, kept as an integer for
+/// `sum`, or another job's result computed directly.
+enum Expected {
+    Sum(i128),
+    Job(direct::Direct),
+}
+
+impl Expected {
+    fn new(spec: &JobSpec) -> Result<Expected, Error> {
+        match spec.is_default() {
+            true => Ok(Expected::Sum(0)),
+            false => Ok(Expected::Job(direct::Direct::new(spec)?)),
+        }
+    }
+
+    fn push(&mut self, number: u64, key: &str) -> Result<(), Error> {
+        match self {
+            Expected::Sum(total) => {
+                *total += number as i128;
+                Ok(())
+            }
+            Expected::Job(direct) => direct.push(number, key),
+        }
+    }
+
+    fn finish(self) -> Result<String, Error> {
+        match self {
+            Expected::Sum(total) => Ok((2 * total).to_string()),
+            Expected::Job(direct) => direct.finish(),
+        }
+    }
 }
 
 /// `n` deterministic integers 0..=9999 (short, so a million fit in
@@ -54,18 +126,28 @@ fn numbers(n: u64, seed: u64) -> impl Iterator<Item = u64> {
 
 /// A deterministic array of [`numbers`] and its exact doubled sum.
 fn array(n: u64, seed: u64) -> (String, i128) {
+    let mut total = Expected::Sum(0);
+    let body = array_for(n, seed, &mut total);
+    match total {
+        Expected::Sum(total) => (body, 2 * total),
+        Expected::Job(_) => (body, 0),
+    }
+}
+
+/// A deterministic array of [`numbers`], each also given to `expected`.
+fn array_for(n: u64, seed: u64, expected: &mut Expected) -> String {
     let mut body = String::with_capacity(n as usize * 5 + 2);
-    let mut total: i128 = 0;
     body.push('[');
     for (i, v) in numbers(n, seed).enumerate() {
-        total += v as i128;
+        // A job over an array has no key: nothing can fail here.
+        let _ = expected.push(v, "");
         if i > 0 {
             body.push(',');
         }
         let _ = write!(body, "{v}");
     }
     body.push(']');
-    (body, 2 * total)
+    body
 }
 
 /// Runs the benchmark; returns the report or why it failed.
@@ -73,20 +155,23 @@ pub async fn run(args: BenchArgs) -> Result<String, Error> {
     if args.many.arrays.is_some() {
         return many::run(&args).await;
     }
+    let job = args.job_spec()?;
     if let Some(format) = args.object {
-        return object::run(&args, format).await;
+        return object::run(&args, format, &job).await;
     }
     let stack = crate::runner::load_stack()?;
     let counter = RequestCounter::new();
     let running = local::start_counted(&args.backend, &stack, Some(&counter)).await?;
-    let (body, expected) = array(args.elements, args.seed);
-    let measured = measure(&args, &running, body).await?;
+    let mut expected = Expected::new(&job)?;
+    let body = array_for(args.elements, args.seed, &mut expected);
+    let expected = expected.finish()?;
+    let measured = measure(&args, &running, body, &job).await?;
     // The sum is readable before reduce has retired the root's children and
     // returned: that work belongs in the array's cost too.
     settle(&running, args.backend.backend).await;
-    if measured.sum != expected.to_string() {
+    if measured.sum != expected {
         return Err(Error::WrongSum(format!(
-            "wrong sum {}, expected {expected}",
+            "wrong result {}, expected {expected}",
             measured.sum
         )));
     }
@@ -107,12 +192,17 @@ pub struct Measured {
 }
 
 /// Submits `body` through the API's Router and waits for its sum, timing both.
-async fn measure(args: &BenchArgs, running: &Running, body: String) -> Result<Measured, Error> {
+async fn measure(
+    args: &BenchArgs,
+    running: &Running,
+    body: String,
+    job: &JobSpec,
+) -> Result<Measured, Error> {
     let api = InProcess::new(running);
     let how = waiting(args);
     let body_bytes = body.len();
     let started = Instant::now();
-    let submitted = submit(&api, body).await?;
+    let submitted = submit(&api, body, job).await?;
     let accepted_in = started.elapsed();
     let sum = wait(&api, &submitted.array_id, &how).await?;
     Ok(Measured {

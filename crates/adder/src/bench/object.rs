@@ -1,32 +1,40 @@
 //! `adder bench --object FORMAT`: the --elements numbers written to a file
 //! in that layout and summed by byte ranges, as an S3 object is.
 
-use super::{numbers, report, settle, waiting, BenchArgs, Measured};
+use super::{numbers, report, settle, waiting, BenchArgs, Expected, Measured, KEYS};
 use crate::error::Error;
 use crate::runner::files::Layout;
 use crate::submit::{submit_object, wait, Api};
 use aws_ports::RequestCounter;
-use handlers::wire::{ColumnText, ObjectRequest, SumView};
+use handlers::wire::{ColumnText, ObjectRequest, ParamsText, SumView};
 use local::{place_object, InProcess, Running};
+use packet::job::JobSpec;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use pipeline::FormatName;
+use std::fmt::Write as _;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Runs the object benchmark; returns the report.
-pub async fn run(args: &BenchArgs, format: FormatName) -> Result<String, Error> {
+pub async fn run(args: &BenchArgs, format: FormatName, job: &JobSpec) -> Result<String, Error> {
     let path = std::env::temp_dir().join(format!(
         "adder-bench-{}.{}",
         std::process::id(),
         extension(format)
     ));
-    let written = write_object(&path, format, args.elements, args.seed);
+    let mut expected = Expected::new(job)?;
+    let written = write_object(&path, format, args.elements, args.seed, &mut expected);
     let result = match written {
-        Ok(expected) => measure(args, format, &path, expected).await,
-        Err(source) => Err(Error::BenchFile {
+        Ok(()) => match expected.finish() {
+            Ok(expected) => measure(args, format, &path, &expected, job).await,
+            Err(e) => Err(e),
+        },
+        Err(WriteError::Io(source)) => Err(Error::BenchFile {
             path: path.display().to_string(),
             source,
         }),
+        Err(WriteError::Direct(e)) => Err(e),
     };
     let _ = std::fs::remove_file(&path);
     result
@@ -36,7 +44,8 @@ async fn measure(
     args: &BenchArgs,
     format: FormatName,
     path: &Path,
-    expected: i128,
+    expected: &str,
+    job: &JobSpec,
 ) -> Result<String, Error> {
     let stack = crate::runner::load_stack()?;
     let counter = RequestCounter::new();
@@ -54,7 +63,8 @@ async fn measure(
     let started = Instant::now();
     let (bucket, key) = place_object(&running, &args.backend, path).await?;
     let notified = running.input_bucket.is_some();
-    let starter = start(&api, &layout, &bucket, &key, notified).await?;
+    let request = crate::job::with_job(layout.request(&bucket, &key), job);
+    let starter = start(&api, &request, notified).await?;
     let accepted_in = started.elapsed();
     let sum = wait(&api, &starter.array_id, &waiting(args)).await?;
     if notified {
@@ -62,9 +72,9 @@ async fn measure(
     }
     let wall = started.elapsed();
     settle(&running, args.backend.backend).await;
-    if sum != expected.to_string() {
+    if sum != expected {
         return Err(Error::WrongSum(format!(
-            "wrong sum {sum}, expected {expected}"
+            "wrong result {sum}, expected {expected}"
         )));
     }
     let measured = Measured {
@@ -90,17 +100,10 @@ struct Starter {
 /// [`NOTIFICATION_WAIT`] (in process there is none). Not both at once: a
 /// POST while the array is pending sends all its ranges again, and each is
 /// read from S3 twice (GetObject 8 for 4 ranges, seen on moto).
-async fn start(
-    api: &InProcess,
-    layout: &Layout,
-    bucket: &str,
-    key: &str,
-    notified: bool,
-) -> Result<Starter, Error> {
-    let request = layout.request(bucket, key);
+async fn start(api: &InProcess, request: &ObjectRequest, notified: bool) -> Result<Starter, Error> {
     let deadline = Instant::now() + NOTIFICATION_WAIT;
     while notified && Instant::now() < deadline {
-        if let Some(array_id) = found(api, &request).await? {
+        if let Some(array_id) = found(api, request).await? {
             let by = "the upload's S3 notification (found by GET /sumObject)";
             return Ok(Starter {
                 array_id,
@@ -110,7 +113,7 @@ async fn start(
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let submitted = submit_object(api, &request).await?;
+    let submitted = submit_object(api, request).await?;
     Ok(Starter {
         array_id: submitted.array_id,
         by: "POST /sumObject",
@@ -146,6 +149,8 @@ fn query_of(request: &ObjectRequest) -> String {
         format,
         column,
         header,
+        job,
+        params,
     } = request;
     let mut pairs = vec![format!("bucket={bucket}"), format!("key={key}")];
     pairs.extend(version_id.iter().map(|v| format!("versionId={v}")));
@@ -155,6 +160,14 @@ fn query_of(request: &ObjectRequest) -> String {
         ColumnText::Name(name) => format!("column={name}"),
     }));
     pairs.extend(header.iter().map(|h| format!("header={h}")));
+    pairs.extend(job.iter().map(|j| format!("job={j}")));
+    pairs.extend(params.iter().map(|p| {
+        let text = match p {
+            ParamsText::Object(params) => serde_json::to_string(params).unwrap_or_default(),
+            ParamsText::Text(text) => text.clone(),
+        };
+        format!("params={}", utf8_percent_encode(&text, NON_ALPHANUMERIC))
+    }));
     format!("/sumObject?{}", pairs.join("&"))
 }
 
@@ -188,26 +201,45 @@ fn extension(format: FormatName) -> &'static str {
     }
 }
 
-/// Writes `n` numbers in `format` to `path` (CSV: an id column, then the
-/// number, no header); returns their exact doubled sum.
-fn write_object(path: &PathBuf, format: FormatName, n: u64, seed: u64) -> std::io::Result<i128> {
+enum WriteError {
+    Io(std::io::Error),
+    Direct(Error),
+}
+
+impl From<std::io::Error> for WriteError {
+    fn from(e: std::io::Error) -> WriteError {
+        WriteError::Io(e)
+    }
+}
+
+/// Writes `n` numbers in `format` to `path` (CSV: an id column, the number
+/// and a key of [`KEYS`] values, no header), each given to `expected`.
+fn write_object(
+    path: &PathBuf,
+    format: FormatName,
+    n: u64,
+    seed: u64,
+    expected: &mut Expected,
+) -> Result<(), WriteError> {
     let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    let mut total: i128 = 0;
     if format == FormatName::Json {
         out.write_all(b"[")?;
     }
+    let mut key = String::new();
     for (i, v) in numbers(n, seed).enumerate() {
-        total += v as i128;
+        key.clear();
+        let _ = write!(key, "{}", i as u64 % KEYS);
+        expected.push(v, &key).map_err(WriteError::Direct)?;
         match format {
             FormatName::Json if i > 0 => write!(out, ",{v}")?,
             FormatName::Json => write!(out, "{v}")?,
             FormatName::Lines => writeln!(out, "{v}")?,
-            FormatName::Csv => writeln!(out, "{i},{v}")?,
+            FormatName::Csv => writeln!(out, "{i},{v},{key}")?,
         }
     }
     if format == FormatName::Json {
         out.write_all(b"]")?;
     }
     out.flush()?;
-    Ok(2 * total)
+    Ok(())
 }

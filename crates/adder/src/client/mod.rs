@@ -111,6 +111,8 @@ pub enum Command {
         /// With --s3 and CSV: the object's first line is data, not a header.
         #[arg(long, requires = "s3")]
         no_header: bool,
+        #[command(flatten)]
+        job: crate::job::JobArgs,
         /// Wait for the sum, with a progress bar on stderr, and print it.
         #[arg(long)]
         wait: bool,
@@ -183,6 +185,7 @@ pub async fn run(command: Command) -> Result<(), Error> {
             version_id,
             no_header,
             column,
+            job,
             wait,
             timeout,
             api,
@@ -193,7 +196,8 @@ pub async fn run(command: Command) -> Result<(), Error> {
                 column,
                 no_header,
             };
-            let request = object_request(&url, version_id, &layout)?;
+            let request =
+                crate::job::with_job(object_request(&url, version_id, &layout)?, &job.spec());
             let client = api::Client::new(&api).await?;
             let submitted = submit::submit_object(&client, &request).await?;
             if wait {
@@ -214,11 +218,13 @@ pub async fn run(command: Command) -> Result<(), Error> {
             csv,
             column,
             header,
+            job,
             wait,
             timeout,
             api,
             ..
         } => {
+            let job = job.spec();
             if column.is_some() && csv.is_none() {
                 return Err(Error::Input("--column needs --csv or --s3".into()));
             }
@@ -230,10 +236,10 @@ pub async fn run(command: Command) -> Result<(), Error> {
             let client = api::Client::new(&api).await?;
             if wait {
                 let how = api::backing_off(Duration::from_secs(timeout));
-                let (_, sum) = submit::submit_and_wait(&client, body, &how).await?;
+                let (_, sum) = submit::submit_and_wait(&client, body, &job, &how).await?;
                 println!("{sum}");
             } else {
-                println!("{}", submit::submit(&client, body).await?.array_id);
+                println!("{}", submit::submit(&client, body, &job).await?.array_id);
             }
             Ok(())
         }

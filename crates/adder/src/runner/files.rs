@@ -70,6 +70,8 @@ impl Layout {
             format: format.map(|f| f.as_str().to_string()),
             column: self.column.clone().map(ColumnText::Name),
             header: self.no_header.then_some(false),
+            job: None,
+            params: None,
         }
     }
 }
@@ -78,6 +80,7 @@ impl Layout {
 pub async fn sum_file(
     path: &Path,
     layout: &Layout,
+    job: &packet::job::JobSpec,
     timeout: Duration,
     args: BackendArgs,
 ) -> Result<(), Error> {
@@ -85,7 +88,8 @@ pub async fn sum_file(
     let running = local::start(&args, &stack).await?;
     let (bucket, key) = place_object(&running, &args, path).await?;
     let api = InProcess::new(&running);
-    let submitted = submit_object(&api, &layout.request(&bucket, &key)).await?;
+    let request = crate::job::with_job(layout.request(&bucket, &key), job);
+    let submitted = submit_object(&api, &request).await?;
     let how = Wait {
         timeout,
         first_poll: Duration::from_millis(5),

@@ -28,10 +28,12 @@ pub fn load_stack() -> Result<stack::Stack, Error> {
     }
 }
 
-/// `adder sum`: the array through the whole pipeline; prints its sum.
+/// `adder sum`: the array through the whole pipeline; prints its sum (or
+/// `job`'s result).
 pub async fn sum(
     numbers: Vec<String>,
     file: Option<PathBuf>,
+    job: &packet::job::JobSpec,
     timeout: Duration,
     args: BackendArgs,
 ) -> Result<(), Error> {
@@ -45,7 +47,7 @@ pub async fn sum(
         max_poll: Duration::from_millis(5),
         progress: false,
     };
-    let (_, sum) = submit_and_wait(&InProcess::new(&running), body, &how).await?;
+    let (_, sum) = submit_and_wait(&InProcess::new(&running), body, job, &how).await?;
     println!("{sum}");
     Ok(())
 }

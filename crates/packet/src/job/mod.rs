@@ -26,7 +26,10 @@ mod sum;
 mod sum_by;
 
 pub use laws::check_laws;
-pub use registry::{no_params, AnyJob, JobSpec, NamedJob, Registry, SpecError, Stored};
+pub use registry::{
+    no_params, AnyJob, ColumnName, JobSpec, NamedJob, Registry, SpecError, Stored, KEY_PARAM,
+    MAX_SPEC_BYTES,
+};
 pub use stats::{Stats, StatsAcc, StatsValue};
 pub use sum::Sum;
 pub use sum_by::{Group, SumBy, MAX_GROUPS, MAX_KEY_BYTES};

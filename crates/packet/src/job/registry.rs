@@ -36,6 +36,39 @@ impl JobSpec {
     pub fn is_default(&self) -> bool {
         *self == JobSpec::default()
     }
+
+    /// A keyed job's key column as the submission named it (its
+    /// [`KEY_PARAM`] parameter): a 0-based index or a header name.
+    pub fn key_column(&self) -> Option<ColumnName<'_>> {
+        match self.params.get(KEY_PARAM)? {
+            serde_json::Value::String(name) => Some(ColumnName::Name(name)),
+            serde_json::Value::Number(n) => n
+                .as_u64()
+                .and_then(|i| usize::try_from(i).ok())
+                .map(ColumnName::Index),
+            _ => None,
+        }
+    }
+
+    /// The spec as one JSON text (what a record keeps, what an idempotency
+    /// fingerprint and an object's array id include).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The parameter that names a keyed job's key column.
+pub const KEY_PARAM: &str = "by";
+
+/// Largest job spec, as JSON: it is kept in the array's record, beside
+/// everything else under DynamoDB's 400 KB, and no job needs more.
+pub const MAX_SPEC_BYTES: usize = 4096;
+
+/// A CSV column a submission names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnName<'a> {
+    Index(usize),
+    Name(&'a str),
 }
 
 /// Why a submission's job was refused: a 4xx with this text.
@@ -224,6 +257,15 @@ impl Registry {
 
     /// The job `spec` names, set up with its parameters.
     pub fn job(&self, spec: &JobSpec) -> Result<Arc<dyn AnyJob>, SpecError> {
+        let size = spec.to_json().len();
+        if size > MAX_SPEC_BYTES {
+            return Err(SpecError::Params {
+                job: spec.name.clone(),
+                reason: format!(
+                    "its parameters take {size} bytes as JSON; at most {MAX_SPEC_BYTES} are accepted"
+                ),
+            });
+        }
         let configure = self
             .jobs
             .get(spec.name.as_str())
@@ -267,6 +309,6 @@ impl std::fmt::Debug for Registry {
 pub fn no_params(params: &BTreeMap<String, serde_json::Value>) -> Result<(), String> {
     match params.keys().next() {
         None => Ok(()),
-        Some(name) => Err(format!("takes no parameters, but was given {name:?}")),
+        Some(name) => Err(format!("takes no parameter {name:?}")),
     }
 }

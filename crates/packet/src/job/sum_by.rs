@@ -1,6 +1,6 @@
 //! `sum-by`: sum and count of a number column, grouped by a key column.
 
-use super::{no_params, Job, JobError, NamedJob, Record};
+use super::{no_params, Job, JobError, NamedJob, Record, KEY_PARAM};
 use crate::number::{Number, TextSum};
 use std::collections::{BTreeMap, HashMap};
 
@@ -150,8 +150,25 @@ fn check_groups(seen: usize) -> Result<(), JobError> {
 impl NamedJob for SumBy {
     const NAME: &'static str = "sum-by";
     const KEYED: bool = true;
+    /// `by`: the key column, a header name or a 0-based index (resolved
+    /// by the pipeline at submission, not here).
     fn configure(params: &BTreeMap<String, serde_json::Value>) -> Result<Self, String> {
-        no_params(params)?;
+        let mut rest = params.clone();
+        match rest.remove(KEY_PARAM) {
+            None => {
+                return Err(format!(
+                    "needs {KEY_PARAM:?}: the column to group by, a header name or a 0-based index"
+                ))
+            }
+            Some(serde_json::Value::String(_)) => {}
+            Some(serde_json::Value::Number(n)) if n.is_u64() => {}
+            Some(other) => {
+                return Err(format!(
+                    "{KEY_PARAM:?} must be a column name or a 0-based index, not {other}"
+                ))
+            }
+        }
+        no_params(&rest)?;
         Ok(SumBy)
     }
 }

@@ -301,6 +301,13 @@ pub fn line_of(offset: u64, reader: impl Read) -> io::Result<u64> {
 /// at most [`MAX_RECORD_BYTES`] are read). See [`column_index`] for what a
 /// header may look like.
 pub fn resolve_column(object: impl BufRead, name: &str) -> Result<usize, RangeError> {
+    let line = header_line(object)?;
+    column_index(&line, name).map_err(|reason| bad(0, reason))
+}
+
+/// An object's first line, for [`column_index`] (at most
+/// [`MAX_RECORD_BYTES`] are read): read once to resolve several names.
+pub fn header_line(object: impl BufRead) -> Result<Vec<u8>, RangeError> {
     let mut line = Vec::new();
     let limit = MAX_RECORD_BYTES as u64 + 1;
     object
@@ -310,7 +317,7 @@ pub fn resolve_column(object: impl BufRead, name: &str) -> Result<usize, RangeEr
     if line.len() > MAX_RECORD_BYTES && line.last() != Some(&b'\n') {
         return Err(bad(0, BadData::TooLong));
     }
-    column_index(&line, name).map_err(|reason| bad(0, reason))
+    Ok(line)
 }
 
 /// A range's accepted records, folded by a job.

@@ -9,7 +9,7 @@ mod submit;
 pub use map::{times_two, MapOutcome};
 pub use object::{
     find_object, format_of_key, is_notification, object_created, object_source, submit_object,
-    Column, FormatName, FormatRequest, ObjectSubmitError, MAX_RANGES,
+    submit_object_job, Column, FormatName, FormatRequest, ObjectJob, ObjectSubmitError, MAX_RANGES,
 };
 pub use range::LINE_SCAN_LIMIT;
 pub use reduce::{reduce, reduce_batch, ReduceOutcome, RETRIGGER_MARGIN_MS};

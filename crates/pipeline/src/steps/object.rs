@@ -15,7 +15,8 @@ use super::{StepError, Submitted};
 use crate::config::Config;
 use crate::ports::ObjectError;
 use crate::ports::{Failure, FailureKind, PortError, Ports, SumRecord};
-use packet::ranges::{resolve_column, Format};
+use packet::job::{ColumnName, JobSpec, SpecError};
+use packet::ranges::{column_index, header_line, Format, RangeError};
 use packet::{NodeId, ObjectRef, ObjectSource, RangeMessage};
 use serde::Deserialize;
 
@@ -113,24 +114,80 @@ impl FormatRequest {
         }
     }
 
-    /// The format, when it is known without reading the object; else the
-    /// CSV column name (and header flag) to look up in its header line.
-    fn known(&self) -> Result<Format, (&str, bool)> {
+    /// The format and key column, when they are known without reading the
+    /// object (no column is given by name).
+    fn known(&self, job: &ObjectJob) -> Option<(Format, Option<usize>)> {
+        let index = |c: &Column| match c {
+            Column::Index(i) => Some(*i),
+            Column::Name(_) => None,
+        };
+        let key = match &job.key {
+            Some(key) => Some(index(key)?),
+            None => None,
+        };
         match self {
-            FormatRequest::JsonArray => Ok(Format::JsonArray),
-            FormatRequest::Lines => Ok(Format::Lines),
-            FormatRequest::Csv {
-                column: Column::Index(column),
-                header,
-            } => Ok(Format::Csv {
-                column: *column,
-                header: *header,
-            }),
-            FormatRequest::Csv {
-                column: Column::Name(name),
-                header,
-            } => Err((name, *header)),
+            FormatRequest::JsonArray => Some((Format::JsonArray, None)),
+            FormatRequest::Lines => Some((Format::Lines, None)),
+            FormatRequest::Csv { column, header } => Some((
+                Format::Csv {
+                    column: index(column)?,
+                    header: *header,
+                },
+                key,
+            )),
         }
+    }
+}
+
+/// The job an object array runs, checked against the build's jobs when it
+/// was made: its spec, and a keyed job's key column as the client named it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectJob {
+    pub spec: JobSpec,
+    key: Option<Column>,
+}
+
+impl ObjectJob {
+    /// The adder's `sum`.
+    pub fn sum() -> ObjectJob {
+        ObjectJob {
+            spec: JobSpec::default(),
+            key: None,
+        }
+    }
+
+    /// The job `spec` names, if this build runs it with its parameters over
+    /// `format`: a keyed job (`sum-by`) takes CSV only.
+    pub fn checked(
+        config: &Config,
+        spec: &JobSpec,
+        format: &FormatRequest,
+    ) -> Result<ObjectJob, SpecError> {
+        let job = config.jobs.job(spec)?;
+        if !job.keyed() {
+            return Ok(ObjectJob {
+                spec: spec.clone(),
+                key: None,
+            });
+        }
+        let refused = |reason: &str| SpecError::Params {
+            job: spec.name.clone(),
+            reason: reason.to_string(),
+        };
+        if !matches!(format, FormatRequest::Csv { .. }) {
+            return Err(refused(
+                "groups by a CSV column, so it takes CSV objects only (format csv)",
+            ));
+        }
+        let key = match spec.key_column() {
+            Some(ColumnName::Index(i)) => Column::Index(i),
+            Some(ColumnName::Name(name)) => Column::parse(name),
+            None => return Err(refused("needs \"by\": the column to group by")),
+        };
+        Ok(ObjectJob {
+            spec: spec.clone(),
+            key: Some(key),
+        })
     }
 }
 
@@ -156,6 +213,10 @@ pub enum ObjectSubmitError {
     /// 503.
     #[error("could not record or enqueue the array: {0}")]
     Port(#[from] PortError),
+    /// 400: a job this build does not run, parameters it refuses, or an
+    /// input it does not take.
+    #[error(transparent)]
+    Job(#[from] SpecError),
 }
 
 /// An object that can never be summed as asked, found out at submission:
@@ -190,6 +251,7 @@ async fn resolve(
     ports: &Ports,
     object: &ObjectRef,
     format: &FormatRequest,
+    job: &ObjectJob,
 ) -> Result<Resolved, ObjectSubmitError> {
     let info = match ports.objects.head(object).await {
         Ok(info) => info,
@@ -202,7 +264,7 @@ async fn resolve(
                 ..object.clone()
             };
             return Ok(Resolved::Unstartable(Unstartable {
-                array_id: unstarted_id(&key, None, format),
+                array_id: unstarted_id(&key, None, format, &job.spec),
                 error: e.into(),
                 source: None,
             }));
@@ -214,20 +276,21 @@ async fn resolve(
         etag: info.etag.or_else(|| object.etag.clone()),
         ..object.clone()
     };
-    match resolve_format(ports, &pinned, info.size, format).await {
-        Ok(resolved) => Ok(Resolved::Source(ObjectSource {
+    match resolve_format(ports, &pinned, info.size, format, job).await {
+        Ok((resolved, key_column)) => Ok(Resolved::Source(ObjectSource {
             object: pinned,
             size: info.size,
             format: resolved,
+            key_column,
         })),
         Err(e @ ObjectSubmitError::Format(_)) => Ok(Resolved::Unstartable(Unstartable {
-            array_id: unstarted_id(&pinned, Some(info.size), format),
+            array_id: unstarted_id(&pinned, Some(info.size), format, &job.spec),
             error: e,
             source: None,
         })),
         Err(ObjectSubmitError::Object(e)) if never_passes(&e) => {
             Ok(Resolved::Unstartable(Unstartable {
-                array_id: unstarted_id(&pinned, Some(info.size), format),
+                array_id: unstarted_id(&pinned, Some(info.size), format, &job.spec),
                 error: e.into(),
                 source: None,
             }))
@@ -239,7 +302,12 @@ async fn resolve(
 /// The id of the record of an object whose array could not even be named
 /// (its version, or its CSV column's index, is unknown): a name-based UUID
 /// of what is known, in a namespace of its own, so it is no array's id.
-fn unstarted_id(object: &ObjectRef, size: Option<u64>, format: &FormatRequest) -> String {
+fn unstarted_id(
+    object: &ObjectRef,
+    size: Option<u64>,
+    format: &FormatRequest,
+    job: &JobSpec,
+) -> String {
     let format = match format {
         FormatRequest::JsonArray => serde_json::json!("json"),
         FormatRequest::Lines => serde_json::json!("lines"),
@@ -251,7 +319,7 @@ fn unstarted_id(object: &ObjectRef, size: Option<u64>, format: &FormatRequest) -
             serde_json::json!(["csv", column, header])
         }
     };
-    let name = serde_json::json!([
+    let mut name = serde_json::json!([
         object.bucket,
         object.key,
         object.version_id,
@@ -259,6 +327,9 @@ fn unstarted_id(object: &ObjectRef, size: Option<u64>, format: &FormatRequest) -
         size,
         format,
     ]);
+    if let (false, serde_json::Value::Array(parts)) = (job.is_default(), &mut name) {
+        parts.push(serde_json::json!(job));
+    }
     uuid::Uuid::new_v5(&UNSTARTED_NAMESPACE, name.to_string().as_bytes()).to_string()
 }
 
@@ -271,8 +342,9 @@ pub async fn object_source(
     ports: &Ports,
     object: &ObjectRef,
     format: &FormatRequest,
+    job: &ObjectJob,
 ) -> Result<ObjectSource, ObjectSubmitError> {
-    match resolve(ports, object, format).await? {
+    match resolve(ports, object, format, job).await? {
         Resolved::Source(source) => Ok(source),
         Resolved::Unstartable(u) => Err(u.error),
     }
@@ -286,9 +358,10 @@ pub async fn find_object(
     ports: &Ports,
     object: &ObjectRef,
     format: &FormatRequest,
+    job: &ObjectJob,
 ) -> Result<Option<SumRecord>, ObjectSubmitError> {
-    match resolve(ports, object, format).await? {
-        Resolved::Source(source) => Ok(super::get_sum(ports, &source.array_id()).await?),
+    match resolve(ports, object, format, job).await? {
+        Resolved::Source(source) => Ok(super::get_sum(ports, &source.array_id(&job.spec)).await?),
         Resolved::Unstartable(u) => match super::get_sum(ports, &u.array_id).await? {
             Some(record) => Ok(Some(record)),
             None => Err(u.error),
@@ -296,14 +369,25 @@ pub async fn find_object(
     }
 }
 
-/// Starts (or finds) the computation of `object` in `format`.
+/// Starts (or finds) the sum of `object` in `format`.
 pub async fn submit_object(
     ports: &Ports,
     config: &Config,
     object: &ObjectRef,
     format: &FormatRequest,
 ) -> Result<Submitted, ObjectSubmitError> {
-    match start(ports, config, object, format).await? {
+    submit_object_job(ports, config, object, format, &ObjectJob::sum()).await
+}
+
+/// Starts (or finds) the computation of `job` over `object` in `format`.
+pub async fn submit_object_job(
+    ports: &Ports,
+    config: &Config,
+    object: &ObjectRef,
+    format: &FormatRequest,
+    job: &ObjectJob,
+) -> Result<Submitted, ObjectSubmitError> {
+    match start(ports, config, object, format, job).await? {
         Ok(submitted) => Ok(submitted),
         Err(u) => Err(u.error),
     }
@@ -316,8 +400,9 @@ async fn start(
     config: &Config,
     object: &ObjectRef,
     format: &FormatRequest,
+    job: &ObjectJob,
 ) -> Result<Result<Submitted, Unstartable>, ObjectSubmitError> {
-    let source = match resolve(ports, object, format).await? {
+    let source = match resolve(ports, object, format, job).await? {
         Resolved::Source(source) => source,
         Resolved::Unstartable(u) => return Ok(Err(u)),
     };
@@ -327,7 +412,7 @@ async fn start(
         .map_err(|e| PortError::Rejected(e.to_string()))?;
     if tree.leaves() > MAX_RANGES {
         return Ok(Err(Unstartable {
-            array_id: source.array_id(),
+            array_id: source.array_id(&job.spec),
             error: ObjectSubmitError::TooLarge {
                 size: info_size,
                 ranges: tree.leaves(),
@@ -336,11 +421,12 @@ async fn start(
             source: Some(source),
         }));
     }
-    let array_id = source.array_id();
+    let array_id = source.array_id(&job.spec);
     let mut record = new_record(&array_id, tree.array_length(), config, ports.clock.now_ms());
     record.chunk_size = config.range_bytes;
     record.element_count = None;
     record.source = Some(source.clone());
+    record.job = job.spec.clone();
     let record = match record_and_send(ports, record, &source).await {
         Ok(record) => record,
         Err(e) => {
@@ -384,6 +470,13 @@ fn failure_of(object: &ObjectRef, config: &Config, error: &ObjectSubmitError) ->
                 config.input_csv_column
             ),
         ),
+        ObjectSubmitError::Job(why) => Failure::new(
+            FailureKind::BadData,
+            format!(
+                "{object} cannot be run by the input bucket's job (NOTIFIED_JOB): {why}; \
+                 submit it with POST /sumObject naming a job that takes it"
+            ),
+        ),
         ObjectSubmitError::TooLarge { .. } => Failure::new(
             FailureKind::Unreadable,
             format!("{object} cannot be summed: {error}; split it into smaller objects"),
@@ -401,6 +494,7 @@ async fn record_unstartable(
     config: &Config,
     object: &ObjectRef,
     unstartable: &Unstartable,
+    job: &ObjectJob,
 ) -> Result<(), PortError> {
     let failure = failure_of(object, config, &unstartable.error);
     let length = match &unstartable.source {
@@ -413,6 +507,7 @@ async fn record_unstartable(
     record.chunk_size = config.range_bytes;
     record.element_count = None;
     record.source = unstartable.source.clone();
+    record.job = job.spec.clone();
     insert_own_or_existing(ports, record).await?;
     super::submit::record_failure(ports, &unstartable.array_id, &failure).await
 }
@@ -460,36 +555,67 @@ async fn send_ranges(
     ports.times_two_queue.send(bodies).await
 }
 
-/// The format with its CSV column as an index, reading the header line for
-/// a column given by name.
+/// The format with its CSV columns (the numbers', a keyed job's key) as
+/// indexes, reading the header line once for columns given by name.
 async fn resolve_format(
     ports: &Ports,
     object: &ObjectRef,
     size: u64,
     format: &FormatRequest,
-) -> Result<Format, ObjectSubmitError> {
-    let (name, header) = match format.known() {
-        Ok(known) => return Ok(known),
-        Err((name, header)) => (name.to_string(), header),
+    job: &ObjectJob,
+) -> Result<(Format, Option<usize>), ObjectSubmitError> {
+    if let Some(known) = format.known(job) {
+        return Ok(known);
+    }
+    let FormatRequest::Csv { column, header } = format else {
+        return Err(PortError::Rejected("only a CSV column has a name".into()).into());
     };
+    let header = *header;
+    let first_name = [Some(column), job.key.as_ref()]
+        .into_iter()
+        .flatten()
+        .find_map(|c| match c {
+            Column::Name(name) => Some(name.as_str()),
+            Column::Index(_) => None,
+        })
+        .unwrap_or_default();
     if !header || size == 0 {
         return Err(ObjectSubmitError::Format(format!(
-            "column {name:?} is named, but {object} has no header line to find it in"
+            "column {first_name:?} is named, but {object} has no header line to find it in"
         )));
     }
     let body = ports.objects.read_from(object, 0).await?;
-    let found = with_reader(body, move |r| resolve_column(r, &name)).await?;
-    match found {
-        Ok(column) => Ok(Format::Csv { column, header }),
+    let line = match with_reader(body, |r| header_line(r)).await? {
+        Ok(line) => line,
         // The header could not be read (a broken stream): retry, not a 422.
-        Err(e @ packet::ranges::RangeError::Read { .. }) => Err(ObjectSubmitError::Port(
-            PortError::Unavailable(format!("reading the header of {object}: {e}")),
-        )),
-        Err(e) => Err(ObjectSubmitError::Format(format!(
-            "{object} as {}: {e}",
-            format_name(Format::Csv { column: 0, header })
-        ))),
-    }
+        Err(e @ RangeError::Read { .. }) => {
+            return Err(ObjectSubmitError::Port(PortError::Unavailable(format!(
+                "reading the header of {object}: {e}"
+            ))))
+        }
+        Err(e) => return Err(not_in_header(object, header, e)),
+    };
+    let index = |c: &Column| match c {
+        Column::Index(i) => Ok(*i),
+        Column::Name(name) => column_index(&line, name).map_err(|reason| {
+            not_in_header(object, header, RangeError::BadData { offset: 0, reason })
+        }),
+    };
+    let key = job.key.as_ref().map(index).transpose()?;
+    Ok((
+        Format::Csv {
+            column: index(column)?,
+            header,
+        },
+        key,
+    ))
+}
+
+fn not_in_header(object: &ObjectRef, header: bool, e: RangeError) -> ObjectSubmitError {
+    ObjectSubmitError::Format(format!(
+        "{object} as {}: {e}",
+        format_name(Format::Csv { column: 0, header })
+    ))
 }
 
 /// The format of an object dropped in the input bucket, from its key:
@@ -583,7 +709,8 @@ pub async fn object_created(
             etag: record.s3.object.e_tag.as_ref().map(|e| quoted(e)),
         };
         let format = format_of_key(&object.key, config);
-        let handled = match start(ports, config, &object, &format).await {
+        let (job, started_or_not) = notified_start(ports, config, &object, &format).await;
+        let handled = match started_or_not {
             Ok(Ok(s)) => {
                 started.push(s);
                 Ok(())
@@ -591,9 +718,10 @@ pub async fn object_created(
             Ok(Err(unstartable)) => {
                 tracing::warn!(object = %object, array_id = %unstartable.array_id, error = %unstartable.error, "object cannot be summed; its failure is recorded");
                 let size = record.s3.object.size;
-                match record_unstartable(ports, config, &object, &unstartable).await {
+                match record_unstartable(ports, config, &object, &unstartable, &job).await {
                     Ok(()) => {
-                        fail_unsent(ports, config, &object, size, &format, &unstartable).await
+                        let (format, job) = (&format, &job);
+                        fail_unsent(ports, config, &object, size, format, job, &unstartable).await
                     }
                     Err(e) => Err(e),
                 }
@@ -601,7 +729,7 @@ pub async fn object_created(
             Err(ObjectSubmitError::Object(ObjectError::NotFound(_) | ObjectError::Changed(_))) => {
                 tracing::info!(object = %object, "object gone or replaced since its event; skipped");
                 let size = record.s3.object.size;
-                fail_replaced(ports, &object, size, &format).await
+                fail_replaced(ports, &object, size, &format, &job).await
             }
             Err(ObjectSubmitError::Object(ObjectError::Port(e)) | ObjectSubmitError::Port(e)) => {
                 Err(e)
@@ -619,6 +747,39 @@ pub async fn object_created(
     }
 }
 
+/// Starts a notified object with the input bucket's job (`NOTIFIED_JOB`);
+/// an object that job does not take (a keyed job's non-CSV object) cannot
+/// start, and is recorded failed like any other.
+async fn notified_start(
+    ports: &Ports,
+    config: &Config,
+    object: &ObjectRef,
+    format: &FormatRequest,
+) -> (
+    ObjectJob,
+    Result<Result<Submitted, Unstartable>, ObjectSubmitError>,
+) {
+    let spec = &config.notified_job;
+    match ObjectJob::checked(config, spec, format) {
+        Ok(job) => {
+            let started = start(ports, config, object, format, &job).await;
+            (job, started)
+        }
+        Err(e) => {
+            let unstartable = Unstartable {
+                array_id: unstarted_id(object, None, format, spec),
+                error: e.into(),
+                source: None,
+            };
+            let job = ObjectJob {
+                spec: spec.clone(),
+                key: None,
+            };
+            (job, Ok(Err(unstartable)))
+        }
+    }
+}
+
 /// The notified version is gone (deleted, or overwritten in a bucket
 /// without versions): if an earlier delivery recorded its array but died
 /// before sending every range, the array ends now rather than at its
@@ -629,24 +790,23 @@ async fn fail_replaced(
     object: &ObjectRef,
     size: Option<u64>,
     format: &FormatRequest,
+    job: &ObjectJob,
 ) -> Result<(), PortError> {
     // A column name was resolved from the header, which is gone.
-    let Ok(format) = format.known() else {
-        return Ok(());
-    };
-    let Some(size) = size else {
+    let (Some((format, key_column)), Some(size)) = (format.known(job), size) else {
         return Ok(());
     };
     let source = ObjectSource {
         object: object.clone(),
         size,
         format,
+        key_column,
     };
     let failure = Failure::new(
         FailureKind::Unreadable,
         format!("{object} was deleted or overwritten before its ranges were all enqueued; upload it again"),
     );
-    super::submit::record_failure(ports, &source.array_id(), &failure).await
+    super::submit::record_failure(ports, &source.array_id(&job.spec), &failure).await
 }
 
 /// An earlier delivery of the notification may have recorded the object's
@@ -661,17 +821,19 @@ async fn fail_unsent(
     object: &ObjectRef,
     size: Option<u64>,
     format: &FormatRequest,
+    job: &ObjectJob,
     unstartable: &Unstartable,
 ) -> Result<(), PortError> {
-    let (Ok(format), Some(size)) = (format.known(), size) else {
+    let (Some((format, key_column)), Some(size)) = (format.known(job), size) else {
         return Ok(());
     };
     let array_id = ObjectSource {
         object: object.clone(),
         size,
         format,
+        key_column,
     }
-    .array_id();
+    .array_id(&job.spec);
     if array_id == unstartable.array_id {
         return Ok(());
     }

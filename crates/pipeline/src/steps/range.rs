@@ -76,12 +76,12 @@ pub async fn map_range(
     deadline: Option<u64>,
 ) -> Result<Mapped, RangeFailure> {
     let range = m.range();
-    let (format, size) = (m.source.format, m.source.size);
+    let (format, size, key) = (m.source.format, m.source.size, m.source.key_column);
     let bytes = range.end - range.start;
     let summed = if range.start >= size {
         // The empty object's one range: nothing to fetch (S3 refuses a
         // range past the end), its reader decides what it is.
-        job.read_range(format, None, range.clone(), size, &mut &[][..])
+        job.read_range(format, key, range.clone(), size, &mut &[][..])
     } else {
         let body = ports
             .objects
@@ -90,9 +90,9 @@ pub async fn map_range(
         let (owned, job) = (range.clone(), Arc::clone(job));
         with_reader(body, move |r| match deadline {
             Some(deadline_ms) => {
-                job.read_range(format, None, owned, size, &mut Until::new(r, deadline_ms))
+                job.read_range(format, key, owned, size, &mut Until::new(r, deadline_ms))
             }
-            None => job.read_range(format, None, owned, size, r),
+            None => job.read_range(format, key, owned, size, r),
         })
         .await
         .map_err(RangeFailure::Retry)?

@@ -1,7 +1,7 @@
 //! `sum_array`: validate the body, record the array, fan its packets out.
 
 use crate::config::Config;
-use crate::idempotency::{fingerprint, Idempotency, IDEMPOTENCY_TTL_SECONDS};
+use crate::idempotency::{fingerprint_with_job, Idempotency, IDEMPOTENCY_TTL_SECONDS};
 use crate::ports::{
     check_message_sizes, Claimed, Failing, Failure, FailureKind, KeyClaim, PortError, Ports, Put,
     Status, SumRecord, FAILED_RECORD_RETENTION_SECONDS,
@@ -174,8 +174,8 @@ fn checked_elements<'b>(config: &Config, body: &'b str) -> Result<Vec<Cow<'b, st
     Ok(elements)
 }
 
-/// Like [`submit`], but with an `Idempotency-Key`: the first call starts the
-/// array, every later call with the same key and body (within
+/// Like [`submit_job`], but with an `Idempotency-Key`: the first call starts
+/// the array, every later call with the same key, body and job (within
 /// [`IDEMPOTENCY_TTL_SECONDS`]) answers with that same array instead of
 /// starting another.
 ///
@@ -190,18 +190,20 @@ pub async fn submit_with_key(
     ports: &Ports,
     config: &Config,
     body: &str,
+    job: &JobSpec,
     idempotency: Option<&Idempotency>,
 ) -> Result<Submitted, SubmitError> {
     let Some(idempotency) = idempotency else {
-        return submit(ports, config, body).await;
+        return submit_job(ports, config, body, job).await;
     };
     // Validate first: a refused body claims no key and records nothing.
+    let runs = array_job(config, job)?;
     let elements = checked_elements(config, body)?;
     let count = elements.len() as u64;
     let fresh_id = uuid::Uuid::new_v4().to_string();
     let now_ms = ports.clock.now_ms();
     let scoped = idempotency.key.scoped(&idempotency.caller);
-    let print = fingerprint(body);
+    let print = fingerprint_with_job(body, job);
     let claim = KeyClaim {
         key: &scoped,
         array_id: &fresh_id,
@@ -227,7 +229,8 @@ pub async fn submit_with_key(
     let record = match ports.sums.get(&array_id).await? {
         Some(existing) => existing,
         None => {
-            let record = new_record(&array_id, count, config, now_ms);
+            let mut record = new_record(&array_id, count, config, now_ms);
+            with_job(&mut record, job, runs.as_ref())?;
             packets(&record, &elements)?;
             match ports.sums.insert(&record).await? {
                 Put::Created => record,
