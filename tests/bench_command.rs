@@ -213,6 +213,67 @@ fn object_mode_sums_a_generated_file_by_ranges_in_every_format() {
     }
 }
 
+/// Every shipped job through the bench: its result checked against the job
+/// computed directly (sum-by over the generated CSV's 100 keys).
+#[test]
+fn jobs_are_benched_and_their_results_checked() {
+    let common = [
+        "--elements",
+        "20000",
+        "--range-bytes",
+        "8192",
+        "--fan-in",
+        "4",
+    ];
+    for (object, job) in [
+        (None, "stats"),
+        (Some("csv"), "stats"),
+        (Some("csv"), "sum-by"),
+    ] {
+        let mut args = common.to_vec();
+        if let Some(format) = object {
+            args.extend(["--object", format]);
+        }
+        args.extend(["--job", job]);
+        let report = bench(&args, &[]);
+        assert!(
+            line(&report, "job ").contains(&format!("\"name\":\"{job}\"")),
+            "{report}"
+        );
+        assert!(
+            line(&report, "result ").contains("exact, checked"),
+            "{report}"
+        );
+    }
+    let report = bench(
+        &[
+            "--elements",
+            "1000",
+            "--job",
+            "histogram",
+            "--param",
+            "bounds=[100,5000]",
+        ],
+        &[],
+    );
+    assert!(
+        line(&report, "result ").starts_with(r#"{"buckets":[{"from":null,"below":100,"count":"#),
+        "{report}"
+    );
+    let (code, _, err) = run_adder(
+        &[
+            "bench", "--object", "csv", "--job", "sum-by", "--param", "by=0",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("the bench's CSV is id,number,key: group by column 2, not 0"),
+        "{err}"
+    );
+}
+
 /// `--object lines --backend aws`: the generated file is uploaded to the
 /// input bucket on moto and summed exactly, every range read from S3.
 #[test]

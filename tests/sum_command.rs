@@ -12,6 +12,11 @@ fn sums_arguments_json_files_and_stdin() {
     assert_eq!(adder(&["sum", "1", "2", "3", "4", "5"], None).1, "30\n");
     assert_eq!(adder(&["sum", "[0.1, 0.2, 0.3]"], None).1, "1.2\n");
     assert_eq!(
+        adder(&["sum", "-5", "3"], None).1,
+        "-4\n",
+        "negative numbers need no --"
+    );
+    assert_eq!(
         adder(&["sum"], Some("[9007199254740993]")).1,
         "18014398509481986\n"
     );
@@ -50,6 +55,72 @@ fn bad_input_exits_2_with_the_reason() {
     let (code, _, err) = adder(&["sum"], Some("{"));
     assert_eq!(code, 2);
     assert!(err.contains("not valid JSON"), "{err}");
+}
+
+/// `--job` runs any job of the deployment's (crates/jobs) through the local
+/// runner: the shipped ones and the example histogram, which docs/jobs.md
+/// walks a user through writing.
+#[test]
+fn jobs_run_over_arguments_and_files() {
+    assert_eq!(
+        adder(
+            &["sum", "--job", "stats", "3", "-1.5", "10", "0.25", "7"],
+            None
+        )
+        .1,
+        "{\"count\":5,\"sum\":18.75,\"min\":-1.5,\"max\":10,\"mean\":3.75,\"meanExact\":true}\n"
+    );
+    assert_eq!(
+        adder(&["sum", "--job", "stats", "1", "2", "2"], None).1,
+        "{\"count\":3,\"sum\":5,\"min\":1,\"max\":2,\"mean\":1.6666666666666666666666666666666666667,\"meanExact\":false}\n"
+    );
+    assert_eq!(
+        adder(&["sum", "--job", "histogram", "--param", "bounds=[0,10]", "-1", "5", "15", "10"], None).1,
+        "{\"buckets\":[{\"from\":null,\"below\":0,\"count\":1},{\"from\":0,\"below\":10,\"count\":1},{\"from\":10,\"below\":null,\"count\":2}]}\n"
+    );
+    let sales = temp_file(
+        "sales.csv",
+        "region,amount\n\"north, east\",1.5\nsouth,2\n,4\nsouth,0.25\n",
+    );
+    let path = sales.to_string_lossy().to_string();
+    let args = [
+        "sum",
+        "--file",
+        &path,
+        "--column",
+        "amount",
+        "--job",
+        "sum-by",
+        "--param",
+        "by=region",
+        "--range-bytes",
+        "9",
+    ];
+    assert_eq!(
+        adder(&args, None).1,
+        "{\"groups\":[{\"key\":\"\",\"count\":1,\"sum\":4},{\"key\":\"north, east\",\"count\":1,\"sum\":1.5},{\"key\":\"south\",\"count\":2,\"sum\":2.25}]}\n"
+    );
+    let _ = std::fs::remove_file(sales);
+}
+
+#[test]
+fn a_job_that_cannot_run_exits_2_with_the_reason() {
+    let (code, out, err) = adder(&["sum", "--job", "median", "1"], None);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(
+        err.contains(
+            r#"no job is called "median"; this deployment runs histogram, stats, sum, sum-by"#
+        ),
+        "{err}"
+    );
+    let (code, _, err) = adder(&["sum", "--job", "stats", "--param", "bounds", "1"], None);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(
+            r#"invalid value 'bounds' for '--param <NAME=VALUE>': "bounds" is not NAME=VALUE"#
+        ),
+        "{err}"
+    );
 }
 
 /// A file of `text` in the temp dir, named for this test and `suffix`.

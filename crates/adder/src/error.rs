@@ -14,6 +14,13 @@ pub enum Error {
         help("give numbers (`1 2 3`), one JSON array (`'[1,2,3]'`), --file or --csv")
     )]
     Input(String),
+    /// A job the command cannot run as asked (`--job`, `--param`).
+    #[error("{0}")]
+    #[diagnostic(
+        code("adder::job"),
+        help("see docs/jobs.md for the jobs and their parameters")
+    )]
+    Job(String),
     #[error("template.yaml: {0}")]
     #[diagnostic(code("adder::template"))]
     Template(#[from] stack::StackError),
@@ -92,7 +99,7 @@ impl Error {
     /// The process's exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Input(_) => 2,
+            Error::Input(_) | Error::Job(_) => 2,
             Error::Refused { status, .. } if (400..500).contains(status) => 2,
             _ => 1,
         }

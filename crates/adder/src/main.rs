@@ -42,6 +42,7 @@ enum Command {
     /// Sums an array through the whole pipeline and prints the result.
     Sum {
         /// The numbers (`1 2 3`) or one JSON array (`'[1,2,3]'`); stdin when absent.
+        #[arg(allow_negative_numbers = true)]
         numbers: Vec<String>,
         /// Read the numbers from this file (`-` for stdin: a JSON array).
         #[arg(long, short)]

@@ -95,6 +95,7 @@ fn array_job(uri: &Uri) -> Result<packet::job::JobSpec, ApiError> {
                 "the query may name only job and params (?job=stats, \
                  ?job=histogram&params={{\"bounds\":[0,10]}}): {}",
                 e.body_text()
+                    .trim_start_matches("Failed to deserialize query string: ")
             ))
         })?;
     let params = query.params.map(crate::wire::ParamsText::Text);

@@ -23,7 +23,7 @@ impl Direct {
     pub fn new(spec: &JobSpec) -> Result<Direct, Error> {
         let job = jobs::registry()
             .job(spec)
-            .map_err(|e| Error::Input(e.to_string()))?;
+            .map_err(|e| Error::Job(e.to_string()))?;
         let total = mapped(&job, &mut std::iter::empty())?;
         Ok(Direct {
             job,

@@ -52,25 +52,27 @@ impl BenchArgs {
     /// The job to run: a keyed job's `by` is the generated CSV's key column
     /// (2) unless given, and must be it.
     fn job_spec(&self) -> Result<JobSpec, Error> {
-        let mut spec = self.job.spec();
+        let spec = self.job.spec();
         if self.many.arrays.is_some() && !spec.is_default() {
-            return Err(Error::Input(
+            return Err(Error::Job(
                 "--job runs one array or an --object; --arrays runs sum".into(),
             ));
         }
-        let keyed = jobs::registry().job(&spec).is_ok_and(|job| job.keyed());
-        if keyed {
-            let by = spec
-                .params
-                .entry(KEY_PARAM.to_string())
-                .or_insert(serde_json::json!(KEY_COLUMN));
-            if *by != serde_json::json!(KEY_COLUMN) && *by != serde_json::json!("2") {
-                return Err(Error::Input(format!(
-                    "the bench's CSV is id,number,key: group by column {KEY_COLUMN}, not {by}"
-                )));
-            }
+        let mut keyed = spec.clone();
+        let by = keyed
+            .params
+            .entry(KEY_PARAM.to_string())
+            .or_insert(serde_json::json!(KEY_COLUMN))
+            .clone();
+        if !jobs::registry().job(&keyed).is_ok_and(|job| job.keyed()) {
+            return Ok(spec);
         }
-        Ok(spec)
+        if by != serde_json::json!(KEY_COLUMN) && by != serde_json::json!("2") {
+            return Err(Error::Job(format!(
+                "the bench's CSV is id,number,key: group by column {KEY_COLUMN}, not {by}"
+            )));
+        }
+        Ok(keyed)
     }
 }
 

@@ -134,15 +134,33 @@ fn run_figures(args: &BenchArgs, running: &Running, measured: &Measured) -> Stri
     );
     let per_second = args.elements.max(1) as f64 / wall;
     let _ = writeln!(out, "elements per second   {per_second:.0}");
-    let _ = writeln!(
-        out,
-        "sum                   {} (exact, checked)",
-        measured.sum
-    );
+    let job = args.job.spec();
+    if job.is_default() {
+        let _ = writeln!(
+            out,
+            "sum                   {} (exact, checked)",
+            measured.sum
+        );
+    } else {
+        let _ = writeln!(out, "job                   {}", job.to_json());
+        let _ = writeln!(
+            out,
+            "result                {} (exact, checked)",
+            shortened(&measured.sum)
+        );
+    }
     if let Some(mb) = peak_rss_mb() {
         let _ = writeln!(out, "peak memory (RSS)     {mb:.1} MiB (whole process)");
     }
     out
+}
+
+/// A result of at most 200 characters, for one line of the report.
+fn shortened(result: &str) -> String {
+    match result.char_indices().nth(200) {
+        None => result.to_string(),
+        Some((cut, _)) => format!("{}… ({} bytes)", &result[..cut], result.len()),
+    }
 }
 
 /// Lambda's share of the bill: invocations and the GB-seconds they were busy.

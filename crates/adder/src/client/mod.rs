@@ -84,6 +84,7 @@ pub enum Command {
     Submit {
         /// The numbers (`1 2 3`) or one JSON array (`'[1,2,3]'`); stdin when
         /// absent (a JSON array, or numbers separated by spaces, commas or lines).
+        #[arg(allow_negative_numbers = true)]
         numbers: Vec<String>,
         /// Read the array from this file (`-` for stdin).
         #[arg(long, short, conflicts_with = "csv")]

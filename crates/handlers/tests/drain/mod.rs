@@ -8,7 +8,12 @@ use pipeline::{Config, Ports};
 /// Runs both queue handlers on `ports` until `b`'s queues are empty; every
 /// message must succeed.
 pub async fn drain(b: &MemoryBackend, ports: &Ports) {
-    let config = &Config::default();
+    drain_with(b, ports, &Config::default()).await
+}
+
+/// [`drain`] with the handlers running `config` (its jobs, its settings).
+#[allow(dead_code)] // Not every test file that shares this module uses it.
+pub async fn drain_with(b: &MemoryBackend, ports: &Ports, config: &Config) {
     b.drain(1_000, |stage, batch| async move {
         let event = sqs_event(&batch);
         let response = match stage {
