@@ -15,6 +15,14 @@ const PREFIX: &str = "objs";
 
 /// The server, and an S3 client signing as the test harness.
 async fn server(moto: &Moto) -> (Server, aws_sdk_s3::Client) {
+    server_with(moto, &[]).await
+}
+
+/// [`server`], its functions given `settings` (as template parameters would).
+async fn server_with(
+    moto: &Moto,
+    settings: &[(&'static str, String)],
+) -> (Server, aws_sdk_s3::Client) {
     let stack = stack::Stack::embedded().expect("template.yaml parses");
     let principals = iam::enforce(moto, &stack, PREFIX).expect("IAM users on moto");
     let extra = [
@@ -25,7 +33,7 @@ async fn server(moto: &Moto) -> (Server, aws_sdk_s3::Client) {
         "--fan-in",
         "4",
     ];
-    let server = Server::aws_iam(moto, &principals, PREFIX, &extra);
+    let server = Server::aws_iam_env(moto, &principals, PREFIX, &extra, settings);
     let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
     let harness = &principals.harness;
     let keys = aws_sdk_s3::config::Credentials::new(
@@ -58,6 +66,12 @@ async fn put(client: &aws_sdk_s3::Client, key: &str, text: String) {
 
 /// GET /sumObject for `key` until its array has ended; returns the record.
 async fn wait_for(server: &Server, key: &str, within: Duration) -> Value {
+    wait_for_job(server, key, &[], within).await
+}
+
+/// [`wait_for`] the array of `key` run by the job `job` names (`job`,
+/// `params` query pairs).
+async fn wait_for_job(server: &Server, key: &str, job: &[(&str, &str)], within: Duration) -> Value {
     let url = format!("{}/sumObject", server.base);
     let deadline = Instant::now() + within;
     loop {
@@ -66,6 +80,7 @@ async fn wait_for(server: &Server, key: &str, within: Duration) -> Value {
             .client
             .get(&url)
             .query(&[("bucket", bucket().as_str()), ("key", key)])
+            .query(job)
             .send()
             .await
             .expect("GET /sumObject");
@@ -181,4 +196,66 @@ async fn an_archived_file_fails_naming_its_storage_class() {
         )
     );
     server.assert_nothing_denied();
+}
+
+/// Rows of a sales CSV: `region,amount`, with quoted regions, an empty one,
+/// and amounts of several signs and scales.
+fn sales(rows: usize) -> (String, Vec<(String, String)>) {
+    let regions = ["north", "\"south, east\"", "", "west", "North"];
+    let mut text = String::from("region,amount\n");
+    let mut records = Vec::new();
+    for i in 0..rows {
+        let region = regions[i % regions.len()];
+        let amount = format!("{}.{:02}", i as i64 - 700, i % 100);
+        text.push_str(&format!("{region},{amount}\n"));
+        records.push((region.trim_matches('"').to_string(), amount));
+    }
+    (text, records)
+}
+
+/// `job` computed directly over `records` (number, key), as the API shows it.
+fn direct(spec: &packet::job::JobSpec, records: &[(String, String)]) -> Value {
+    let job = jobs::registry().job(spec).expect("a shipped job");
+    let mut all = records.iter().map(|(key, number)| packet::job::Record {
+        number,
+        key: Some(key),
+    });
+    let value = job.map_records(&mut all).expect("mapped");
+    serde_json::from_str(&job.show_stored(&value).expect("shown")).expect("JSON")
+}
+
+/// The input bucket's job (template parameter NotifiedJob) runs over every
+/// dropped object, with each function holding only its template actions:
+/// `stats` and `sum-by` over a CSV of 3,000 rows in ranges of 1,000 bytes,
+/// equal to the job computed directly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_input_buckets_job_runs_stats_and_sum_by_over_a_dropped_csv() {
+    let (text, records) = sales(3000);
+    let cases = [
+        ("stats", r#"{"name":"stats"}"#, vec![("job", "stats")]),
+        (
+            "sum-by",
+            r#"{"name":"sum-by","params":{"by":"region"}}"#,
+            vec![("job", "sum-by"), ("params", r#"{"by":"region"}"#)],
+        ),
+    ];
+    for (name, notified, query) in cases {
+        let moto = Moto::start();
+        let settings = [
+            ("NOTIFIED_JOB", notified.to_string()),
+            ("INPUT_CSV_COLUMN", "amount".to_string()),
+        ];
+        let (server, client) = server_with(&moto, &settings).await;
+        put(&client, "drop/sales.csv", text.clone()).await;
+        let done = wait_for_job(&server, "drop/sales.csv", &query, Duration::from_secs(120)).await;
+        assert_eq!(done["status"], "done", "{name}: {done}");
+        let spec: packet::job::JobSpec = serde_json::from_str(notified).expect("spec");
+        assert_eq!(
+            done["job"],
+            serde_json::to_value(&spec).expect("json"),
+            "{name}"
+        );
+        assert_eq!(done["result"], direct(&spec, &records), "{name}");
+        server.assert_nothing_denied();
+    }
 }

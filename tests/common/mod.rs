@@ -39,16 +39,26 @@ impl Server {
     /// and its poller sign as the function's own IAM user. Its log is watched:
     /// [`Server::wait`] fails at the first request IAM denied, naming it.
     pub fn aws_iam(moto: &Moto, principals: &Principals, prefix: &str, extra: &[&str]) -> Server {
+        Server::aws_iam_env(moto, principals, prefix, extra, &[])
+    }
+
+    /// [`Server::aws_iam`] with settings of the functions' own (such as
+    /// `NOTIFIED_JOB`) given in the environment, as a deployment's are.
+    pub fn aws_iam_env(
+        moto: &Moto,
+        principals: &Principals,
+        prefix: &str,
+        extra: &[&str],
+        settings: &[(&'static str, String)],
+    ) -> Server {
+        let mut env = principals.runner_env(moto);
+        env.extend(settings.iter().cloned());
         let log = std::env::temp_dir().join(format!(
             "adder-serve-{}-{prefix}-{}.log",
             std::process::id(),
             free_port()
         ));
-        Server::spawn(
-            &aws_args(moto, prefix, extra),
-            &principals.runner_env(moto),
-            Some(log),
-        )
+        Server::spawn(&aws_args(moto, prefix, extra), &env, Some(log))
     }
 
     pub fn start(args: &[&str], env: &[(&'static str, String)]) -> Server {
