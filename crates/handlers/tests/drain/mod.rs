@@ -7,6 +7,7 @@ use pipeline::{Config, Ports};
 
 /// Runs both queue handlers on `ports` until `b`'s queues are empty; every
 /// message must succeed.
+#[allow(dead_code)] // Not every test file that shares this module uses it.
 pub async fn drain(b: &MemoryBackend, ports: &Ports) {
     drain_with(b, ports, &Config::default()).await
 }
