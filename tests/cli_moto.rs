@@ -104,7 +104,8 @@ async fn submit_wait_get_pending_and_scratchpad() {
     let lines: String = (1..=100).map(|i| format!("{i}\n")).collect();
     assert_eq!(run(&["submit", "--wait"], Some(&lines)), "10100\n");
 
-    // A CSV column, by name and by index, from a file and from stdin.
+    // A CSV column, by name and by index, from a file and from stdin, read
+    // as an object would be (a header line unless --no-header).
     let csv = dir.join("sales.csv");
     std::fs::write(
         &csv,
@@ -114,7 +115,7 @@ async fn submit_wait_get_pending_and_scratchpad() {
     let csv_path = csv.to_string_lossy().to_string();
     assert_eq!(
         run(
-            &["submit", "--csv", &csv_path, "--column", "amount", "--wait"],
+            &["submit", "--file", &csv_path, "--column", "amount", "--wait"],
             None
         ),
         format!(
@@ -124,7 +125,7 @@ async fn submit_wait_get_pending_and_scratchpad() {
     );
     assert_eq!(
         run(
-            &["submit", "--csv", "-", "--column", "1", "--header", "--wait"],
+            &["submit", "--format", "csv", "--column", "1", "--wait"],
             Some("item,amount\na,4\nb,5\n")
         ),
         "18\n"
@@ -133,11 +134,14 @@ async fn submit_wait_get_pending_and_scratchpad() {
         &moto,
         &principals,
         &server,
-        &["submit", "--csv", &csv_path, "--column", "item"],
+        &["submit", "--file", &csv_path, "--column", "item"],
         None,
     );
     assert_eq!(code, 2, "a text column is refused before any request");
-    assert!(err.contains("CSV line 2, column item"), "{err}");
+    assert!(
+        err.contains(&format!("adder: {csv_path}: byte 12 (line 2): ")),
+        "the file, byte and line of the first bad record: {err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 
     // Unknown id: the API's 404 is exit code 2 with the API's reason.

@@ -52,9 +52,113 @@ fn bad_input_exits_2_with_the_reason() {
     let (code, _, err) = adder(&["sum", "[1, true]"], None);
     assert_eq!(code, 2);
     assert!(err.contains("element 1 is a boolean"), "{err}");
-    let (code, _, err) = adder(&["sum"], Some("{"));
+    let (code, _, err) = adder(&["sum"], Some("[1,\n2,x]"));
     assert_eq!(code, 2);
-    assert!(err.contains("not valid JSON"), "{err}");
+    assert_eq!(
+        err,
+        "adder: stdin: byte 6 (line 2): `x` is not a JSON number\n  help: give numbers \
+         (`1 2 3`), one JSON array (`'[1,2,3]'`), --file FILE, or pipe them in\n"
+    );
+}
+
+/// One grammar for every command: what `sum` reads, `submit` reads, with
+/// the same message for the same mistake (submit fails before sending).
+#[test]
+fn sum_and_submit_read_input_alike() {
+    let seq: String = (1..=10).map(|i| format!("{i}\n")).collect();
+    assert_eq!(
+        adder(&["sum"], Some(&seq)).1,
+        "110\n",
+        "seq 1 10 | adder sum"
+    );
+    assert_eq!(
+        adder(&["sum", "--file", "-", "--format", "lines"], Some("1\n2\n")).1,
+        "6\n"
+    );
+    assert_eq!(
+        adder(
+            &["sum", "--format", "csv", "--column", "b"],
+            Some("a,b\n1,2\n3,4\n")
+        )
+        .1,
+        "12\n"
+    );
+    let bad = temp_file("bad.json", "[1,\n2,x]");
+    let path = bad.to_string_lossy().to_string();
+    let said = format!("adder: {path}: byte 6 (line 2): `x` is not a JSON number\n");
+    for command in ["sum", "submit"] {
+        let (code, _, err) = adder(&[command, "--file", &path], None);
+        assert_eq!(code, 2, "{command}");
+        assert!(err.starts_with(&said), "{command}: {err}");
+    }
+    let quoted = temp_file("quoted.csv", "a\n\"1\n2\"\n");
+    let path = quoted.to_string_lossy().to_string();
+    for command in ["sum", "submit"] {
+        let (code, _, err) = adder(&[command, "--file", &path, "--format", "csv"], None);
+        assert_eq!(
+            code, 2,
+            "{command}: a line break inside quotes is refused: {err}"
+        );
+    }
+    let _ = std::fs::remove_file(bad);
+    let _ = std::fs::remove_file(quoted);
+}
+
+/// A bad local file summed by ranges names the file, not the object the
+/// runner made of it, with no log line before it and no colour codes.
+#[test]
+fn a_bad_local_file_fails_naming_the_file_alone() {
+    let bad = temp_file("bad.csv", "amount\n1\nx\n");
+    let path = bad.to_string_lossy().to_string();
+    let (code, out, err) = adder(&["sum", "--file", &path, "--column", "amount"], None);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(
+        err.starts_with("adder: array ") && err.ends_with(&format!(
+            "failed (bad_data): {path} is not valid CSV data: byte 9 (line 3): `x` is not a JSON number\n"
+        )),
+        "{err}"
+    );
+    assert!(
+        !err.contains("s3://") && !err.contains('\u{1b}') && !err.contains("WARN"),
+        "{err}"
+    );
+    let (_, _, logged) = common::run_adder(
+        &["sum", "--file", &path, "--column", "amount"],
+        &[("RUST_LOG", "warn".to_string())],
+        None,
+    );
+    assert!(
+        logged.contains("WARN"),
+        "asked for, warnings are logged: {logged}"
+    );
+    assert!(
+        !logged.contains('\u{1b}'),
+        "no colour codes off a terminal: {logged}"
+    );
+    let _ = std::fs::remove_file(bad);
+}
+
+#[test]
+fn flags_that_cannot_work_say_so() {
+    let (code, _, err) = adder(&["submit", "--api", "localhost:3000", "1"], None);
+    assert_eq!(
+        (code, err.as_str()),
+        (2, "adder: --api \"localhost:3000\" has no scheme: give the whole URL, like http://localhost:3000\n")
+    );
+    let big = format!("[{}]", vec!["1234567"; 800_000].join(","));
+    let (code, _, err) = adder(
+        &["submit", "--api", "http://127.0.0.1:9", "--file", "-"],
+        Some(&big),
+    );
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            2,
+            "adder: the array is 6400001 bytes as a request body; the API accepts at most 6225920 \
+             (it would answer 413)\n  help: sum it by byte ranges: `adder sum --file FILE`, or \
+             upload it and `adder submit --s3 s3://BUCKET/KEY`\n"
+        )
+    );
 }
 
 /// `--job` runs any job of the deployment's (crates/jobs) through the local
@@ -177,7 +281,11 @@ fn a_bad_file_fails_with_the_place_of_its_bad_record() {
     let file = temp_file("bad.txt", "1\n2\n\n3,5\n4\n");
     let path = file.to_string_lossy().to_string();
     let (code, out, err) = adder(&["sum", "--file", &path, "--range-bytes", "2"], None);
-    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(
+        (code, out.as_str()),
+        (2, ""),
+        "bad data is the user's to fix: exit 2"
+    );
     assert!(
         err.contains("bad_data") && err.contains("byte 5 (line 4)"),
         "{err}"

@@ -11,9 +11,13 @@ pub enum Error {
     #[error("{0}")]
     #[diagnostic(
         code("adder::input"),
-        help("give numbers (`1 2 3`), one JSON array (`'[1,2,3]'`), --file or --csv")
+        help("give numbers (`1 2 3`), one JSON array (`'[1,2,3]'`), --file FILE, or pipe them in")
     )]
     Input(String),
+    /// A flag's value that cannot be used as given (`--api localhost:3000`).
+    #[error("{0}")]
+    #[diagnostic(code("adder::usage"))]
+    Usage(String),
     /// A job the command cannot run as asked (`--job`, `--param`).
     #[error("{0}")]
     #[diagnostic(
@@ -43,6 +47,16 @@ pub enum Error {
         base: String,
         source: reqwest::Error,
     },
+    /// A body the API would refuse with 413, found before sending it.
+    #[error(
+        "the array is {bytes} bytes as a request body; the API accepts at most {limit} \
+         (it would answer 413)"
+    )]
+    #[diagnostic(
+        code("adder::too_large"),
+        help("sum it by byte ranges: `adder sum --file FILE`, or upload it and `adder submit --s3 s3://BUCKET/KEY`")
+    )]
+    TooLarge { bytes: usize, limit: usize },
     /// A non-200 answer; `why` is the API's `error` text.
     #[error("the API answered {status}: {why}")]
     #[diagnostic(code("adder::refused"))]
@@ -95,11 +109,16 @@ pub enum Error {
     NotNotified { seconds: u64 },
 }
 
+/// Failure kinds that say the data (or the job asked for) was wrong.
+const USERS_DATA: [&str; 4] = ["bad_data", "too_many_groups", "key_too_long", "job_failed"];
+
 impl Error {
     /// The process's exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Input(_) | Error::Job(_) => 2,
+            Error::Input(_) | Error::Usage(_) | Error::Job(_) | Error::TooLarge { .. } => 2,
+            // The data was the user's to fix, not the pipeline's.
+            Error::ArrayFailed { kind, .. } if USERS_DATA.contains(&kind.as_str()) => 2,
             Error::Refused { status, .. } if (400..500).contains(status) => 2,
             _ => 1,
         }
@@ -130,10 +149,86 @@ impl From<local::Error> for Error {
     }
 }
 
-/// Prints `error` as `adder: <what>`, then its help on a line of its own.
-pub fn report(error: &Error) {
-    eprintln!("adder: {error}");
-    if let Some(help) = error.help() {
-        eprintln!("  help: {help}");
+/// Prints `error` as `adder: <what>`, then its help on a line of its own:
+/// the variant's, or for a failed AWS call a hint at its likely cause.
+pub fn report(error: &Error, endpoint: Option<&str>) {
+    eprintln!("{}", text(error, endpoint));
+}
+
+/// What [`report`] prints.
+pub fn text(error: &Error, endpoint: Option<&str>) -> String {
+    let what = error.to_string();
+    let help = match error {
+        Error::Aws(_) | Error::Local(_) | Error::Admin(_) => aws_hint(&what, endpoint),
+        _ => error.help().map(|h| h.to_string()),
+    };
+    match help {
+        Some(help) => format!("adder: {what}\n  help: {help}"),
+        None => format!("adder: {what}"),
+    }
+}
+
+/// Why an AWS call likely failed, from what it said: nothing listening at
+/// the endpoint, or a stack or region that does not exist.
+fn aws_hint(what: &str, endpoint: Option<&str>) -> Option<String> {
+    let unreachable = ["dispatch failure", "Connection refused", "connect error"]
+        .iter()
+        .any(|s| what.contains(s));
+    if unreachable {
+        return Some(match endpoint {
+            Some(url) => format!(
+                "nothing answered at {url}: is moto running there? \
+                 (`.venv/bin/moto_server -H 127.0.0.1 -p 5000`)"
+            ),
+            None => "AWS could not be reached: check your network, or give --endpoint-url \
+                     (AWS_ENDPOINT_URL) for moto or LocalStack"
+                .to_string(),
+        });
+    }
+    if what.contains("does not exist") || what.contains("NonExistentQueue") {
+        let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "not set".into());
+        return Some(format!(
+            "check --stack (the deployed stack's name) or --prefix, and AWS_REGION ({region})"
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aws_failures_say_what_failed_and_a_likely_cause() {
+        let down = Error::Aws(
+            "cannot describe stack s: dispatch failure: io error: client error (Connect): \
+             tcp connect error: Connection refused (os error 111)"
+                .into(),
+        );
+        assert_eq!(
+            text(&down, Some("http://127.0.0.1:5999")),
+            "adder: cannot describe stack s: dispatch failure: io error: client error (Connect): \
+             tcp connect error: Connection refused (os error 111)\n  help: nothing answered at \
+             http://127.0.0.1:5999: is moto running there? (`.venv/bin/moto_server -H 127.0.0.1 -p 5000`)"
+        );
+        let missing = Error::Aws(
+            "cannot describe stack nope: ValidationError: Stack with id nope does not exist".into(),
+        );
+        let help = text(&missing, None);
+        assert!(
+            help.ends_with("and AWS_REGION (us-east-1)") || help.contains("AWS_REGION ("),
+            "{help}"
+        );
+        let too_large = Error::TooLarge {
+            bytes: 7_000_000,
+            limit: 6_225_920,
+        };
+        assert_eq!(too_large.exit_code(), 2);
+        assert_eq!(
+            text(&too_large, None),
+            "adder: the array is 7000000 bytes as a request body; the API accepts at most 6225920 \
+             (it would answer 413)\n  help: sum it by byte ranges: `adder sum --file FILE`, or \
+             upload it and `adder submit --s3 s3://BUCKET/KEY`"
+        );
     }
 }

@@ -24,6 +24,7 @@ mod submit;
 
 use clap::{Parser, Subcommand};
 use local::BackendArgs;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -41,14 +42,8 @@ struct Cli {
 enum Command {
     /// Sums an array through the whole pipeline and prints the result.
     Sum {
-        /// The numbers (`1 2 3`) or one JSON array (`'[1,2,3]'`); stdin when absent.
-        #[arg(allow_negative_numbers = true)]
-        numbers: Vec<String>,
-        /// Read the numbers from this file (`-` for stdin: a JSON array).
-        #[arg(long, short)]
-        file: Option<std::path::PathBuf>,
         #[command(flatten)]
-        layout: runner::files::Layout,
+        input: input::Numbers,
         #[command(flatten)]
         job: job::JobArgs,
         /// Give up after this many seconds.
@@ -72,39 +67,59 @@ enum Command {
     Client(client::Command),
 }
 
+/// Logs on stderr at `default` (`RUST_LOG` overrides it). A command's own
+/// output says what went wrong, so commands log errors only; `serve` logs
+/// what it does. Colour only on a terminal, and never with `NO_COLOR`.
 fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour(std::io::stderr().is_terminal(), no_color))
         .try_init();
+}
+
+fn colour(terminal: bool, no_color: bool) -> bool {
+    terminal && !no_color
+}
+
+impl Command {
+    /// The AWS endpoint the command talks to, for a hint when it fails.
+    fn endpoint(&self) -> Option<String> {
+        let flag = match self {
+            Command::Sum { backend, .. } | Command::Serve { backend, .. } => {
+                backend.endpoint_url.clone()
+            }
+            Command::Bench(args) => args.backend.endpoint_url.clone(),
+            Command::Client(command) => command.endpoint(),
+        };
+        flag.or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let endpoint = cli.command.endpoint();
     let result = match cli.command {
         Command::Sum {
-            numbers,
-            file,
-            layout,
+            input,
             job,
             timeout,
             backend,
         } => {
-            init_tracing("warn");
+            init_tracing("error");
             let timeout = Duration::from_secs(timeout);
             let job = job.spec();
-            match file {
-                Some(path) if layout.by_ranges(&path) => {
-                    runner::files::sum_file(&path, &layout, &job, timeout, backend).await
-                }
-                file => runner::sum(numbers, file, &job, timeout, backend).await,
+            match input.ranged_file() {
+                Some(path) => runner::files::sum_file(path, &input, &job, timeout, backend).await,
+                None => runner::sum(&input, &job, timeout, backend).await,
             }
         }
         Command::Bench(args) => {
-            init_tracing("warn");
+            init_tracing("error");
             bench::run(args).await.map(|report| print!("{report}"))
         }
         Command::Serve { port, backend } => {
@@ -112,15 +127,25 @@ async fn main() -> ExitCode {
             runner::serve(port, backend).await
         }
         Command::Client(command) => {
-            init_tracing("warn");
+            init_tracing("error");
             client::run(command).await
         }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            error::report(&error);
+            error::report(&error, endpoint.as_deref());
             ExitCode::from(error.exit_code())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(super::colour(true, false));
+        assert!(!super::colour(false, false));
+        assert!(!super::colour(true, true));
     }
 }

@@ -60,6 +60,16 @@ pub async fn submit_object(
 
 /// POSTs the array, to be run by `job`.
 pub async fn submit(api: &impl Api, body: String, job: &JobSpec) -> Result<ArrayAccepted, Error> {
+    // The API would refuse it with 413, and an HTTP server that answers
+    // before reading a whole body leaves the client only a broken pipe:
+    // say so before sending, with the API's own count.
+    let bytes = handlers::event_body_bytes(&body);
+    if bytes > handlers::MAX_BODY_BYTES {
+        return Err(Error::TooLarge {
+            bytes,
+            limit: handlers::MAX_BODY_BYTES,
+        });
+    }
     let path = crate::job::array_path(job);
     let (status, text) = api.call(Method::POST, &path, Some(body)).await?;
     if status != 200 {

@@ -6,7 +6,7 @@
 //! transient failure `Rejected`, nor a request that can never succeed
 //! transient.
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use pipeline::PortError;
@@ -51,6 +51,37 @@ pub(crate) fn kind_of(code: &str, status: Option<u16>, message: String) -> PortE
     }
 }
 
+/// A failed SDK call in words, for a person: the service's error code and
+/// message, or the chain of causes (`dispatch failure: io error: …:
+/// Connection refused`), never the SDK's Debug dump of the response.
+pub fn describe<E>(err: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if let SdkError::ServiceError(_) = err {
+        let code = err.code().unwrap_or("Unknown");
+        let message = err.message().unwrap_or("no message");
+        return format!("{code}: {message}");
+    }
+    causes(err)
+}
+
+/// `err` and each of its sources, in Display form, joined by `: `.
+pub fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        // Some layers repeat their source's text: say it once.
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// Maps a failed SDK call; `what` says what was being done, for the message.
 pub fn from_sdk<E>(what: &str, err: SdkError<E, HttpResponse>) -> PortError
 where
@@ -65,11 +96,11 @@ where
         }
         // Nothing was sent: a bad argument of ours, never worth a retry.
         SdkError::ConstructionFailure(_) => {
-            PortError::Rejected(format!("{what}: {}", DisplayErrorContext(&err)))
+            PortError::Rejected(format!("{what}: {}", describe(&err)))
         }
         // Timeouts, connection failures and garbled responses: the service or
         // the network may well answer next time.
-        _ => PortError::Unavailable(format!("{what}: {}", DisplayErrorContext(&err))),
+        _ => PortError::Unavailable(format!("{what}: {}", describe(&err))),
     }
 }
 

@@ -27,7 +27,7 @@ mod unset;
 #[cfg(feature = "local")]
 pub use counting::{ReportDenials, RequestCounter, Sent};
 pub use dynamodb::{DynamoScratchpad, DynamoSums};
-pub use errors::{from_build, from_sdk};
+pub use errors::{causes, describe, from_build, from_sdk};
 pub use names::{
     ports, Names, INPUT_BUCKET, REDUCE_QUEUE_URL, SCRATCHPAD_TABLE, SUMS_TABLE, TIMES_TWO_QUEUE_URL,
 };

@@ -2,7 +2,6 @@
 //! be summed by byte ranges as an S3 object is.
 
 use crate::{sdk_config, BackendArgs, Error, Running};
-use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use std::path::Path;
 
@@ -67,7 +66,7 @@ async fn upload(args: &BackendArgs, bucket: &str, key: &str, path: &Path) -> Res
             path: path.display().to_string(),
             bucket: bucket.to_string(),
             key: key.to_string(),
-            reason: DisplayErrorContext(e).to_string(),
+            reason: aws_ports::describe(&e),
         })?;
     Ok(())
 }

@@ -1,60 +1,66 @@
 //! The properties checked at the end of every run, against answers computed
-//! independently of the pipeline (exact sums straight from the elements).
+//! independently of the pipeline: each job's value straight from the
+//! elements ([`Oracle`]), never from what the pipeline stored.
 
+use crate::jobs::{brief, Oracle, PlanJob};
 use crate::objects::{ObjectExpected, ObjectPlan, BUCKET};
 use crate::params::ArrayPlan;
-use crate::ports::short;
-use packet::{NodeId, Number, Tree};
+use crate::ports::{done_value, short};
+use packet::job::{JobSpec, Record, Stored};
+use packet::{NodeId, Tree};
 use pipeline::memory::MemoryBackend;
 use pipeline::{FailureKind, ScratchpadRow, Status, SumRecord};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// The records of a JSON body's elements, which have no key.
+fn unkeyed(elements: &[String]) -> impl Iterator<Item = Record<'_>> {
+    elements.iter().map(|number| Record { number, key: None })
+}
+
 /// What the pipeline must produce for one plan.
 pub struct Expected {
     pub tree: Option<Tree>,
-    /// Doubled sum of each leaf's elements.
-    pub leaves: Vec<Number>,
+    /// The job the plan was submitted with.
+    pub job: JobSpec,
+    pub oracle: Oracle,
+    /// The job's value of each leaf's elements.
+    pub leaves: Vec<Stored>,
     /// How many elements each leaf holds.
     pub counts: Vec<u64>,
     /// The leaf with a bad record: what the reader finds from it on is
     /// unspecified (a later range may read a symptom of the defect), so
     /// only the leaves before it have known values.
     pub bad_leaf: Option<u64>,
-    pub total: String,
+    /// The job over every element, in one go.
+    pub total: Stored,
 }
 
 impl Expected {
-    pub fn of(plan: &ArrayPlan) -> Expected {
+    pub fn of(plan: &ArrayPlan, job: &PlanJob) -> Result<Expected, String> {
         let n = plan.elements.len() as u64;
         let tree = Tree::new(n, plan.chunk_size, plan.fan_in).ok();
-        let doubled: Vec<Number> = plan
-            .elements
-            .iter()
-            .map(|e| Number::parse(e).map(|x| x.doubled()).unwrap_or_default())
-            .collect();
-        let leaves: Vec<Number> = doubled
-            .chunks(plan.chunk_size.max(1) as usize)
-            .map(|c| c.iter().cloned().sum())
-            .collect();
-        let total = leaves.iter().cloned().sum::<Number>().to_string();
-        let counts = plan
-            .elements
-            .chunks(plan.chunk_size.max(1) as usize)
-            .map(|c| c.len() as u64)
-            .collect();
-        Expected {
+        let oracle = Oracle::of(&job.spec)?;
+        let chunks = || plan.elements.chunks(plan.chunk_size.max(1) as usize);
+        let leaves = chunks()
+            .map(|c| oracle.map(unkeyed(c)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Expected {
             tree,
+            job: job.spec.clone(),
+            total: oracle.map(unkeyed(&plan.elements))?,
+            oracle,
             leaves,
-            counts,
+            counts: chunks().map(|c| c.len() as u64).collect(),
             bad_leaf: None,
-            total,
-        }
+        })
     }
 
     /// What the leaves of one version of an object must hold.
-    pub fn of_object(o: ObjectExpected) -> Expected {
+    pub fn of_object(o: ObjectExpected, job: &PlanJob) -> Expected {
         Expected {
             tree: Some(o.tree),
+            job: job.spec.clone(),
+            oracle: o.oracle,
             leaves: o.leaves,
             counts: o.counts,
             bad_leaf: o.bad_leaf,
@@ -103,12 +109,20 @@ impl Expected {
         if self.bad_leaf.is_some_and(|b| span.end > b as usize) {
             return None;
         }
-        let want: Number = self.leaves[span.clone()].iter().cloned().sum();
-        if row.packet_value.number() != Some(&want) {
-            return Some(format!(
-                "value {} but the elements sum to {want}",
-                row.packet_value
-            ));
+        let want = match self.oracle.combine(&self.leaves[span.clone()]) {
+            Ok(want) => want,
+            Err(e) => return Some(format!("the checker cannot combine its leaves: {e}")),
+        };
+        if row.packet_value != want {
+            return Some(match &self.oracle {
+                Oracle::Sum => format!("value {} but the elements sum to {want}", row.packet_value),
+                Oracle::Job(_) => format!(
+                    "value {} but {} over its elements gives {}",
+                    brief(&row.packet_value.to_string()),
+                    self.job.name,
+                    brief(&want.to_string())
+                ),
+            });
         }
         let count: u64 = self.counts[span].iter().sum();
         if row.elements != count {
@@ -126,7 +140,8 @@ pub const KNOWN_DEFECT: &str = "known pipeline defect";
 /// Everything the checker looks at.
 pub struct Facts<'a> {
     pub plans: &'a [ArrayPlan],
-    pub expected: &'a [Expected],
+    /// Per plan, or why the checker could not work it out.
+    pub expected: &'a [Result<Expected, String>],
     /// Every array id the sums table was asked to create, with its plan.
     pub allocated: &'a [(String, usize)],
     /// Per plan: submitted with an Idempotency-Key.
@@ -145,6 +160,8 @@ pub struct Facts<'a> {
 /// What the checker knows of the object plans.
 pub struct ObjectFacts<'a> {
     pub plans: &'a [ObjectPlan],
+    /// Per plan, the job it runs.
+    pub jobs: &'a [PlanJob],
     /// Per plan, each version put: 0 the original, 1 its overwrite.
     pub versions: &'a [Vec<packet::ObjectRef>],
     /// Per plan: its object was overwritten or deleted during the run.
@@ -230,7 +247,19 @@ pub fn check(f: &Facts<'_>) -> Vec<String> {
     }
     for (id, plan) in f.allocated {
         let name = short(id);
-        let exp = &f.expected[*plan];
+        let exp = match f.expected.get(*plan) {
+            Some(Ok(exp)) => exp,
+            Some(Err(e)) => {
+                out.push(format!("{name}: plan {plan}: {e}"));
+                continue;
+            }
+            None => {
+                out.push(format!(
+                    "{name}: allocated for plan {plan}, which is no array plan"
+                ));
+                continue;
+            }
+        };
         let n = f.plans[*plan].elements.len() as u64;
         let accepted = f.accepted.contains_key(id);
         let record = records.get(id);
@@ -238,12 +267,8 @@ pub fn check(f: &Facts<'_>) -> Vec<String> {
         match record {
             None if accepted => out.push(format!("{name}: accepted but not in the sums table")),
             Some(r) if done => {
-                let got = r.sum.as_ref().map(ToString::to_string).unwrap_or_default();
-                if got != exp.total {
-                    out.push(format!(
-                        "{name}: WRONG SUM {got}, exact sum is {}",
-                        exp.total
-                    ));
+                if let Some(why) = wrong_result(r, &exp.job, &exp.total) {
+                    out.push(format!("{name}: {why}"));
                 }
             }
             Some(r) if r.status == Status::Pending => out.push(format!(
@@ -259,6 +284,13 @@ pub fn check(f: &Facts<'_>) -> Vec<String> {
             )),
             _ => {}
         }
+        if let Some(r) = record.filter(|r| r.job != exp.job) {
+            out.push(format!(
+                "{name}: runs {}, submitted with {}",
+                r.job.to_json(),
+                exp.job.to_json()
+            ));
+        }
         if let Some(r) = record.filter(|r| r.reduced_elements > n) {
             out.push(format!(
                 "{name}: progress overcounts: reducedElements {} of {n} elements",
@@ -268,8 +300,8 @@ pub fn check(f: &Facts<'_>) -> Vec<String> {
         if let Some(seen) = f.observed.get(id) {
             if seen.len() > 1 {
                 out.push(format!(
-                    "{name}: done sum changed over the run: {}",
-                    seen.join(" -> ")
+                    "{name}: done value changed over the run: {}",
+                    seen_values(seen)
                 ));
             }
         }
@@ -278,6 +310,46 @@ pub fn check(f: &Facts<'_>) -> Vec<String> {
     }
     check_objects(f, &records, &rows, &mut out);
     out
+}
+
+/// Why done record `r`, which ran `job`, does not hold `want`, if it does
+/// not: `sum`'s result belongs in `sum` (resultSum), any other job's text in
+/// `result` (resultValue), and the other attribute stays empty.
+pub fn wrong_result(r: &SumRecord, job: &JobSpec, want: &Stored) -> Option<String> {
+    let is_sum = job.is_default();
+    let misplaced = match is_sum {
+        true => r.result.is_some(),
+        false => r.sum.is_some(),
+    };
+    if misplaced {
+        return Some(format!(
+            "a {} result in the wrong attribute: sum {:?}, result {:?}",
+            job.name,
+            r.sum.as_ref().map(ToString::to_string),
+            r.result.as_deref().map(brief)
+        ));
+    }
+    let got = done_value(r).unwrap_or_default();
+    if got == want.to_string() {
+        return None;
+    }
+    Some(match is_sum {
+        true => format!("WRONG SUM {got}, exact sum is {want}"),
+        false => format!(
+            "WRONG RESULT {} of {}, the job over the elements gives {}",
+            brief(&got),
+            job.name,
+            brief(&want.to_string())
+        ),
+    })
+}
+
+/// The values an array was seen done with, oldest first.
+fn seen_values(seen: &[String]) -> String {
+    seen.iter()
+        .map(|v| brief(v))
+        .collect::<Vec<_>>()
+        .join(" -> ")
 }
 
 /// The scratchpad rows of array `id`: none contradicts the tree; once the
@@ -467,13 +539,28 @@ fn check_object_array(
         ));
         return;
     }
-    let Some(exp) = ObjectExpected::of(content, plan.range_bytes, plan.fan_in) else {
-        out.push(format!("{name}: plan {j} has no tree"));
+    let Some(job) = o.jobs.get(j) else {
+        out.push(format!("{name}: object plan {j} has no job"));
         return;
     };
+    if r.job != job.spec || source.key_column != job.key_column {
+        out.push(format!(
+            "{name}: runs {} keyed by {:?}, plan {j} runs {job}",
+            r.job.to_json(),
+            source.key_column
+        ));
+        return;
+    }
+    let exp = match ObjectExpected::of(content, plan.range_bytes, plan.fan_in, job) {
+        Ok(exp) => exp,
+        Err(e) => {
+            out.push(format!("{name}: plan {j}: {e}"));
+            return;
+        }
+    };
     let elements = exp.elements;
-    let exp = Expected::of_object(exp);
-    if let Some(why) = object_end(f, r, j, v) {
+    let exp = Expected::of_object(exp, job);
+    if let Some(why) = object_end(f, r, (j, v), &exp) {
         out.push(format!("{name} (object plan {j}, version {v}): {why}"));
     }
     if r.status == Status::Done && r.element_count != Some(elements) {
@@ -492,7 +579,7 @@ fn check_object_array(
         if seen.len() > 1 || r.status != Status::Done {
             out.push(format!(
                 "{name}: seen done with {}, now {}",
-                seen.join(" -> "),
+                seen_values(seen),
                 r.status.as_str()
             ));
         }
@@ -501,8 +588,14 @@ fn check_object_array(
     check_rows(out, f.outage, &r.array_id, &exp, list, done);
 }
 
-/// Why the way object array `r` ended contradicts its object, if it does.
-fn object_end(f: &Facts<'_>, r: &SumRecord, j: usize, v: usize) -> Option<String> {
+/// Why the way object array `r` (of plan `j`, version `v`, whose
+/// elements give `exp`) ended contradicts its object, if it does.
+fn object_end(
+    f: &Facts<'_>,
+    r: &SumRecord,
+    (j, v): (usize, usize),
+    exp: &Expected,
+) -> Option<String> {
     let o = f.objects;
     let plan = &o.plans[j];
     let content = plan.version(v)?;
@@ -512,7 +605,7 @@ fn object_end(f: &Facts<'_>, r: &SumRecord, j: usize, v: usize) -> Option<String
     let denied = o.denied.contains(&plan.key)
         && kind == Some(FailureKind::Unreadable)
         && reason.contains(crate::state::DENIED);
-    let total = ObjectExpected::of(content, plan.range_bytes, plan.fan_in)?.total;
+    let total = &exp.total;
     let ending = match content.bad_at {
         Some(at) => format!("it must fail as bad data at byte {at}"),
         None if o.mutated[j] && v == 0 => "it must fail unreadable or be done".into(),
@@ -544,17 +637,15 @@ fn object_end(f: &Facts<'_>, r: &SumRecord, j: usize, v: usize) -> Option<String
         )),
         (Status::Done, Some(at)) => Some(format!(
             "done ({:?}), but the object has a bad record at byte {at}",
-            r.sum
+            done_value(r).map(|v| brief(&v))
         )),
-        (Status::Done, None) => {
-            let got = r.sum.as_ref().map(ToString::to_string).unwrap_or_default();
-            (got != total || r.failure.is_some()).then(|| {
-                format!(
-                    "done: WRONG SUM {got} (failure {:?}), exact sum is {total}",
-                    r.failure
-                )
-            })
-        }
+        (Status::Done, None) => match wrong_result(r, &exp.job, total) {
+            Some(why) => Some(format!("done: {why} (failure {:?})", r.failure)),
+            None => r
+                .failure
+                .as_ref()
+                .map(|x| format!("done, yet with a failure: {x:?}")),
+        },
         (Status::Failed, _) if expired || denied => None,
         // Was finding 3: the first error to arrive named the array's
         // failure, which could be a later range's symptom of the bad record.

@@ -14,6 +14,7 @@ pub mod check;
 pub mod clock;
 pub mod elements;
 pub mod faults;
+pub mod jobs;
 pub mod naive;
 pub mod objects;
 pub mod params;
@@ -23,6 +24,7 @@ pub mod trace;
 pub mod world;
 
 pub use faults::FaultKind;
+pub use jobs::JobKind;
 pub use params::{ArrayPlan, FaultMix, Params};
 pub use state::{FaultCounts, Rates};
 
@@ -48,6 +50,8 @@ pub struct Options {
     /// Report the pipeline defects already found (violations naming
     /// [`check::KNOWN_DEFECT`]) as violations instead of tolerating them.
     pub strict: bool,
+    /// The job of every seed (`None`: each seed's own draw).
+    pub job: Option<JobKind>,
 }
 
 impl Default for Options {
@@ -57,6 +61,7 @@ impl Default for Options {
             trace_len: 200,
             max_steps: 3_000_000,
             strict: false,
+            job: None,
         }
     }
 }
@@ -86,7 +91,7 @@ impl RunReport {
     /// The report of a seed whose run panicked: one violation naming the panic.
     pub fn panicked(seed: u64, opts: &Options, what: String) -> RunReport {
         RunReport {
-            params: Params::from_seed(seed),
+            params: params_of(seed, opts),
             reducer: opts.reducer,
             counts: FaultCounts::default(),
             violations: vec![format!("the run panicked: {what}")],
@@ -112,10 +117,13 @@ impl RunReport {
         } else {
             ""
         };
-        format!(
-            "cargo run -p simulation --release -- --seed {}{naive}",
-            self.params.seed
-        )
+        let seed = self.params.seed;
+        let job = if self.params.job == Params::from_seed(seed).job {
+            String::new()
+        } else {
+            format!(" --job {}", self.params.job)
+        };
+        format!("cargo run -p simulation --release -- --seed {seed}{naive}{job}")
     }
 }
 
@@ -158,9 +166,18 @@ pub fn run_params(params: &Params, opts: &Options) -> RunReport {
     world::World::new(params, opts).run()
 }
 
+/// The parameters of `seed`, with the job `opts` forces if any.
+pub fn params_of(seed: u64, opts: &Options) -> Params {
+    let params = Params::from_seed(seed);
+    match opts.job {
+        Some(job) => params.with_job(job),
+        None => params,
+    }
+}
+
 /// Runs one seed.
 pub fn run_seed(seed: u64, opts: &Options) -> RunReport {
-    let params = Params::from_seed(seed);
+    let params = params_of(seed, opts);
     let params = match opts.reducer {
         Reducer::Real => params,
         Reducer::Naive => params.for_naive(),

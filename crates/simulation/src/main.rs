@@ -1,7 +1,7 @@
 //! `simulation`: replay one seed with its trace, or run many.
 
 use clap::Parser;
-use simulation::{run_many, run_seed, Options, Reducer};
+use simulation::{run_many, run_seed, JobKind, Options, Reducer};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -35,6 +35,10 @@ struct Args {
     /// Fail on the pipeline defects already found instead of tolerating them.
     #[arg(long, env = "SIM_STRICT")]
     strict: bool,
+    /// Run this job in every seed (sum, stats, sum-by) instead of each
+    /// seed's own draw.
+    #[arg(long, env = "SIM_JOB", value_name = "NAME")]
+    job: Option<JobKind>,
 }
 
 fn main() -> ExitCode {
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         trace_len: args.trace,
         max_steps: args.max_steps,
         strict: args.strict,
+        job: args.job,
     };
     if let Some(seed) = args.seed {
         let report = run_seed(seed, &opts);

@@ -1,13 +1,14 @@
 //! The original adder's reducer, rebuilt on the same ports, to show the
 //! checker catches what it gets wrong.
 //!
-//! It reads any two live packets of the array, writes their sum under a fresh
-//! id with the counts added, retires the two, and declares the array done as
-//! soon as a packet's count reaches the array's length. Two reducers reading
-//! the same pair both write a sum, so elements get counted twice.
+//! It reads any two live packets of the array, writes their combination (by
+//! the array's job: their sum, for `sum`) under a fresh id with the counts
+//! added, retires the two, and declares the array done as soon as a
+//! packet's count reaches the array's length. Two reducers reading the same
+//! pair both write one, so elements get counted twice.
 
 use crate::state::Sim;
-use packet::job::{AnyJob, Sum};
+use packet::job::Registry;
 use packet::ReduceMessage;
 use pipeline::{Ports, RowKey, ScratchpadRow, Status, StepError};
 
@@ -22,6 +23,13 @@ pub async fn naive_reduce(ports: &Ports, sim: &Sim, body: &str) -> Result<(), St
     if record.status == Status::Done {
         return Ok(());
     }
+    let mismatch = |what: String| StepError::Mismatch {
+        array_id: msg.array_id.clone(),
+        what,
+    };
+    let job = Registry::shipped()
+        .job(&record.job)
+        .map_err(|e| mismatch(e.to_string()))?;
     let rows = ports.scratchpad.group(&msg.array_id).await?;
     let live: Vec<ScratchpadRow> = rows.into_iter().filter(|r| !r.consumed).take(2).collect();
     let now = ports.clock.now_ms();
@@ -43,12 +51,9 @@ pub async fn naive_reduce(ports: &Ports, sim: &Sim, body: &str) -> Result<(), St
                     partition_key: msg.array_id.clone(),
                     packet_id: format!("N-{fresh}"),
                 },
-                packet_value: Sum
+                packet_value: job
                     .combine_stored(&[&a.packet_value, &b.packet_value])
-                    .map_err(|e| StepError::Mismatch {
-                        array_id: msg.array_id.clone(),
-                        what: e.reason,
-                    })?,
+                    .map_err(|e| mismatch(e.reason))?,
                 array_length: record.array_length,
                 packet_contains: a.packet_contains + b.packet_contains,
                 elements: a.elements + b.elements,

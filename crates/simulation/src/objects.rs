@@ -8,8 +8,10 @@
 //! from those offsets alone, independently of `packet::ranges`.
 
 use crate::elements::element;
+use crate::jobs::{Oracle, PlanJob};
+use packet::job::{Record, Stored};
 use packet::ranges::Format;
-use packet::{Number, Tree};
+use packet::Tree;
 use pipeline::{Column, FormatRequest};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -73,6 +75,22 @@ impl Layout {
         }
     }
 
+    /// The header name a client gives column `c`, if it names columns so.
+    pub fn column_name(self, c: usize) -> Option<String> {
+        match self {
+            Layout::Csv {
+                column,
+                by_name: true,
+                ..
+            } => Some(if c == column {
+                CSV_NAME.to_string()
+            } else {
+                format!("c{c}")
+            }),
+            _ => None,
+        }
+    }
+
     /// The key's extension, from which a notification's format follows.
     fn extension(self) -> &'static str {
         match self {
@@ -93,6 +111,16 @@ pub struct Content {
     pub bytes: Vec<u8>,
     /// The byte where the one invalid record starts, if any.
     pub bad_at: Option<u64>,
+    /// CSV only: each element's record, field by field, as a CSV reader
+    /// gives it (unquoted; spaces kept): the keys of a job that groups.
+    pub fields: Vec<Vec<String>>,
+}
+
+impl Content {
+    /// Element `i`'s key in CSV column `column`, if it has one.
+    pub fn key(&self, i: usize, column: usize) -> Option<&str> {
+        self.fields.get(i)?.get(column).map(String::as_str)
+    }
 }
 
 /// How an object array is started.
@@ -159,47 +187,78 @@ pub struct NotifyConfig {
     pub csv_column: String,
 }
 
-/// What every leaf of one version's tree must hold.
+/// What every leaf of one version's tree must hold, running one job.
 pub struct ObjectExpected {
     pub tree: Tree,
-    pub leaves: Vec<Number>,
+    pub oracle: Oracle,
+    /// The job's value of each leaf's elements.
+    pub leaves: Vec<Stored>,
     pub counts: Vec<u64>,
     /// The leaf owning the bad record: from it on, what ranges read is
     /// unspecified (a symptom of the defect may read as a number).
     pub bad_leaf: Option<u64>,
-    pub total: String,
+    /// The job over every element, in one go.
+    pub total: Stored,
     pub elements: u64,
 }
 
 impl ObjectExpected {
-    pub fn of(content: &Content, range_bytes: u64, fan_in: u64) -> Option<ObjectExpected> {
+    pub fn of(
+        content: &Content,
+        range_bytes: u64,
+        fan_in: u64,
+        job: &PlanJob,
+    ) -> Result<ObjectExpected, String> {
         let size = content.bytes.len() as u64;
-        let tree = Tree::new(size.max(1), range_bytes, fan_in).ok()?;
+        let tree = Tree::new(size.max(1), range_bytes, fan_in).map_err(|e| e.to_string())?;
         let step = range_bytes.max(1);
-        let mut leaves = vec![Number::default(); tree.leaves() as usize];
-        let mut counts = vec![0u64; leaves.len()];
-        for (text, start) in content.elements.iter().zip(&content.starts) {
-            let leaf = (start / step) as usize;
-            let doubled = Number::parse(text).map(|x| x.doubled()).ok()?;
-            leaves[leaf] += &doubled;
-            counts[leaf] += 1;
+        let oracle = Oracle::of(&job.spec)?;
+        let records = records(content, job.key_column)?;
+        // A range owns the records that start in it.
+        let mut owned: Vec<Vec<Record<'_>>> = vec![Vec::new(); tree.leaves() as usize];
+        for (record, start) in records.iter().zip(&content.starts) {
+            let leaf = owned
+                .get_mut((start / step) as usize)
+                .ok_or_else(|| format!("an element at byte {start}, past the last leaf"))?;
+            leaf.push(*record);
         }
-        let total = content
-            .elements
+        let leaves = owned
             .iter()
-            .filter_map(|e| Number::parse(e).ok())
-            .map(|x| x.doubled())
-            .sum::<Number>()
-            .to_string();
-        Some(ObjectExpected {
+            .map(|leaf| oracle.map(leaf.iter().copied()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ObjectExpected {
+            counts: owned.iter().map(|leaf| leaf.len() as u64).collect(),
+            total: oracle.map(records.into_iter())?,
             tree,
+            oracle,
             leaves,
-            counts,
             bad_leaf: content.bad_at.map(|at| at / step),
-            total,
             elements: content.elements.len() as u64,
         })
     }
+}
+
+/// The records a job sees in `content`: each element, keyed by its
+/// field in `key_column` if the job groups.
+fn records(content: &Content, key_column: Option<usize>) -> Result<Vec<Record<'_>>, String> {
+    let key = |i: usize| match key_column {
+        None => Ok(None),
+        Some(c) => content
+            .key(i, c)
+            .map(Some)
+            .ok_or_else(|| format!("element {i} has no field {c}")),
+    };
+    content
+        .elements
+        .iter()
+        .enumerate()
+        .map(|(i, number)| {
+            Ok(Record {
+                number,
+                key: key(i)?,
+            })
+        })
+        .collect()
 }
 
 /// One item of an object: a valid element or the bad record.
@@ -215,6 +274,7 @@ struct Out {
     elements: Vec<String>,
     starts: Vec<u64>,
     bad_at: Option<u64>,
+    fields: Vec<Vec<String>>,
 }
 
 impl Out {
@@ -238,6 +298,7 @@ impl Out {
             starts: self.starts,
             bytes: self.bytes,
             bad_at: self.bad_at,
+            fields: self.fields,
         }
     }
 }
@@ -353,12 +414,25 @@ fn csv(rng: &mut SmallRng, items: &[Item], column: usize, columns: usize, header
                 }
             })
             .collect();
+        if matches!(item, Item::Good(_)) {
+            out.fields
+                .push(fields.iter().map(|f| unquoted(f)).collect());
+        }
         out.push(&fields.join(","));
         if row + 1 < items.len() || rng.gen_bool(0.7) {
             out.push(eol);
         }
     }
     out.content()
+}
+
+/// A field as a CSV reader gives it: a quoted field without its quotes and
+/// with each doubled quote single; any other as written, spaces and all.
+fn unquoted(field: &str) -> String {
+    match field.strip_prefix('"').and_then(|f| f.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => field.to_string(),
+    }
 }
 
 /// Writes `elements` (and the bad record `bad` before element `at`) in `layout`.

@@ -3,6 +3,7 @@
 
 use crate::elements::element;
 use crate::faults::FaultKind;
+use crate::jobs::{groups_fit, JobKind, PlanJob};
 use crate::objects::{NotifyConfig, ObjectPlan};
 use crate::state::Rates;
 use rand::rngs::SmallRng;
@@ -68,6 +69,12 @@ pub struct Params {
     pub objects: Vec<ObjectPlan>,
     /// How the TimesTwo function handles S3 notifications.
     pub notify: NotifyConfig,
+    /// The run's job, drawn from its own RNG stream ([`crate::jobs::draw`]).
+    /// A plan that cannot run it runs `sum` ([`Params::array_job`],
+    /// [`Params::object_job`]).
+    pub job: JobKind,
+    /// Per object plan: the CSV column `sum-by` groups by (`None`: not CSV).
+    pub group_by: Vec<Option<usize>>,
 }
 
 fn array(rng: &mut SmallRng) -> ArrayPlan {
@@ -185,6 +192,8 @@ impl Params {
                 fan_in: 2,
                 csv_column: "0".into(),
             },
+            job: JobKind::Sum,
+            group_by: Vec::new(),
         };
         // Drawn after everything else, for the same reason.
         if params.mix == FaultMix::Mixed && rng.gen_bool(0.3) {
@@ -201,7 +210,47 @@ impl Params {
             params.map_us_per_element = rng.gen_range(1..=100);
         }
         (params.objects, params.notify) = crate::objects::from_seed(seed);
+        (params.job, params.group_by) = crate::jobs::draw(seed, &params.objects);
         params
+    }
+
+    /// The same run with job `job` (the `--job` flag, `SIM_JOB`): nothing
+    /// else changes, since every other draw is the job's own.
+    pub fn with_job(mut self, job: JobKind) -> Params {
+        self.job = job;
+        self
+    }
+
+    /// What the array plans run: their JSON bodies have no column to group
+    /// by, so `sum-by` runs `sum`.
+    pub fn array_job(&self) -> PlanJob {
+        match self.job {
+            JobKind::Stats => PlanJob::stats(),
+            JobKind::Sum | JobKind::SumBy => PlanJob::sum(),
+        }
+    }
+
+    /// The TimesTwo function's `NOTIFIED_JOB`: the run's job if it groups
+    /// nothing (a keyed one would fail every object not in CSV), else `sum`.
+    pub fn notified_job(&self) -> PlanJob {
+        self.array_job()
+    }
+
+    /// What object plan `j` runs: a notified one its function's job;
+    /// `sum-by` in a CSV layout only, and only with few enough keys.
+    pub fn object_job(&self, j: usize) -> PlanJob {
+        let Some(plan) = self.objects.get(j) else {
+            return PlanJob::sum();
+        };
+        if matches!(plan.start, crate::objects::Start::Notification { .. }) {
+            return self.notified_job();
+        }
+        match (self.job, self.group_by.get(j).copied().flatten()) {
+            (JobKind::SumBy, Some(c)) if groups_fit(plan, c) => {
+                PlanJob::sum_by(c, plan.layout.column_name(c))
+            }
+            _ => self.array_job(),
+        }
     }
 
     /// The faults of the SDK around a call, drawn last so that adding them
@@ -238,8 +287,9 @@ impl fmt::Display for Params {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "seed {}: concurrency {}, batch map {} / reduce {}, function timeout {} ms (enforced {}), visibility {} ms, maxReceiveCount {}, interleaved reads {}, tick <= {} ms, fault steps {}",
+            "seed {}: job {}, concurrency {}, batch map {} / reduce {}, function timeout {} ms (enforced {}), visibility {} ms, maxReceiveCount {}, interleaved reads {}, tick <= {} ms, fault steps {}",
             self.seed,
+            self.job,
             self.concurrency,
             self.map_batch,
             self.reduce_batch,
@@ -288,8 +338,16 @@ impl fmt::Display for Params {
                 self.notify.range_bytes, self.notify.fan_in, self.notify.csv_column
             )?;
         }
+        if !self.arrays.is_empty() && self.array_job().spec.name != self.job.name() {
+            writeln!(f, "  array plans run {}", self.array_job())?;
+        }
         for (j, o) in self.objects.iter().enumerate() {
-            writeln!(f, "  plan {} (object {j}): {o}", self.arrays.len() + j)?;
+            let n = self.arrays.len() + j;
+            writeln!(
+                f,
+                "  plan {n} (object {j}): {o}, job {}",
+                self.object_job(j)
+            )?;
         }
         Ok(())
     }

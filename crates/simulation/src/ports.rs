@@ -239,11 +239,10 @@ fn retried_by_sdk(call: &PortCall<'_>) -> bool {
 }
 
 impl SimFaults {
-    /// Records the sum of `array_id` if it is done.
+    /// Records the result of `array_id` if it is done.
     async fn observe(&self, array_id: &str) {
         if let Ok(Some(r)) = self.sums.get(array_id).await {
-            if let Some(sum) = r.sum.filter(|_| r.status == pipeline::Status::Done) {
-                let text = sum.to_string();
+            if let Some(text) = done_value(&r) {
                 let mut s = self.sim.lock();
                 let seen = s.observed.entry(array_id.to_string()).or_default();
                 if seen.last() != Some(&text) {
@@ -251,6 +250,18 @@ impl SimFaults {
                 }
             }
         }
+    }
+}
+
+/// A done array's result as text: its job's, read from the attribute that
+/// job's results are kept in (`sum`'s Number, any other job's text).
+pub fn done_value(r: &SumRecord) -> Option<String> {
+    if r.status != pipeline::Status::Done {
+        return None;
+    }
+    match r.job.is_default() {
+        true => r.sum.as_ref().map(ToString::to_string),
+        false => r.result.clone(),
     }
 }
 

@@ -10,6 +10,7 @@
 use crate::check::{check, Expected, Facts, KNOWN_DEFECT};
 use crate::clock::VirtualClock;
 use crate::faults::FaultKind;
+use crate::jobs::PlanJob;
 use crate::naive::naive_reduce;
 use crate::objects::{Mutation, Start, BUCKET};
 use crate::params::Params;
@@ -21,15 +22,13 @@ use crate::trace::Event;
 use crate::{Options, Reducer, RunReport};
 use futures::future::join_all;
 use futures::FutureExt;
-use packet::job::JobSpec;
 use packet::{MapMessage, ObjectRef, ObjectSource};
 use pipeline::hooked::Hooked;
 use pipeline::memory::{MemoryBackend, MemoryQueue};
-use pipeline::submit_object;
 use pipeline::{
-    fail_dead_lettered, get_sum, reduce_batch, submit, submit_with_key, times_two, Clock, Config,
-    Idempotency, IdempotencyKey, ObjectError, ObjectSubmitError, Ports, Queue, Received, StepError,
-    SubmitError, Sums,
+    fail_dead_lettered, get_sum, reduce_batch, submit_job, submit_object_job, submit_with_key,
+    times_two, Clock, Config, Idempotency, IdempotencyKey, ObjectError, ObjectJob,
+    ObjectSubmitError, Ports, Queue, Received, StepError, SubmitError, Sums,
 };
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -214,14 +213,16 @@ impl<'a> World<'a> {
             .objects
             .iter()
             .zip(&versions)
-            .map(|(o, v)| {
+            .enumerate()
+            .map(|(j, (o, v))| {
+                let job = params.object_job(j);
                 ObjectSource {
                     object: v[0].clone(),
                     size: o.content.bytes.len() as u64,
                     format: o.layout.format(),
-                    key_column: None,
+                    key_column: job.key_column,
                 }
-                .array_id(&JobSpec::default())
+                .array_id(&job.spec)
             })
             .collect();
         for (o, v) in params.objects.iter().zip(&versions) {
@@ -254,6 +255,7 @@ impl<'a> World<'a> {
                 range_bytes: params.notify.range_bytes,
                 fan_in: params.notify.fan_in,
                 input_csv_column: params.notify.csv_column.clone(),
+                notified_job: params.notified_job().spec,
                 ..Config::default()
             },
             tasks: Vec::new(),
@@ -485,6 +487,7 @@ impl<'a> World<'a> {
             ..Config::default()
         };
         let body = a.body();
+        let job = self.params.array_job().spec;
         let key = self.params.keyed[plan].then(|| Idempotency {
             key: IdempotencyKey::parse(format!("plan-{plan}").as_bytes())
                 .unwrap_or_else(|e| unreachable!("plan-N is a valid key: {e}")),
@@ -492,10 +495,8 @@ impl<'a> World<'a> {
         });
         let fut = async move {
             let submitted = match &key {
-                Some(key) => {
-                    submit_with_key(&ports, &config, &body, &JobSpec::default(), Some(key)).await
-                }
-                None => submit(&ports, &config, &body).await,
+                Some(key) => submit_with_key(&ports, &config, &body, &job, Some(key)).await,
+                None => submit_job(&ports, &config, &body, &job).await,
             };
             Output::Client(match submitted {
                 Ok(s) => Ok(s.array_id),
@@ -843,7 +844,16 @@ impl<'a> World<'a> {
 
     fn finish(mut self) -> RunReport {
         self.read_every_array_late();
-        let expected: Vec<Expected> = self.params.arrays.iter().map(Expected::of).collect();
+        let array_job = self.params.array_job();
+        let expected: Vec<Result<Expected, String>> = self
+            .params
+            .arrays
+            .iter()
+            .map(|a| Expected::of(a, &array_job))
+            .collect();
+        let object_jobs: Vec<PlanJob> = (0..self.params.objects.len())
+            .map(|j| self.params.object_job(j))
+            .collect();
         let mut violations = std::mem::take(&mut self.violations);
         let s = self.sim.lock();
         violations.extend(check(&Facts {
@@ -857,6 +867,7 @@ impl<'a> World<'a> {
             backend: &self.backend,
             objects: &crate::check::ObjectFacts {
                 plans: &self.params.objects,
+                jobs: &object_jobs,
                 versions: &self.versions,
                 mutated: &self.mutated,
                 accepted: &self.accepted_objects,
@@ -950,8 +961,15 @@ impl World<'_> {
             ..original.clone()
         };
         let format = o.layout.request();
+        let spec = self.params.object_job(plan - self.params.arrays.len()).spec;
         let fut = async move {
-            let submitted = submit_object(&ports, &config, &object, &format).await;
+            // A job the pipeline refuses for this object is answered 400,
+            // like any other refusal: a violation, since plans run only
+            // jobs their objects take.
+            let submitted = match ObjectJob::checked(&config, &spec, &format) {
+                Ok(job) => submit_object_job(&ports, &config, &object, &format, &job).await,
+                Err(e) => Err(ObjectSubmitError::Job(e)),
+            };
             Output::Client(match submitted {
                 Ok(s) => Ok(s.array_id),
                 Err(e) => Err(Failure {

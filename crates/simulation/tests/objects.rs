@@ -1,8 +1,11 @@
 //! The object plans the simulation draws, and the oracle its checker uses
 //! for them: what each byte range of an object holds, from the byte offsets
-//! the generator noted, must be what `packet::ranges::read_range` reads.
+//! (and, for a job that groups, the fields) the generator noted, must be
+//! what the job's range reader (`AnyJob::read_range`) reads.
 
-use packet::ranges::{read_from, read_range, RangeError};
+use packet::job::Registry;
+use packet::ranges::{read_from, RangeError};
+use simulation::jobs::PlanJob;
 use simulation::objects::{Content, Layout, Mutation, ObjectExpected, ObjectPlan, Start};
 use simulation::Params;
 
@@ -20,12 +23,14 @@ fn contents(seeds: u64) -> Vec<(ObjectPlan, Content)> {
     out
 }
 
-/// Compares the oracle with the reader for every leaf of `content` cut in
-/// ranges of `range_bytes`: every leaf of a valid object, the leaves before
-/// the bad record's of a bad one, of which exactly one range names the bad
-/// record's byte and none an earlier one. Returns the leaves compared.
-fn compare(plan: &ObjectPlan, content: &Content, range_bytes: u64) -> u64 {
-    let exp = ObjectExpected::of(content, range_bytes, 4).expect("a tree");
+/// Compares the oracle with the reader of `job` for every leaf of
+/// `content` cut in ranges of `range_bytes`: every leaf of a valid object,
+/// the leaves before the bad record's of a bad one, of which exactly one
+/// range names the bad record's byte and none an earlier one. Returns the
+/// leaves compared.
+fn compare(plan: &ObjectPlan, content: &Content, range_bytes: u64, job: &PlanJob) -> u64 {
+    let exp = ObjectExpected::of(content, range_bytes, 4, job).expect("a tree");
+    let runs = Registry::shipped().job(&job.spec).expect("a shipped job");
     let bytes = &content.bytes;
     let size = bytes.len() as u64;
     let mut named = 0;
@@ -33,7 +38,9 @@ fn compare(plan: &ObjectPlan, content: &Content, range_bytes: u64) -> u64 {
         let r = exp.tree.leaf_elements(leaf);
         let range = r.start.min(size)..r.end.min(size);
         let from = read_from(range.start).min(size) as usize;
-        let read = read_range(plan.layout.format(), range.clone(), size, &bytes[from..]);
+        let mut reader = &bytes[from..];
+        let format = plan.layout.format();
+        let read = runs.read_range(format, job.key_column, range.clone(), size, &mut reader);
         let around = String::from_utf8_lossy(
             &bytes
                 [(range.start.saturating_sub(12) as usize)..((range.end + 12).min(size) as usize)],
@@ -41,16 +48,16 @@ fn compare(plan: &ObjectPlan, content: &Content, range_bytes: u64) -> u64 {
         .into_owned();
         let at = |what: &str| {
             format!(
-                "{what}: {} range {range:?} of {size} bytes ({around:?})",
+                "{what}: {} ({job}) range {range:?} of {size} bytes ({around:?})",
                 plan.key
             )
         };
         match read {
             Ok(_) if exp.bad_leaf.is_some_and(|b| leaf >= b) => {}
-            Ok(sum) => {
+            Ok(read) => {
                 let i = leaf as usize;
-                assert_eq!(sum.elements, exp.counts[i], "{}", at("count"));
-                assert_eq!(sum.doubled_sum, exp.leaves[i], "{}", at("sum"));
+                assert_eq!(read.elements, exp.counts[i], "{}", at("count"));
+                assert_eq!(read.value, exp.leaves[i], "{}", at("value"));
             }
             Err(RangeError::BadData { offset, .. }) => {
                 let bad = content.bad_at.expect("only a bad object fails");
@@ -76,20 +83,53 @@ fn the_offsets_oracle_agrees_with_the_range_reader() {
     for (plan, content) in contents(400) {
         let size = content.bytes.len() as u64;
         for range_bytes in [1, 2, 7, plan.range_bytes, size.max(1), size + 5] {
-            leaves += compare(&plan, &content, range_bytes);
+            leaves += compare(&plan, &content, range_bytes, &PlanJob::sum());
         }
     }
     assert!(leaves > 10_000, "only {leaves} leaves compared");
 }
 
+/// The jobs other than `sum` over every layout: `stats` everywhere, and
+/// `sum-by` grouping by each column of every CSV object (keys quoted,
+/// padded with spaces, holding commas and doubled quotes, or empty), by
+/// index and, where the header names it, by name.
+#[test]
+fn the_fields_oracle_agrees_with_every_jobs_range_reader() {
+    let (mut leaves, mut keyed) = (0, 0);
+    for (plan, content) in contents(400) {
+        let size = content.bytes.len() as u64;
+        let mut jobs = vec![PlanJob::stats()];
+        if let Layout::Csv { columns, .. } = plan.layout {
+            jobs.extend((0..columns).map(|c| PlanJob::sum_by(c, plan.layout.column_name(c))));
+        }
+        for job in &jobs {
+            for range_bytes in [1, 7, plan.range_bytes, size + 5] {
+                let n = compare(&plan, &content, range_bytes, job);
+                leaves += n;
+                keyed += n * u64::from(job.key_column.is_some());
+            }
+        }
+    }
+    assert!(leaves > 10_000, "only {leaves} leaves compared");
+    assert!(keyed > 3_000, "only {keyed} leaves of sum-by compared");
+}
+
+/// Every job's leaves combine to its value over all the elements.
 #[test]
 fn a_valid_objects_leaves_add_up_to_its_elements() {
     for (plan, content) in contents(400) {
-        let exp = ObjectExpected::of(&content, plan.range_bytes, plan.fan_in).expect("a tree");
-        let count: u64 = exp.counts.iter().sum();
-        assert_eq!(count, content.elements.len() as u64, "{}", plan.key);
-        let sum: packet::Number = exp.leaves.iter().cloned().sum();
-        assert_eq!(sum.to_string(), exp.total, "{}", plan.key);
+        let mut jobs = vec![PlanJob::sum(), PlanJob::stats()];
+        if let Layout::Csv { column, .. } = plan.layout {
+            jobs.push(PlanJob::sum_by(column, None));
+        }
+        for job in &jobs {
+            let exp =
+                ObjectExpected::of(&content, plan.range_bytes, plan.fan_in, job).expect("a tree");
+            let count: u64 = exp.counts.iter().sum();
+            assert_eq!(count, content.elements.len() as u64, "{}", plan.key);
+            let combined = exp.oracle.combine(&exp.leaves).expect("combined");
+            assert_eq!(combined, exp.total, "{} ({job})", plan.key);
+        }
     }
 }
 

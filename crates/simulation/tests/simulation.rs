@@ -5,8 +5,10 @@
 //!   `SIM_SEEDS` and `SIM_START` change the range).
 //! - `SIM_SEED=123 cargo test -p simulation --release -- replay --nocapture`
 //!   replays one seed with its trace.
+//! - `SIM_JOB=stats` (or `sum`, `sum-by`) runs that job in every seed
+//!   instead of each seed's own draw.
 
-use simulation::{run_many, run_many_with, run_seed, FaultKind, Options, Reducer};
+use simulation::{run_many, run_many_with, run_seed, FaultKind, JobKind, Options, Reducer};
 use std::time::Instant;
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -14,6 +16,23 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(default)
+}
+
+/// The job `SIM_JOB` forces, if set.
+fn job() -> Option<JobKind> {
+    let name = std::env::var("SIM_JOB").ok()?;
+    match name.parse() {
+        Ok(job) => Some(job),
+        Err(e) => panic!("SIM_JOB: {e}"),
+    }
+}
+
+/// The default options, with `SIM_JOB`'s job.
+fn options() -> Options {
+    Options {
+        job: job(),
+        ..Options::default()
+    }
 }
 
 fn threads() -> usize {
@@ -24,7 +43,7 @@ fn threads() -> usize {
 fn many_seeds_are_exactly_once() {
     let (start, count) = (env_u64("SIM_START", 0), env_u64("SIM_SEEDS", 10_000));
     let started = Instant::now();
-    let (summary, first) = run_many(start, count, threads(), &Options::default());
+    let (summary, first) = run_many(start, count, threads(), &options());
     println!(
         "simulation: {}",
         summary.report(start, started.elapsed(), threads())
@@ -53,7 +72,7 @@ fn many_seeds_are_exactly_once() {
 /// the panic, and the seeds after it on the same thread still run.
 #[test]
 fn a_panicking_seed_fails_and_the_others_still_run() {
-    let opts = Options::default();
+    let opts = options();
     let (summary, first) = run_many_with(0, 12, 2, &opts, |seed| {
         if seed == 4 {
             panic!("injected panic in seed 4");
@@ -84,7 +103,7 @@ fn replay() {
         } else {
             Reducer::Real
         },
-        ..Options::default()
+        ..options()
     };
     let report = run_seed(seed, &opts);
     print!("{report}");
@@ -93,7 +112,7 @@ fn replay() {
 
 #[test]
 fn a_seed_replays_identically() {
-    let opts = Options::default();
+    let opts = options();
     for seed in [1, 7, 38, 1234] {
         let (a, b) = (run_seed(seed, &opts), run_seed(seed, &opts));
         assert_eq!(a.digest, b.digest, "seed {seed}");
@@ -106,7 +125,7 @@ fn a_seed_replays_identically() {
 
 /// The original's reducer (any two packets, fresh ids, done at a count) must
 /// be caught, and caught fast: it double counts as soon as two reducers or a
-/// duplicate meet.
+/// duplicate meet, a sum or any other job's result.
 #[test]
 fn naive_reducer_is_caught() {
     let opts = Options {
@@ -114,7 +133,7 @@ fn naive_reducer_is_caught() {
         // The naive reducer also livelocks (as the original did on moto);
         // a short step budget reports that instead of spinning.
         max_steps: 20_000,
-        ..Options::default()
+        ..options()
     };
     let mut caught = Vec::new();
     let mut wrong_sums = 0;
@@ -123,7 +142,8 @@ fn naive_reducer_is_caught() {
         ran += 1;
         let r = run_seed(seed, &opts);
         if !r.ok() {
-            if r.violations.iter().any(|v| v.contains("WRONG SUM")) {
+            let wrong = |v: &String| v.contains("WRONG SUM") || v.contains("WRONG RESULT");
+            if r.violations.iter().any(wrong) {
                 wrong_sums += 1;
             }
             if caught.is_empty() {

@@ -3,7 +3,6 @@
 
 use super::{numbers, report, settle, waiting, BenchArgs, Expected, Measured, KEYS};
 use crate::error::Error;
-use crate::runner::files::Layout;
 use crate::submit::{submit_object, wait, Api};
 use aws_ports::RequestCounter;
 use handlers::wire::{ColumnText, ObjectRequest, ParamsText, SumView};
@@ -51,10 +50,11 @@ async fn measure(
     let counter = RequestCounter::new();
     let running = local::start_counted(&args.backend, &stack, Some(&counter)).await?;
     let csv = format == FormatName::Csv;
-    let layout = Layout {
+    let layout = crate::input::Numbers {
         format: Some(format),
         column: csv.then(|| "1".to_string()),
         no_header: csv,
+        ..Default::default()
     };
     let api = InProcess::new(&running);
     let notified_before = notifications_handled(&running);

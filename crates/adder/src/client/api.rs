@@ -27,6 +27,8 @@ pub struct Client {
     base: String,
     api_key: Option<String>,
     signer: Option<Signer>,
+    /// Sent as `Idempotency-Key` with every POST.
+    idempotency_key: Option<String>,
 }
 
 impl Client {
@@ -44,6 +46,7 @@ impl Client {
             }
             None => args.api.clone(),
         };
+        check_base(&base)?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
@@ -57,7 +60,30 @@ impl Client {
             } else {
                 None
             },
+            idempotency_key: None,
         })
+    }
+
+    /// This client, sending `key` as the `Idempotency-Key` of its POSTs.
+    pub fn with_idempotency_key(self, key: Option<String>) -> Client {
+        Client {
+            idempotency_key: key,
+            ..self
+        }
+    }
+}
+
+/// Whether `base` is an http(s) URL: `localhost:3000` is not (reqwest would
+/// say only "builder error").
+fn check_base(base: &str) -> Result<(), Error> {
+    match reqwest::Url::parse(base) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
+        _ if !base.contains("://") => Err(Error::Usage(format!(
+            "--api {base:?} has no scheme: give the whole URL, like http://{base}"
+        ))),
+        _ => Err(Error::Usage(format!(
+            "--api {base:?} is not an http:// or https:// URL"
+        ))),
     }
 }
 
@@ -76,6 +102,13 @@ impl Api for Client {
         }
         if let Some(key) = &self.api_key {
             headers.push(("x-api-key".into(), key.clone()));
+        }
+        if let Some(key) = self
+            .idempotency_key
+            .as_ref()
+            .filter(|_| method == http::Method::POST)
+        {
+            headers.push((handlers::api::IDEMPOTENCY_HEADER.into(), key.clone()));
         }
         if let Some(signer) = &self.signer {
             let signed: Vec<(&str, &str)> = headers
@@ -105,5 +138,30 @@ impl Api for Client {
             source,
         })?;
         Ok((status, text))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_api_url_needs_its_scheme() {
+        let refused = |base: &str| check_base(base).err().map(|e| e.to_string());
+        assert_eq!(refused("http://127.0.0.1:3000"), None);
+        assert_eq!(
+            refused("https://abc.execute-api.us-east-1.amazonaws.com/prod"),
+            None
+        );
+        assert_eq!(
+            refused("localhost:3000").as_deref(),
+            Some(
+                r#"--api "localhost:3000" has no scheme: give the whole URL, like http://localhost:3000"#
+            )
+        );
+        assert_eq!(
+            refused("ftp://host").as_deref(),
+            Some(r#"--api "ftp://host" is not an http:// or https:// URL"#)
+        );
     }
 }

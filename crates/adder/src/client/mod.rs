@@ -9,7 +9,6 @@
 //! naming (`--prefix`).
 
 pub(crate) mod api;
-mod input;
 mod inspect;
 mod sign;
 mod target;
@@ -18,7 +17,6 @@ use crate::error::Error;
 use crate::submit;
 use clap::{Args, Subcommand, ValueEnum};
 use handlers::wire::ObjectRequest;
-use std::path::PathBuf;
 use std::time::Duration;
 
 pub use target::AwsArgs;
@@ -82,36 +80,21 @@ pub enum Command {
     /// Submits an array to the API (POST /sumArray) and prints its arrayId,
     /// or with --wait its sum.
     Submit {
-        /// The numbers (`1 2 3`) or one JSON array (`'[1,2,3]'`); stdin when
-        /// absent (a JSON array, or numbers separated by spaces, commas or lines).
-        #[arg(allow_negative_numbers = true)]
-        numbers: Vec<String>,
-        /// Read the array from this file (`-` for stdin).
-        #[arg(long, short, conflicts_with = "csv")]
-        file: Option<PathBuf>,
-        /// Read the numbers from one column of this CSV file (`-` for stdin).
-        #[arg(long, requires = "column")]
-        csv: Option<PathBuf>,
-        /// The CSV column: a header name, or a 0-based index (with --csv or --s3).
-        #[arg(long)]
-        column: Option<String>,
-        /// With an index --column: the CSV's first row is a header, skip it.
-        #[arg(long, requires = "csv")]
-        header: bool,
+        #[command(flatten)]
+        input: crate::input::Numbers,
         /// Sum this S3 object instead (`s3://bucket/key`), by byte ranges
-        /// (POST /sumObject). The same object version is one array however
-        /// often it is submitted.
-        #[arg(long, conflicts_with_all = ["file", "csv", "numbers"])]
+        /// (POST /sumObject), laid out as --format, --column and the header
+        /// flags say. The same object version is one array however often it
+        /// is submitted.
+        #[arg(long, conflicts_with_all = ["file", "numbers"])]
         s3: Option<String>,
-        /// With --s3: how the numbers are laid out (from the key's suffix otherwise).
-        #[arg(long, value_parser = crate::runner::files::format_parser(), requires = "s3")]
-        format: Option<pipeline::FormatName>,
         /// With --s3: the object version to sum (the current one otherwise).
         #[arg(long, requires = "s3")]
         version_id: Option<String>,
-        /// With --s3 and CSV: the object's first line is data, not a header.
-        #[arg(long, requires = "s3")]
-        no_header: bool,
+        /// The API's Idempotency-Key: a retried submit with the same key,
+        /// body and job answers with the array the first one started.
+        #[arg(long, conflicts_with = "s3")]
+        idempotency_key: Option<String>,
         #[command(flatten)]
         job: crate::job::JobArgs,
         /// Wait for the sum, with a progress bar on stderr, and print it.
@@ -160,11 +143,25 @@ pub enum Command {
     Dlq(DlqCommand),
 }
 
+impl Command {
+    /// The `--endpoint-url` of a command that talks to AWS itself.
+    pub fn endpoint(&self) -> Option<String> {
+        match self {
+            Command::Pending { aws }
+            | Command::Scratchpad { aws, .. }
+            | Command::Dlq(DlqCommand::List { aws, .. } | DlqCommand::Redrive { aws, .. }) => {
+                aws.endpoint_url.clone()
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The POST /sumObject request for `s3://bucket/key`.
 fn object_request(
     url: &str,
     version_id: Option<String>,
-    layout: &crate::runner::files::Layout,
+    input: &crate::input::Numbers,
 ) -> Result<ObjectRequest, Error> {
     let (bucket, key) = url
         .strip_prefix("s3://")
@@ -173,7 +170,7 @@ fn object_request(
         .ok_or_else(|| Error::Input(format!("--s3 {url:?} is not s3://bucket/key")))?;
     Ok(ObjectRequest {
         version_id,
-        ..layout.request(bucket, key)
+        ..input.request(bucket, key)
     })
 }
 
@@ -182,23 +179,16 @@ pub async fn run(command: Command) -> Result<(), Error> {
     match command {
         Command::Submit {
             s3: Some(url),
-            format,
+            input,
             version_id,
-            no_header,
-            column,
             job,
             wait,
             timeout,
             api,
             ..
         } => {
-            let layout = crate::runner::files::Layout {
-                format,
-                column,
-                no_header,
-            };
-            let request =
-                crate::job::with_job(object_request(&url, version_id, &layout)?, &job.spec());
+            let request = object_request(&url, version_id, &input)?;
+            let request = crate::job::with_job(request, &job.spec());
             let client = api::Client::new(&api).await?;
             let submitted = submit::submit_object(&client, &request).await?;
             if wait {
@@ -214,11 +204,8 @@ pub async fn run(command: Command) -> Result<(), Error> {
             Ok(())
         }
         Command::Submit {
-            numbers,
-            file,
-            csv,
-            column,
-            header,
+            input,
+            idempotency_key,
             job,
             wait,
             timeout,
@@ -226,15 +213,10 @@ pub async fn run(command: Command) -> Result<(), Error> {
             ..
         } => {
             let job = job.spec();
-            if column.is_some() && csv.is_none() {
-                return Err(Error::Input("--column needs --csv or --s3".into()));
-            }
-            let body = match (&csv, &column) {
-                (Some(path), Some(column)) => input::csv_body(path, column, header),
-                _ => input::body(&numbers, file.as_deref()),
-            }
-            .map_err(Error::Input)?;
-            let client = api::Client::new(&api).await?;
+            let body = input.body().map_err(Error::Input)?;
+            let client = api::Client::new(&api)
+                .await?
+                .with_idempotency_key(idempotency_key);
             if wait {
                 let how = api::backing_off(Duration::from_secs(timeout));
                 let (_, sum) = submit::submit_and_wait(&client, body, &job, &how).await?;

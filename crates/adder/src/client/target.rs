@@ -37,7 +37,7 @@ pub async fn stack_outputs(
         .map_err(|e| {
             Error::Aws(format!(
                 "cannot describe stack {stack}: {}",
-                aws_sdk_cloudformation::error::DisplayErrorContext(&e)
+                aws_ports::describe(&e)
             ))
         })?;
     let found = out

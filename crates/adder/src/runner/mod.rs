@@ -9,7 +9,6 @@ use crate::error::Error;
 use crate::input;
 use crate::submit::{submit_and_wait, Wait};
 use local::{BackendArgs, InProcess};
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// The template the runner builds its queues, tables and functions from:
@@ -31,13 +30,12 @@ pub fn load_stack() -> Result<stack::Stack, Error> {
 /// `adder sum`: the array through the whole pipeline; prints its sum (or
 /// `job`'s result).
 pub async fn sum(
-    numbers: Vec<String>,
-    file: Option<PathBuf>,
+    input: &input::Numbers,
     job: &packet::job::JobSpec,
     timeout: Duration,
     args: BackendArgs,
 ) -> Result<(), Error> {
-    let body = input::body(&numbers, file.as_deref()).map_err(Error::Input)?;
+    let body = input.body().map_err(Error::Input)?;
     let stack = load_stack()?;
     let running = local::start(&args, &stack).await?;
     // Reads are in process and cheap: poll often, without a progress bar.
