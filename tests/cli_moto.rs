@@ -504,3 +504,27 @@ async fn a_dead_lettered_s3_notification_is_listed_and_redriven_to_its_queue() {
     let listed = run(&[&["dlq", "list"][..], &only].concat());
     assert_eq!(listed, "ObjectCreated dead-letter queue: 0 message(s)\n");
 }
+
+/// A stack that does not exist is named with the service's own words and
+/// a hint at what to check, never the SDK's Debug dump of the response.
+#[test]
+fn a_stack_that_does_not_exist_is_named_with_a_hint() {
+    let moto = Moto::start();
+    let env = moto.env();
+    for args in [
+        vec!["pending", "--stack", "nope"],
+        vec!["submit", "--stack", "nope", "1"],
+    ] {
+        let (code, _, err) = run_adder(&args, &env, None);
+        assert_eq!(
+            (code, err.as_str()),
+            (
+                1,
+                "adder: cannot describe stack nope: ValidationError: Stack with id nope does not \
+                 exist\n  help: check --stack (the deployed stack's name) or --prefix, and \
+                 AWS_REGION (us-east-1)\n"
+            ),
+            "{args:?}"
+        );
+    }
+}

@@ -384,3 +384,38 @@ fn adder_template_names_the_template_the_runner_plays() {
     assert_eq!((code, out.as_str()), (0, "12\n"), "{err}");
     let _ = std::fs::remove_file(file);
 }
+
+/// With nothing listening at the endpoint, a command says which call failed
+/// and why in words, and where it looked: never the SDK's Debug dump.
+#[test]
+fn an_aws_endpoint_that_does_not_answer_is_named() {
+    let (code, _, err) = adder(&["pending", "--endpoint-url", "http://127.0.0.1:9"], None);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            1,
+            "adder: service unavailable: GetQueueUrl adder-TimesTwoQueue: dispatch failure: io \
+             error: client error (Connect): tcp connect error: Connection refused (os error 111)\n  \
+             help: nothing answered at http://127.0.0.1:9: is moto running there? \
+             (`.venv/bin/moto_server -H 127.0.0.1 -p 5000`)\n"
+        )
+    );
+    let (code, _, err) = adder(
+        &[
+            "sum",
+            "1",
+            "--backend",
+            "aws",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+        ],
+        None,
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("adder: could not create the queues and tables: ")
+            && err.ends_with("help: nothing answered at http://127.0.0.1:9: is moto running there? (`.venv/bin/moto_server -H 127.0.0.1 -p 5000`)\n")
+            && !err.contains("DispatchFailure {"),
+        "{err}"
+    );
+}
