@@ -196,6 +196,71 @@ async fn submit_wait_get_pending_and_scratchpad() {
         5,
         "{scanned}"
     );
+
+    // --json: one JSON document per command, for scripts.
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = run(args, None);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: {e}: {out}"))
+    };
+    let rows = json(&["scratchpad", &id, "--prefix", prefix, "--json"]);
+    assert_eq!(rows.as_array().map(Vec::len), Some(5), "{rows}");
+    let root_child = rows
+        .as_array()
+        .and_then(|r| r.iter().find(|row| row["packetId"] == "L1-000000000"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (
+            &root_child["packetValue"],
+            &root_child["packetContains"],
+            &root_child["consumed"]
+        ),
+        (
+            &serde_json::json!("121.2"),
+            &serde_json::json!(6),
+            &serde_json::json!(true)
+        )
+    );
+    assert_eq!(
+        json(&["pending", "--prefix", prefix, "--json"]),
+        serde_json::json!([])
+    );
+    assert_eq!(json(&["wait", &id, "--json"])["arrayLength"], 7);
+    let accepted = json(&["submit", "--json", "1", "2"]);
+    assert_eq!(
+        (&accepted["status"], &accepted["arrayLength"]),
+        (&serde_json::json!("success"), &serde_json::json!(2))
+    );
+    let done = json(&["submit", "--json", "--wait", "1", "2"]);
+    assert_eq!(
+        (&done["status"], &done["sum"]),
+        (&serde_json::json!("done"), &serde_json::json!(6))
+    );
+    let letters = json(&["dlq", "list", "--prefix", prefix, "--json"]);
+    assert_eq!(letters, serde_json::json!([]));
+    let redriven = json(&["dlq", "redrive", "--prefix", prefix, "--json"]);
+    assert_eq!(redriven["total"], 0, "{redriven}");
+
+    // --idempotency-key: a retried submit is the same array.
+    let keyed = |body: &str| run(&["submit", "--idempotency-key", "cli-k1", body], None);
+    let first = keyed("[5, 6]");
+    assert_eq!(
+        keyed("[5, 6]"),
+        first,
+        "the same key and body: the same array"
+    );
+    let (code, _, err) = adder(
+        &moto,
+        &principals,
+        &server,
+        &["submit", "--idempotency-key", "cli-k1", "[5, 7]"],
+        None,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("422") && err.contains("already used for a different body"),
+        "{err}"
+    );
     server.assert_nothing_denied();
 }
 

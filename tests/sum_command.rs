@@ -419,3 +419,61 @@ fn an_aws_endpoint_that_does_not_answer_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn completions_and_json_for_scripts() {
+    let (code, bash, _) = adder(&["completions", "bash"], None);
+    assert_eq!(code, 0);
+    assert!(
+        bash.contains("_adder()") && bash.contains("complete -F _adder"),
+        "{bash}"
+    );
+    assert!(
+        bash.contains("--idempotency-key") && bash.contains("--json"),
+        "every flag"
+    );
+    let (_, zsh, _) = adder(&["completions", "zsh"], None);
+    assert!(zsh.starts_with("#compdef adder"), "{zsh}");
+    let (code, out, _) = adder(&["sum", "--json", "1", "2", "3"], None);
+    assert_eq!(code, 0);
+    let record: serde_json::Value = serde_json::from_str(&out).expect("one JSON record");
+    assert_eq!(
+        (&record["status"], &record["sum"]),
+        (&serde_json::json!("done"), &serde_json::json!(12))
+    );
+}
+
+/// `serve --bind` listens where it is told, and says so with the backend's
+/// name as a user types it.
+#[test]
+fn serve_listens_on_the_address_it_is_given() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let port = std::net::TcpListener::bind("127.0.0.2:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_adder"))
+        .args(["serve", "--bind", "127.0.0.2", "--port", &port.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve");
+    let mut first = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("a line");
+    assert_eq!(
+        first,
+        format!("listening on http://127.0.0.2:{port} (memory backend)\n")
+    );
+    let mut stream = std::net::TcpStream::connect(("127.0.0.2", port)).expect("connect");
+    stream
+        .write_all(b"GET /sums/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    let _ = child.kill();
+    let _ = child.wait();
+}

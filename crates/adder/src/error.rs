@@ -32,9 +32,15 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(code("adder::local"))]
     Local(local::Error),
-    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
-    #[diagnostic(code("adder::listen"), help("choose another --port"))]
-    Listen { port: u16, source: std::io::Error },
+    #[error("cannot listen on {address}: {source}")]
+    #[diagnostic(
+        code("adder::listen"),
+        help("choose another --port, or --bind address")
+    )]
+    Listen {
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("server failed: {0}")]
     #[diagnostic(code("adder::serve"))]
     Serve(std::io::Error),

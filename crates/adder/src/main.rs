@@ -34,6 +34,9 @@ use std::time::Duration;
     about = "The distributed adder: doubles every element of an array and sums them, exactly, across queues and tables."
 )]
 struct Cli {
+    /// Print results, records and tables as JSON, for scripts.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -56,12 +59,24 @@ enum Command {
     /// from concurrent clients, and prints figures (time, throughput, latency,
     /// invocations, AWS requests, memory, estimated bill).
     Bench(bench::BenchArgs),
-    /// Serves POST /sumArray and GET /sums/{arrayId} on 127.0.0.1.
+    /// Serves the API (POST /sumArray, GET /sums/{arrayId}, /sumObject) on
+    /// --bind:--port, in front of the local pipeline.
     Serve {
         #[arg(long, default_value_t = 3000)]
         port: u16,
+        /// The address to listen on: 127.0.0.1 (this machine only), or
+        /// 0.0.0.0 for every interface (a container, another machine).
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
         #[command(flatten)]
         backend: BackendArgs,
+    },
+    /// Prints a completion script for SHELL: `adder completions bash >
+    /// ~/.local/share/bash-completion/completions/adder`, or for zsh into a
+    /// directory of $fpath as `_adder`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     #[command(flatten)]
     Client(client::Command),
@@ -94,6 +109,7 @@ impl Command {
             }
             Command::Bench(args) => args.backend.endpoint_url.clone(),
             Command::Client(command) => command.endpoint(),
+            Command::Completions { .. } => None,
         };
         flag.or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
     }
@@ -114,21 +130,32 @@ async fn main() -> ExitCode {
             let timeout = Duration::from_secs(timeout);
             let job = job.spec();
             match input.ranged_file() {
-                Some(path) => runner::files::sum_file(path, &input, &job, timeout, backend).await,
-                None => runner::sum(&input, &job, timeout, backend).await,
+                Some(path) => {
+                    runner::files::sum_file(path, &input, &job, timeout, backend, cli.json).await
+                }
+                None => runner::sum(&input, &job, timeout, backend, cli.json).await,
             }
         }
         Command::Bench(args) => {
             init_tracing("error");
             bench::run(args).await.map(|report| print!("{report}"))
         }
-        Command::Serve { port, backend } => {
+        Command::Serve {
+            port,
+            bind,
+            backend,
+        } => {
             init_tracing("info");
-            runner::serve(port, backend).await
+            runner::serve((bind, port).into(), backend).await
+        }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "adder", &mut std::io::stdout());
+            Ok(())
         }
         Command::Client(command) => {
             init_tracing("error");
-            client::run(command).await
+            client::run(command, cli.json).await
         }
     };
     match result {

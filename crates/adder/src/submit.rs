@@ -102,9 +102,31 @@ pub struct Wait {
     pub progress: bool,
 }
 
+/// A finished array: its result's exact text (the sum, or another job's
+/// result) and its whole record as the API sent it.
+pub struct Done {
+    pub result: String,
+    pub record: String,
+}
+
+impl Done {
+    /// What a command prints: the result, or with `--json` the record.
+    pub fn print(&self, json: bool) {
+        match json {
+            true => println!("{}", self.record),
+            false => println!("{}", self.result),
+        }
+    }
+}
+
 /// Reads the array until it is done (or failed: an error with the reason);
 /// returns its result's exact text: the sum, or another job's result.
 pub async fn wait(api: &impl Api, array_id: &str, how: &Wait) -> Result<String, Error> {
+    Ok(wait_done(api, array_id, how).await?.result)
+}
+
+/// [`wait`], keeping the record too.
+pub async fn wait_done(api: &impl Api, array_id: &str, how: &Wait) -> Result<Done, Error> {
     let started = Instant::now();
     let bar = if how.progress {
         let bar = ProgressBar::new_spinner();
@@ -116,9 +138,9 @@ pub async fn wait(api: &impl Api, array_id: &str, how: &Wait) -> Result<String, 
     let mut pause = how.first_poll;
     let outcome = loop {
         let read = get(api, array_id).await;
-        match read.and_then(|text| read_record(array_id, &text, &bar)) {
-            Ok(Some(sum)) => break Ok(sum),
-            Ok(None) => {}
+        match read.and_then(|text| Ok((read_record(array_id, &text, &bar)?, text))) {
+            Ok((Some(result), record)) => break Ok(Done { result, record }),
+            Ok((None, _)) => {}
             // A 503 says the table could not be read right now: read again.
             Err(Error::Refused { status: 503, why }) => {
                 tracing::warn!(why, "could not read the result yet");
@@ -201,7 +223,7 @@ pub async fn submit_and_wait(
     body: String,
     job: &JobSpec,
     how: &Wait,
-) -> Result<(ArrayAccepted, String), Error> {
+) -> Result<(ArrayAccepted, Done), Error> {
     let submitted = submit(api, body, job).await?;
     if how.progress {
         eprintln!(
@@ -209,6 +231,6 @@ pub async fn submit_and_wait(
             submitted.array_id, submitted.array_length
         );
     }
-    let sum = wait(api, &submitted.array_id, how).await?;
-    Ok((submitted, sum))
+    let done = wait_done(api, &submitted.array_id, how).await?;
+    Ok((submitted, done))
 }

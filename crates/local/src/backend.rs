@@ -24,6 +24,16 @@ pub enum Kind {
     Aws,
 }
 
+impl Kind {
+    /// The name a user gives (`--backend memory`), for messages and reports.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Kind::Memory => "memory",
+            Kind::Aws => "aws",
+        }
+    }
+}
+
 /// Where the pipeline runs.
 #[derive(Debug, Clone, Args)]
 pub struct BackendArgs {

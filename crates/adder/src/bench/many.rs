@@ -272,8 +272,10 @@ fn api_used(args: &BenchArgs, seen: Option<&Seen>) -> String {
         (None, Some(seen)) => {
             let config = &seen.running.api_config;
             format!(
-                "in-process Router, {:?} backend (chunk size {}, fan-in {})",
-                seen.kind, config.chunk_size, config.fan_in
+                "in-process Router, {} backend (chunk size {}, fan-in {})",
+                seen.kind.display_name(),
+                config.chunk_size,
+                config.fan_in
             )
         }
         (None, None) => "in-process Router".into(),

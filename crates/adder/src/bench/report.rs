@@ -103,7 +103,11 @@ fn run_figures(args: &BenchArgs, running: &Running, measured: &Measured) -> Stri
     let config = &running.api_config;
     let wall = measured.wall.as_secs_f64();
     let _ = writeln!(out, "elements              {}", args.elements);
-    let _ = writeln!(out, "backend               {:?}", args.backend.backend);
+    let _ = writeln!(
+        out,
+        "backend               {}",
+        args.backend.backend.display_name()
+    );
     if let Some(format) = args.object {
         let _ = writeln!(
             out,

@@ -1,9 +1,11 @@
 //! The inspection commands' output: plain aligned text, one row per line,
-//! so it reads at a terminal and greps in a script.
+//! so it reads at a terminal and greps in a script; or with `--json` one
+//! JSON document, for a script that wants fields.
 
 use super::target::{admin, AwsArgs};
 use super::QueueChoice;
 use crate::error::Error;
+use serde_json::{json, Value};
 use stack_tools::{Reason, Source};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -41,9 +43,14 @@ fn age(ms: u64) -> String {
     }
 }
 
-pub async fn pending(args: &AwsArgs) -> Result<(), Error> {
+pub async fn pending(args: &AwsArgs, json: bool) -> Result<(), Error> {
     let admin = admin(args).await?;
     let arrays = admin.pending().await?;
+    if json {
+        let rows: Vec<Value> = arrays.iter().map(pending_json).collect();
+        println!("{}", Value::Array(rows));
+        return Ok(());
+    }
     if arrays.is_empty() {
         println!("no pending or failed arrays");
         return Ok(());
@@ -71,6 +78,19 @@ pub async fn pending(args: &AwsArgs) -> Result<(), Error> {
     Ok(())
 }
 
+fn pending_json(a: &stack_tools::PendingArray) -> Value {
+    json!({
+        "arrayId": a.array_id,
+        "status": a.status,
+        "arrayLength": a.array_length,
+        "reducedElements": a.reduced_elements,
+        "submittedAt": a.submitted_at_ms,
+        "deadline": a.deadline_ms,
+        "failure": a.failure.as_ref().map(|(kind, _)| kind),
+        "reason": a.failure.as_ref().map(|(_, reason)| reason),
+    })
+}
+
 /// `pending`, `pending, overdue` (failed as expired when next read), or
 /// `failed (kind): reason`.
 fn status_of(array: &stack_tools::PendingArray, now_ms: u64) -> String {
@@ -83,13 +103,35 @@ fn status_of(array: &stack_tools::PendingArray, now_ms: u64) -> String {
     }
 }
 
-pub async fn scratchpad(args: &AwsArgs, array_id: &str, scan: bool) -> Result<(), Error> {
+pub async fn scratchpad(
+    args: &AwsArgs,
+    array_id: &str,
+    scan: bool,
+    json: bool,
+) -> Result<(), Error> {
     let admin = admin(args).await?;
     let rows = if scan {
         admin.scan_scratchpad(array_id).await
     } else {
         admin.scratchpad(array_id).await
     }?;
+    if json {
+        let rows: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "partition": r.key.partition_key,
+                    "packetId": r.key.packet_id,
+                    "packetValue": r.packet_value.to_string(),
+                    "packetContains": r.packet_contains,
+                    "elements": r.elements,
+                    "consumed": r.consumed,
+                })
+            })
+            .collect();
+        println!("{}", Value::Array(rows));
+        return Ok(());
+    }
     let width = rows
         .iter()
         .map(|r| r.key.partition_key.len())
@@ -119,10 +161,25 @@ pub async fn dlq_list(
     args: &AwsArgs,
     choice: Option<QueueChoice>,
     bodies: bool,
+    json: bool,
 ) -> Result<(), Error> {
     let admin = admin(args).await?;
+    let mut listed = Vec::new();
     for source in sources(choice) {
         let letters = admin.dead_letters(source).await?;
+        if json {
+            for letter in &letters {
+                let reason = admin.reason(source, letter).await;
+                listed.push(json!({
+                    "queue": queue_name(source),
+                    "messageId": letter.message_id,
+                    "receiveCount": letter.receive_count,
+                    "reason": reason.to_string(),
+                    "body": bodies.then_some(&letter.body),
+                }));
+            }
+            continue;
+        }
         println!(
             "{} dead-letter queue: {} message(s)",
             queue_name(source),
@@ -148,21 +205,35 @@ pub async fn dlq_list(
             }
         }
     }
+    if json {
+        println!("{}", Value::Array(listed));
+    }
     Ok(())
 }
 
-pub async fn dlq_redrive(args: &AwsArgs, choice: Option<QueueChoice>) -> Result<(), Error> {
+pub async fn dlq_redrive(
+    args: &AwsArgs,
+    choice: Option<QueueChoice>,
+    json: bool,
+) -> Result<(), Error> {
     let admin = admin(args).await?;
     let mut total = 0;
+    let mut moved_from = serde_json::Map::new();
     for source in sources(choice) {
         let moved = admin.redrive(source).await?;
+        moved_from.insert(queue_name(source).into(), json!(moved));
+        total += moved;
+        if json {
+            continue;
+        }
         println!(
             "moved {moved} message(s) from the {name} dead-letter queue to the {name} queue",
             name = queue_name(source)
         );
-        total += moved;
     }
-    if choice.is_none() {
+    if json {
+        println!("{}", json!({"redriven": moved_from, "total": total}));
+    } else if choice.is_none() {
         println!("{total} message(s) redriven");
     }
     Ok(())

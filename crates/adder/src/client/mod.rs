@@ -174,8 +174,13 @@ fn object_request(
     })
 }
 
+/// `value` as one line of JSON (the wire types always serialize).
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
 /// Runs one client command.
-pub async fn run(command: Command) -> Result<(), Error> {
+pub async fn run(command: Command, json: bool) -> Result<(), Error> {
     match command {
         Command::Submit {
             s3: Some(url),
@@ -193,10 +198,11 @@ pub async fn run(command: Command) -> Result<(), Error> {
             let submitted = submit::submit_object(&client, &request).await?;
             if wait {
                 let how = api::backing_off(Duration::from_secs(timeout));
-                println!(
-                    "{}",
-                    submit::wait(&client, &submitted.array_id, &how).await?
-                );
+                submit::wait_done(&client, &submitted.array_id, &how)
+                    .await?
+                    .print(json);
+            } else if json {
+                println!("{}", to_json(&submitted));
             } else {
                 eprintln!("{}", submitted.array_status);
                 println!("{}", submitted.array_id);
@@ -219,10 +225,14 @@ pub async fn run(command: Command) -> Result<(), Error> {
                 .with_idempotency_key(idempotency_key);
             if wait {
                 let how = api::backing_off(Duration::from_secs(timeout));
-                let (_, sum) = submit::submit_and_wait(&client, body, &job, &how).await?;
-                println!("{sum}");
+                let (_, done) = submit::submit_and_wait(&client, body, &job, &how).await?;
+                done.print(json);
             } else {
-                println!("{}", submit::submit(&client, body, &job).await?.array_id);
+                let accepted = submit::submit(&client, body, &job).await?;
+                match json {
+                    true => println!("{}", to_json(&accepted)),
+                    false => println!("{}", accepted.array_id),
+                }
             }
             Ok(())
         }
@@ -233,7 +243,9 @@ pub async fn run(command: Command) -> Result<(), Error> {
         } => {
             let client = api::Client::new(&api).await?;
             let how = api::backing_off(Duration::from_secs(timeout));
-            println!("{}", submit::wait(&client, &array_id, &how).await?);
+            submit::wait_done(&client, &array_id, &how)
+                .await?
+                .print(json);
             Ok(())
         }
         Command::Get { array_id, api } => {
@@ -241,15 +253,17 @@ pub async fn run(command: Command) -> Result<(), Error> {
             println!("{}", submit::get(&client, &array_id).await?);
             Ok(())
         }
-        Command::Pending { aws } => inspect::pending(&aws).await,
+        Command::Pending { aws } => inspect::pending(&aws, json).await,
         Command::Scratchpad {
             array_id,
             scan,
             aws,
-        } => inspect::scratchpad(&aws, &array_id, scan).await,
+        } => inspect::scratchpad(&aws, &array_id, scan, json).await,
         Command::Dlq(DlqCommand::List { queue, bodies, aws }) => {
-            inspect::dlq_list(&aws, queue, bodies).await
+            inspect::dlq_list(&aws, queue, bodies, json).await
         }
-        Command::Dlq(DlqCommand::Redrive { queue, aws }) => inspect::dlq_redrive(&aws, queue).await,
+        Command::Dlq(DlqCommand::Redrive { queue, aws }) => {
+            inspect::dlq_redrive(&aws, queue, json).await
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! the input bucket) and submitted with POST /sumObject.
 
 use crate::error::Error;
-use crate::submit::{submit_object, wait, Wait};
+use crate::submit::{submit_object, wait_done, Wait};
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use local::{place_object, BackendArgs, InProcess};
 use pipeline::FormatName;
@@ -33,6 +33,7 @@ pub async fn sum_file(
     job: &packet::job::JobSpec,
     timeout: Duration,
     args: BackendArgs,
+    json: bool,
 ) -> Result<(), Error> {
     let stack = super::load_stack()?;
     let running = local::start(&args, &stack).await?;
@@ -46,10 +47,10 @@ pub async fn sum_file(
         max_poll: Duration::from_millis(20),
         progress: false,
     };
-    let sum = wait(&api, &submitted.array_id, &how)
+    let done = wait_done(&api, &submitted.array_id, &how)
         .await
         .map_err(|e| named_locally(e, &format!("s3://{bucket}/{key}"), path))?;
-    println!("{sum}");
+    done.print(json);
     Ok(())
 }
 

@@ -34,6 +34,7 @@ pub async fn sum(
     job: &packet::job::JobSpec,
     timeout: Duration,
     args: BackendArgs,
+    json: bool,
 ) -> Result<(), Error> {
     let body = input.body().map_err(Error::Input)?;
     let stack = load_stack()?;
@@ -45,22 +46,25 @@ pub async fn sum(
         max_poll: Duration::from_millis(5),
         progress: false,
     };
-    let (_, sum) = submit_and_wait(&InProcess::new(&running), body, job, &how).await?;
-    println!("{sum}");
+    let (_, done) = submit_and_wait(&InProcess::new(&running), body, job, &how).await?;
+    done.print(json);
     Ok(())
 }
 
-/// `adder serve`: the API's Router on 127.0.0.1:`port` until Ctrl-C.
-pub async fn serve(port: u16, args: BackendArgs) -> Result<(), Error> {
+/// `adder serve`: the API's Router on `address` until Ctrl-C.
+pub async fn serve(address: std::net::SocketAddr, args: BackendArgs) -> Result<(), Error> {
     let stack = load_stack()?;
     let running = local::start(&args, &stack).await?;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+    let listener = tokio::net::TcpListener::bind(address)
         .await
-        .map_err(|source| Error::Listen { port, source })?;
-    let address = listener
+        .map_err(|source| Error::Listen { address, source })?;
+    let bound = listener
         .local_addr()
-        .map_err(|source| Error::Listen { port, source })?;
-    println!("listening on http://{address} ({:?} backend)", args.backend);
+        .map_err(|source| Error::Listen { address, source })?;
+    println!(
+        "listening on http://{bound} ({} backend)",
+        args.backend.display_name()
+    );
     let app = handlers::router(running.ports.clone(), running.api_config.clone());
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
