@@ -119,6 +119,39 @@ fn over_http_throughput_is_measured_and_the_pipeline_is_not_visible() {
     assert_eq!(line(&report, "AWS requests "), "not visible from a client");
 }
 
+/// The report reads as a table (every value in one column, counts aligned
+/// right) and --json gives the same figures to a script.
+#[test]
+fn the_report_lines_up_and_has_a_json_twin() {
+    let report = bench(&["--elements", "50000", "--chunk-size", "1000"], &[]);
+    let top: std::collections::BTreeSet<usize> = report
+        .lines()
+        .filter(|l| !l.starts_with(' ') && l.contains("  "))
+        .filter_map(|l| {
+            l.find("  ")
+                .map(|i| i + l[i..].len() - l[i..].trim_start().len())
+        })
+        .collect();
+    assert_eq!(top.len(), 1, "every value in one column:\n{report}");
+    let counts: std::collections::BTreeSet<usize> = report
+        .lines()
+        .filter(|l| l.starts_with("  ") && l.contains(" per "))
+        .filter_map(|l| l.find(" ("))
+        .collect();
+    assert_eq!(counts.len(), 1, "sub-rows' counts aligned right:\n{report}");
+    assert_eq!(line(&report, "backend "), "memory");
+    let (code, out, err) = run_adder(&["bench", "--elements", "5000", "--json"], &[], None);
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
+    assert_eq!(json["elements"], 5000);
+    assert_eq!(json["backend"], "memory");
+    assert_eq!(json["invocations"]["sum_array"]["count"], 1);
+    assert!(
+        json["result"].is_u64() && json["wallSeconds"].is_f64(),
+        "{json}"
+    );
+}
+
 #[test]
 fn bad_sizes_are_refused() {
     let (code, _, err) = run_adder(
@@ -134,10 +167,19 @@ fn bad_sizes_are_refused() {
         &[],
         None,
     );
-    assert_eq!(code, 1);
+    assert_eq!(code, 2);
     assert!(
         err.contains("--min-elements 9 is above --max-elements 2"),
         "{err}"
+    );
+    let (code, out, err) = run_adder(&["bench", "--elements", "0"], &[], None);
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (
+            2,
+            "",
+            "adder: --elements must be at least 1: an empty array measures nothing\n"
+        )
     );
 }
 
@@ -174,13 +216,13 @@ fn on_moto_aws_requests_per_array_are_counted_with_polling_apart() {
     assert!(!request("PutItem").contains("[event source mapping]"));
     assert!(request("SendMessageBatch").trim_start().starts_with("SQS"));
     assert!(request("ReceiveMessage").ends_with("[event source mapping]"));
-    let total = line(&report, "  total: ");
+    let total = line(&report, "  total ");
     let by_functions = number(total);
     let with_polling = number(total.split("), ").nth(1).expect("with polling"));
     assert!(by_functions >= 6.0, "at least a write per array: {total}");
     assert!(with_polling > by_functions, "{total}");
-    let bill = line(&report, "estimated bill per 1,000,000 arrays");
-    assert!(number(bill.rsplit('$').next().expect("$")) > 0.0, "{bill}");
+    let bill = line(&report, "bill per 1,000,000 arrays ");
+    assert!(bill.starts_with('$') && number(bill) > 0.0, "{bill}");
     assert!(report.contains("(6 POSTs)"), "{report}");
 }
 

@@ -122,7 +122,11 @@ impl Error {
     /// The process's exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Input(_) | Error::Usage(_) | Error::Job(_) | Error::TooLarge { .. } => 2,
+            Error::Input(_)
+            | Error::Usage(_)
+            | Error::Job(_)
+            | Error::Workload(_)
+            | Error::TooLarge { .. } => 2,
             // The data was the user's to fix, not the pipeline's.
             Error::ArrayFailed { kind, .. } if USERS_DATA.contains(&kind.as_str()) => 2,
             Error::Refused { status, .. } if (400..500).contains(status) => 2,

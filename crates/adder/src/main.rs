@@ -138,7 +138,10 @@ async fn main() -> ExitCode {
         }
         Command::Bench(args) => {
             init_tracing("error");
-            bench::run(args).await.map(|report| print!("{report}"))
+            bench::run(args).await.map(|sheet| match cli.json {
+                true => println!("{}", sheet.json()),
+                false => print!("{}", sheet.text()),
+            })
         }
         Command::Serve {
             port,

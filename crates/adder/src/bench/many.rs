@@ -5,6 +5,7 @@
 //! the pipeline runs in this process, what each array cost.
 
 use super::report::{Per, Seen};
+use super::sheet::Sheet;
 use super::{settle, waiting, BenchArgs};
 use crate::error::Error;
 use crate::submit::{submit, wait, Api, Wait};
@@ -12,7 +13,6 @@ use aws_ports::RequestCounter;
 use clap::Args;
 use local::{InProcess, Running};
 use packet::job::JobSpec;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -113,13 +113,19 @@ pub async fn drive(
     how: &Wait,
 ) -> Result<Driven, Error> {
     let next = AtomicUsize::new(0);
+    // Drawn on a terminal only (indicatif hides it otherwise): a long run on
+    // moto is not silence.
+    let bar = indicatif::ProgressBar::new(workload.sizes.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} arrays done",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
     let started = Instant::now();
-    let each = (0..clients).map(|_| client(api, workload, &next, how));
-    let timings: Vec<(Duration, Duration)> = futures::future::try_join_all(each)
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
+    let each = (0..clients).map(|_| client(api, workload, &next, how, &bar));
+    let timings = futures::future::try_join_all(each).await;
+    bar.finish_and_clear();
+    let timings: Vec<(Duration, Duration)> = timings?.into_iter().flatten().collect();
     let wall = started.elapsed();
     let mut latencies: Vec<Duration> = timings.iter().map(|(done, _)| *done).collect();
     latencies.sort_unstable();
@@ -138,6 +144,7 @@ async fn client(
     workload: &Workload,
     next: &AtomicUsize,
     how: &Wait,
+    bar: &indicatif::ProgressBar,
 ) -> Result<Vec<(Duration, Duration)>, Error> {
     let mut timings = Vec::new();
     loop {
@@ -158,11 +165,12 @@ async fn client(
             )));
         }
         timings.push((done, posted));
+        bar.inc(1);
     }
 }
 
 /// Runs the many-arrays benchmark; returns the report.
-pub async fn run(args: &BenchArgs) -> Result<String, Error> {
+pub async fn run(args: &BenchArgs) -> Result<Sheet, Error> {
     let workload = Workload::new(&args.many, args.seed)?;
     let how = waiting(args);
     if let Some(url) = &args.many.api {
@@ -221,48 +229,51 @@ fn render(
     driven: &Driven,
     how: &Wait,
     seen: Option<Seen>,
-) -> String {
+) -> Sheet {
     let count = workload.sizes.len() as u64;
     let elements = workload.elements();
     let many = &args.many;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "arrays                {count} ({}..={} elements each, seed {})",
-        many.min_elements, many.max_elements, args.seed
+    let mut sheet = Sheet::default();
+    sheet.row(
+        "arrays",
+        format!(
+            "{count} ({}..={} elements each, seed {})",
+            many.min_elements, many.max_elements, args.seed
+        ),
     );
-    let _ = writeln!(
-        out,
-        "elements              {elements} in all ({:.1} per array)",
-        elements as f64 / count as f64
+    sheet.row(
+        "elements",
+        format!(
+            "{elements} in all ({:.1} per array)",
+            elements as f64 / count as f64
+        ),
     );
-    let _ = writeln!(
-        out,
-        "clients               {} concurrent, each POSTs then GETs every {} ms until done",
-        many.clients,
-        how.first_poll.as_millis()
+    let poll = how.first_poll.as_millis();
+    sheet.row(
+        "clients",
+        format!(
+            "{} concurrent, each POSTs then GETs every {poll} ms until done",
+            many.clients
+        ),
     );
-    let _ = writeln!(
-        out,
-        "API                   {}",
-        api_used(args, seen.as_ref())
-    );
-    write_timing(&mut out, count, driven);
-    if let Some(mb) = super::report::peak_rss_mb() {
-        let _ = writeln!(out, "peak memory (RSS)     {mb:.1} MiB (whole process)");
-    }
+    sheet.row("API", api_used(args, seen.as_ref()));
+    sheet.set(&["arrays"], count);
+    sheet.set(&["elements"], elements);
+    sheet.set(&["clients"], many.clients);
+    write_timing(&mut sheet, count, driven);
+    super::report::memory_row(&mut sheet);
     let Some(seen) = seen else {
-        let _ = writeln!(out, "Lambda invocations    not visible from a client");
-        let _ = writeln!(out, "AWS requests          not visible from a client");
-        return out;
+        sheet.row("Lambda invocations", "not visible from a client");
+        sheet.row("AWS requests", "not visible from a client");
+        return sheet;
     };
     let per = Per {
         unit: "array",
         n: count as f64,
         digits: 3,
     };
-    seen.write(&mut out, (count, driven.posting), per);
-    out
+    seen.write(&mut sheet, (count, driven.posting), per);
+    sheet
 }
 
 /// Which API the clients used.
@@ -282,28 +293,71 @@ fn api_used(args: &BenchArgs, seen: Option<&Seen>) -> String {
     }
 }
 
-/// Wall time, throughput, latency and the sums checked.
-fn write_timing(out: &mut String, count: u64, driven: &Driven) {
+/// Wall time, throughput, latency (quantiles and a histogram) and the sums
+/// checked.
+fn write_timing(sheet: &mut Sheet, count: u64, driven: &Driven) {
     let wall = driven.wall.as_secs_f64();
     let sorted = &driven.latencies;
-    let _ = writeln!(out, "wall time             {wall:.3} s");
-    let _ = writeln!(
-        out,
-        "arrays per second     {:.1}",
-        count as f64 / wall.max(1e-9)
-    );
-    let _ = writeln!(
-        out,
-        "latency POST→done     p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+    let per_second = count as f64 / wall.max(1e-9);
+    sheet.row("wall time", format!("{wall:.3} s"));
+    sheet.row("arrays per second", format!("{per_second:.1}"));
+    let (p50, p99, max) = (
         ms(quantile(sorted, 0.50)),
         ms(quantile(sorted, 0.99)),
-        ms(quantile(sorted, 1.0))
+        ms(quantile(sorted, 1.0)),
     );
-    let _ = writeln!(
-        out,
-        "sums                  {} of {count} exact, checked",
-        driven.checked
+    sheet.row(
+        "latency POST→done",
+        format!("p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms"),
     );
+    for (bound, n, bar) in histogram(sorted) {
+        sheet.row(format!("  < {bound}"), format!("{n} {bar}"));
+        sheet.set(&["latencyHistogram", &format!("<{bound}")], n);
+    }
+    sheet.row(
+        "sums",
+        format!("{} of {count} exact, checked", driven.checked),
+    );
+    sheet.set(&["wallSeconds"], wall);
+    sheet.set(&["arraysPerSecond"], (per_second * 10.0).round() / 10.0);
+    sheet.set(&["latencyMs", "p50"], p50);
+    sheet.set(&["latencyMs", "p99"], p99);
+    sheet.set(&["latencyMs", "max"], max);
+    sheet.set(&["checked"], driven.checked);
+}
+
+/// Latencies counted in buckets that double from 1 ms (`< 1 ms`, `< 2 ms`,
+/// …, up to the slowest), each with a bar of `#` to scale.
+fn histogram(sorted: &[Duration]) -> Vec<(String, u64, String)> {
+    let Some(slowest) = sorted.last() else {
+        return Vec::new();
+    };
+    let mut bounds = vec![Duration::from_millis(1)];
+    while bounds.last().is_some_and(|b| b <= slowest) {
+        let next = bounds.last().map_or(Duration::from_millis(1), |b| *b * 2);
+        bounds.push(next);
+    }
+    let mut counts = vec![0u64; bounds.len()];
+    for latency in sorted {
+        let i = bounds
+            .iter()
+            .position(|b| latency < b)
+            .unwrap_or(bounds.len() - 1);
+        counts[i] += 1;
+    }
+    let most = counts.iter().copied().max().unwrap_or(1).max(1);
+    bounds
+        .iter()
+        .zip(counts)
+        .map(|(bound, n)| {
+            let bar = "#".repeat((n * 40).div_ceil(most) as usize);
+            let bound = match bound.as_millis() {
+                ms if ms >= 1000 => format!("{} s", ms / 1000),
+                ms => format!("{ms} ms"),
+            };
+            (bound, n, bar)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -411,15 +465,29 @@ mod tests {
             counter: &counter,
             kind: Kind::Memory,
         };
-        let report = render(&args, &workload, &driven, &how, Some(seen));
+        let sheet = render(&args, &workload, &driven, &how, Some(seen));
+        let report = sheet.text();
+        let line = |start: &str| {
+            report
+                .lines()
+                .find(|l| l.starts_with(start))
+                .map(|l| l[start.len()..].trim().to_string())
+                .unwrap_or_else(|| panic!("no {start:?}:\n{report}"))
+        };
+        assert_eq!(line("sums "), "50 of 50 exact, checked");
         assert!(
-            report.contains("sums                  50 of 50 exact"),
-            "{report}"
-        );
-        assert!(
-            report.contains("  sum_array                 50 (1.000 per array"),
+            line("  sum_array ").starts_with("50 (1.000 per array"),
             "one sum_array invocation per POST:\n{report}"
         );
-        assert!(report.contains("p50 "), "{report}");
+        assert!(line("latency POST→done ").starts_with("p50 "), "{report}");
+        let json: serde_json::Value = serde_json::from_str(&sheet.json()).expect("JSON");
+        assert_eq!(json["checked"], 50);
+        assert_eq!(json["invocations"]["sum_array"]["count"], 50);
+        let histogram = json["latencyHistogram"].as_object().expect("a histogram");
+        let counted: u64 = histogram
+            .values()
+            .filter_map(serde_json::Value::as_u64)
+            .sum();
+        assert_eq!(counted, 50, "every latency in one bucket: {histogram:?}");
     }
 }

@@ -11,6 +11,9 @@ mod many;
 mod object;
 mod prices;
 mod report;
+mod sheet;
+
+pub use sheet::Sheet;
 
 use crate::error::Error;
 use crate::submit::{submit, wait, Wait};
@@ -19,6 +22,7 @@ use clap::Args;
 use local::{BackendArgs, InProcess, Kind, Running};
 use packet::job::{JobSpec, KEY_PARAM};
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Args)]
@@ -153,7 +157,12 @@ fn array_for(n: u64, seed: u64, expected: &mut Expected) -> String {
 }
 
 /// Runs the benchmark; returns the report or why it failed.
-pub async fn run(args: BenchArgs) -> Result<String, Error> {
+pub async fn run(args: BenchArgs) -> Result<Sheet, Error> {
+    if args.many.arrays.is_none() && args.elements == 0 {
+        return Err(Error::Workload(
+            "--elements must be at least 1: an empty array measures nothing".into(),
+        ));
+    }
     if args.many.arrays.is_some() {
         return many::run(&args).await;
     }
@@ -233,7 +242,8 @@ fn waiting(args: &BenchArgs) -> Wait {
         timeout: Duration::from_secs(args.timeout),
         first_poll: poll,
         max_poll: poll,
-        progress: false,
+        // One array's progress, on a terminal; many arrays have their own bar.
+        progress: args.many.arrays.is_none() && std::io::stderr().is_terminal(),
     }
 }
 

@@ -16,7 +16,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Runs the object benchmark; returns the report.
-pub async fn run(args: &BenchArgs, format: FormatName, job: &JobSpec) -> Result<String, Error> {
+pub async fn run(
+    args: &BenchArgs,
+    format: FormatName,
+    job: &JobSpec,
+) -> Result<super::Sheet, Error> {
     let path = std::env::temp_dir().join(format!(
         "adder-bench-{}.{}",
         std::process::id(),
@@ -45,7 +49,7 @@ async fn measure(
     path: &Path,
     expected: &str,
     job: &JobSpec,
-) -> Result<String, Error> {
+) -> Result<super::Sheet, Error> {
     let stack = crate::runner::load_stack()?;
     let counter = RequestCounter::new();
     let running = local::start_counted(&args.backend, &stack, Some(&counter)).await?;
@@ -84,8 +88,10 @@ async fn measure(
         posts: u64::from(starter.posted),
         sum,
     };
-    let report = report::render(args, &running, &counter, &measured);
-    Ok(format!("{report}started by {}\n", starter.by))
+    let mut sheet = report::render(args, &running, &counter, &measured);
+    sheet.row("started by", starter.by);
+    sheet.set(&["startedBy"], starter.by);
+    Ok(sheet)
 }
 
 /// Who started the array, and its id.
