@@ -593,3 +593,73 @@ fn a_stack_that_does_not_exist_is_named_with_a_hint() {
         );
     }
 }
+
+/// `adder setup` makes a prefix's queues, tables and bucket; `adder
+/// teardown` removes all of it, the versioned bucket emptied first, and a
+/// second teardown finds nothing left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_and_teardown_leave_nothing_behind() {
+    let moto = Moto::start();
+    let env = moto.env();
+    let (code, out, err) = run_adder(&["setup", "--prefix", "tidy"], &env, None);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("tidy-TimesTwoQueue") && out.contains("tidy-SumsTable"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("remove them with: adder teardown --prefix tidy\n"),
+        "{out}"
+    );
+
+    let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_ports::s3_config(&sdk).build());
+    let bucket = stack_names::local_bucket_name("tidy", stack_names::INPUT_BUCKET);
+    for text in ["1\n", "2\n"] {
+        s3.put_object()
+            .bucket(&bucket)
+            .key("n.txt")
+            .body(text.as_bytes().to_vec().into())
+            .send()
+            .await
+            .expect("put a version");
+    }
+    let (code, out, err) = run_adder(&["teardown", "--prefix", "tidy", "--json"], &env, None);
+    assert_eq!(code, 0, "{err}");
+    let removed: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(removed["buckets"][0]["name"], bucket.as_str());
+    assert!(
+        removed["buckets"][0]["objectVersions"].as_u64() >= Some(2),
+        "{removed}"
+    );
+    assert_eq!(removed["absent"], serde_json::json!([]), "{removed}");
+
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queues = sqs
+        .list_queues()
+        .queue_name_prefix("tidy-")
+        .send()
+        .await
+        .expect("list");
+    assert!(queues.queue_urls().is_empty(), "{:?}", queues.queue_urls());
+    let tables = aws_sdk_dynamodb::Client::new(&sdk)
+        .list_tables()
+        .send()
+        .await
+        .expect("list");
+    assert!(
+        !tables.table_names().iter().any(|t| t.starts_with("tidy-")),
+        "{tables:?}"
+    );
+    let buckets = s3.list_buckets().send().await.expect("list");
+    assert!(!buckets
+        .buckets()
+        .iter()
+        .any(|b| b.name() == Some(bucket.as_str())));
+
+    let (code, out, _) = run_adder(&["teardown", "--prefix", "tidy"], &env, None);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("already absent: "), "{out}");
+    let (code, _, err) = run_adder(&["teardown"], &env, None);
+    assert_eq!(code, 2, "teardown names its prefix: {err}");
+}

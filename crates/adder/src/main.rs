@@ -71,6 +71,27 @@ enum Command {
         #[command(flatten)]
         backend: BackendArgs,
     },
+    /// Creates the queues, tables and bucket of template.yaml for --prefix
+    /// (on moto, LocalStack or an account), as `serve --backend aws` does
+    /// when it starts; prints their names.
+    Setup {
+        /// Prefix of the names (`{prefix}-{LogicalId}`).
+        #[arg(long, default_value = "adder")]
+        prefix: String,
+        /// AWS API endpoint (moto: http://127.0.0.1:5000); your account when absent.
+        #[arg(long, env = "AWS_ENDPOINT_URL")]
+        endpoint_url: Option<String>,
+    },
+    /// Removes the queues, tables and bucket of --prefix (the bucket
+    /// emptied of every object version first), so nothing is left behind.
+    Teardown {
+        /// Prefix of the names to remove (required: nothing is assumed).
+        #[arg(long)]
+        prefix: String,
+        /// AWS API endpoint (moto: http://127.0.0.1:5000); your account when absent.
+        #[arg(long, env = "AWS_ENDPOINT_URL")]
+        endpoint_url: Option<String>,
+    },
     /// Prints a completion script for SHELL: `adder completions bash >
     /// ~/.local/share/bash-completion/completions/adder`, or for zsh into a
     /// directory of $fpath as `_adder`.
@@ -109,6 +130,9 @@ impl Command {
             }
             Command::Bench(args) => args.backend.endpoint_url.clone(),
             Command::Client(command) => command.endpoint(),
+            Command::Setup { endpoint_url, .. } | Command::Teardown { endpoint_url, .. } => {
+                endpoint_url.clone()
+            }
             Command::Completions { .. } => None,
         };
         flag.or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
@@ -150,6 +174,20 @@ async fn main() -> ExitCode {
         } => {
             init_tracing("info");
             runner::serve((bind, port).into(), backend).await
+        }
+        Command::Setup {
+            prefix,
+            endpoint_url,
+        } => {
+            init_tracing("error");
+            runner::prefix::setup(&prefix, endpoint_url.as_deref(), cli.json).await
+        }
+        Command::Teardown {
+            prefix,
+            endpoint_url,
+        } => {
+            init_tracing("error");
+            runner::prefix::teardown(&prefix, endpoint_url.as_deref(), cli.json).await
         }
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();

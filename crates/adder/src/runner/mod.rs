@@ -4,6 +4,7 @@
 //! API's Router over HTTP in front of it. [`files`]: `adder sum --file`.
 
 pub mod files;
+pub mod prefix;
 
 use crate::error::Error;
 use crate::input;
