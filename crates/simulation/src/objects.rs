@@ -5,7 +5,8 @@
 //! they were before objects existed. Each object is written from its elements
 //! in one of the formats, noting the byte where each record starts: a range
 //! owns the records that start in it, so what every leaf must hold follows
-//! from those offsets alone, independently of `packet::ranges`.
+//! from those offsets alone (and, for a job that groups, from each CSV
+//! record's fields, noted as written), independently of `packet::ranges`.
 
 use crate::elements::element;
 use crate::jobs::{Oracle, PlanJob};
