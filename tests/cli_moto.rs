@@ -305,6 +305,10 @@ impl Queue for Diverting {
     async fn delete(&self, receipts: Vec<String>) -> Result<(), PortError> {
         self.queue.delete(receipts).await
     }
+
+    async fn release(&self, receipts: Vec<String>) -> Result<(), PortError> {
+        self.queue.release(receipts).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -662,4 +666,71 @@ async fn setup_and_teardown_leave_nothing_behind() {
     assert!(out.starts_with("already absent: "), "{out}");
     let (code, _, err) = run_adder(&["teardown"], &env, None);
     assert_eq!(code, 2, "teardown names its prefix: {err}");
+}
+
+/// A runner that stops gives back what its pollers held: two `adder sum
+/// --backend aws` in a row on one prefix, and `serve` stopped with Ctrl-C
+/// and started again, each finish in seconds. (Before, the stopped
+/// process's open 20 s receives took the next messages and hid them for
+/// the queues' 180 s visibility timeout.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_runner_leaves_no_stall_for_the_next() {
+    let moto = Moto::start();
+    let env = moto.env();
+    for i in 1..=3 {
+        let started = Instant::now();
+        let last = i.to_string();
+        let args = [
+            "sum",
+            "--backend",
+            "aws",
+            "--prefix",
+            "turns",
+            "--timeout",
+            "40",
+            "1",
+            "2",
+            &last,
+        ];
+        let (code, out, err) = run_adder(&args, &env, None);
+        assert_eq!(
+            (code, out.clone()),
+            (0, format!("{}\n", 2 * (3 + i))),
+            "run {i}: {err}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "run {i} took {:?}",
+            started.elapsed()
+        );
+    }
+    for round in 1..=2 {
+        let mut server = Server::aws(&moto, "turns", &[]);
+        let started = Instant::now();
+        let (code, out, err) = run_adder(
+            &[
+                "submit",
+                "--api",
+                &server.base,
+                "--wait",
+                "--timeout",
+                "40",
+                "5",
+                "6",
+            ],
+            &env,
+            None,
+        );
+        assert_eq!((code, out.as_str()), (0, "22\n"), "round {round}: {err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "round {round} took {:?}",
+            started.elapsed()
+        );
+        let stopping = server.interrupt(Duration::from_secs(10));
+        assert!(
+            stopping < Duration::from_secs(6),
+            "Ctrl-C took {stopping:?}"
+        );
+    }
 }

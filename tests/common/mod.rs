@@ -105,6 +105,22 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// Ctrl-C, as a user stops it: SIGINT, then its exit (within `within`).
+    pub fn interrupt(&mut self, within: Duration) -> Duration {
+        let started = Instant::now();
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        while self.child.try_wait().ok().flatten().is_none() {
+            assert!(
+                started.elapsed() < within,
+                "adder serve still running {within:?} after Ctrl-C"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        started.elapsed()
+    }
+
     /// The log lines of requests IAM denied (the runner logs "IAM denied
     /// <action>"); empty when the log is not watched.
     pub fn denials(&self) -> Vec<String> {

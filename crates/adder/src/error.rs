@@ -53,6 +53,10 @@ pub enum Error {
         base: String,
         source: reqwest::Error,
     },
+    /// Ctrl-C: the runner gave back the messages it held.
+    #[error("interrupted; the local pipeline gave back the messages it held")]
+    #[diagnostic(code("adder::interrupted"))]
+    Interrupted,
     /// A body the API would refuse with 413, found before sending it.
     #[error(
         "the array is {bytes} bytes as a request body; the API accepts at most {limit} \
@@ -127,6 +131,8 @@ impl Error {
             | Error::Job(_)
             | Error::Workload(_)
             | Error::TooLarge { .. } => 2,
+            // As a shell reports a process ended by SIGINT.
+            Error::Interrupted => 130,
             // The data was the user's to fix, not the pipeline's.
             Error::ArrayFailed { kind, .. } if USERS_DATA.contains(&kind.as_str()) => 2,
             Error::Refused { status, .. } if (400..500).contains(status) => 2,

@@ -4,8 +4,8 @@ use crate::errors::{from_build, from_sdk, kind_of};
 use crate::retry::backoff;
 use async_trait::async_trait;
 use aws_sdk_sqs::types::{
-    DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
-    SendMessageBatchRequestEntry,
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry,
+    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use futures::stream::{self, StreamExt};
 use pipeline::{PortError, Queue, Received};
@@ -164,6 +164,50 @@ impl SqsQueue {
             )),
         }
     }
+
+    /// One ChangeMessageVisibilityBatch of at most ten receipts, to 0. An
+    /// entry SQS refuses because its receipt no longer holds the message
+    /// (deleted, or received again since) is what release skips.
+    async fn release_batch(&self, receipts: Vec<String>) -> Result<(), PortError> {
+        let mut request = self
+            .client
+            .change_message_visibility_batch()
+            .queue_url(&self.url);
+        for (i, receipt) in receipts.iter().enumerate() {
+            let entry = ChangeMessageVisibilityBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(receipt)
+                .visibility_timeout(0)
+                .build()
+                .map_err(|e| from_build("ChangeMessageVisibilityBatch entry", e))?;
+            request = request.entries(entry);
+        }
+        let out = request
+            .send()
+            .await
+            .map_err(|e| from_sdk("ChangeMessageVisibilityBatch", e))?;
+        let stale = |code: &str| {
+            matches!(
+                code,
+                "ReceiptHandleIsInvalid"
+                    | "AWS.SimpleQueueService.MessageNotInflight"
+                    | "MessageNotInflight"
+                    | "InvalidParameterValue"
+            )
+        };
+        match out.failed().iter().find(|f| !stale(f.code())) {
+            None => Ok(()),
+            Some(failure) => Err(kind_of(
+                failure.code(),
+                None,
+                format!(
+                    "ChangeMessageVisibilityBatch: {}: {}",
+                    failure.code(),
+                    failure.message().unwrap_or("no message")
+                ),
+            )),
+        }
+    }
 }
 
 /// Splits bodies into batches SQS accepts: at most [`MAX_BATCH_ENTRIES`]
@@ -263,6 +307,19 @@ impl Queue for SqsQueue {
             .collect();
         let results: Vec<Result<(), PortError>> = stream::iter(batches)
             .map(|batch| self.delete_batch(batch))
+            .buffer_unordered(SENDS_IN_FLIGHT)
+            .collect()
+            .await;
+        results.into_iter().collect()
+    }
+
+    async fn release(&self, receipts: Vec<String>) -> Result<(), PortError> {
+        let batches: Vec<Vec<String>> = receipts
+            .chunks(MAX_BATCH_ENTRIES)
+            .map(<[String]>::to_vec)
+            .collect();
+        let results: Vec<Result<(), PortError>> = stream::iter(batches)
+            .map(|batch| self.release_batch(batch))
             .buffer_unordered(SENDS_IN_FLIGHT)
             .collect()
             .await;

@@ -866,6 +866,46 @@ async fn visibility_timeout_hides_then_returns(b: &dyn Backend) {
     assert!(left.is_empty());
 }
 
+/// A stopping receiver gives back what it holds: visible again at once,
+/// not after the visibility timeout; a receipt of a message since deleted
+/// is skipped, not an error.
+async fn released_messages_are_received_again_at_once(b: &dyn Backend) {
+    let queue = b.queue().await;
+    queue
+        .send(vec!["a".into(), "b".into()])
+        .await
+        .expect("send");
+    let held = receive_all(
+        queue.as_ref(),
+        2,
+        Duration::from_secs(2),
+        Duration::from_secs(300),
+    )
+    .await;
+    assert_eq!(held.len(), 2);
+    queue
+        .delete(vec![held[1].receipt.clone()])
+        .await
+        .expect("delete");
+    let receipts = held.iter().map(|m| m.receipt.clone()).collect();
+    queue
+        .release(receipts)
+        .await
+        .expect("release skips the deleted one");
+    let again = receive_all(
+        queue.as_ref(),
+        1,
+        Duration::from_secs(5),
+        Duration::from_secs(300),
+    )
+    .await;
+    assert_eq!(again.len(), 1, "back at once, not in 300 s");
+    assert_eq!(
+        (again[0].body.as_str(), again[0].receive_count),
+        (held[0].body.as_str(), 2)
+    );
+}
+
 async fn redrive_moves_to_the_dead_letter_queue(b: &dyn Backend) {
     const MAX: u32 = 2;
     let (queue, dead) = b.redriven(MAX).await;
@@ -993,6 +1033,7 @@ contract!(
     idempotency_keys_are_claimed_once,
     queue_sends_in_batches,
     visibility_timeout_hides_then_returns,
+    released_messages_are_received_again_at_once,
     redrive_moves_to_the_dead_letter_queue,
     arrays_fail_once_and_only_while_unfinished,
     a_lost_answer_is_retried_without_harm,

@@ -151,6 +151,27 @@ pub struct Running {
     /// runner polls.
     pub input_bucket: Option<String>,
     pollers: Vec<JoinHandle<()>>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// How long [`Running::stop`] waits for the pollers: an open receive on SQS
+/// ends within [`poller::SQS_POLL_WAIT`], and giving back takes a request.
+const STOP_WITHIN: Duration = Duration::from_secs(5);
+
+impl Running {
+    /// Stops the pollers: each lets its open receive end, abandons its
+    /// invocation in flight and gives back every message it holds, so the
+    /// next runner on these queues takes them at once instead of after the
+    /// visibility timeout. Dropping a `Running` instead stops them as a
+    /// crash would.
+    pub async fn stop(mut self) {
+        let _ = self.stop.send(true);
+        let pollers = std::mem::take(&mut self.pollers);
+        let all = futures::future::join_all(pollers);
+        if tokio::time::timeout(STOP_WITHIN, all).await.is_err() {
+            tracing::warn!("pollers still running after {STOP_WITHIN:?}; stopped as a crash");
+        }
+    }
 }
 
 impl Drop for Running {
@@ -199,6 +220,7 @@ pub async fn start_counted(
     let resources = &backend.resources;
     let api_config = function_config(args, stack, resources, ids::SUM_ARRAY_FUNCTION)?;
     let mut pollers = Vec::new();
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     for function in stack.functions.iter() {
         for event in &function.sqs_events {
             let ports = ports_of(&function.logical_id)?;
@@ -216,7 +238,12 @@ pub async fn start_counted(
             )
             .ok_or_else(|| Error::Missing(format!("handler for binary {}", function.binary)))?;
             let mapping = mapping_of(function, event, args, stack);
-            pollers.extend(poller::spawn(mapping, queue, handler));
+            let release = backend.releasers.get(&event.queue).cloned();
+            let queues = poller::Polled {
+                release: release.unwrap_or_else(|| queue.clone()),
+                work: queue,
+            };
+            pollers.extend(poller::spawn(mapping, queues, handler, stopping.clone()));
         }
     }
     Ok(Running {
@@ -232,6 +259,7 @@ pub async fn start_counted(
         memory_objects: backend.memory_objects,
         input_bucket: backend.input_bucket,
         pollers,
+        stop,
     })
 }
 
@@ -319,7 +347,15 @@ fn mapping_of(
             .map_or(Duration::from_secs(30), |q| q.visibility_timeout),
     };
     let concurrency = event.maximum_concurrency.unwrap_or(5) as usize;
+    // In process a dropped receive holds nothing: the 20 s of Lambda's own
+    // pollers; on SQS a stop must let each receive end, so it is short.
+    let (poll_wait, cancel_receives) = match args.backend {
+        Kind::Memory => (Duration::from_secs(20), true),
+        Kind::Aws => (poller::SQS_POLL_WAIT, false),
+    };
     Mapping {
+        poll_wait,
+        cancel_receives,
         name: function.logical_id.clone(),
         batch_size: event.batch_size as usize,
         batching_window: event.batching_window,
@@ -347,6 +383,10 @@ struct Backend {
     memory_objects: Option<Arc<pipeline::MemoryObjects>>,
     /// The deployed name of the input bucket, if there is one.
     input_bucket: Option<String>,
+    /// Per polled queue (logical id), the queue as the runner itself (its
+    /// own credentials) sees it: what a stopping poller gives messages back
+    /// through. None in process, where the polled queue serves.
+    releasers: BTreeMap<String, Arc<dyn Queue>>,
 }
 
 /// The in-process backend: `MemoryBackend` has the two work queues, the
@@ -379,6 +419,7 @@ fn memory_ports(stack: &Stack) -> Backend {
         notifications_without_bucket: true,
         memory_objects: Some(backend.objects.clone()),
         input_bucket: None,
+        releasers: BTreeMap::new(),
     }
 }
 
@@ -417,6 +458,14 @@ async fn aws_ports(
         .collect();
     let client = aws_ports::ports(&sdk, &provisioned.names());
     let input_bucket = provisioned.bucket_names.get(ids::INPUT_BUCKET).cloned();
+    let releasers = provisioned
+        .queue_urls
+        .iter()
+        .map(|(id, url)| {
+            let queue = aws_ports::SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), url);
+            (id.clone(), Arc::new(queue) as Arc<dyn Queue>)
+        })
+        .collect();
     Ok(Backend {
         functions,
         client,
@@ -425,6 +474,7 @@ async fn aws_ports(
         notifications_without_bucket: false,
         memory_objects: None,
         input_bucket,
+        releasers,
     })
 }
 

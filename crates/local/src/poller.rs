@@ -6,6 +6,12 @@
 //! only the successful ones deleted (ReportBatchItemFailures), the whole batch
 //! left to reappear if the handler overruns the function's timeout. Redrive to
 //! the dead-letter queue is the queue's own business, as in SQS.
+//!
+//! Unlike Lambda's, these pollers stop: when told to ([`spawn`]'s `stop`),
+//! a poller lets its open receive end (it never abandons one: SQS, and moto,
+//! would hand that receive the next messages and hide them for the
+//! visibility timeout, 180 s, with nobody to process them), abandons the
+//! invocation in flight and gives back every message it holds.
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use futures::future::BoxFuture;
@@ -13,6 +19,7 @@ use pipeline::{Queue, Received};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// The function the mapping invokes.
@@ -27,49 +34,153 @@ pub struct Mapping {
     pub concurrency: usize,
     pub visibility_timeout: Duration,
     pub function_timeout: Duration,
+    /// Long poll of each receive: how long a stop may wait for one to end.
+    pub poll_wait: Duration,
+    /// Whether a receive may be dropped on stop: an in-process queue holds
+    /// nothing for a dropped receive; SQS does.
+    pub cancel_receives: bool,
 }
 
-/// Starts the pollers; abort the handles to stop them.
-pub fn spawn(mapping: Mapping, queue: Arc<dyn Queue>, handler: Handler) -> Vec<JoinHandle<()>> {
+/// The long poll of a poller on SQS: short, so that a stopping runner's
+/// open receives end within it (Lambda's own pollers wait 20 s).
+pub const SQS_POLL_WAIT: Duration = Duration::from_secs(2);
+
+/// The queues a mapping's pollers use: `work` to receive and delete (as
+/// the function, whose role Lambda's pollers use), `release` to give back
+/// what they hold when they stop (as the runner: Lambda's own business, no
+/// grant of the function's).
+#[derive(Clone)]
+pub struct Polled {
+    pub work: Arc<dyn Queue>,
+    pub release: Arc<dyn Queue>,
+}
+
+/// Starts the pollers; they stop, giving back what they hold, once `stop`
+/// turns true (or its sender is gone). Aborting a handle stops a poller as
+/// a crash would.
+pub fn spawn(
+    mapping: Mapping,
+    queues: Polled,
+    handler: Handler,
+    stop: watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
     (0..mapping.concurrency.max(1))
         .map(|_| {
-            let (mapping, queue, handler) = (mapping.clone(), queue.clone(), handler.clone());
-            tokio::spawn(async move {
-                loop {
-                    if let Err(e) = poll_once(&mapping, queue.as_ref(), &handler).await {
-                        tracing::warn!(mapping = %mapping.name, error = %e, "polling failed; retrying");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                    }
-                }
-            })
+            let (mapping, queues, handler) = (mapping.clone(), queues.clone(), handler.clone());
+            let stop = stop.clone();
+            tokio::spawn(async move { run(&mapping, &queues, &handler, stop).await })
         })
         .collect()
+}
+
+async fn run(
+    mapping: &Mapping,
+    queues: &Polled,
+    handler: &Handler,
+    mut stop: watch::Receiver<bool>,
+) {
+    while !stopping(&stop) {
+        let batch = match gather(mapping, queues.work.as_ref(), &mut stop).await {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::warn!(mapping = %mapping.name, error = %e, "polling failed; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        let mut groups = invocations(batch).into_iter();
+        while let Some(group) = groups.next() {
+            let held: Vec<String> = group
+                .iter()
+                .chain(groups.as_slice().iter().flatten())
+                .map(|m| m.receipt.clone())
+                .collect();
+            if stopping(&stop) {
+                give_back(mapping, queues, held).await;
+                return;
+            }
+            tokio::select! {
+                done = invoke(mapping, queues.work.as_ref(), handler, group) => {
+                    if let Err(e) = done {
+                        tracing::warn!(mapping = %mapping.name, error = %e, "deleting a batch failed");
+                    }
+                }
+                () = stopped(&mut stop) => {
+                    // The invocation is abandoned as a crash would leave
+                    // it (every step is safe to repeat); its messages and
+                    // the batch's others go back now.
+                    give_back(mapping, queues, held).await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn stopping(stop: &watch::Receiver<bool>) -> bool {
+    *stop.borrow() || stop.has_changed().is_err()
+}
+
+/// Resolves once the poller is to stop.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Makes `receipts` visible again, so the next runner takes them at once.
+async fn give_back(mapping: &Mapping, queues: &Polled, receipts: Vec<String>) {
+    if receipts.is_empty() {
+        return;
+    }
+    let count = receipts.len();
+    match queues.release.release(receipts).await {
+        Ok(()) => tracing::info!(mapping = %mapping.name, count, "gave back unfinished messages"),
+        Err(e) => tracing::warn!(
+            mapping = %mapping.name,
+            error = %e,
+            "could not give back unfinished messages: they return after the visibility timeout"
+        ),
+    }
+}
+
+/// One receive: dropped on stop when that holds nothing back, else left
+/// to end (within `poll_wait`).
+async fn receive(
+    mapping: &Mapping,
+    queue: &dyn Queue,
+    max: usize,
+    wait: Duration,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Vec<Received>, pipeline::PortError> {
+    let received = queue.receive(max, wait, mapping.visibility_timeout);
+    if !mapping.cancel_receives {
+        return received.await;
+    }
+    tokio::select! {
+        got = received => got,
+        () = stopped(stop) => Ok(Vec::new()),
+    }
 }
 
 async fn gather(
     mapping: &Mapping,
     queue: &dyn Queue,
+    stop: &mut watch::Receiver<bool>,
 ) -> Result<Vec<Received>, pipeline::PortError> {
-    let mut batch = queue
-        .receive(
-            mapping.batch_size.min(10),
-            // Long polling, as Lambda's pollers do: an idle queue costs few requests.
-            Duration::from_secs(20),
-            mapping.visibility_timeout,
-        )
-        .await?;
+    // Long polling, as Lambda's pollers do: an idle queue costs few requests.
+    let first = mapping.batch_size.min(10);
+    let mut batch = receive(mapping, queue, first, mapping.poll_wait, stop).await?;
     let deadline = tokio::time::Instant::now() + mapping.batching_window;
     while !batch.is_empty()
         && batch.len() < mapping.batch_size
         && tokio::time::Instant::now() < deadline
+        && !stopping(stop)
     {
-        let more = queue
-            .receive(
-                (mapping.batch_size - batch.len()).min(10),
-                Duration::ZERO,
-                mapping.visibility_timeout,
-            )
-            .await?;
+        let max = (mapping.batch_size - batch.len()).min(10);
+        let more = receive(mapping, queue, max, Duration::ZERO, stop).await?;
         if more.is_empty() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -105,18 +216,6 @@ pub fn invocations(batch: Vec<Received>) -> Vec<Vec<Received>> {
         }
     }
     out.into_iter().map(|(group, _)| group).collect()
-}
-
-async fn poll_once(
-    mapping: &Mapping,
-    queue: &dyn Queue,
-    handler: &Handler,
-) -> Result<(), pipeline::PortError> {
-    let batch = gather(mapping, queue).await?;
-    for group in invocations(batch) {
-        invoke(mapping, queue, handler, group).await?;
-    }
-    Ok(())
 }
 
 /// One invocation of the handler with `batch`, then the deletes of what it
@@ -227,7 +326,52 @@ mod tests {
             // Short, so five receives take a second instead of fifteen minutes.
             visibility_timeout: Duration::from_millis(100),
             function_timeout: Duration::from_secs(10),
+            poll_wait: Duration::from_secs(20),
+            cancel_receives: true,
         }
+    }
+
+    fn polled(queue: Arc<dyn Queue>) -> Polled {
+        Polled {
+            work: queue.clone(),
+            release: queue,
+        }
+    }
+
+    /// A poller told to stop abandons the invocation in flight and gives
+    /// its batch back at once: the next receive gets it, without waiting
+    /// out the visibility timeout.
+    #[tokio::test]
+    async fn a_stopping_poller_gives_back_what_it_holds() {
+        let backend = MemoryBackend::new(Arc::new(SystemClock), 5);
+        let queue = backend.times_two_queue.clone();
+        queue
+            .send(vec!["a".into(), "b".into()])
+            .await
+            .expect("send");
+        let stuck: Handler = Arc::new(|_| futures::future::pending().boxed());
+        let slow = Mapping {
+            visibility_timeout: Duration::from_secs(600),
+            concurrency: 1,
+            ..mapping("TimesTwoFunction")
+        };
+        let (stop, stop_rx) = watch::channel(false);
+        let pollers = spawn(slow, polled(queue.clone()), stuck, stop_rx);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while backend.times_two_queue.next_visible_in_ms() < Some(1_000) {
+            assert!(Instant::now() < deadline, "the batch was never taken");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let _ = stop.send(true);
+        let stopped =
+            tokio::time::timeout(Duration::from_secs(2), futures::future::join_all(pollers)).await;
+        assert!(stopped.is_ok(), "the poller stops within 2 s");
+        let again = queue
+            .receive(10, Duration::ZERO, Duration::from_secs(1))
+            .await
+            .expect("receive");
+        let counts: Vec<u32> = again.iter().map(|m| m.receive_count).collect();
+        assert_eq!(counts, [2, 2], "both back at once, received once before");
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -293,15 +437,18 @@ mod tests {
                 .boxed()
             })
         };
+        let (_stop, stop) = watch::channel(false);
         let mut pollers = spawn(
             mapping("TimesTwoFunction"),
-            backend.times_two_queue.clone(),
+            polled(backend.times_two_queue.clone()),
             handler(false),
+            stop.clone(),
         );
         pollers.extend(spawn(
             mapping("ReduceFunction"),
-            backend.reduce_queue.clone(),
+            polled(backend.reduce_queue.clone()),
             handler(true),
+            stop,
         ));
 
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -35,6 +35,9 @@ pub enum PortCall<'a> {
     Delete {
         receipts: &'a [String],
     },
+    Release {
+        receipts: &'a [String],
+    },
     PutNew {
         row: &'a ScratchpadRow,
     },
@@ -87,7 +90,7 @@ impl PortCall<'_> {
     pub fn port(&self) -> &'static str {
         use PortCall::*;
         match self {
-            Send { .. } | Receive { .. } | Delete { .. } => "queue",
+            Send { .. } | Receive { .. } | Delete { .. } | Release { .. } => "queue",
             PutNew { .. } | Group { .. } | Retire { .. } => "scratchpad",
             ClaimIdempotencyKey { .. }
             | Insert { .. }
@@ -107,6 +110,7 @@ impl PortCall<'_> {
             Send { .. } => "send",
             Receive { .. } => "receive",
             Delete { .. } => "delete",
+            Release { .. } => "release",
             PutNew { .. } => "put_new",
             Group { .. } => "group",
             Retire { .. } => "retire",
@@ -236,6 +240,13 @@ impl<H: Hook, P: Queue + ?Sized> Queue for Hooked<H, P> {
             receipts: &receipts,
         };
         self.through(call, |q| q.delete(receipts.clone())).await
+    }
+
+    async fn release(&self, receipts: Vec<String>) -> Result<(), PortError> {
+        let call = PortCall::Release {
+            receipts: &receipts,
+        };
+        self.through(call, |q| q.release(receipts.clone())).await
     }
 }
 

@@ -154,6 +154,12 @@ impl Queue for FaultyQueue {
     async fn delete(&self, receipts: Vec<String>) -> Result<(), PortError> {
         self.inner.delete(receipts).await
     }
+
+    /// Only the local runner's pollers release, when they stop: not
+    /// simulated (a stopping runner is a crash here, the harsher case).
+    async fn release(&self, receipts: Vec<String>) -> Result<(), PortError> {
+        self.inner.release(receipts).await
+    }
 }
 
 /// The faults a call through a simulated scratchpad or sums table may meet:
@@ -210,6 +216,7 @@ fn traced(call: &PortCall<'_>) -> Option<(&'static str, String)> {
         PortCall::Send { .. }
         | PortCall::Receive { .. }
         | PortCall::Delete { .. }
+        | PortCall::Release { .. }
         | PortCall::Head { .. }
         | PortCall::ReadFrom { .. } => return None,
     })

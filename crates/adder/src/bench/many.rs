@@ -190,7 +190,9 @@ pub async fn run(args: &BenchArgs) -> Result<Sheet, Error> {
         counter: &counter,
         kind: args.backend.backend,
     };
-    Ok(render(args, &workload, &driven, &how, Some(seen)))
+    let sheet = render(args, &workload, &driven, &how, Some(seen));
+    running.stop().await;
+    Ok(sheet)
 }
 
 /// Starts the pipeline here and drives it through the API's Router (reads
@@ -203,10 +205,20 @@ pub async fn in_process(
     let stack = crate::runner::load_stack()?;
     let counter = RequestCounter::new();
     let running = local::start_counted(&args.backend, &stack, Some(&counter)).await?;
-    let api = InProcess::new(&running);
-    let driven = drive(&api, workload, args.many.clients, how).await?;
-    settle(&running, args.backend.backend).await;
-    Ok((running, counter, driven))
+    let driven = {
+        let api = InProcess::new(&running);
+        crate::runner::interruptible(drive(&api, workload, args.many.clients, how)).await
+    };
+    match driven {
+        Ok(driven) => {
+            settle(&running, args.backend.backend).await;
+            Ok((running, counter, driven))
+        }
+        Err(e) => {
+            running.stop().await;
+            Err(e)
+        }
+    }
 }
 
 /// The `q` quantile of `sorted` (nearest rank).

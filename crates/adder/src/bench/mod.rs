@@ -173,20 +173,25 @@ pub async fn run(args: BenchArgs) -> Result<Sheet, Error> {
     let stack = crate::runner::load_stack()?;
     let counter = RequestCounter::new();
     let running = local::start_counted(&args.backend, &stack, Some(&counter)).await?;
-    let mut expected = Expected::new(&job)?;
-    let body = array_for(args.elements, args.seed, &mut expected);
-    let expected = expected.finish()?;
-    let measured = measure(&args, &running, body, &job).await?;
-    // The sum is readable before reduce has retired the root's children and
-    // returned: that work belongs in the array's cost too.
-    settle(&running, args.backend.backend).await;
-    if measured.sum != expected {
-        return Err(Error::WrongSum(format!(
-            "wrong result {}, expected {expected}",
-            measured.sum
-        )));
-    }
-    Ok(report::render(&args, &running, &counter, &measured))
+    let work = async {
+        let mut expected = Expected::new(&job)?;
+        let body = array_for(args.elements, args.seed, &mut expected);
+        let expected = expected.finish()?;
+        let measured = measure(&args, &running, body, &job).await?;
+        // The sum is readable before reduce has retired the root's children
+        // and returned: that work belongs in the array's cost too.
+        settle(&running, args.backend.backend).await;
+        if measured.sum != expected {
+            return Err(Error::WrongSum(format!(
+                "wrong result {}, expected {expected}",
+                measured.sum
+            )));
+        }
+        Ok(report::render(&args, &running, &counter, &measured))
+    };
+    let sheet = crate::runner::interruptible(work).await;
+    running.stop().await;
+    sheet
 }
 
 /// What one array's run measured.

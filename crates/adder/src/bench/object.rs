@@ -53,6 +53,22 @@ async fn measure(
     let stack = crate::runner::load_stack()?;
     let counter = RequestCounter::new();
     let running = local::start_counted(&args.backend, &stack, Some(&counter)).await?;
+    let work = run_on(args, format, path, expected, job, &running, &counter);
+    let sheet = crate::runner::interruptible(work).await;
+    running.stop().await;
+    sheet
+}
+
+/// The measurement on a started runner.
+async fn run_on(
+    args: &BenchArgs,
+    format: FormatName,
+    path: &Path,
+    expected: &str,
+    job: &JobSpec,
+    running: &Running,
+    counter: &RequestCounter,
+) -> Result<super::Sheet, Error> {
     let csv = format == FormatName::Csv;
     let layout = crate::input::Numbers {
         format: Some(format),
@@ -60,22 +76,22 @@ async fn measure(
         no_header: csv,
         ..Default::default()
     };
-    let api = InProcess::new(&running);
-    let notified_before = notifications_handled(&running);
+    let api = InProcess::new(running);
+    let notified_before = notifications_handled(running);
     // The clock starts before the upload: on AWS its notification starts
     // the array.
     let started = Instant::now();
-    let (bucket, key) = place_object(&running, &args.backend, path).await?;
+    let (bucket, key) = place_object(running, &args.backend, path).await?;
     let notified = running.input_bucket.is_some();
     let request = crate::job::with_job(layout.request(&bucket, &key), job);
     let starter = start(&api, &request, notified).await?;
     let accepted_in = started.elapsed();
     let sum = wait(&api, &starter.array_id, &waiting(args)).await?;
     if notified {
-        notification_handled(&running, notified_before, args.timeout).await?;
+        notification_handled(running, notified_before, args.timeout).await?;
     }
     let wall = started.elapsed();
-    settle(&running, args.backend.backend).await;
+    settle(running, args.backend.backend).await;
     if sum != expected {
         return Err(Error::WrongSum(format!(
             "wrong result {sum}, expected {expected}"
@@ -88,7 +104,7 @@ async fn measure(
         posts: u64::from(starter.posted),
         sum,
     };
-    let mut sheet = report::render(args, &running, &counter, &measured);
+    let mut sheet = report::render(args, running, counter, &measured);
     sheet.row("started by", starter.by);
     sheet.set(&["startedBy"], starter.by);
     Ok(sheet)

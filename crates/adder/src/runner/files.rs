@@ -37,20 +37,26 @@ pub async fn sum_file(
 ) -> Result<(), Error> {
     let stack = super::load_stack()?;
     let running = local::start(&args, &stack).await?;
-    let (bucket, key) = place_object(&running, &args, path).await?;
-    let api = InProcess::new(&running);
-    let request = crate::job::with_job(input.request(&bucket, &key), job);
-    let submitted = submit_object(&api, &request).await?;
     let how = Wait {
         timeout,
         first_poll: Duration::from_millis(5),
         max_poll: Duration::from_millis(20),
         progress: false,
     };
-    let done = wait_done(&api, &submitted.array_id, &how)
-        .await
-        .map_err(|e| named_locally(e, &format!("s3://{bucket}/{key}"), path))?;
-    done.print(json);
+    let done = {
+        let work = async {
+            let (bucket, key) = place_object(&running, &args, path).await?;
+            let api = InProcess::new(&running);
+            let request = crate::job::with_job(input.request(&bucket, &key), job);
+            let submitted = submit_object(&api, &request).await?;
+            wait_done(&api, &submitted.array_id, &how)
+                .await
+                .map_err(|e| named_locally(e, &format!("s3://{bucket}/{key}"), path))
+        };
+        super::interruptible(work).await
+    };
+    running.stop().await;
+    done?.print(json);
     Ok(())
 }
 

@@ -47,9 +47,24 @@ pub async fn sum(
         max_poll: Duration::from_millis(5),
         progress: false,
     };
-    let (_, done) = submit_and_wait(&InProcess::new(&running), body, job, &how).await?;
-    done.print(json);
+    let done = {
+        let api = InProcess::new(&running);
+        interruptible(submit_and_wait(&api, body, job, &how)).await
+    };
+    running.stop().await;
+    done?.1.print(json);
     Ok(())
+}
+
+/// `work`, unless the user presses Ctrl-C first: either way the caller
+/// then stops its runner, which gives back the messages it holds.
+pub async fn interruptible<T>(
+    work: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    tokio::select! {
+        done = work => done,
+        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+    }
 }
 
 /// `adder serve`: the API's Router on `address` until Ctrl-C.
@@ -67,12 +82,14 @@ pub async fn serve(address: std::net::SocketAddr, args: BackendArgs) -> Result<(
         args.backend.display_name()
     );
     let app = handlers::router(running.ports.clone(), running.api_config.clone());
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
-        .map_err(Error::Serve)
+        .map_err(Error::Serve);
+    running.stop().await;
+    served
 }
 
 #[cfg(test)]

@@ -220,6 +220,18 @@ impl Queue for MemoryQueue {
         messages.retain(|_, m| !m.receipt.as_ref().is_some_and(|r| receipts.contains(r)));
         Ok(())
     }
+
+    async fn release(&self, receipts: Vec<String>) -> Result<(), PortError> {
+        let now = self.clock.now_ms();
+        for m in lock(&self.messages).values_mut() {
+            if m.receipt.as_ref().is_some_and(|r| receipts.contains(r)) {
+                m.visible_at_ms = now;
+                m.receipt = None;
+            }
+        }
+        self.arrived.notify_waiters();
+        Ok(())
+    }
 }
 
 /// The scratchpad table in memory.

@@ -68,6 +68,11 @@ pub trait Queue: Send + Sync {
     ) -> Result<Vec<Received>, PortError>;
     /// Deletes received messages by receipt handle.
     async fn delete(&self, receipts: Vec<String>) -> Result<(), PortError>;
+    /// Makes received messages visible again at once (SQS: a visibility
+    /// timeout of 0), for a receiver that stops before finishing them: the
+    /// next receiver need not wait out the visibility timeout. A receipt of
+    /// a message already deleted, or received again since, is skipped.
+    async fn release(&self, receipts: Vec<String>) -> Result<(), PortError>;
 }
 
 /// Key of a scratchpad row. The table's attributes keep the original's
