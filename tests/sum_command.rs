@@ -477,3 +477,101 @@ fn serve_listens_on_the_address_it_is_given() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Every local `adder sum …` the README and docs/jobs.md show with its
+/// output (`# …` lines under it) prints that output, so the docs cannot
+/// drift from the tool.
+#[test]
+fn the_docs_commands_print_what_the_docs_show() {
+    let mut checked = 0;
+    for doc in ["README.md", "docs/jobs.md"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(doc);
+        let text = std::fs::read_to_string(&path).expect("the doc");
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(command) = line.strip_prefix("adder sum ") else {
+                continue;
+            };
+            if command.contains("--file") {
+                continue; // Needs a file the reader makes first.
+            }
+            let shown: String = lines[i + 1..]
+                .iter()
+                .take_while(|l| l.starts_with('#'))
+                .map(|l| l.trim_start_matches('#'))
+                .collect();
+            if shown.is_empty() {
+                continue;
+            }
+            let mut args = vec!["sum".to_string()];
+            args.extend(shell_words(command));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (code, out, err) = adder(&args, None);
+            let squeeze = |s: &str| s.split_whitespace().collect::<String>();
+            assert_eq!(
+                (code, squeeze(&out)),
+                (0, squeeze(&shown)),
+                "{doc}: adder sum {command}: {err}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "only {checked} commands found");
+}
+
+/// Words as a shell splits them, for the docs' simple commands: spaces
+/// separate, single quotes group.
+fn shell_words(text: &str) -> Vec<String> {
+    let (mut words, mut word, mut quoted) = (Vec::new(), String::new(), false);
+    for c in text.chars() {
+        match c {
+            '\'' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
+}
+
+/// On a terminal (played by `script`), logs asked for are coloured, unless
+/// NO_COLOR is set; off a terminal they never are (checked above).
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let bad = temp_file("tty.csv", "amount\n1\nx\n");
+    let run_on_a_terminal = |no_color: Option<&str>| {
+        let adder = env!("CARGO_BIN_EXE_adder");
+        let colour = match no_color {
+            Some(value) => format!("NO_COLOR={value}"),
+            None => "-u NO_COLOR".to_string(),
+        };
+        let command = format!(
+            "env {colour} RUST_LOG=warn {adder} sum --file {} --column amount",
+            bad.display()
+        );
+        let out = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .output()
+            .expect("script(1), from util-linux, plays a terminal");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = run_on_a_terminal(None);
+    assert!(
+        coloured.contains("WARN") && coloured.contains('\u{1b}'),
+        "{coloured:?}"
+    );
+    let plain = run_on_a_terminal(Some("1"));
+    assert!(
+        plain.contains("WARN") && !plain.contains('\u{1b}'),
+        "{plain:?}"
+    );
+    let _ = std::fs::remove_file(bad);
+}
