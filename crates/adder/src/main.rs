@@ -31,7 +31,7 @@ use std::time::Duration;
 #[derive(Parser)]
 #[command(
     version,
-    about = "The distributed adder: doubles every element of an array and sums them, exactly, across queues and tables."
+    about = "The distributed adder: doubles every element of an array and sums them, exactly, across queues and tables; or runs another map-reduce job over them (--job, docs/jobs.md)."
 )]
 struct Cli {
     /// Print results, records and tables as JSON, for scripts.
