@@ -734,3 +734,61 @@ async fn a_stopped_runner_leaves_no_stall_for_the_next() {
         );
     }
 }
+
+/// An object version S3 will not delete (here under a legal hold) ends
+/// teardown with S3's reason, instead of listing and deleting it forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teardown_names_what_s3_would_not_delete() {
+    use aws_sdk_s3::types::{
+        ObjectLockConfiguration, ObjectLockEnabled, ObjectLockLegalHold, ObjectLockLegalHoldStatus,
+    };
+    let moto = Moto::start();
+    let env = moto.env();
+    let (code, _, err) = run_adder(&["setup", "--prefix", "held"], &env, None);
+    assert_eq!(code, 0, "{err}");
+    let sdk = aws_ports::local_sdk_config(moto.endpoint()).await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_ports::s3_config(&sdk).build());
+    let bucket = stack_names::local_bucket_name("held", stack_names::INPUT_BUCKET);
+    let lock = ObjectLockConfiguration::builder()
+        .object_lock_enabled(ObjectLockEnabled::Enabled)
+        .build();
+    s3.put_object_lock_configuration()
+        .bucket(&bucket)
+        .object_lock_configuration(lock)
+        .send()
+        .await
+        .expect("object lock on");
+    let put = s3
+        .put_object()
+        .bucket(&bucket)
+        .key("kept.txt")
+        .body(b"1\n".to_vec().into())
+        .send()
+        .await
+        .expect("put");
+    s3.put_object_legal_hold()
+        .bucket(&bucket)
+        .key("kept.txt")
+        .set_version_id(put.version_id().map(str::to_string))
+        .legal_hold(
+            ObjectLockLegalHold::builder()
+                .status(ObjectLockLegalHoldStatus::On)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("legal hold");
+    let (code, _, err) = run_adder(&["teardown", "--prefix", "held"], &env, None);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            1,
+            format!(
+                "adder: could not remove everything of held: {bucket}: request rejected: 1 object versions were \
+                 not deleted, first kept.txt: AccessDenied: Access Denied because object \
+                 protected by object lock.\n"
+            )
+            .as_str()
+        )
+    );
+}

@@ -129,11 +129,29 @@ async fn empty_bucket(
                     pipeline::PortError::Rejected(e.to_string()),
                 )
             })?;
-        s3.delete_objects()
+        let out = s3
+            .delete_objects()
             .bucket(bucket)
             .delete(delete)
             .send()
             .await
             .map_err(sdk(bucket, "DeleteObjects"))?;
+        // DeleteObjects answers 200 with the objects it could not delete
+        // (AccessDenied, an object lock): listing again would find them
+        // again, forever.
+        if let Some(refused) = out.errors().first() {
+            let why = format!(
+                "{} object versions were not deleted, first {}: {}: {}",
+                out.errors().len(),
+                refused.key().unwrap_or("?"),
+                refused.code().unwrap_or("Unknown"),
+                refused.message().unwrap_or("no message")
+            );
+            return Err(crate::provision::failed(
+                bucket,
+                "DeleteObjects",
+                pipeline::PortError::Rejected(why),
+            ));
+        }
     }
 }
