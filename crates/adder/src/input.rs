@@ -161,18 +161,18 @@ impl Source<'_> {
     }
 
     fn bytes(&self) -> Result<Vec<u8>, String> {
-        let mut bytes = Vec::new();
         match self {
-            Source::Stdin => std::io::stdin()
-                .read_to_end(&mut bytes)
-                .map_err(|e| format!("cannot read stdin: {e}"))?,
-            Source::File(path) => {
-                bytes = std::fs::read(path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-                bytes.len()
+            Source::Stdin => {
+                let mut bytes = Vec::new();
+                std::io::stdin()
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| format!("cannot read stdin: {e}"))?;
+                Ok(bytes)
             }
-        };
-        Ok(bytes)
+            Source::File(path) => {
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+            }
+        }
     }
 
     /// A file's format from its name, as for an object's key; stdin's from

@@ -301,30 +301,31 @@ impl Queue for SqsQueue {
     }
 
     async fn delete(&self, receipts: Vec<String>) -> Result<(), PortError> {
-        let batches: Vec<Vec<String>> = receipts
-            .chunks(MAX_BATCH_ENTRIES)
-            .map(<[String]>::to_vec)
-            .collect();
-        let results: Vec<Result<(), PortError>> = stream::iter(batches)
-            .map(|batch| self.delete_batch(batch))
-            .buffer_unordered(SENDS_IN_FLIGHT)
-            .collect()
-            .await;
-        results.into_iter().collect()
+        in_batches(receipts, |batch| self.delete_batch(batch)).await
     }
 
     async fn release(&self, receipts: Vec<String>) -> Result<(), PortError> {
-        let batches: Vec<Vec<String>> = receipts
-            .chunks(MAX_BATCH_ENTRIES)
-            .map(<[String]>::to_vec)
-            .collect();
-        let results: Vec<Result<(), PortError>> = stream::iter(batches)
-            .map(|batch| self.release_batch(batch))
-            .buffer_unordered(SENDS_IN_FLIGHT)
-            .collect()
-            .await;
-        results.into_iter().collect()
+        in_batches(receipts, |batch| self.release_batch(batch)).await
     }
+}
+
+/// `call` on every batch of at most [`MAX_BATCH_ENTRIES`] receipts, a few
+/// batches in flight at once; the first failure, if any.
+async fn in_batches<F, Fut>(receipts: Vec<String>, call: F) -> Result<(), PortError>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), PortError>>,
+{
+    let batches: Vec<Vec<String>> = receipts
+        .chunks(MAX_BATCH_ENTRIES)
+        .map(<[String]>::to_vec)
+        .collect();
+    let results: Vec<Result<(), PortError>> = stream::iter(batches)
+        .map(call)
+        .buffer_unordered(SENDS_IN_FLIGHT)
+        .collect()
+        .await;
+    results.into_iter().collect()
 }
 
 #[cfg(test)]

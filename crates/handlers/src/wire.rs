@@ -179,13 +179,13 @@ impl SumView {
 /// job it does not run, a value it cannot read) shows the stored text as a
 /// JSON string rather than fail the read.
 fn shown(record: &SumRecord, jobs: &Registry) -> Box<RawValue> {
-    let null = || RawValue::from_string("null".into()).ok();
+    // `Box<RawValue>`'s default is JSON `null`.
     let Some(text) = record
         .result
         .as_ref()
         .filter(|_| record.status == Status::Done)
     else {
-        return null().unwrap_or_default();
+        return Box::default();
     };
     let stored = Stored::Text(text.clone());
     let json = jobs
@@ -199,9 +199,7 @@ fn shown(record: &SumRecord, jobs: &Registry) -> Box<RawValue> {
             serde_json::Value::String(text.clone()).to_string()
         }
     };
-    RawValue::from_string(json)
-        .or_else(|_| RawValue::from_string("null".into()))
-        .unwrap_or_default()
+    RawValue::from_string(json).unwrap_or_default()
 }
 
 /// Every error answer: `{"status":"error","error":"…"}`.

@@ -8,10 +8,9 @@
 
 use aws_config::SdkConfig;
 use aws_ports::dynamodb::{scratchpad, sums, Reader};
-use aws_ports::{from_build, from_sdk, DynamoScratchpad, DynamoSums, SqsQueue};
+use aws_ports::{from_sdk, DynamoScratchpad, DynamoSums, SqsQueue};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_sqs::operation::get_queue_url::GetQueueUrlError;
-use aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry;
 use packet::{MapMessage, NodeId, ReduceMessage, Tree};
 use pipeline::{PortError, Queue, Scratchpad, ScratchpadRow, Status, Sums};
 use stack_names as ids;
@@ -390,31 +389,10 @@ impl Admin {
             }
         };
         // Give the messages back even when listing failed half way.
-        let released = self.release(dlq, receipts).await;
+        let released = queue.release(receipts).await;
         listed?;
         released?;
         Ok(letters)
-    }
-
-    /// Makes received messages visible again now (visibility timeout 0).
-    async fn release(&self, url: &str, receipts: Vec<String>) -> Result<(), AdminError> {
-        for chunk in receipts.chunks(10) {
-            let mut request = self.sqs.change_message_visibility_batch().queue_url(url);
-            for (i, receipt) in chunk.iter().enumerate() {
-                let entry = ChangeMessageVisibilityBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(receipt)
-                    .visibility_timeout(0)
-                    .build()
-                    .map_err(|e| from_build("ChangeMessageVisibilityBatch entry", e))?;
-                request = request.entries(entry);
-            }
-            request
-                .send()
-                .await
-                .map_err(|e| from_sdk("ChangeMessageVisibilityBatch", e))?;
-        }
-        Ok(())
     }
 
     /// Why `letter` is in `source`'s dead-letter queue: the body decoded as
